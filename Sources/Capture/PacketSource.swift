@@ -1,0 +1,231 @@
+import CPcap
+import ImscopeCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Why a capture could not be opened: the run cannot go on.
+public struct CaptureError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// One packet as libpcap handed it over: the bytes are a view of libpcap's buffer, valid during the callback.
+public struct Packet {
+    public var ts: Timestamp
+    /// 1-based number in the (merged) capture, as Wireshark numbers frames.
+    public var frame: UInt64
+    public var linkType: Int32
+    public var data: UnsafeRawBufferPointer
+    /// Length on the wire; larger than `data.count` when the snaplen cut the packet.
+    public var wireLength: Int
+    /// Which input it came from (index into the list of files).
+    public var input: Int
+}
+
+/// Reads packets from capture files (pcap or pcapng, any number, merged in time order), standard input (`-`) or
+/// a live interface, through libpcap.
+///
+/// Zero-copy: each packet is passed as a view of libpcap's own buffer. A BPF filter is applied after reading,
+/// with `pcap_offline_filter`, so frame numbers stay those of the whole file (as Wireshark shows them).
+public final class PacketSource {
+    final class Input {
+        let name: String
+        let handle: OpaquePointer
+        let linkType: Int32
+        let precision: UInt8
+        var index = 0
+        var filter: bpf_program? = nil
+        // The packet this input offers next (valid until the next pcap_next_ex on this handle).
+        var header: UnsafeMutablePointer<pcap_pkthdr>? = nil
+        var bytes: UnsafePointer<UInt8>? = nil
+        var ts: Timestamp = Timestamp(nanoseconds: 0)
+        var done = false
+        var count: UInt64 = 0
+
+        init(name: String, handle: OpaquePointer, precision: UInt8) {
+            self.name = name
+            self.handle = handle
+            self.linkType = pcap_datalink(handle)
+            self.precision = precision
+        }
+
+        deinit {
+            if var f = filter { pcap_freecode(&f) }
+            pcap_close(handle)
+        }
+
+        /// Advances to the next packet; returns false at the end or on error (`error` then says why).
+        func advance(error: inout String?) -> Bool {
+            while true {
+                let rc = pcap_next_ex(handle, &header, &bytes)
+                switch rc {
+                case 1:
+                    count += 1
+                    let h = header!.pointee
+                    ts = Timestamp(
+                        nanoseconds: Int64(h.ts.tv_sec) &* 1_000_000_000 &+ Int64(h.ts.tv_usec), precision: precision)
+                    return true
+                case 0:
+                    continue  // live capture: timeout with no packet
+                case -2:  // PCAP_ERROR_BREAK: end of file
+                    done = true
+                    return false
+                default:
+                    error = String(cString: pcap_geterr(handle))
+                    done = true
+                    return false
+                }
+            }
+        }
+    }
+
+    let inputs: [Input]
+    public let isLive: Bool
+    private var frame: UInt64 = 0
+    private var stop = false
+
+    /// Opens capture files; `-` is standard input. Throws when a file cannot be opened or is not a capture.
+    public init(files: [String], filter: String? = nil) throws(CaptureError) {
+        var inputs: [Input] = []
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        for name in files {
+            let handle: OpaquePointer?
+            var precision: UInt8 = 6
+            if name == "-" {
+                let (file, sniffed) = PrecisionSniffer.wrapStandardInput()
+                precision = sniffed
+                handle = pcap_fopen_offline_with_tstamp_precision(file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+            } else {
+                var st = stat()
+                guard stat(name, &st) == 0 else {
+                    throw CaptureError("cannot open \(name): \(String(cString: strerror(errno)))")
+                }
+                guard (st.st_mode & S_IFMT) != S_IFDIR else { throw CaptureError("cannot open \(name): is a directory") }
+                precision = PrecisionSniffer.precision(ofFile: name)
+                handle = pcap_open_offline_with_tstamp_precision(name, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+            }
+            guard let handle else {
+                let why = errbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+                throw CaptureError("cannot read \(name == "-" ? "standard input" : name) as a capture: \(why)")
+            }
+            let input = Input(name: name, handle: handle, precision: precision)
+            input.index = inputs.count
+            if let filter { input.filter = try Self.compile(filter, on: handle) }
+            inputs.append(input)
+        }
+        self.inputs = inputs
+        self.isLive = false
+    }
+
+    /// Opens a live interface (needs the capture privilege), optionally with a BPF filter applied in the kernel.
+    public init(interface: String, snaplen: Int32 = 262_144, filter: String? = nil) throws(CaptureError) {
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        guard let handle = pcap_create(interface, &errbuf) else {
+            throw CaptureError("cannot open interface \(interface): \(String(cString: errbuf))")
+        }
+        pcap_set_snaplen(handle, snaplen)
+        pcap_set_timeout(handle, 100)
+        pcap_set_immediate_mode(handle, 1)
+        let nano = pcap_set_tstamp_precision(handle, Int32(PCAP_TSTAMP_PRECISION_NANO)) == 0
+        let rc = pcap_activate(handle)
+        if rc < 0 {
+            let why = String(cString: pcap_geterr(handle))
+            pcap_close(handle)
+            throw CaptureError("cannot capture on \(interface): \(why)")
+        }
+        let input = Input(name: interface, handle: handle, precision: nano ? 9 : 6)
+        if let filter {
+            var program = try Self.compile(filter, on: handle)
+            if pcap_setfilter(handle, &program) != 0 {
+                pcap_freecode(&program)
+                throw CaptureError("cannot set filter: \(String(cString: pcap_geterr(handle)))")
+            }
+            pcap_freecode(&program)
+        }
+        self.inputs = [input]
+        self.isLive = true
+    }
+
+    private static func compile(_ expression: String, on handle: OpaquePointer) throws(CaptureError) -> bpf_program {
+        var program = bpf_program()
+        if pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
+            throw CaptureError("bad filter \"\(expression)\": \(String(cString: pcap_geterr(handle)))")
+        }
+        return program
+    }
+
+    /// The input names, link types and precisions, for messages.
+    public var inputSummaries: [(name: String, linkType: Int32, precision: UInt8)] {
+        inputs.map { ($0.name, $0.linkType, $0.precision) }
+    }
+
+    /// Asks a running ``forEach(_:onError:)`` to return after the current packet (from a signal handler's flag).
+    public func requestStop() { stop = true }
+
+    /// Calls `body` for every packet in time order (inputs merged by timestamp; ties keep input order).
+    /// A read error ends that input: `onError` gets the input's name, the packets read from it, and libpcap's
+    /// message, and the other inputs go on.
+    public func forEach(_ body: (Packet) -> Void, onError: (String, UInt64, String) -> Void) {
+        var error: String? = nil
+        for input in inputs where !input.advance(error: &error) {
+            if let e = error { onError(input.name, input.count, e); error = nil }
+        }
+        if inputs.count == 1 {
+            let input = inputs[0]
+            while !input.done && !stop {
+                emit(input, body)
+                if !input.advance(error: &error), let e = error { onError(input.name, input.count, e) }
+            }
+            return
+        }
+        while !stop {
+            var next: Input? = nil
+            for input in inputs where !input.done {
+                if next == nil || input.ts < next!.ts { next = input }
+            }
+            guard let input = next else { return }
+            emit(input, body)
+            if !input.advance(error: &error), let e = error {
+                onError(input.name, input.count, e)
+                error = nil
+            }
+        }
+    }
+
+    @inline(__always)
+    private func emit(_ input: Input, _ body: (Packet) -> Void) {
+        frame += 1
+        let h = input.header!.pointee
+        if var program = input.filter, pcap_offline_filter(&program, input.header, input.bytes) == 0 { return }
+        body(
+            Packet(
+                ts: input.ts, frame: frame, linkType: input.linkType,
+                data: UnsafeRawBufferPointer(start: input.bytes, count: Int(h.caplen)), wireLength: Int(h.len),
+                input: input.index))
+    }
+
+    /// Opens a capture file to record into, with this source's link type (for `live -w`).
+    public func openDump(_ path: String) throws(CaptureError) -> OpaquePointer {
+        guard let dumper = pcap_dump_open(inputs[0].handle, path) else {
+            throw CaptureError("cannot write \(path): \(String(cString: pcap_geterr(inputs[0].handle)))")
+        }
+        return dumper
+    }
+
+    /// Writes the packet being delivered to `dumper` (call from inside `forEach`).
+    public func dump(_ dumper: OpaquePointer) {
+        let input = inputs[0]
+        pcap_dump(UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self), input.header, input.bytes)
+    }
+
+    /// Statistics of a live capture: packets received and dropped by the kernel.
+    public func liveStatistics() -> (received: UInt32, dropped: UInt32)? {
+        var stats = pcap_stat()
+        guard isLive, pcap_stats(inputs[0].handle, &stats) == 0 else { return nil }
+        return (stats.ps_recv, stats.ps_drop)
+    }
+}

@@ -1,0 +1,131 @@
+import Capture
+import ImscopeCore
+
+/// Why a connection's record was closed.
+public enum CloseReason: String, Sendable {
+    /// Both sides sent FIN and everything before each FIN was delivered or declared missing.
+    case fin
+    /// A reset.
+    case rst
+    /// No packet for the idle timeout (capture time), or the connection table was full and this was the oldest.
+    case timeout
+    /// The capture ended with the connection still open.
+    case endOfCapture = "end-of-capture"
+}
+
+/// Why bytes of a stream are missing.
+public enum GapCause: Sendable {
+    /// Sent (the peer acknowledged them, or later data shows they existed) but never captured.
+    case notCaptured
+    /// Cut from their packet by the snapshot length.
+    case truncated
+    /// Given up on to keep buffered bytes within a limit (data after the hole was waiting).
+    case bufferLimit
+}
+
+/// Where in the capture an event happened: the packet that caused it.
+public struct PacketContext: Sendable {
+    public var ts: Timestamp
+    public var frame: UInt64
+    public init(ts: Timestamp, frame: UInt64) {
+        self.ts = ts
+        self.frame = frame
+    }
+}
+
+/// One direction of a connection: where the in-order stream stands and what waits out of order.
+///
+/// Offsets count bytes from the first byte of the stream (after the SYN, or the first segment seen when the
+/// handshake was not captured), in 64 bits, so they never wrap; sequence numbers are turned into offsets in one
+/// place (``offset(of:)``), relative to `next`, which handles the 32-bit wrap-around.
+public final class HalfStream {
+    /// Bytes delivered in order.
+    public internal(set) var delivered: UInt64 = 0
+    /// Bytes declared missing (gaps).
+    public internal(set) var missing: UInt64 = 0
+    /// Bytes seen again after they were delivered or declared missing (retransmissions, overlaps).
+    public internal(set) var retransmitted: UInt64 = 0
+
+    var started = false
+    var synSeen = false
+    var isn: UInt32 = 0
+    /// The sequence number of the next byte expected, and its stream offset.
+    var next: UInt32 = 0
+    var offset: UInt64 = 0
+    /// Stream offset of the FIN, once seen; `finDone` once everything before it is through.
+    var finOffset: UInt64? = nil
+    var finDone = false
+    /// Highest stream offset the peer acknowledged (one past the last byte it has).
+    var peerAck: UInt64 = 0
+    /// Packet count and time at which loss was first suspected (the peer acknowledged past a hole).
+    var suspectedAtPacket: UInt64? = nil
+    var suspectedAt: Timestamp? = nil
+    /// Out-of-order data, sorted by start, never overlapping.
+    var pending: [PendingSegment] = []
+    var pendingBytes = 0
+    var warnedOutOfWindow = false
+    var warnedConflict = false
+
+    init() {}
+
+    /// The stream offset of sequence number `seq`, relative to the expected one (valid within 2 GiB of it).
+    @inline(__always)
+    func offset(of seq: UInt32) -> Int64 { Int64(offset) &+ Int64(Int32(bitPattern: seq &- next)) }
+
+    /// Whether data is known to exist beyond what was delivered: buffered segments or a FIN further on.
+    var hasHole: Bool { !pending.isEmpty || (finOffset.map { $0 > offset } ?? false) }
+}
+
+/// Out-of-order bytes waiting for the hole before them: `bytes` were captured, `missingTail` more after them
+/// were cut by the snaplen.
+struct PendingSegment {
+    var start: UInt64
+    var bytes: [UInt8]
+    var missingTail: Int
+    var end: UInt64 { start + UInt64(bytes.count + missingTail) }
+}
+
+/// A TCP connection: its two ends, its two directions, and a slot the consumer may use for its own state.
+public final class Connection {
+    /// 1-based number in order of first packet.
+    public let id: Int
+    public let client: Endpoint
+    public let server: Endpoint
+    /// Whether the SYN or SYN-ACK was seen (otherwise the capture picked the connection up mid-stream).
+    public let handshakeSeen: Bool
+    public let opened: PacketContext
+    public let c2s = HalfStream()
+    public let s2c = HalfStream()
+    /// Free for the consumer (e.g. an index into its per-connection state); the reassembler never reads it.
+    public var slot: Int = -1
+
+    let key: FlowKey
+    var lastSeen: Timestamp
+    var packets: UInt64 = 0
+    var closedAt: Timestamp? = nil
+
+    init(id: Int, client: Endpoint, server: Endpoint, key: FlowKey, handshakeSeen: Bool, at ctx: PacketContext) {
+        self.id = id
+        self.client = client
+        self.server = server
+        self.key = key
+        self.handshakeSeen = handshakeSeen
+        self.opened = ctx
+        self.lastSeen = ctx.ts
+    }
+
+    @inline(__always)
+    public func half(_ dir: Direction) -> HalfStream { dir == .c2s ? c2s : s2c }
+
+    public var isClosed: Bool { closedAt != nil }
+}
+
+/// Receives what the reassembler produces, in capture order. Bytes passed to ``data`` are valid only during
+/// the call.
+public protocol TCPStreamSink {
+    mutating func opened(_ conn: Connection, at ctx: PacketContext)
+    mutating func data(_ conn: Connection, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext)
+    mutating func gap(_ conn: Connection, _ dir: Direction, length: UInt64, cause: GapCause, at ctx: PacketContext)
+    mutating func closed(_ conn: Connection, reason: CloseReason, at ctx: PacketContext)
+    mutating func diagnostic(_ diagnostic: Diagnostic)
+}

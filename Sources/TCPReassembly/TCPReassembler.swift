@@ -1,0 +1,491 @@
+import Capture
+import ImscopeCore
+
+/// Turns TCP segments into ordered byte streams per connection and direction, with gaps made explicit.
+///
+/// Contract (one policy, documented in `Docs/user-guide.md`):
+/// - **Order.** Bytes are delivered in sequence order, each once. Out-of-order segments are copied and held until
+///   the hole before them fills; in-order segments are passed through without copying.
+/// - **Overlaps and retransmissions.** The first bytes seen for a sequence number win: bytes already delivered are
+///   final, and a later segment only fills what is not yet held. Differing overlaps raise `tcp.overlap_conflict`.
+/// - **Loss.** A hole is declared missing (a gap, `tcp.gap`) when the peer acknowledged past it and the hole stayed
+///   open for `lossWindowPackets` more packets of the connection or one second of capture time; when a FIN after it
+///   is acknowledged; at close, timeout and end of capture; or when buffered bytes exceed a limit.
+/// - **Roles.** The SYN sender is the client; without a handshake, the side on a server port is the server, else
+///   the lower port.
+/// - **Time** is capture time only: idle timeout, loss timing and the sweep run on packet timestamps.
+/// - **Memory** is bounded by `maxBufferedPerConnection`, `maxBufferedTotal` and `maxConnections`.
+public final class TCPReassembler {
+    public struct Limits: Sendable {
+        /// Out-of-order bytes held per connection (both directions) before a hole is given up.
+        public var maxBufferedPerConnection = 1 << 20
+        /// Out-of-order bytes held over all connections.
+        public var maxBufferedTotal = 32 << 20
+        /// Connections tracked at once; the least recently active is closed beyond it.
+        public var maxConnections = 65_536
+        /// Capture-time seconds without a packet after which a connection is closed (reason `timeout`).
+        public var idleTimeoutSeconds: Int64 = 300
+        /// Packets of a connection to wait, once the peer acknowledged past a hole, before declaring it missing.
+        public var lossWindowPackets: UInt64 = 8
+        public init() {}
+    }
+
+    public let limits: Limits
+    /// Ports a server listens on: connections touching none of them are ignored unless `anyPort`.
+    public var serverPorts: Set<UInt16>
+    public var anyPort: Bool
+
+    var table: [FlowKey: Connection] = [:]
+    var nextID = 1
+    var bufferedTotal = 0
+    var lastSweep: Timestamp? = nil
+
+    /// Connections opened so far.
+    public var connectionsSeen: Int { nextID - 1 }
+    /// Connections currently tracked (open, or closed and lingering for late packets).
+    public var connectionsTracked: Int { table.count }
+    /// Out-of-order bytes currently buffered.
+    public var buffered: Int { bufferedTotal }
+
+    public init(serverPorts: Set<UInt16> = [9092], anyPort: Bool = false, limits: Limits = .init()) {
+        self.serverPorts = serverPorts
+        self.anyPort = anyPort
+        self.limits = limits
+    }
+
+    // MARK: - Segments
+
+    /// Processes one segment seen at `ctx`.
+    
+    public func process<S: TCPStreamSink>(_ seg: TCPSegment, at ctx: PacketContext, sink: inout S) {
+        if !anyPort && !serverPorts.contains(seg.dst.port) && !serverPorts.contains(seg.src.port) { return }
+        processTracked(seg, at: ctx, sink: &sink)
+    }
+
+
+    func processTracked<S: TCPStreamSink>(_ seg: TCPSegment, at ctx: PacketContext, sink: inout S) {
+        if let last = lastSweep {
+            if ctx.ts.nanoseconds &- last.nanoseconds >= 1_000_000_000 { sweep(at: ctx, sink: &sink) }
+        } else {
+            lastSweep = ctx.ts
+        }
+        var srcIsA = false
+        let key = FlowKey(src: seg.src, dst: seg.dst, srcIsA: &srcIsA)
+        var conn: Connection
+        if let existing = table[key] {
+            conn = existing
+            let synOnly = seg.flags.contains(.syn) && !seg.flags.contains(.ack)
+            if synOnly && !conn.isClosed && !(conn.c2s.synSeen && conn.c2s.isn == seg.seq) && conn.packets > 0 {
+                // A new handshake on a tuple whose previous connection never closed in the capture.
+                finish(conn, reason: .timeout, at: ctx, sink: &sink)
+            }
+            if conn.isClosed {
+                let isNewSYN = seg.flags.contains(.syn) && !seg.flags.contains(.ack) && conn.c2s.isn != seg.seq
+                guard isNewSYN else {
+                    if seg.payloadLength > 0 && !seg.flags.contains(.rst) {
+                        sink.diagnostic(
+                            Diagnostic(
+                                .tcpDataAfterClose, "\(seg.payloadLength) bytes after the connection closed",
+                                ts: ctx.ts, frame: ctx.frame, conn: conn.id,
+                                dir: seg.src == conn.client ? .c2s : .s2c))
+                    }
+                    return
+                }
+                table[key] = nil  // port reused: a new connection
+                conn = open(seg, key: key, at: ctx, sink: &sink)
+            }
+        } else {
+            if seg.flags.contains(.rst) && seg.payloadLength == 0 { return }  // a lone reset opens nothing
+            conn = open(seg, key: key, at: ctx, sink: &sink)
+        }
+        conn.lastSeen = ctx.ts
+        conn.packets &+= 1
+        let dir: Direction = seg.src == conn.client ? .c2s : .s2c
+        let half = conn.half(dir)
+        let peer = conn.half(dir.reversed)
+
+        // The acknowledgment speaks of the other direction's bytes.
+        if seg.flags.contains(.ack) && peer.started {
+            let acked = peer.offset(of: seg.ack)
+            if acked > Int64(peer.peerAck) && acked <= Int64(peer.offset) + (1 << 30) { peer.peerAck = UInt64(acked) }
+        }
+        if seg.flags.contains(.rst) {
+            finish(conn, reason: .rst, at: ctx, sink: &sink)
+            return
+        }
+        var dataSeq = seg.seq
+        if seg.flags.contains(.syn) {
+            if !half.synSeen {
+                half.synSeen = true
+                half.isn = seg.seq
+                if !half.started || half.delivered + half.missing == 0 && half.pending.isEmpty {
+                    half.started = true
+                    half.next = seg.seq &+ 1
+                    half.offset = 0
+                }
+            }
+            dataSeq = seg.seq &+ 1
+        } else if !half.started {
+            half.started = true
+            half.next = seg.seq
+        }
+        let start = half.offset(of: dataSeq)
+        if abs(start - Int64(half.offset)) >= 1 << 30 {
+            if !half.warnedOutOfWindow {
+                half.warnedOutOfWindow = true
+                sink.diagnostic(
+                    Diagnostic(
+                        .tcpOutOfWindow, "sequence number \(seg.seq) is far from the expected \(half.next); ignored",
+                        ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
+            }
+            return
+        }
+        if seg.payloadLength > 0 {
+            accept(conn, dir, half, start: start, seg.payload, wireLength: seg.payloadLength, at: ctx, sink: &sink)
+        }
+        if seg.flags.contains(.fin) && start >= 0 {
+            let fin = UInt64(start) + UInt64(seg.payloadLength)
+            if half.finOffset == nil { half.finOffset = fin }
+            if half.offset >= half.finOffset! { half.finDone = true }
+        }
+        checkLoss(conn, .c2s, at: ctx, sink: &sink)
+        checkLoss(conn, .s2c, at: ctx, sink: &sink)
+        if conn.c2s.finDone && conn.s2c.finDone { finish(conn, reason: .fin, at: ctx, sink: &sink) }
+    }
+
+    func open<S: TCPStreamSink>(_ seg: TCPSegment, key: FlowKey, at ctx: PacketContext, sink: inout S) -> Connection {
+        if table.count >= limits.maxConnections { evictOldest(at: ctx, sink: &sink) }
+        let syn = seg.flags.contains(.syn)
+        let srcIsClient: Bool
+        if syn {
+            srcIsClient = !seg.flags.contains(.ack)
+        } else if serverPorts.contains(seg.dst.port) != serverPorts.contains(seg.src.port) {
+            srcIsClient = serverPorts.contains(seg.dst.port)
+        } else {
+            srcIsClient = seg.src.port != seg.dst.port ? seg.src.port > seg.dst.port : true
+        }
+        let conn = Connection(
+            id: nextID, client: srcIsClient ? seg.src : seg.dst, server: srcIsClient ? seg.dst : seg.src, key: key,
+            handshakeSeen: syn, at: ctx)
+        nextID += 1
+        table[key] = conn
+        sink.opened(conn, at: ctx)
+        if !syn {
+            sink.diagnostic(
+                Diagnostic(
+                    .tcpMidstream, "handshake not captured; streams start at the first segment seen", ts: ctx.ts,
+                    frame: ctx.frame, conn: conn.id))
+        }
+        return conn
+    }
+
+    // MARK: - Data
+
+    /// Takes `wireLength` bytes at stream offset `start`, of which `captured` are present.
+    func accept<S: TCPStreamSink>(
+        _ conn: Connection, _ dir: Direction, _ half: HalfStream, start: Int64, _ captured: UnsafeRawBufferPointer,
+        wireLength: Int, at ctx: PacketContext, sink: inout S
+    ) {
+        let end = start + Int64(wireLength)
+        let offset = Int64(half.offset)
+        if end <= offset {
+            half.retransmitted += UInt64(wireLength)
+            return
+        }
+        if start > offset {
+            hold(conn, dir, half, start: UInt64(start), captured, wireLength: wireLength, at: ctx, sink: &sink)
+            return
+        }
+        if start < offset { half.retransmitted += UInt64(offset - start) }
+        // In order: pass through what no earlier segment holds, interleaved with what waits.
+        let segStart = UInt64(start)
+        let segEnd = UInt64(end)
+        while true {
+            if let first = half.pending.first, first.start <= half.offset {
+                half.pending.removeFirst()
+                release(first, from: half)
+                if first.end > half.offset {
+                    first.bytes.withUnsafeBytes { bytes in
+                        deliver(conn, dir, half, pieceStart: first.start, bytes, pieceEnd: first.end, upTo: first.end,
+                            at: ctx, sink: &sink)
+                    }
+                }
+            } else if half.offset < segEnd {
+                let stop = min(segEnd, half.pending.first?.start ?? segEnd)
+                deliver(conn, dir, half, pieceStart: segStart, captured, pieceEnd: segEnd, upTo: stop, at: ctx,
+                    sink: &sink)
+            } else {
+                break
+            }
+        }
+        if let fin = half.finOffset, half.offset >= fin { half.finDone = true }
+    }
+
+    /// Delivers the part of a piece (bytes from `pieceStart`, `captured` of them present, through `pieceEnd`)
+    /// from the stream's current offset up to `upTo`.
+    @inline(__always)
+    func deliver<S: TCPStreamSink>(
+        _ conn: Connection, _ dir: Direction, _ half: HalfStream, pieceStart: UInt64,
+        _ captured: UnsafeRawBufferPointer, pieceEnd: UInt64, upTo: UInt64, at ctx: PacketContext, sink: inout S
+    ) {
+        let capturedEnd = pieceStart + UInt64(captured.count)
+        if half.offset < capturedEnd && half.offset < upTo {
+            let from = Int(half.offset - pieceStart)
+            let to = Int(min(capturedEnd, upTo) - pieceStart)
+            let slice = UnsafeRawBufferPointer(rebasing: captured[from..<to])
+            advance(half, by: UInt64(to - from))
+            half.delivered += UInt64(to - from)
+            sink.data(conn, dir, slice, at: ctx)
+        }
+        let stop = min(pieceEnd, upTo)
+        if half.offset < stop {
+            let length = stop - half.offset
+            advance(half, by: length)
+            half.missing += length
+            sink.gap(conn, dir, length: length, cause: .truncated, at: ctx)
+        }
+    }
+
+    @inline(__always)
+    func advance(_ half: HalfStream, by n: UInt64) {
+        half.offset += n
+        half.next = half.next &+ UInt32(truncatingIfNeeded: n)
+        half.suspectedAtPacket = nil
+        half.suspectedAt = nil
+    }
+
+    /// Copies an out-of-order segment into the pending list, keeping bytes already held (first arrival wins).
+    func hold<S: TCPStreamSink>(
+        _ conn: Connection, _ dir: Direction, _ half: HalfStream, start: UInt64, _ captured: UnsafeRawBufferPointer,
+        wireLength: Int, at ctx: PacketContext, sink: inout S
+    ) {
+        let end = start + UInt64(wireLength)
+        let capturedEnd = start + UInt64(captured.count)
+        var cursor = start
+        var index = half.pending.firstIndex { $0.end > start } ?? half.pending.count
+        var added = 0
+        var covered: UInt64 = 0
+        func insertPiece(_ from: UInt64, _ to: UInt64) {
+            guard from < to else { return }
+            let capTo = min(to, capturedEnd)
+            let bytes: [UInt8] =
+                from < capTo
+                ? Array(UnsafeRawBufferPointer(rebasing: captured[Int(from - start)..<Int(capTo - start)])) : []
+            let piece = PendingSegment(start: from, bytes: bytes, missingTail: Int(to - from) - bytes.count)
+            half.pending.insert(piece, at: index)
+            index += 1
+            added += bytes.count
+            covered += to - from
+        }
+        while cursor < end {
+            if index < half.pending.count, half.pending[index].start < end {
+                let held = half.pending[index]
+                if held.start > cursor { insertPiece(cursor, held.start) }
+                if !half.warnedConflict { checkConflict(conn, dir, half, held, start, captured, at: ctx, sink: &sink) }
+                cursor = max(cursor, held.end)
+                index += 1
+            } else {
+                insertPiece(cursor, end)
+                cursor = end
+            }
+        }
+        half.retransmitted += UInt64(wireLength) - covered
+        half.pendingBytes += added
+        bufferedTotal += added
+        enforceLimits(conn, at: ctx, sink: &sink)
+    }
+
+    func checkConflict<S: TCPStreamSink>(
+        _ conn: Connection, _ dir: Direction, _ half: HalfStream, _ held: PendingSegment, _ start: UInt64,
+        _ captured: UnsafeRawBufferPointer, at ctx: PacketContext, sink: inout S
+    ) {
+        let lo = max(held.start, start)
+        let hi = min(held.start + UInt64(held.bytes.count), start + UInt64(captured.count))
+        guard lo < hi else { return }
+        let same = held.bytes.withUnsafeBytes { heldBytes in
+            memcmp(heldBytes.baseAddress! + Int(lo - held.start), captured.baseAddress! + Int(lo - start), Int(hi - lo))
+                == 0
+        }
+        if !same {
+            half.warnedConflict = true
+            sink.diagnostic(
+                Diagnostic(
+                    .tcpOverlapConflict, "overlapping segments differ in \(hi - lo) bytes at stream offset \(lo); kept the first",
+                    ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
+        }
+    }
+
+    /// Accounts for a held piece the caller took out of `half.pending`.
+    @inline(__always)
+    func release(_ piece: PendingSegment, from half: HalfStream) {
+        bufferedTotal -= piece.bytes.count
+        half.pendingBytes -= piece.bytes.count
+    }
+
+    // MARK: - Holes
+
+    /// Declares the first hole of `dir` missing when the evidence says it will not fill.
+    func checkLoss<S: TCPStreamSink>(_ conn: Connection, _ dir: Direction, at ctx: PacketContext, sink: inout S) {
+        let half = conn.half(dir)
+        // Evidence of loss: the peer has bytes past our offset (an acknowledged FIN at the offset is not a hole).
+        guard half.started, half.peerAck > half.offset, half.finOffset != half.offset else {
+            half.suspectedAtPacket = nil
+            half.suspectedAt = nil
+            return
+        }
+        // A FIN the peer acknowledged proves everything before it arrived.
+        if let fin = half.finOffset, half.peerAck > fin {
+            flushHoles(conn, dir, through: fin, cause: .notCaptured, at: ctx, sink: &sink)
+            return
+        }
+        guard let since = half.suspectedAtPacket, let sinceTime = half.suspectedAt else {
+            half.suspectedAtPacket = conn.packets
+            half.suspectedAt = ctx.ts
+            return
+        }
+        if conn.packets - since >= limits.lossWindowPackets || ctx.ts.nanoseconds - sinceTime.nanoseconds >= 1_000_000_000 {
+            fillFirstHole(conn, dir, limit: half.peerAck, cause: .notCaptured, at: ctx, sink: &sink)
+        }
+    }
+
+    /// Declares the hole at the current offset missing (up to the next held segment, or `limit` when nothing is
+    /// held) and delivers what becomes contiguous.
+    func fillFirstHole<S: TCPStreamSink>(
+        _ conn: Connection, _ dir: Direction, limit: UInt64, cause: GapCause, at ctx: PacketContext, sink: inout S
+    ) {
+        let half = conn.half(dir)
+        let holeEnd = half.pending.first?.start ?? max(half.offset, min(limit, half.finOffset ?? limit))
+        if holeEnd > half.offset {
+            let length = holeEnd - half.offset
+            let at = half.offset
+            advance(half, by: length)
+            half.missing += length
+            sink.diagnostic(
+                Diagnostic(
+                    cause == .bufferLimit ? .tcpBufferLimit : .tcpGap,
+                    "\(length) bytes missing at stream offset \(at)"
+                        + (cause == .bufferLimit ? " (buffer limit reached with data waiting after the hole)" : ""),
+                    ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
+            sink.gap(conn, dir, length: length, cause: cause, at: ctx)
+        }
+        drainPending(conn, dir, at: ctx, sink: &sink)
+    }
+
+    /// Delivers held segments that now start at or before the stream offset.
+    func drainPending<S: TCPStreamSink>(_ conn: Connection, _ dir: Direction, at ctx: PacketContext, sink: inout S) {
+        let half = conn.half(dir)
+        while let first = half.pending.first, first.start <= half.offset {
+            half.pending.removeFirst()
+            release(first, from: half)
+            if first.end > half.offset {
+                first.bytes.withUnsafeBytes { bytes in
+                    deliver(conn, dir, half, pieceStart: first.start, bytes, pieceEnd: first.end, upTo: first.end,
+                        at: ctx, sink: &sink)
+                }
+            }
+        }
+        if let fin = half.finOffset, half.offset >= fin { half.finDone = true }
+    }
+
+    /// Declares every hole missing up to `through` (or through everything held), delivering all held data.
+    func flushHoles<S: TCPStreamSink>(
+        _ conn: Connection, _ dir: Direction, through: UInt64?, cause: GapCause, at ctx: PacketContext, sink: inout S
+    ) {
+        let half = conn.half(dir)
+        let target = through ?? max(half.pending.last?.end ?? 0, half.peerAck)
+        while half.started && (half.offset < target || !half.pending.isEmpty) {
+            let before = (half.offset, half.pending.count)
+            fillFirstHole(conn, dir, limit: target, cause: cause, at: ctx, sink: &sink)
+            if before == (half.offset, half.pending.count) { break }
+        }
+    }
+
+    func enforceLimits<S: TCPStreamSink>(_ conn: Connection, at ctx: PacketContext, sink: inout S) {
+        while conn.c2s.pendingBytes + conn.s2c.pendingBytes > limits.maxBufferedPerConnection
+            || bufferedTotal > limits.maxBufferedTotal
+        {
+            var victim = conn
+            if conn.c2s.pendingBytes + conn.s2c.pendingBytes == 0 {
+                guard let largest = table.values.max(by: { $0.c2s.pendingBytes + $0.s2c.pendingBytes < $1.c2s.pendingBytes + $1.s2c.pendingBytes }),
+                    largest.c2s.pendingBytes + largest.s2c.pendingBytes > 0
+                else { return }
+                victim = largest
+            }
+            let dir: Direction = victim.c2s.pendingBytes >= victim.s2c.pendingBytes ? .c2s : .s2c
+            fillFirstHole(victim, dir, limit: victim.half(dir).offset, cause: .bufferLimit, at: ctx, sink: &sink)
+        }
+    }
+
+    // MARK: - Closing
+
+    func finish<S: TCPStreamSink>(_ conn: Connection, reason: CloseReason, at ctx: PacketContext, sink: inout S) {
+        guard !conn.isClosed else { return }
+        for dir in Direction.allCases {
+            let half = conn.half(dir)
+            // Through the FIN if one was seen, else through the last byte held or acknowledged by the peer.
+            let through = half.finOffset ?? max(half.pending.last?.end ?? 0, half.peerAck)
+            flushHoles(conn, dir, through: through, cause: .notCaptured, at: ctx, sink: &sink)
+        }
+        conn.closedAt = ctx.ts
+        sink.closed(conn, reason: reason, at: ctx)
+    }
+
+    func evictOldest<S: TCPStreamSink>(at ctx: PacketContext, sink: inout S) {
+        guard let oldest = table.values.min(by: { ($0.isClosed ? 0 : 1, $0.lastSeen) < ($1.isClosed ? 0 : 1, $1.lastSeen) }) else { return }
+        if !oldest.isClosed {
+            sink.diagnostic(
+                Diagnostic(
+                    .tcpConnectionLimit, "more than \(limits.maxConnections) connections; closed the least recently active",
+                    ts: ctx.ts, frame: ctx.frame, conn: oldest.id))
+            finish(oldest, reason: .timeout, at: ctx, sink: &sink)
+        }
+        table[oldest.key] = nil
+    }
+
+    /// Runs the capture-time housekeeping: idle connections close, closed ones stop lingering, stale holes go.
+    func sweep<S: TCPStreamSink>(at ctx: PacketContext, sink: inout S) {
+        lastSweep = ctx.ts
+        let idle = limits.idleTimeoutSeconds * 1_000_000_000
+        var expired: [Connection] = []
+        for conn in table.values {
+            let quiet = ctx.ts.nanoseconds - conn.lastSeen.nanoseconds
+            if conn.isClosed {
+                if ctx.ts.nanoseconds - conn.closedAt!.nanoseconds >= min(idle, 60_000_000_000) { expired.append(conn) }
+            } else if quiet >= idle {
+                expired.append(conn)
+            } else {
+                for dir in Direction.allCases where conn.half(dir).suspectedAt != nil {
+                    checkLoss(conn, dir, at: ctx, sink: &sink)
+                }
+            }
+        }
+        expired.sort { $0.id < $1.id }
+        for conn in expired {
+            finish(conn, reason: .timeout, at: ctx, sink: &sink)
+            table[conn.key] = nil
+        }
+    }
+
+    /// Closes every open connection at the end of the capture (reason `end-of-capture`), in connection order.
+    public func finishAll<S: TCPStreamSink>(at ctx: PacketContext, sink: inout S) {
+        for conn in table.values.sorted(by: { $0.id < $1.id }) where !conn.isClosed {
+            finish(conn, reason: .endOfCapture, at: ctx, sink: &sink)
+        }
+        table.removeAll()
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension TCPReassembler {
+    /// The tracked connection a segment belongs to, and its direction.
+    public func connection(of seg: TCPSegment) -> (Connection, Direction)? {
+        var srcIsA = false
+        guard let conn = table[FlowKey(src: seg.src, dst: seg.dst, srcIsA: &srcIsA)] else { return nil }
+        return (conn, seg.src == conn.client ? .c2s : .s2c)
+    }
+}

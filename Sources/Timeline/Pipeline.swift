@@ -1,0 +1,212 @@
+import Capture
+import ImscopeCore
+import TCPReassembly
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How deep to decode; records of that layer are the output (`conn` and `diagnostic` records at every layer).
+public enum Layer: String, CaseIterable, Sendable {
+    case tcp, ws, eio, sio, im
+
+    /// The deepest layer this build decodes; deeper requests decode this far.
+    public static let deepestImplemented: Layer = .tcp
+}
+
+/// Everything the pipeline needs to know about a run.
+public struct PipelineOptions: Sendable {
+    public var layer: Layer = .im
+    public var serverPorts: Set<UInt16> = [9092]
+    public var anyPort = false
+    public var tcpLimits = TCPReassembler.Limits()
+    public var ipLimits = IPDefragmenter.Limits()
+    /// When set, each connection's reassembled bytes are written to `DIR/<conn>.c2s` and `DIR/<conn>.s2c`.
+    public var writeStreamsDirectory: String? = nil
+    public init() {}
+}
+
+/// What a run saw, for the summary line and the exit code.
+public struct RunSummary: Sendable {
+    public var packets: UInt64 = 0
+    public var capturedBytes: UInt64 = 0
+    public var tcpSegments: UInt64 = 0
+    public var connections = 0
+    public var diagnostics: [Severity: Int] = [:]
+    public var readErrors = 0
+    public var firstTimestamp: Timestamp? = nil
+    public var lastTimestamp: Timestamp? = nil
+}
+
+/// Wires the layers: packets -> link/IP/TCP decoding -> TCP reassembly -> records -> a ``RecordSink``.
+public final class Pipeline {
+    public let options: PipelineOptions
+    let records: RecordSink
+    let reassembler: TCPReassembler
+    var decoder: PacketDecoder
+    var tcpSink: TCPLayerSink
+    public private(set) var summary = RunSummary()
+
+    public init(options: PipelineOptions, records: RecordSink) throws(CaptureError) {
+        self.options = options
+        self.records = records
+        reassembler = TCPReassembler(serverPorts: options.serverPorts, anyPort: options.anyPort, limits: options.tcpLimits)
+        decoder = PacketDecoder(limits: options.ipLimits)
+        var streams: StreamFiles? = nil
+        if let dir = options.writeStreamsDirectory { streams = try StreamFiles(directory: dir) }
+        tcpSink = TCPLayerSink(records: records, counter: DiagnosticCounter(), streams: streams)
+    }
+
+    /// Reads every packet of `source` and emits the timeline, then closes what is still open.
+    public func run(_ source: PacketSource, onPacket: ((Packet) -> Void)? = nil) {
+        var segment = TCPSegment()
+        var warnedLinks = Set<Int32>()
+        var lastCtx = PacketContext(ts: Timestamp(nanoseconds: 0), frame: 0)
+        for input in source.inputSummaries where !LinkType.isSupported(input.linkType) {
+            warnedLinks.insert(input.linkType)
+            emitDiagnostic(
+                Diagnostic(
+                    .captureUnsupportedLink,
+                    "\(input.name): link type \(LinkType.name(input.linkType)) is not decoded; its packets are skipped"))
+        }
+        source.forEach(
+            { packet in
+                onPacket?(packet)
+                summary.packets += 1
+                summary.capturedBytes += UInt64(packet.data.count)
+                if summary.firstTimestamp == nil { summary.firstTimestamp = packet.ts }
+                summary.lastTimestamp = packet.ts
+                let ctx = PacketContext(ts: packet.ts, frame: packet.frame)
+                lastCtx = ctx
+                switch decoder.decode(linkType: packet.linkType, packet.data, ts: packet.ts, into: &segment) {
+                case .tcp:
+                    summary.tcpSegments += 1
+                    reassembler.process(segment, at: ctx, sink: &tcpSink)
+                    if segment.payloadLength > segment.payload.count { reportTruncation(segment, packet, ctx) }
+                case .skip, .fragmentBuffered:
+                    break
+                case .problem(let kind, let message):
+                    emitDiagnostic(Diagnostic(kind, message, ts: packet.ts, frame: packet.frame))
+                }
+                if decoder.defragmenter.pending > 0 && packet.frame % 1024 == 0 {
+                    for message in decoder.defragmenter.expire(now: packet.ts) {
+                        emitDiagnostic(Diagnostic(.ipFragmentIncomplete, message, ts: packet.ts, frame: packet.frame))
+                    }
+                }
+            },
+            onError: { name, count, message in
+                summary.readErrors += 1
+                emitDiagnostic(
+                    Diagnostic(
+                        .captureReadError,
+                        "\(name == "-" ? "standard input" : name): reading stopped after \(count) packets: \(message)",
+                        ts: lastCtx.frame > 0 ? lastCtx.ts : nil, frame: lastCtx.frame > 0 ? lastCtx.frame : nil))
+            })
+        for message in decoder.defragmenter.expire(now: nil) {
+            emitDiagnostic(Diagnostic(.ipFragmentIncomplete, message, ts: lastCtx.ts, frame: lastCtx.frame))
+        }
+        reassembler.finishAll(at: lastCtx, sink: &tcpSink)
+        tcpSink.streams?.closeAll()
+        summary.connections = reassembler.connectionsSeen
+        summary.diagnostics.merge(tcpSink.counter.counts) { $0 + $1 }
+        records.finish()
+    }
+
+    func emitDiagnostic(_ d: Diagnostic) {
+        tcpSink.diagnostic(d)
+    }
+
+    func reportTruncation(_ segment: TCPSegment, _ packet: Packet, _ ctx: PacketContext) {
+        guard let (conn, dir) = reassembler.connection(of: segment) else { return }
+        emitDiagnostic(
+            Diagnostic(
+                .captureTruncated,
+                "packet cut by the snapshot length (\(packet.data.count) of \(packet.wireLength) bytes captured): "
+                    + "\(segment.missingTail) of \(segment.payloadLength) payload bytes missing",
+                ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
+    }
+}
+
+/// Counts diagnostics by severity (for `--strict` and the summary).
+final class DiagnosticCounter {
+    var counts: [Severity: Int] = [:]
+}
+
+/// The TCP layer's events as records: `conn` open and close, gaps as diagnostics (raised by the reassembler).
+struct TCPLayerSink: TCPStreamSink {
+    let records: RecordSink
+    let counter: DiagnosticCounter
+    var streams: StreamFiles?
+
+    mutating func opened(_ conn: Connection, at ctx: PacketContext) {
+        records.emit(
+            Record(
+                ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: nil,
+                body: .conn(ConnRecord(event: .open, client: conn.client, server: conn.server, bytes: (0, 0), missing: (0, 0)))))
+    }
+
+    mutating func data(_ conn: Connection, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
+        streams?.write(conn: conn.id, dir: dir, bytes)
+    }
+
+    mutating func gap(_ conn: Connection, _ dir: Direction, length: UInt64, cause: GapCause, at ctx: PacketContext) {}
+
+    mutating func closed(_ conn: Connection, reason: CloseReason, at ctx: PacketContext) {
+        streams?.close(conn: conn.id)
+        records.emit(
+            Record(
+                ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: nil,
+                body: .conn(
+                    ConnRecord(
+                        event: .close(reason), client: conn.client, server: conn.server,
+                        bytes: (conn.c2s.delivered, conn.s2c.delivered), missing: (conn.c2s.missing, conn.s2c.missing)))))
+    }
+
+    mutating func diagnostic(_ diagnostic: Diagnostic) {
+        counter.counts[diagnostic.severity, default: 0] += 1
+        records.emit(Record(diagnostic))
+    }
+}
+
+/// Writes reassembled streams to files, one per connection and direction (like tcpflow), for inspection and for
+/// comparing with other tools. Missing bytes are not written.
+final class StreamFiles {
+    let directory: String
+    var open: [Int: (c2s: Int32, s2c: Int32)] = [:]
+
+    init(directory: String) throws(CaptureError) {
+        self.directory = directory
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            throw CaptureError("cannot create \(directory): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    func write(conn: Int, dir: Direction, _ bytes: UnsafeRawBufferPointer) {
+        var fds = open[conn] ?? (-1, -1)
+        var fd = dir == .c2s ? fds.c2s : fds.s2c
+        if fd < 0 {
+            fd = Glibc.open("\(directory)/\(conn).\(dir.name)", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            if dir == .c2s { fds.c2s = fd } else { fds.s2c = fd }
+            open[conn] = fds
+        }
+        guard fd >= 0 else { return }
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+
+    func close(conn: Int) {
+        guard let fds = open.removeValue(forKey: conn) else { return }
+        if fds.c2s >= 0 { Glibc.close(fds.c2s) }
+        if fds.s2c >= 0 { Glibc.close(fds.s2c) }
+    }
+
+    func closeAll() {
+        for conn in Array(open.keys) { close(conn: conn) }
+    }
+}

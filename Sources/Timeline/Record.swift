@@ -1,0 +1,69 @@
+import Capture
+import ImscopeCore
+import TCPReassembly
+
+/// What a `conn` record says happened to a connection.
+public enum ConnEvent: Sendable {
+    case open
+    case upgrade
+    case close(CloseReason)
+
+    public var name: String {
+        switch self {
+        case .open: return "open"
+        case .upgrade: return "upgrade"
+        case .close: return "close"
+        }
+    }
+}
+
+/// A `conn` record: a connection opened, upgraded or closed, with its byte counts on close.
+public struct ConnRecord: Sendable {
+    public var event: ConnEvent
+    public var client: Endpoint
+    public var server: Endpoint
+    /// Bytes delivered in order, and bytes lost in gaps, per direction (close only).
+    public var bytes: (c2s: UInt64, s2c: UInt64)
+    public var missing: (c2s: UInt64, s2c: UInt64)
+}
+
+/// One timeline record, as every renderer receives it. Traffic records carry where they happened.
+public struct Record: Sendable {
+    public enum Body: Sendable {
+        case conn(ConnRecord)
+        case diagnostic(Diagnostic)
+    }
+
+    public var ts: Timestamp?
+    public var frame: UInt64?
+    public var conn: Int?
+    public var dir: Direction?
+    public var body: Body
+
+    public init(ts: Timestamp?, frame: UInt64?, conn: Int?, dir: Direction?, body: Body) {
+        self.ts = ts
+        self.frame = frame
+        self.conn = conn
+        self.dir = dir
+        self.body = body
+    }
+
+    public init(_ diagnostic: Diagnostic) {
+        self.init(ts: diagnostic.ts, frame: diagnostic.frame, conn: diagnostic.conn, dir: diagnostic.dir, body: .diagnostic(diagnostic))
+    }
+
+    /// The JSONL `kind`.
+    public var kind: String {
+        switch body {
+        case .conn: return "conn"
+        case .diagnostic: return "diagnostic"
+        }
+    }
+}
+
+/// Receives timeline records in order.
+public protocol RecordSink: AnyObject {
+    func emit(_ record: Record)
+    /// Called once when the capture ends, before the output is flushed.
+    func finish()
+}

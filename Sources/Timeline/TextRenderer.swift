@@ -1,0 +1,102 @@
+import ImscopeCore
+
+/// Writes records for a person: one line each, time relative to the first packet, colored on a terminal.
+///
+/// ```
+///      0.000000  #1      127.0.0.1:40112 → 127.0.0.1:9092  open
+///      0.052113  #1      127.0.0.1:40112 → 127.0.0.1:9092  close fin  c2s 1234 B  s2c 5678 B
+///      0.013000  #3  c2s warning tcp.gap  1448 bytes missing at stream offset 2896  (frame 55)
+/// ```
+public final class TextRenderer: RecordSink {
+    let out: OutputBuffer
+    let color: Bool
+    var origin: Timestamp? = nil
+
+    public init(out: OutputBuffer, color: Bool) {
+        self.out = out
+        self.color = color
+    }
+
+    /// Sets the time the relative clock starts from (the first packet of the capture).
+    public func setOrigin(_ ts: Timestamp) { if origin == nil { origin = ts } }
+
+    public func finish() { out.flush() }
+
+    private func paint(_ code: StaticString) { if color { out.append(code) } }
+    private func reset() { if color { out.append("\u{1B}[0m" as StaticString) } }
+
+    public func emit(_ r: Record) {
+        if let ts = r.ts {
+            if origin == nil { origin = ts }
+            let rel = ts.nanoseconds - origin!.nanoseconds
+            let text = formatSeconds(rel, precision: ts.precision)
+            for _ in text.utf8.count..<13 { out.append(byte: 0x20) }
+            out.append(text)
+        } else {
+            out.append("            -" as StaticString)
+        }
+        out.append("  " as StaticString)
+        var tag = r.conn.map { "#\($0)" } ?? ""
+        tag += String(repeating: " ", count: max(0, 6 - tag.utf8.count))
+        out.append(tag)
+        out.append(r.dir.map { $0.name + " " } ?? "    ")
+        switch r.body {
+        case .conn(let c):
+            paint("\u{1B}[36m")
+            out.append(c.client.description)
+            out.append(" → " as StaticString)
+            out.append(c.server.description)
+            reset()
+            out.append("  " as StaticString)
+            paint("\u{1B}[1m")
+            out.append(c.event.name)
+            reset()
+            if case .close(let reason) = c.event {
+                out.append(" " as StaticString)
+                out.append(reason.rawValue)
+                out.append("  c2s " as StaticString)
+                out.append(int: c.bytes.c2s)
+                out.append(" B  s2c " as StaticString)
+                out.append(int: c.bytes.s2c)
+                out.append(" B" as StaticString)
+                if c.missing.c2s + c.missing.s2c > 0 {
+                    paint("\u{1B}[33m")
+                    out.append("  missing c2s " as StaticString)
+                    out.append(int: c.missing.c2s)
+                    out.append(" B  s2c " as StaticString)
+                    out.append(int: c.missing.s2c)
+                    out.append(" B" as StaticString)
+                    reset()
+                }
+            }
+        case .diagnostic(let d):
+            switch d.severity {
+            case .info: paint("\u{1B}[2m")
+            case .warning: paint("\u{1B}[33m")
+            case .error: paint("\u{1B}[31m")
+            }
+            out.append(d.severity.name)
+            out.append(" " as StaticString)
+            out.append(d.code)
+            out.append("  " as StaticString)
+            out.append(d.message)
+            reset()
+            if let frame = r.frame {
+                out.append("  (frame " as StaticString)
+                out.append(int: frame)
+                out.append(")" as StaticString)
+            }
+        }
+        out.append(byte: 0x0A)
+        out.endRecord()
+    }
+
+    func formatSeconds(_ ns: Int64, precision: UInt8) -> String {
+        let negative = ns < 0
+        let v = negative ? -ns : ns
+        let fraction = precision == 9 ? v % 1_000_000_000 : (v % 1_000_000_000) / 1000
+        var f = String(fraction)
+        f = String(repeating: "0", count: Int(precision == 9 ? 9 : 6) - f.count) + f
+        return (negative ? "-" : "") + "\(v / 1_000_000_000).\(f)"
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+
+/// Commands whose issues have not landed yet: they say so instead of pretending.
+protocol NotYetAvailable: ParsableCommand {}
+
+extension NotYetAvailable {
+    func run() throws {
+        printError("imscope: '\(Self._commandName)' is not available yet in this version; 'imscope read' is.")
+        throw ExitCode(1)
+    }
+}
+
+extension IMScope {
+    struct Stats: NotYetAvailable {
+        static let configuration = CommandConfiguration(abstract: "Counts and rates per layer, type, user, connection.")
+        @Argument var files: [String] = []
+    }
+    struct Audit: NotYetAvailable {
+        static let configuration = CommandConfiguration(abstract: "Message-flow audit across connections.")
+        @Argument var files: [String] = []
+    }
+    struct Report: NotYetAvailable {
+        static let configuration = CommandConfiguration(abstract: "A self-contained HTML timeline.")
+        @Argument var files: [String] = []
+        @Option(name: .shortAndLong) var output: String?
+    }
+    struct Export: NotYetAvailable {
+        static let configuration = CommandConfiguration(abstract: "An editable replay script.")
+        @Argument var file: String?
+        @Option(name: .shortAndLong) var output: String?
+    }
+    struct Replay: NotYetAvailable {
+        static let configuration = CommandConfiguration(abstract: "Replay a session against a server and compare.")
+        @Argument var file: String?
+        @Option var server: String?
+    }
+    struct Types: NotYetAvailable {
+        static let configuration = CommandConfiguration(abstract: "The messageType tables.")
+    }
+}

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Capture
+import ImscopeCore
+import TCPReassembly
+import Timeline
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, jsonl, json
+}
+
+extension Layer: ExpressibleByArgument {}
+
+/// Options every decoding command shares.
+struct DecodeOptions: ParsableArguments {
+    @Option(name: .long, help: "Server port to decode (repeatable).")
+    var port: [UInt16] = [9092]
+
+    @Flag(name: .long, help: "Decode TCP connections on any port, not only --port.")
+    var anyPort = false
+
+    @Option(name: [.customShort("f"), .long], help: ArgumentHelp("BPF filter, as tcpdump takes it.", valueName: "expr"))
+    var captureFilter: String?
+
+    @Option(help: "How deep to decode: tcp, ws, eio, sio or im.")
+    var layer: Layer = .im
+
+    @Option(help: "Output format: text (default on a terminal), jsonl (default otherwise) or json.")
+    var format: OutputFormat?
+
+    @Flag(help: "Exit with status 3 when any warning or error diagnostic was raised.")
+    var strict = false
+
+    @Option(help: ArgumentHelp("Write each connection's reassembled bytes to DIR/<conn>.c2s and .s2c.", valueName: "dir"))
+    var writeStreams: String?
+
+    @Option(help: ArgumentHelp("Out-of-order bytes buffered per connection before a hole is given up.", valueName: "bytes"))
+    var tcpMaxBuffer = TCPReassembler.Limits().maxBufferedPerConnection
+
+    @Option(help: ArgumentHelp("Out-of-order bytes buffered over all connections.", valueName: "bytes"))
+    var tcpMaxBufferTotal = TCPReassembler.Limits().maxBufferedTotal
+
+    @Option(help: ArgumentHelp("Connections tracked at once.", valueName: "n"))
+    var tcpMaxConnections = TCPReassembler.Limits().maxConnections
+
+    @Option(help: ArgumentHelp("Capture-time seconds without packets before a connection is closed.", valueName: "s"))
+    var tcpIdleTimeout = Int(TCPReassembler.Limits().idleTimeoutSeconds)
+
+    func validate() throws {
+        if tcpMaxBuffer < 0 || tcpMaxBufferTotal < 0 { throw ValidationError("buffer limits cannot be negative") }
+        if tcpMaxConnections < 1 { throw ValidationError("--tcp-max-connections must be at least 1") }
+        if tcpIdleTimeout < 1 { throw ValidationError("--tcp-idle-timeout must be at least 1 second") }
+        if port.isEmpty { throw ValidationError("give at least one --port") }
+    }
+
+    var pipelineOptions: PipelineOptions {
+        var o = PipelineOptions()
+        o.layer = layer
+        o.serverPorts = Set(port)
+        o.anyPort = anyPort
+        o.tcpLimits.maxBufferedPerConnection = tcpMaxBuffer
+        o.tcpLimits.maxBufferedTotal = tcpMaxBufferTotal
+        o.tcpLimits.maxConnections = tcpMaxConnections
+        o.tcpLimits.idleTimeoutSeconds = Int64(tcpIdleTimeout)
+        o.writeStreamsDirectory = writeStreams
+        return o
+    }
+
+    /// The renderer for the chosen format, writing to standard output.
+    func makeRenderer(lineBuffered: Bool = false) -> (RecordSink, OutputBuffer) {
+        let terminal = isatty(1) == 1
+        let out = OutputBuffer(fd: 1, lineBuffered: lineBuffered || terminal)
+        switch format ?? (terminal ? .text : .jsonl) {
+        case .text:
+            let color = terminal && getenv("NO_COLOR") == nil
+            return (TextRenderer(out: out, color: color), out)
+        case .jsonl: return (JSONLRenderer(out: out), out)
+        case .json: return (JSONLRenderer(out: out, array: true), out)
+        }
+    }
+
+    /// Prints a note when the layer asked for is deeper than this build decodes.
+    func noteLayer() {
+        if layer != .tcp && Layer.allCases.firstIndex(of: layer)! > Layer.allCases.firstIndex(of: Layer.deepestImplemented)! {
+            printError(
+                "imscope: note: decoding above TCP is not available yet; showing connections and diagnostics "
+                    + "(--layer \(Layer.deepestImplemented.rawValue))")
+        }
+    }
+
+    /// The exit status for a finished run.
+    func exitCode(_ summary: RunSummary) -> ExitCode {
+        if strict && (summary.diagnostics[.warning, default: 0] + summary.diagnostics[.error, default: 0]) > 0 {
+            return ExitCode(3)
+        }
+        return .success
+    }
+}
+
+func printError(_ message: String) {
+    var line = message + "\n"
+    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}

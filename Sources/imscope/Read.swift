@@ -1,0 +1,46 @@
+import ArgumentParser
+import Capture
+import ImscopeCore
+import Timeline
+
+extension IMScope {
+    struct Read: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Decode capture files into a timeline.",
+            discussion: """
+                Several files are merged in time order; frame numbers count the merged packets. '-' reads standard \
+                input. Exit status: 0 when the input was read (diagnostics do not change that; --strict makes \
+                warnings exit 3), 1 when it could not be read at all.
+                """)
+
+        @Argument(help: ArgumentHelp("Capture files (pcap or pcapng); '-' for standard input.", valueName: "file"))
+        var files: [String]
+
+        @OptionGroup var options: DecodeOptions
+
+        func run() throws {
+            let source: PacketSource
+            do {
+                source = try PacketSource(files: files, filter: options.captureFilter)
+            } catch {
+                printError("imscope: \(error)")
+                throw ExitCode(1)
+            }
+            options.noteLayer()
+            let (renderer, _) = options.makeRenderer()
+            let pipeline: Pipeline
+            do {
+                pipeline = try Pipeline(options: options.pipelineOptions, records: renderer)
+            } catch {
+                printError("imscope: \(error)")
+                throw ExitCode(1)
+            }
+            pipeline.run(source)
+            let summary = pipeline.summary
+            if summary.packets == 0 && summary.readErrors > 0 {
+                throw ExitCode(1)
+            }
+            throw options.exitCode(summary)
+        }
+    }
+}
