@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An IPv4 or IPv6 address held in two integers, so that connection keys hash and compare without allocating.
@@ -11,24 +11,22 @@ public struct IPAddress: Hashable, Sendable {
     public var hi: UInt64
     public var lo: UInt64
 
-    
     public init(hi: UInt64, lo: UInt64) {
         self.hi = hi
         self.lo = lo
     }
 
     /// An IPv4 address from its 32-bit value in host order.
-    
+
     public init(v4: UInt32) {
         self.hi = 0
         self.lo = 0x0000_FFFF_0000_0000 | UInt64(v4)
     }
 
-    
     public var isV4: Bool { hi == 0 && (lo >> 32) == 0x0000_FFFF }
 
     /// The IPv4 address in host order, for IPv4 addresses.
-    
+
     public var v4: UInt32 { UInt32(truncatingIfNeeded: lo) }
 
     /// Dotted quad for IPv4, RFC 5952 text for IPv6.
@@ -53,7 +51,6 @@ public struct Endpoint: Hashable, Sendable {
     public var address: IPAddress
     public var port: UInt16
 
-    
     public init(address: IPAddress, port: UInt16) {
         self.address = address
         self.port = port
@@ -64,7 +61,6 @@ public struct Endpoint: Hashable, Sendable {
         address.isV4 ? "\(address.description):\(port)" : "[\(address.description)]:\(port)"
     }
 
-    
     static func < (a: Endpoint, b: Endpoint) -> Bool {
         if a.address.hi != b.address.hi { return a.address.hi < b.address.hi }
         if a.address.lo != b.address.lo { return a.address.lo < b.address.lo }
@@ -78,7 +74,7 @@ public struct FlowKey: Hashable, Sendable {
     public var b: Endpoint
 
     /// The key for a segment from `src` to `dst`; `srcIsA` says whether the source became `a`.
-    
+
     public init(src: Endpoint, dst: Endpoint, srcIsA: inout Bool) {
         if src < dst {
             a = src

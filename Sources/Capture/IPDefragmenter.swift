@@ -108,7 +108,8 @@ public final class IPDefragmenter {
         if end > offset { entry.insert(offset..<end) }
         if !more { entry.total = end }
         if evicted {
-            return .problem(.ipFragmentLimit, "more than \(limits.maxDatagrams) fragmented datagrams at once; dropped the oldest")
+            return .problem(
+                .ipFragmentLimit, "more than \(limits.maxDatagrams) fragmented datagrams at once; dropped the oldest")
         }
         guard let total = entry.total, entry.ranges.count == 1, entry.ranges[0] == 0..<total else { return .buffered }
         entries[key] = nil
@@ -121,7 +122,8 @@ public final class IPDefragmenter {
 
     private func copy(_ bytes: UnsafeRawBufferPointer, from: Int, to: Int, offset: Int, into entry: Entry) {
         entry.bytes.withUnsafeMutableBytes { dst in
-            dst.baseAddress!.advanced(by: from).copyMemory(from: bytes.baseAddress!.advanced(by: from - offset), byteCount: to - from)
+            dst.baseAddress!.advanced(by: from).copyMemory(
+                from: bytes.baseAddress!.advanced(by: from - offset), byteCount: to - from)
         }
     }
 
@@ -130,7 +132,9 @@ public final class IPDefragmenter {
     public func expire(now: Timestamp?) -> [String] {
         var messages: [String] = []
         for (key, entry) in entries {
-            if let now, now.nanoseconds - entry.firstSeen.nanoseconds < limits.timeoutSeconds * 1_000_000_000 { continue }
+            if let now, now.nanoseconds - entry.firstSeen.nanoseconds < limits.timeoutSeconds * 1_000_000_000 {
+                continue
+            }
             entries[key] = nil
             let have = entry.ranges.reduce(0) { $0 + $1.count }
             messages.append(

@@ -26,7 +26,7 @@ public struct PacketDecoder {
 
     /// Decodes `data` (the captured bytes of one packet whose link type is `linkType`).
     /// `wireLength` is the packet's length on the wire; `data.count` may be smaller.
-    
+
     public mutating func decode(
         linkType: Int32, _ data: UnsafeRawBufferPointer, ts: Timestamp, into segment: inout TCPSegment
     ) -> Outcome {
@@ -80,12 +80,10 @@ public struct PacketDecoder {
         }
     }
 
-
     static func truncatedHeader(_ what: String, _ captured: Int) -> Outcome {
         .problem(.captureTruncated, "\(what) header cut by the snapshot length (\(captured) bytes captured)")
     }
 
-    
     mutating func decodeIPv4(_ p: UnsafeRawPointer, _ n: Int, ts: Timestamp, into segment: inout TCPSegment)
         -> Outcome
     {
@@ -96,7 +94,9 @@ public struct PacketDecoder {
         guard ihl >= 20 else { return .problem(.ipMalformed, "IPv4 header length \(ihl) is below 20") }
         var total = Int(p.be16(2))
         if total == 0 { total = n }  // TCP segmentation offload on the capturing host leaves it 0
-        guard total >= ihl else { return .problem(.ipMalformed, "IPv4 total length \(total) below header length \(ihl)") }
+        guard total >= ihl else {
+            return .problem(.ipMalformed, "IPv4 total length \(total) below header length \(ihl)")
+        }
         guard n >= ihl else { return Self.truncatedHeader("IPv4", n) }
         let proto = p.u8(9)
         let src = IPAddress(v4: p.be32(12))
@@ -120,7 +120,6 @@ public struct PacketDecoder {
         return decodeTCP(p + ihl, captured - ihl, wireLength: total - ihl, src, dst, &segment)
     }
 
-    
     mutating func decodeIPv6(_ p: UnsafeRawPointer, _ n: Int, ts: Timestamp, into segment: inout TCPSegment)
         -> Outcome
     {
@@ -175,7 +174,6 @@ public struct PacketDecoder {
         return decodeTCP(p + offset, captured - offset, wireLength: end - offset, src, dst, &segment)
     }
 
-    
     func decodeTCP(
         _ p: UnsafeRawPointer, _ n: Int, wireLength: Int, _ src: IPAddress, _ dst: IPAddress,
         _ segment: inout TCPSegment

@@ -2,9 +2,9 @@ import CPcap
 import ImscopeCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Why a capture could not be opened: the run cannot go on.
@@ -104,7 +104,9 @@ public final class PacketSource {
                 guard stat(name, &st) == 0 else {
                     throw CaptureError("cannot open \(name): \(String(cString: strerror(errno)))")
                 }
-                guard (st.st_mode & S_IFMT) != S_IFDIR else { throw CaptureError("cannot open \(name): is a directory") }
+                guard (st.st_mode & S_IFMT) != S_IFDIR else {
+                    throw CaptureError("cannot open \(name): is a directory")
+                }
                 precision = PrecisionSniffer.precision(ofFile: name)
                 handle = pcap_open_offline_with_tstamp_precision(name, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
             }

@@ -1,9 +1,9 @@
 import CPcap
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Finds the timestamp precision a capture file recorded, which libpcap does not report once it has scaled
@@ -79,18 +79,18 @@ enum PrecisionSniffer {
         state.head = Array(head[0..<filled])
         let precision = precision(ofHead: head[0..<filled])
         #if canImport(Glibc)
-        var functions = imscope_cookie_io_functions()
-        functions.read = { cookie, buffer, size in
-            let state = Unmanaged<StdinReplay>.fromOpaque(cookie!).takeUnretainedValue()
-            return state.read(into: buffer!, size)
-        }
-        functions.close = { cookie in
-            Unmanaged<StdinReplay>.fromOpaque(cookie!).release()
-            return 0
-        }
-        let cookie = Unmanaged.passRetained(state).toOpaque()
-        if let file = fopencookie(cookie, "r", functions) { return (file, precision) }
-        Unmanaged<StdinReplay>.fromOpaque(cookie).release()
+            var functions = imscope_cookie_io_functions()
+            functions.read = { cookie, buffer, size in
+                let state = Unmanaged<StdinReplay>.fromOpaque(cookie!).takeUnretainedValue()
+                return state.read(into: buffer!, size)
+            }
+            functions.close = { cookie in
+                Unmanaged<StdinReplay>.fromOpaque(cookie!).release()
+                return 0
+            }
+            let cookie = Unmanaged.passRetained(state).toOpaque()
+            if let file = fopencookie(cookie, "r", functions) { return (file, precision) }
+            Unmanaged<StdinReplay>.fromOpaque(cookie).release()
         #endif
         return (fdopen(0, "r"), precision)  // (not reached on Linux) the sniffed bytes would be lost elsewhere
     }
@@ -102,7 +102,9 @@ enum PrecisionSniffer {
         func read(into buffer: UnsafeMutablePointer<CChar>, _ size: Int) -> Int {
             if position < head.count {
                 let n = min(size, head.count - position)
-                head.withUnsafeBytes { UnsafeMutableRawPointer(buffer).copyMemory(from: $0.baseAddress! + position, byteCount: n) }
+                head.withUnsafeBytes {
+                    UnsafeMutableRawPointer(buffer).copyMemory(from: $0.baseAddress! + position, byteCount: n)
+                }
                 position += n
                 return n
             }

@@ -28,7 +28,6 @@ public struct TCPSegment {
     public var payload: UnsafeRawBufferPointer
     public var payloadLength: Int
 
-    
     public init(
         src: Endpoint, dst: Endpoint, seq: UInt32, ack: UInt32, flags: TCPFlags, window: UInt16 = 65535,
         payload: UnsafeRawBufferPointer, payloadLength: Int? = nil
@@ -45,10 +44,11 @@ public struct TCPSegment {
 
     public init() {
         let zero = Endpoint(address: IPAddress(hi: 0, lo: 0), port: 0)
-        self.init(src: zero, dst: zero, seq: 0, ack: 0, flags: [], payload: UnsafeRawBufferPointer(start: nil, count: 0))
+        self.init(
+            src: zero, dst: zero, seq: 0, ack: 0, flags: [], payload: UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
     /// Bytes of payload that the capture did not record (cut by the snaplen).
-    
+
     public var missingTail: Int { payloadLength - payload.count }
 }

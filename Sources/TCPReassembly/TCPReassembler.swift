@@ -56,12 +56,11 @@ public final class TCPReassembler {
     // MARK: - Segments
 
     /// Processes one segment seen at `ctx`.
-    
+
     public func process<S: TCPStreamSink>(_ seg: TCPSegment, at ctx: PacketContext, sink: inout S) {
         if !anyPort && !serverPorts.contains(seg.dst.port) && !serverPorts.contains(seg.src.port) { return }
         processTracked(seg, at: ctx, sink: &sink)
     }
-
 
     func processTracked<S: TCPStreamSink>(_ seg: TCPSegment, at ctx: PacketContext, sink: inout S) {
         if let last = lastSweep {
@@ -206,13 +205,15 @@ public final class TCPReassembler {
                 release(first, from: half)
                 if first.end > half.offset {
                     first.bytes.withUnsafeBytes { bytes in
-                        deliver(conn, dir, half, pieceStart: first.start, bytes, pieceEnd: first.end, upTo: first.end,
+                        deliver(
+                            conn, dir, half, pieceStart: first.start, bytes, pieceEnd: first.end, upTo: first.end,
                             at: ctx, sink: &sink)
                     }
                 }
             } else if half.offset < segEnd {
                 let stop = min(segEnd, half.pending.first?.start ?? segEnd)
-                deliver(conn, dir, half, pieceStart: segStart, captured, pieceEnd: segEnd, upTo: stop, at: ctx,
+                deliver(
+                    conn, dir, half, pieceStart: segStart, captured, pieceEnd: segEnd, upTo: stop, at: ctx,
                     sink: &sink)
             } else {
                 break
@@ -310,7 +311,8 @@ public final class TCPReassembler {
             half.warnedConflict = true
             sink.diagnostic(
                 Diagnostic(
-                    .tcpOverlapConflict, "overlapping segments differ in \(hi - lo) bytes at stream offset \(lo); kept the first",
+                    .tcpOverlapConflict,
+                    "overlapping segments differ in \(hi - lo) bytes at stream offset \(lo); kept the first",
                     ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
         }
     }
@@ -343,7 +345,9 @@ public final class TCPReassembler {
             half.suspectedAt = ctx.ts
             return
         }
-        if conn.packets - since >= limits.lossWindowPackets || ctx.ts.nanoseconds - sinceTime.nanoseconds >= 1_000_000_000 {
+        if conn.packets - since >= limits.lossWindowPackets
+            || ctx.ts.nanoseconds - sinceTime.nanoseconds >= 1_000_000_000
+        {
             fillFirstHole(conn, dir, limit: half.peerAck, cause: .notCaptured, at: ctx, sink: &sink)
         }
     }
@@ -379,7 +383,8 @@ public final class TCPReassembler {
             release(first, from: half)
             if first.end > half.offset {
                 first.bytes.withUnsafeBytes { bytes in
-                    deliver(conn, dir, half, pieceStart: first.start, bytes, pieceEnd: first.end, upTo: first.end,
+                    deliver(
+                        conn, dir, half, pieceStart: first.start, bytes, pieceEnd: first.end, upTo: first.end,
                         at: ctx, sink: &sink)
                 }
             }
@@ -406,7 +411,10 @@ public final class TCPReassembler {
         {
             var victim = conn
             if conn.c2s.pendingBytes + conn.s2c.pendingBytes == 0 {
-                guard let largest = table.values.max(by: { $0.c2s.pendingBytes + $0.s2c.pendingBytes < $1.c2s.pendingBytes + $1.s2c.pendingBytes }),
+                guard
+                    let largest = table.values.max(by: {
+                        $0.c2s.pendingBytes + $0.s2c.pendingBytes < $1.c2s.pendingBytes + $1.s2c.pendingBytes
+                    }),
                     largest.c2s.pendingBytes + largest.s2c.pendingBytes > 0
                 else { return }
                 victim = largest
@@ -431,11 +439,16 @@ public final class TCPReassembler {
     }
 
     func evictOldest<S: TCPStreamSink>(at ctx: PacketContext, sink: inout S) {
-        guard let oldest = table.values.min(by: { ($0.isClosed ? 0 : 1, $0.lastSeen) < ($1.isClosed ? 0 : 1, $1.lastSeen) }) else { return }
+        guard
+            let oldest = table.values.min(by: {
+                ($0.isClosed ? 0 : 1, $0.lastSeen) < ($1.isClosed ? 0 : 1, $1.lastSeen)
+            })
+        else { return }
         if !oldest.isClosed {
             sink.diagnostic(
                 Diagnostic(
-                    .tcpConnectionLimit, "more than \(limits.maxConnections) connections; closed the least recently active",
+                    .tcpConnectionLimit,
+                    "more than \(limits.maxConnections) connections; closed the least recently active",
                     ts: ctx.ts, frame: ctx.frame, conn: oldest.id))
             finish(oldest, reason: .timeout, at: ctx, sink: &sink)
         }
@@ -476,9 +489,9 @@ public final class TCPReassembler {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension TCPReassembler {

@@ -3,9 +3,9 @@ import ImscopeCore
 import TCPReassembly
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// How deep to decode; records of that layer are the output (`conn` and `diagnostic` records at every layer).
@@ -52,7 +52,8 @@ public final class Pipeline {
     public init(options: PipelineOptions, records: RecordSink) throws(CaptureError) {
         self.options = options
         self.records = records
-        reassembler = TCPReassembler(serverPorts: options.serverPorts, anyPort: options.anyPort, limits: options.tcpLimits)
+        reassembler = TCPReassembler(
+            serverPorts: options.serverPorts, anyPort: options.anyPort, limits: options.tcpLimits)
         decoder = PacketDecoder(limits: options.ipLimits)
         var streams: StreamFiles? = nil
         if let dir = options.writeStreamsDirectory { streams = try StreamFiles(directory: dir) }
@@ -69,7 +70,8 @@ public final class Pipeline {
             emitDiagnostic(
                 Diagnostic(
                     .captureUnsupportedLink,
-                    "\(input.name): link type \(LinkType.name(input.linkType)) is not decoded; its packets are skipped"))
+                    "\(input.name): link type \(LinkType.name(input.linkType)) is not decoded; its packets are skipped")
+            )
         }
         source.forEach(
             { packet in
@@ -144,7 +146,9 @@ struct TCPLayerSink: TCPStreamSink {
         records.emit(
             Record(
                 ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: nil,
-                body: .conn(ConnRecord(event: .open, client: conn.client, server: conn.server, bytes: (0, 0), missing: (0, 0)))))
+                body: .conn(
+                    ConnRecord(event: .open, client: conn.client, server: conn.server, bytes: (0, 0), missing: (0, 0))))
+        )
     }
 
     mutating func data(_ conn: Connection, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
@@ -161,7 +165,8 @@ struct TCPLayerSink: TCPStreamSink {
                 body: .conn(
                     ConnRecord(
                         event: .close(reason), client: conn.client, server: conn.server,
-                        bytes: (conn.c2s.delivered, conn.s2c.delivered), missing: (conn.c2s.missing, conn.s2c.missing)))))
+                        bytes: (conn.c2s.delivered, conn.s2c.delivered), missing: (conn.c2s.missing, conn.s2c.missing)))
+            ))
     }
 
     mutating func diagnostic(_ diagnostic: Diagnostic) {

@@ -49,7 +49,9 @@ public struct Record: Sendable {
     }
 
     public init(_ diagnostic: Diagnostic) {
-        self.init(ts: diagnostic.ts, frame: diagnostic.frame, conn: diagnostic.conn, dir: diagnostic.dir, body: .diagnostic(diagnostic))
+        self.init(
+            ts: diagnostic.ts, frame: diagnostic.frame, conn: diagnostic.conn, dir: diagnostic.dir,
+            body: .diagnostic(diagnostic))
     }
 
     /// The JSONL `kind`.

@@ -5,9 +5,9 @@ import ImscopeCore
 import Timeline
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The running capture, for the signal handlers (SIGINT, SIGTERM, SIGALRM) to stop; libpcap returns to the
@@ -26,7 +26,8 @@ extension IMScope {
         @Option(name: .shortAndLong, help: "Interface to capture on (e.g. lo, eth0, any).")
         var interface: String
 
-        @Option(name: .shortAndLong, help: ArgumentHelp("Also record the packets to this pcap file.", valueName: "file"))
+        @Option(
+            name: .shortAndLong, help: ArgumentHelp("Also record the packets to this pcap file.", valueName: "file"))
         var write: String?
 
         @Option(name: .shortAndLong, help: "Stop after this many packets.")

@@ -5,9 +5,9 @@ import TCPReassembly
 import Timeline
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
@@ -24,7 +24,8 @@ struct DecodeOptions: ParsableArguments {
     @Flag(name: .long, help: "Decode TCP connections on any port, not only --port.")
     var anyPort = false
 
-    @Option(name: [.customShort("f"), .long], help: ArgumentHelp("BPF filter, as tcpdump takes it.", valueName: "expr"))
+    @Option(
+        name: [.customShort("f"), .long], help: ArgumentHelp("BPF filter, as tcpdump takes it.", valueName: "expr"))
     var captureFilter: String?
 
     @Option(help: "How deep to decode: tcp, ws, eio, sio or im.")
@@ -36,10 +37,12 @@ struct DecodeOptions: ParsableArguments {
     @Flag(help: "Exit with status 3 when any warning or error diagnostic was raised.")
     var strict = false
 
-    @Option(help: ArgumentHelp("Write each connection's reassembled bytes to DIR/<conn>.c2s and .s2c.", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp("Write each connection's reassembled bytes to DIR/<conn>.c2s and .s2c.", valueName: "dir"))
     var writeStreams: String?
 
-    @Option(help: ArgumentHelp("Out-of-order bytes buffered per connection before a hole is given up.", valueName: "bytes"))
+    @Option(
+        help: ArgumentHelp("Out-of-order bytes buffered per connection before a hole is given up.", valueName: "bytes"))
     var tcpMaxBuffer = TCPReassembler.Limits().maxBufferedPerConnection
 
     @Option(help: ArgumentHelp("Out-of-order bytes buffered over all connections.", valueName: "bytes"))
@@ -86,7 +89,9 @@ struct DecodeOptions: ParsableArguments {
 
     /// Prints a note when the layer asked for is deeper than this build decodes.
     func noteLayer() {
-        if layer != .tcp && Layer.allCases.firstIndex(of: layer)! > Layer.allCases.firstIndex(of: Layer.deepestImplemented)! {
+        if layer != .tcp
+            && Layer.allCases.firstIndex(of: layer)! > Layer.allCases.firstIndex(of: Layer.deepestImplemented)!
+        {
             printError(
                 "imscope: note: decoding above TCP is not available yet; showing connections and diagnostics "
                     + "(--layer \(Layer.deepestImplemented.rawValue))")

@@ -1,0 +1,50 @@
+# imscope: the two set-up commands are `make demo` and `make test`; each installs what it needs first.
+SHELL := /bin/bash
+SWIFT ?= swift
+DEMO_CAPTURE ?= Captures/eio4-polling-upgrade-any.pcapng
+PYTEST := .venv/eio4/bin/pytest
+
+.PHONY: all build release demo test unit integration captures lint bench clean
+
+all: build
+
+build:
+	scripts/setup.sh build
+	$(SWIFT) build
+
+release:
+	scripts/setup.sh build
+	$(SWIFT) build -c release
+
+## demo: build a release binary and decode a bundled capture (connections, bytes, gaps) for a person to read.
+demo: release
+	@echo "== imscope read $(DEMO_CAPTURE) --layer tcp"
+	.build/release/imscope read $(DEMO_CAPTURE) --layer tcp --format text
+	@echo
+	@echo "== the same as JSON Lines (first records)"
+	.build/release/imscope read $(DEMO_CAPTURE) --layer tcp --format jsonl | head -n 6
+
+## test: the whole suite: unit tables and golden outputs (swift test), then real captures against tshark and
+## fresh captures from real Socket.IO peers (pytest).
+test: unit integration
+
+unit:
+	scripts/setup.sh test
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+integration:
+	scripts/setup.sh test
+	$(SWIFT) build
+	IMSCOPE=$(CURDIR)/.build/debug/imscope $(PYTEST) -q Tests/integration
+
+## captures: regenerate the bundled captures with real peers (needs root for tcpdump/dumpcap).
+captures:
+	scripts/setup.sh test
+	Captures/make-captures.sh Captures
+
+lint:
+	$(SWIFT) format lint --recursive --strict Sources Tests
+
+clean:
+	rm -rf .build .build-*
