@@ -5,7 +5,8 @@
 #endif
 
 /// A buffered writer to a file descriptor: records are formatted straight into one reusable byte buffer, written
-/// out in large blocks (or per line when `lineBuffered`, for a terminal or a live capture).
+/// out in large blocks (or per line when `lineBuffered`, for a terminal or a live capture). With `fd` -1 nothing
+/// is written and `bytes` keeps everything (for tests and in-memory use).
 public final class OutputBuffer {
     public var bytes: [UInt8] = []
     let fd: Int32
@@ -69,11 +70,11 @@ public final class OutputBuffer {
     /// Ends a record: writes out when the buffer is full, or at once when line-buffered.
     @inline(__always)
     public func endRecord() {
-        if lineBuffered || bytes.count >= threshold { flush() }
+        if fd >= 0 && (lineBuffered || bytes.count >= threshold) { flush() }
     }
 
     public func flush() {
-        guard !bytes.isEmpty else { return }
+        guard !bytes.isEmpty, fd >= 0 else { return }
         if !failed {
             bytes.withUnsafeBytes { buf in
                 var offset = 0
