@@ -1,0 +1,490 @@
+#!/usr/bin/env python3
+"""Makes deterministic "rough" copies of a clean capture for TCP reassembly tests.
+
+Usage: roughen.py MODE INPUT.pcap OUTPUT.pcap [--port 9092] [--snaplen 128]
+Writes OUTPUT.pcap and a sidecar OUTPUT.pcap.json saying what was done.
+
+INPUT must be a pcap (not pcapng) with the Ethernet link type (Linux cooked SLL/SLL2 work for
+every mode but vlan/qinq), microsecond or nanosecond timestamps, either byte order; OUTPUT keeps
+its link type, precision and byte order. Only the Python standard library is used.
+
+Modes (a "data segment" is a TCP segment with payload):
+  split    every data segment of more than one byte becomes 3 segments (2 when it has 2 bytes),
+           with correct sequence numbers, IPv4 total length / IPv6 payload length, distinct IPv4
+           ids, IPv4 header checksum and TCP checksum; PSH/FIN/RST go on the last piece, SYN on
+           the first; all pieces keep the original timestamp
+  dup      every data segment is followed by an exact copy (a retransmission); in addition every
+           4th data segment of a direction whose next data segment follows it contiguously is
+           followed by a partial retransmission that overlaps both: the second half of its
+           payload and the first half of the next one (so part of it is new data that the next
+           segment repeats)
+  swap     adjacent data segments of one connection and direction trade places (out of order
+           delivery), pairwise, when at most 3 frames of that connection lie between them and none
+           of those acknowledges bytes of the first one (the peer's ACK still comes after both);
+           timestamps stay with the positions so capture time still increases; the first data
+           segment of a direction of a connection without captured handshake stays in place (its
+           stream starts there)
+  swapack  like swap, but only pairs where the peer's ACK of the first segment lies between them,
+           so the capture shows the ACK before the data it acknowledges ("ACKed unseen segment",
+           as when the capture point reorders). tshark's Follow TCP Stream gives such bytes up as
+           missing; imscope's policy waits 8 packets / 1 s before declaring a hole missing, so it
+           must deliver everything
+  vlan     every frame gets an 802.1Q tag (TPID 0x8100, VID 100) after the MAC addresses
+  qinq     every frame gets an 802.1ad outer tag (0x88a8, VID 200) and an 802.1Q inner tag (VID 100)
+  drop     the middle data segment of the direction with the most data segments (ties: the
+           earlier connection, then c2s) is removed; the sidecar names the connection (client,
+           server), the direction, the frame and the exact payload bytes dropped
+  snaplen  every frame is cut to --snaplen captured bytes (default 128); the original length is
+           kept; the sidecar gives per connection and direction the payload bytes still captured
+
+Connections: the side that sent a SYN without ACK is the client; without a handshake, the side
+on --port is the server. Addresses are written as IP:PORT, IPv6 as [addr]:port (RFC 5952).
+"""
+
+import argparse
+import ipaddress
+import json
+import os
+import struct
+import sys
+
+MAGIC_US, MAGIC_NS = 0xA1B2C3D4, 0xA1B23C4D
+LINKTYPE_ETHERNET, LINKTYPE_SLL, LINKTYPE_SLL2 = 1, 113, 276
+ETH_IPV4, ETH_IPV6, ETH_8021Q, ETH_8021AD, ETH_QINQ_OLD = 0x0800, 0x86DD, 0x8100, 0x88A8, 0x9100
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+
+
+# ---------------------------------------------------------------------------------------------
+# pcap files
+
+class Pcap:
+    def __init__(self, endian, nano, version, thiszone, sigfigs, snaplen, linktype, records):
+        self.endian, self.nano = endian, nano
+        self.version, self.thiszone, self.sigfigs = version, thiszone, sigfigs
+        self.snaplen, self.linktype = snaplen, linktype
+        self.records = records  # [Record]
+
+
+class Record:
+    __slots__ = ("sec", "frac", "data", "orig_len")
+
+    def __init__(self, sec, frac, data, orig_len):
+        self.sec, self.frac, self.data, self.orig_len = sec, frac, data, orig_len
+
+    def copy(self, data=None, orig_len=None):
+        data = self.data if data is None else data
+        return Record(self.sec, self.frac, data, len(data) if orig_len is None else orig_len)
+
+
+def read_pcap(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 24:
+        raise ValueError("%s: too short for a pcap file" % path)
+    for endian in ("<", ">"):
+        (magic,) = struct.unpack(endian + "I", raw[:4])
+        if magic in (MAGIC_US, MAGIC_NS):
+            break
+    else:
+        raise ValueError("%s: not a pcap file (pcapng is not supported here)" % path)
+    _, vmaj, vmin, zone, sigfigs, snaplen, linktype = struct.unpack(endian + "IHHiIII", raw[:24])
+    records, off = [], 24
+    while off + 16 <= len(raw):
+        sec, frac, incl, orig = struct.unpack(endian + "IIII", raw[off:off + 16])
+        off += 16
+        if off + incl > len(raw):
+            raise ValueError("%s: truncated record at offset %d" % (path, off - 16))
+        records.append(Record(sec, frac, raw[off:off + incl], orig))
+        off += incl
+    if off != len(raw):
+        raise ValueError("%s: %d trailing bytes" % (path, len(raw) - off))
+    return Pcap(endian, magic == MAGIC_NS, (vmaj, vmin), zone, sigfigs, snaplen, linktype & 0xFFFF, records)
+
+
+def write_pcap(path, pcap, records, snaplen=None):
+    e = pcap.endian
+    with open(path, "wb") as f:
+        f.write(struct.pack(e + "IHHiIII", MAGIC_NS if pcap.nano else MAGIC_US, pcap.version[0], pcap.version[1],
+                            pcap.thiszone, pcap.sigfigs, snaplen or pcap.snaplen, pcap.linktype))
+        for r in records:
+            f.write(struct.pack(e + "IIII", r.sec, r.frac, len(r.data), r.orig_len))
+            f.write(r.data)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ethernet / IP / TCP
+
+def checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+class Seg:
+    """Where the headers of one Ethernet/IP/TCP frame are, and the TCP fields."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+    @property
+    def key(self):
+        return (self.src, self.sport, self.dst, self.dport)
+
+    @property
+    def data_len(self):
+        return self.payload_len
+
+
+def parse(frame, linktype=LINKTYPE_ETHERNET):
+    """Seg for an Ethernet (+VLAN tags) or Linux cooked (SLL, SLL2) / IPv4 or IPv6 / TCP frame, or
+    None. Works on cut frames as long as the headers are there; payload_len is what the IP header
+    says, captured_payload what the frame holds."""
+    if linktype == LINKTYPE_SLL:
+        if len(frame) < 16:
+            return None
+        (etype,) = struct.unpack("!H", frame[14:16])
+        off = 16
+    elif linktype == LINKTYPE_SLL2:
+        if len(frame) < 20:
+            return None
+        (etype,) = struct.unpack("!H", frame[0:2])
+        off = 20
+    else:
+        if len(frame) < 14:
+            return None
+        (etype,) = struct.unpack("!H", frame[12:14])
+        off = 14
+    while linktype == LINKTYPE_ETHERNET and etype in (ETH_8021Q, ETH_8021AD, ETH_QINQ_OLD):
+        if len(frame) < off + 4:
+            return None
+        (etype,) = struct.unpack("!H", frame[off + 2:off + 4])
+        off += 4
+    ip = off
+    if etype == ETH_IPV4:
+        if len(frame) < ip + 20:
+            return None
+        vihl, _, total, ipid, frag, _, proto = struct.unpack("!BBHHHBB", frame[ip:ip + 10])
+        ihl = (vihl & 0x0F) * 4
+        if vihl >> 4 != 4 or proto != 6 or (frag & 0x3FFF):
+            return None
+        src, dst = bytes(frame[ip + 12:ip + 16]), bytes(frame[ip + 16:ip + 20])
+        tcp, ip_end, version = ip + ihl, ip + total, 4
+    elif etype == ETH_IPV6:
+        if len(frame) < ip + 40:
+            return None
+        plen, nxt = struct.unpack("!HB", frame[ip + 4:ip + 7])
+        if nxt != 6:  # the test captures have no extension headers
+            return None
+        src, dst = bytes(frame[ip + 8:ip + 24]), bytes(frame[ip + 24:ip + 40])
+        tcp, ip_end, version, ipid = ip + 40, ip + 40 + plen, 6, None
+    else:
+        return None
+    if len(frame) < tcp + 20:
+        return None
+    sport, dport, seq, ack, offflags, win = struct.unpack("!HHIIHH", frame[tcp:tcp + 16])
+    thl = (offflags >> 12) * 4
+    payload = tcp + thl
+    return Seg(version=version, ip=ip, tcp=tcp, payload=payload, ip_end=ip_end, ipid=ipid,
+               src=src, dst=dst, sport=sport, dport=dport, seq=seq, ack=ack, flags=offflags & 0x1FF,
+               payload_len=max(0, ip_end - payload), captured_payload=max(0, min(len(frame), ip_end) - payload))
+
+
+def addr_text(raw, port):
+    a = ipaddress.ip_address(raw)
+    return ("[%s]:%d" % (a.compressed, port)) if a.version == 6 else ("%s:%d" % (a, port))
+
+
+def build(frame, seg, payload, seq, flags, ipid=None):
+    """A copy of `frame` (a whole, uncut frame described by `seg`) with another payload, sequence
+    number and flags; lengths and checksums fixed."""
+    head = bytearray(frame[:seg.payload])
+    tcp_len = seg.payload - seg.tcp + len(payload)
+    if seg.version == 4:
+        struct.pack_into("!H", head, seg.ip + 2, seg.payload - seg.ip + len(payload))
+        if ipid is not None:
+            struct.pack_into("!H", head, seg.ip + 4, ipid & 0xFFFF)
+        struct.pack_into("!H", head, seg.ip + 10, 0)
+        struct.pack_into("!H", head, seg.ip + 10, checksum(bytes(head[seg.ip:seg.tcp])))
+        pseudo = seg.src + seg.dst + struct.pack("!BBH", 0, 6, tcp_len)
+    else:
+        struct.pack_into("!H", head, seg.ip + 4, seg.payload - seg.ip - 40 + len(payload))
+        pseudo = seg.src + seg.dst + struct.pack("!IxxxB", tcp_len, 6)
+    struct.pack_into("!I", head, seg.tcp + 4, seq & 0xFFFFFFFF)
+    (offflags,) = struct.unpack_from("!H", head, seg.tcp + 12)
+    struct.pack_into("!H", head, seg.tcp + 12, (offflags & 0xF000) | flags)
+    struct.pack_into("!H", head, seg.tcp + 16, 0)
+    csum = checksum(pseudo + bytes(head[seg.tcp:]) + payload)
+    struct.pack_into("!H", head, seg.tcp + 16, csum)
+    # whatever followed the IP datagram (Ethernet padding) is dropped: lengths must agree
+    return bytes(head) + payload
+
+
+class Conns:
+    """Connections of a capture: roles, numbering (order of first packet) and per-frame direction."""
+
+    def __init__(self, segs, port):
+        self.order, self.client = [], {}
+        self.handshake = set()
+        by_pair = {}
+        for s in segs:
+            if s is None:
+                continue
+            pair = frozenset([(s.src, s.sport), (s.dst, s.dport)])
+            if pair not in by_pair:
+                by_pair[pair] = len(self.order)
+                self.order.append(pair)
+            if s.flags & SYN and not s.flags & ACK:
+                self.client.setdefault(pair, (s.src, s.sport))
+                self.handshake.add(pair)
+        for pair in self.order:
+            if pair in self.client:
+                continue
+            a, b = sorted(pair)
+            self.client[pair] = b if a[1] == port else a if b[1] == port else (b if a[1] < b[1] else a)
+        self.index = by_pair
+
+    def of(self, s):
+        """(connection index, "c2s"/"s2c") of a segment."""
+        pair = frozenset([(s.src, s.sport), (s.dst, s.dport)])
+        return self.index[pair], ("c2s" if (s.src, s.sport) == self.client[pair] else "s2c")
+
+    def describe(self, i):
+        pair = self.order[i]
+        client = self.client[pair]
+        (server,) = [e for e in pair if e != client] or [client]
+        return {"client": addr_text(*client), "server": addr_text(*server)}
+
+
+# ---------------------------------------------------------------------------------------------
+# modes
+
+def _whole(rec, seg):
+    if seg is None or len(rec.data) != rec.orig_len or seg.captured_payload != seg.payload_len:
+        raise ValueError("frame cut by the snapshot length; roughen needs whole frames")
+
+
+def mode_split(pcap, segs, conns, args):
+    out, split = [], 0
+    for rec, seg in zip(pcap.records, segs):
+        if seg is None or seg.payload_len <= 1:
+            out.append(rec)
+            continue
+        _whole(rec, seg)
+        data = rec.data[seg.payload:seg.ip_end]
+        n = len(data)
+        cuts = [0, n // 3, 2 * n // 3, n] if n >= 3 else [0, 1, n]
+        pieces = [data[cuts[k]:cuts[k + 1]] for k in range(len(cuts) - 1)]
+        syn = 1 if seg.flags & SYN else 0
+        for k, piece in enumerate(pieces):
+            flags = seg.flags
+            if k > 0:
+                flags &= ~SYN
+            if k < len(pieces) - 1:
+                flags &= ~(FIN | PSH | RST)
+            seq = seg.seq + cuts[k] + (syn if k > 0 else 0)
+            ipid = None if seg.ipid is None else seg.ipid + k * 0x4000
+            out.append(rec.copy(build(rec.data, seg, piece, seq, flags, ipid)))
+        split += 1
+    return out, {"segmentsSplit": split}
+
+
+def _data_by_direction(segs, conns):
+    """{(conn, dir): [frame index of each data segment, in capture order]}"""
+    lanes = {}
+    for i, s in enumerate(segs):
+        if s is not None and s.payload_len > 0:
+            lanes.setdefault(conns.of(s), []).append(i)
+    return lanes
+
+
+def mode_dup(pcap, segs, conns, args):
+    lanes = _data_by_direction(segs, conns)
+    partial_after = {}  # frame index -> partial retransmission frame to put after its copy
+    for lane in lanes.values():
+        for n, (i, j) in enumerate(zip(lane, lane[1:])):
+            a, b = segs[i], segs[j]
+            if n % 4 != 3 or a.flags & (SYN | FIN | RST) or a.payload_len < 2 or b.payload_len < 2:
+                continue
+            if (a.seq + a.payload_len) & 0xFFFFFFFF != b.seq:
+                continue
+            _whole(pcap.records[i], a)
+            _whole(pcap.records[j], b)
+            da = pcap.records[i].data[a.payload:a.ip_end]
+            db = pcap.records[j].data[b.payload:b.ip_end]
+            half = a.payload_len // 2
+            payload = da[half:] + db[:len(db) // 2]
+            partial_after[i] = build(pcap.records[i].data, a, payload, a.seq + half, a.flags & ~(FIN | RST | SYN))
+    out, dups = [], 0
+    for i, (rec, seg) in enumerate(zip(pcap.records, segs)):
+        out.append(rec)
+        if seg is not None and seg.payload_len > 0:
+            out.append(rec.copy())
+            dups += 1
+            if i in partial_after:
+                out.append(rec.copy(partial_after[i]))
+    return out, {"exactCopies": dups, "partialOverlaps": len(partial_after)}
+
+
+def _acked_between(segs, conns, i, j, c, d):
+    """Does a frame between i and j, of connection c in the other direction, acknowledge any of
+    the bytes of data segment i?"""
+    a = segs[i]
+    for k in range(i + 1, j):
+        s = segs[k]
+        if s is None or not s.flags & ACK:
+            continue
+        ck, dk = conns.of(s)
+        if ck == c and dk != d and 0 < ((s.ack - a.seq) & 0xFFFFFFFF) < 0x80000000:
+            return True
+    return False
+
+
+def _swap(pcap, segs, conns, across_ack):
+    lanes = _data_by_direction(segs, conns)
+    frames_of_conn = {}
+    for i, s in enumerate(segs):
+        if s is not None:
+            frames_of_conn.setdefault(conns.of(s)[0], []).append(i)
+    position = {c: {f: n for n, f in enumerate(fs)} for c, fs in frames_of_conn.items()}
+    order = list(range(len(pcap.records)))
+    swapped = []
+    for (c, d), lane in sorted(lanes.items()):
+        k = 0 if conns.order[c] in conns.handshake else 1
+        while k + 1 < len(lane):
+            i, j = lane[k], lane[k + 1]
+            near = position[c][j] - position[c][i] - 1 <= 3
+            if near and not (segs[i].flags | segs[j].flags) & SYN and \
+                    _acked_between(segs, conns, i, j, c, d) == across_ack:
+                order[i], order[j] = j, i
+                swapped.append([i + 1, j + 1])
+                k += 2
+            else:
+                k += 1
+    out = []
+    for pos, src in enumerate(order):
+        rec = pcap.records[pos]
+        moved = pcap.records[src]
+        out.append(Record(rec.sec, rec.frac, moved.data, moved.orig_len))
+    return out, {"pairsSwapped": len(swapped), "swappedFrames": swapped}
+
+
+def mode_swap(pcap, segs, conns, args):
+    return _swap(pcap, segs, conns, across_ack=False)
+
+
+def mode_swapack(pcap, segs, conns, args):
+    return _swap(pcap, segs, conns, across_ack=True)
+
+
+def _tagged(pcap, tags):
+    out = []
+    for rec in pcap.records:
+        data = rec.data[:12] + tags + rec.data[12:]
+        out.append(Record(rec.sec, rec.frac, data, rec.orig_len + len(tags)))
+    return out
+
+
+def mode_vlan(pcap, segs, conns, args):
+    return _tagged(pcap, struct.pack("!HH", ETH_8021Q, 100)), {"tags": [{"tpid": "0x8100", "vid": 100}]}
+
+
+def mode_qinq(pcap, segs, conns, args):
+    tags = struct.pack("!HHHH", ETH_8021AD, 200, ETH_8021Q, 100)
+    return _tagged(pcap, tags), {"tags": [{"tpid": "0x88a8", "vid": 200}, {"tpid": "0x8100", "vid": 100}]}
+
+
+def mode_drop(pcap, segs, conns, args):
+    lanes = _data_by_direction(segs, conns)
+    (c, d), lane = max(sorted(lanes.items()), key=lambda kv: (len(kv[1]), -kv[0][0], kv[0][1] == "c2s"))
+    # the middle data segment; step towards the end past anything carrying SYN/FIN/RST
+    k = len(lane) // 2
+    while segs[lane[k]].flags & (SYN | FIN | RST):
+        k += 1
+    victim = lane[k]
+    seg = segs[victim]
+    _whole(pcap.records[victim], seg)
+    # nothing else in the capture may carry any of these bytes, or they were not really lost
+    lo, hi = seg.seq, seg.seq + seg.payload_len
+    for other in lane:
+        o = segs[other]
+        if other == victim:
+            continue
+        if ((o.seq - lo) & 0xFFFFFFFF) < seg.payload_len or ((lo - o.seq) & 0xFFFFFFFF) < o.payload_len:
+            raise ValueError("frame %d: its bytes are also carried by frame %d" % (victim + 1, other + 1))
+    out = [r for i, r in enumerate(pcap.records) if i != victim]
+    info = {"conn": conns.describe(c), "connIndex": c + 1, "dir": d, "frame": victim + 1,
+            "droppedBytes": seg.payload_len, "seqRaw": lo, "seqEndRaw": hi & 0xFFFFFFFF,
+            "dataSegmentIndex": k + 1, "dataSegmentsInDirection": len(lane)}
+    return out, info
+
+
+def mode_snaplen(pcap, segs, conns, args):
+    cut = args.snaplen
+    out, truncated = [], 0
+    captured = {}
+    for rec, seg in zip(pcap.records, segs):
+        data = rec.data[:cut]
+        if len(data) < len(rec.data):
+            truncated += 1
+        out.append(Record(rec.sec, rec.frac, data, rec.orig_len))
+        if seg is not None and seg.payload_len > 0:
+            c, d = conns.of(seg)
+            kept = max(0, min(len(data), seg.ip_end) - seg.payload)
+            entry = captured.setdefault(c, {"c2s": 0, "s2c": 0})
+            entry[d] += min(kept, seg.payload_len)
+    per_conn = []
+    for c in sorted(captured):
+        item = conns.describe(c)
+        item["connIndex"] = c + 1
+        item["capturedPayload"] = captured[c]
+        per_conn.append(item)
+    return out, {"snaplen": cut, "framesTruncated": truncated, "connections": per_conn}
+
+
+MODES = {"split": mode_split, "dup": mode_dup, "swap": mode_swap, "swapack": mode_swapack, "vlan": mode_vlan, "qinq": mode_qinq,
+         "drop": mode_drop, "snaplen": mode_snaplen}
+
+
+def roughen(mode, src, dst, port=9092, snaplen=128):
+    """Write the rough copy `dst` of `src` and its sidecar `dst`.json; return the sidecar dict."""
+    pcap = read_pcap(src)
+    if pcap.linktype not in (LINKTYPE_ETHERNET, LINKTYPE_SLL, LINKTYPE_SLL2):
+        raise ValueError("%s: link type %d; roughen reads Ethernet (1), SLL (113), SLL2 (276)" % (src, pcap.linktype))
+    if mode in ("vlan", "qinq") and pcap.linktype != LINKTYPE_ETHERNET:
+        raise ValueError("%s: %s needs an Ethernet capture" % (src, mode))
+    segs = [parse(r.data, pcap.linktype) for r in pcap.records]
+    conns = Conns(segs, port)
+    args = argparse.Namespace(port=port, snaplen=snaplen)
+    records, info = MODES[mode](pcap, segs, conns, args)
+    write_pcap(dst, pcap, records, snaplen=snaplen if mode == "snaplen" else None)
+    sidecar = {"mode": mode, "input": os.path.basename(src), "output": os.path.basename(dst),
+               "linktype": pcap.linktype, "precision": "nano" if pcap.nano else "micro", "framesIn": len(pcap.records),
+               "framesOut": len(records)}
+    sidecar.update(info)
+    with open(dst + ".json", "w") as f:
+        json.dump(sidecar, f, indent=1)
+        f.write("\n")
+    return sidecar
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("mode", choices=sorted(MODES))
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("--port", type=int, default=9092, help="server port when no handshake was captured")
+    p.add_argument("--snaplen", type=int, default=128, help="for the snaplen mode")
+    a = p.parse_args()
+    try:
+        info = roughen(a.mode, a.input, a.output, a.port, a.snaplen)
+    except ValueError as e:
+        sys.exit("roughen: %s" % e)
+    short = {k: v for k, v in info.items() if k not in ("swappedFrames", "connections")}
+    print(json.dumps(short))
+
+
+if __name__ == "__main__":
+    main()
