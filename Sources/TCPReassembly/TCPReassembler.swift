@@ -129,7 +129,8 @@ public final class TCPReassembler {
             half.next = seg.seq
         }
         let start = half.offset(of: dataSeq)
-        if abs(start - Int64(half.offset)) >= 1 << 30 {
+        let carries = seg.payloadLength > 0 || seg.flags.contains(.fin)
+        if carries && abs(start - Int64(half.offset)) >= 1 << 30 {
             if !half.warnedOutOfWindow {
                 half.warnedOutOfWindow = true
                 sink.diagnostic(
@@ -195,7 +196,14 @@ public final class TCPReassembler {
             hold(conn, dir, half, start: UInt64(start), captured, wireLength: wireLength, at: ctx, sink: &sink)
             return
         }
-        if start < offset { half.retransmitted += UInt64(offset - start) }
+        if start < offset {
+            // Already delivered (or before the stream's start): only the rest is new.
+            let skip = Int(offset - start)
+            half.retransmitted += UInt64(skip)
+            let keep = UnsafeRawBufferPointer(rebasing: captured[min(skip, captured.count)...])
+            accept(conn, dir, half, start: offset, keep, wireLength: wireLength - skip, at: ctx, sink: &sink)
+            return
+        }
         // In order: pass through what no earlier segment holds, interleaved with what waits.
         let segStart = UInt64(start)
         let segEnd = UInt64(end)
