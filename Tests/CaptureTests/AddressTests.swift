@@ -67,8 +67,10 @@ struct AddressTests {
     @Test(arguments: [
         (endpoint(v4: 0x0A00_0001, 40000), endpoint(v4: 0x0A00_0002, 9092)),
         (endpoint(v4: 0x0A00_0001, 40000), endpoint(v4: 0x0A00_0001, 9092)),
-        (Endpoint(address: v6(0, 0, 0, 0, 0, 0, 0, 1), port: 1),
-            Endpoint(address: v6(0, 0, 0, 0, 0, 0, 0, 1), port: 2)),
+        (
+            Endpoint(address: v6(0, 0, 0, 0, 0, 0, 0, 1), port: 1),
+            Endpoint(address: v6(0, 0, 0, 0, 0, 0, 0, 1), port: 2)
+        ),
     ])
     func flowKeyIsSymmetric(_ x: Endpoint, _ y: Endpoint) {
         var xIsA = false
