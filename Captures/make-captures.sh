@@ -3,16 +3,17 @@
 # interface. Run as root, after `scripts/setup.sh test` (it needs .venv/eio4 and .venv/eio3,
 # tcpdump and dumpcap).
 #
-# Usage: Captures/make-captures.sh [-o OUTDIR] [NAME...]
-#   OUTDIR  where to write NAME.pcap[ng], NAME.client.jsonl, NAME.server.jsonl (default: Captures/)
+# Usage: Captures/make-captures.sh [-o OUTDIR | OUTDIR] [NAME...]
+#   OUTDIR  where to write NAME.pcap[ng], NAME.client.jsonl, NAME.server.jsonl (default: Captures/);
+#           a first positional argument that is not a capture name is taken as OUTDIR
 #   NAME    one or more of the captures below (default: all), without extension
 #
 #   eio4-websocket-lo              Engine.IO 4, websocket only, 2 sessions, tcpdump -i lo (Ethernet), pcap us
 #   eio4-polling-upgrade-any       Engine.IO 4, session 1 polling only, session 2 polling then upgrade,
-#                                  dumpcap -i any -y LINUX_SLL2, pcapng
+#                                  dumpcap -i any -y LINUX_SLL2, pcapng ns (dumpcap 4.0 asks for ns itself)
 #   eio3-polling-upgrade-sll       Engine.IO 3, as above, tcpdump -i any -y LINUX_SLL, pcap us
-#   eio3-websocket-ipv6            Engine.IO 3 on [::1], websocket only, 2 sessions, dumpcap -i lo, pcapng us;
-#                                  the same run is also captured by tcpdump with nanosecond timestamps
+#   eio3-websocket-ipv6            Engine.IO 3 on [::1], websocket only, 2 sessions, dumpcap -i lo, pcapng ns;
+#                                  the same run is also captured by tcpdump --time-stamp-precision=nano
 #                                  into eio3-websocket-ipv6-nano.pcap (its logs are symlinks)
 #   eio4-midstream-lo              Engine.IO 4, websocket only, 2 sessions; the capture starts about 1 s after
 #                                  session 1 is connected, so its handshake is missing; tcpdump -i lo, pcap us
@@ -27,22 +28,25 @@ PORT=9092
 FILTER="tcp port $PORT"
 ALL=(eio4-websocket-lo eio4-polling-upgrade-any eio3-polling-upgrade-sll eio3-websocket-ipv6 eio4-midstream-lo)
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 
 out=$here
 names=()
 while [ $# -gt 0 ]; do
     case $1 in
-        -o|--out) out=$2; shift 2 ;;
+        -o|--out) out=$2; out_set=1; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         -*) echo "make-captures: unknown option $1" >&2; usage >&2; exit 2 ;;
-        *) names+=("$1"); shift ;;
+        *)
+            case " ${ALL[*]} " in
+                *" $1 "*) names+=("$1") ;;
+                *) if [ ${#names[@]} -eq 0 ] && [ -z "${out_set:-}" ]; then out=$1; out_set=1
+                   else echo "make-captures: unknown capture '$1' (known: ${ALL[*]})" >&2; exit 2; fi ;;
+            esac
+            shift ;;
     esac
 done
 [ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")
-for n in "${names[@]}"; do
-    case " ${ALL[*]} " in *" $n "*) ;; *) echo "make-captures: unknown capture '$n' (known: ${ALL[*]})" >&2; exit 2 ;; esac
-done
 
 [ "$(id -u)" = 0 ] || { echo "make-captures: must run as root (packet capture)" >&2; exit 1; }
 for tool in tcpdump dumpcap; do
@@ -105,7 +109,7 @@ stop_server() {
 }
 
 # start_capture TOOL IFACE LINKTYPE FILE PRECISION TAG -> $capture_pid, stderr in $work/TAG.err
-#   TOOL tcpdump (pcap, PRECISION micro|nano) or dumpcap (pcapng, microseconds)
+#   TOOL tcpdump (pcap, PRECISION micro|nano) or dumpcap (pcapng; dumpcap 4.0 records nanoseconds)
 start_capture() {
     local tool=$1 iface=$2 lt=$3 file=$4 prec=$5 tag=$6 err="$work/$6.err"
     rm -f "$file"
@@ -129,10 +133,11 @@ start_capture() {
     sleep 0.2
 }
 
-stop_capture() { # PID TAG
+stop_capture() { # PID TAG FILE
     kill -INT "$1"
     wait "$1" || { log "capture $2 failed:"; cat "$work/$2.err" >&2; exit 1; }
     forget_pid "$1"
+    chmod 644 "$3"
     grep -Ei "captured|dropped" "$work/$2.err" | sed "s/^/make-captures:   $2: /" >&2 || true
     # a capture that lost packets is useless as a reassembly reference: fail loudly
     local drops
@@ -179,8 +184,8 @@ finish() { # NAME CAPTURE_PID [NAME2 CAPTURE_PID2]
     sleep 0.5
     stop_server
     sleep 0.7
-    stop_capture "$2" "$1"
-    [ $# -lt 4 ] || stop_capture "$4" "$3"
+    stop_capture "$2" "$1" "$(ls "$out/$1".pcap*)"
+    [ $# -lt 4 ] || stop_capture "$4" "$3" "$out/$3.pcap"
     local f
     for f in "$out/$1".pcap* ${3:+"$out/$3".pcap*}; do check_capture "$f"; done
 }
@@ -234,6 +239,7 @@ for n in "${names[@]}"; do
 done
 for n in "${names[@]}"; do
     for f in "$out/$n".pcap* "$out/$n"-nano.pcap; do
-        [ -f "$f" ] && log "wrote $f ($(stat -c %s "$f") bytes)"
+        if [ -f "$f" ]; then log "wrote $f ($(stat -c %s "$f") bytes)"; fi
     done
 done
+exit 0

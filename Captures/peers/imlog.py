@@ -171,14 +171,15 @@ class Script:
         return msg
 
     def big_text(self, size):
+        """Words (some Chinese, an emoji) joined by spaces: at least `size` bytes of UTF-8."""
         words = ["hello", "world", "imscope", "socket", "reassembly", "segment", "你好", "世界",
                  "消息", "emoji", "\U0001F600", "ack", "chat", "room", "9092", "lorem", "ipsum"]
-        out, n = [], 0
+        out, n = [], -1
         while n < size:
             w = self.rng.choice(words)
             out.append(w)
             n += len(w.encode("utf-8")) + 1
-        return " ".join(out)[:size]
+        return " ".join(out)
 
     def blob(self, n):
         return bytes(self.rng.getrandbits(8) for _ in range(n))
