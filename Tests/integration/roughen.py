@@ -19,8 +19,8 @@ Modes (a "data segment" is a TCP segment with payload):
            payload and the first half of the next one (so part of it is new data that the next
            segment repeats)
   swap     adjacent data segments of one connection and direction trade places (out of order
-           delivery), pairwise, when at most 3 frames of that connection lie between them and none
-           of those acknowledges bytes of the first one (the peer's ACK still comes after both);
+           delivery), pairwise, when at most 3 frames of that connection and at most 0.1 s lie
+           between them, none of them is a RST and none acknowledges bytes of the first one (the peer's ACK still comes after both);
            timestamps stay with the positions so capture time still increases; the first data
            segment of a direction of a connection without captured handshake stays in place (its
            stream starts there)
@@ -33,9 +33,11 @@ Modes (a "data segment" is a TCP segment with payload):
   qinq     every frame gets an 802.1ad outer tag (0x88a8, VID 200) and an 802.1Q inner tag (VID 100)
   drop     the middle data segment of the direction with the most data segments (ties: the
            earlier connection, then c2s) is removed; the sidecar names the connection (client,
-           server), the direction, the frame and the exact payload bytes dropped
+           server), the direction, the frame, the exact payload bytes dropped and their offset
+           in the direction's stream
   snaplen  every frame is cut to --snaplen captured bytes (default 128); the original length is
            kept; the sidecar gives per connection and direction the payload bytes still captured
+           (each stream byte once, however many captured segments carry it)
 
 Connections: the side that sent a SYN without ACK is the client; without a handshake, the side
 on --port is the server. Addresses are written as IP:PORT, IPv6 as [addr]:port (RFC 5952).
@@ -342,6 +344,11 @@ def _acked_between(segs, conns, i, j, c, d):
     return False
 
 
+def _seconds(pcap, i):
+    r = pcap.records[i]
+    return r.sec + r.frac / (1e9 if pcap.nano else 1e6)
+
+
 def _swap(pcap, segs, conns, across_ack):
     lanes = _data_by_direction(segs, conns)
     frames_of_conn = {}
@@ -355,8 +362,10 @@ def _swap(pcap, segs, conns, across_ack):
         k = 0 if conns.order[c] in conns.handshake else 1
         while k + 1 < len(lane):
             i, j = lane[k], lane[k + 1]
-            near = position[c][j] - position[c][i] - 1 <= 3
-            if near and not (segs[i].flags | segs[j].flags) & SYN and \
+            near = position[c][j] - position[c][i] - 1 <= 3 and _seconds(pcap, j) - _seconds(pcap, i) <= 0.1
+            rst = any(segs[f] is not None and segs[f].flags & RST and conns.of(segs[f])[0] == c
+                      for f in range(i, j + 1))
+            if near and not rst and not (segs[i].flags | segs[j].flags) & SYN and \
                     _acked_between(segs, conns, i, j, c, d) == across_ack:
                 order[i], order[j] = j, i
                 swapped.append([i + 1, j + 1])
@@ -414,9 +423,17 @@ def mode_drop(pcap, segs, conns, args):
             continue
         if ((o.seq - lo) & 0xFFFFFFFF) < seg.payload_len or ((lo - o.seq) & 0xFFFFFFFF) < o.payload_len:
             raise ValueError("frame %d: its bytes are also carried by frame %d" % (victim + 1, other + 1))
+    # where the dropped bytes sit in the direction's stream: it starts after the SYN, or (no
+    # handshake) at the sequence number of the first segment seen in that direction
+    start = None
+    for s in segs:
+        if s is not None and conns.of(s) == (c, d):
+            start = s.seq + 1 if s.flags & SYN else s.seq
+            break
     out = [r for i, r in enumerate(pcap.records) if i != victim]
     info = {"conn": conns.describe(c), "connIndex": c + 1, "dir": d, "frame": victim + 1,
-            "droppedBytes": seg.payload_len, "seqRaw": lo, "seqEndRaw": hi & 0xFFFFFFFF,
+            "droppedBytes": seg.payload_len, "streamOffset": (lo - start) & 0xFFFFFFFF,
+            "seqRaw": lo, "seqEndRaw": hi & 0xFFFFFFFF,
             "dataSegmentIndex": k + 1, "dataSegmentsInDirection": len(lane)}
     return out, info
 
@@ -425,16 +442,30 @@ def mode_snaplen(pcap, segs, conns, args):
     cut = args.snaplen
     out, truncated = [], 0
     captured = {}
+    ranges = {}  # (conn, dir) -> [(start, end)] of captured payload, relative to the first seq seen
+    base = {}
     for rec, seg in zip(pcap.records, segs):
         data = rec.data[:cut]
         if len(data) < len(rec.data):
             truncated += 1
         out.append(Record(rec.sec, rec.frac, data, rec.orig_len))
-        if seg is not None and seg.payload_len > 0:
-            c, d = conns.of(seg)
-            kept = max(0, min(len(data), seg.ip_end) - seg.payload)
-            entry = captured.setdefault(c, {"c2s": 0, "s2c": 0})
-            entry[d] += min(kept, seg.payload_len)
+        if seg is None:
+            continue
+        lane = conns.of(seg)
+        base.setdefault(lane, seg.seq + 1 if seg.flags & SYN else seg.seq)
+        if seg.payload_len > 0:
+            kept = min(max(0, min(len(data), seg.ip_end) - seg.payload), seg.payload_len)
+            start = (seg.seq + (1 if seg.flags & SYN else 0) - base[lane]) & 0xFFFFFFFF
+            if kept:
+                ranges.setdefault(lane, []).append((start, start + kept))
+    # a byte captured twice (a retransmission in the capture) still counts once
+    for (c, d), rs in ranges.items():
+        total, end = 0, 0
+        for a, b in sorted(rs):
+            if b > end:
+                total += b - max(a, end)
+                end = b
+        captured.setdefault(c, {"c2s": 0, "s2c": 0})[d] = total
     per_conn = []
     for c in sorted(captured):
         item = conns.describe(c)

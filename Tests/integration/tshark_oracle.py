@@ -7,8 +7,12 @@ For each TCP connection (tshark's tcp.stream) and direction it reports the numbe
 bytes tshark's "Follow TCP Stream" delivers in order, and their SHA-256. Output (JSON):
   {"capture": NAME, "tshark": VERSION, "connections": [
      {"stream": 0, "conn": 1, "client": "127.0.0.1:40112", "server": "127.0.0.1:9092",
-      "handshake": true, "fin": {"c2s": true, "s2c": true}, "rst": {"c2s": false, "s2c": false},
+      "handshake": true, "finFrame": {"c2s": 80, "s2c": 81}, "rstFrame": {"c2s": null, "s2c": null},
+      "closeReason": "fin",
       "c2s": {"bytes": 2231, "sha256": "..."}, "s2c": {"bytes": 40310, "sha256": "..."}}, ...]}
+finFrame/rstFrame: the first frame with FIN/RST from that side. closeReason: what the contract's
+conn close record should say: "fin" when both sides sent FIN before any RST, else "rst" when a
+RST was seen, else "end-of-capture".
 Roles: the side that sent the SYN-ACK is the server; without one, the side on --port; failing
 that, the lower port. Addresses: IP:PORT, IPv6 as [addr]:port (RFC 5952, as tshark prints).
 `conn` is stream + 1 (imscope numbers connections in order of first packet, like tcp.stream).
@@ -31,7 +35,7 @@ import shutil
 import subprocess
 import sys
 
-FIELDS = ["tcp.stream", "ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst", "tcp.dstport",
+FIELDS = ["frame.number", "tcp.stream", "ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst", "tcp.dstport",
           "tcp.flags.syn", "tcp.flags.ack", "tcp.flags.fin", "tcp.flags.reset"]
 PREFS = ["-o", "tcp.reassemble_out_of_order:TRUE", "-o", "tcp.desegment_tcp_streams:TRUE",
          "-o", "tcp.analyze_sequence_numbers:TRUE"]
@@ -69,13 +73,14 @@ def _streams(path, tshark, port):
     streams = {}
     for line in out.splitlines():
         cols = line.split("\t")
-        if len(cols) < len(FIELDS) or cols[0] == "":
+        if len(cols) < len(FIELDS) or cols[1] == "":
             continue
-        stream, s4, s6, sport, d4, d6, dport, syn, ack, fin, rst = cols[:11]
+        frame, stream, s4, s6, sport, d4, d6, dport, syn, ack, fin, rst = cols[:12]
+        frame = int(frame)
         src = _endpoint(s4 or s6, int(sport))
         dst = _endpoint(d4 or d6, int(dport))
         st = streams.setdefault(int(stream), {"ends": [], "server": None, "handshake": False,
-                                              "fin": set(), "rst": set(), "ports": {}})
+                                              "fin": {}, "rst": {}, "ports": {}})
         for e, p in ((src, int(sport)), (dst, int(dport))):
             if e not in st["ends"]:
                 st["ends"].append(e)
@@ -85,9 +90,9 @@ def _streams(path, tshark, port):
         if _flag(syn) and not _flag(ack):
             st["handshake"] = True
         if _flag(fin):
-            st["fin"].add(src)
+            st["fin"].setdefault(src, frame)
         if _flag(rst):
-            st["rst"].add(src)
+            st["rst"].setdefault(src, frame)
     for st in streams.values():
         if st["server"] is None:
             a, b = st["ends"][0], st["ends"][-1]
@@ -135,7 +140,8 @@ def _norm(endpoint):
     return _endpoint(m.group(1), int(m.group(2)))
 
 
-def oracle(path, port=9092, tshark="tshark"):
+def oracle(path, port=9092, tshark="tshark", keep_data=False):
+    """The figures described at the top; with keep_data each direction also has "data" (bytes)."""
     streams = _streams(path, tshark, port)
     follows = _follow(path, tshark, sorted(streams))
     conns = []
@@ -148,14 +154,24 @@ def oracle(path, port=9092, tshark="tshark"):
             raise OracleError("stream %d: follow nodes %s, fields say %s/%s"
                               % (sid, sorted(nodes), st["client"], st["server"]))
         c2s, s2c = nodes[st["client"]], nodes[st["server"]]
-        conns.append({
+        fin = {"c2s": st["fin"].get(st["client"]), "s2c": st["fin"].get(st["server"])}
+        rst = {"c2s": st["rst"].get(st["client"]), "s2c": st["rst"].get(st["server"])}
+        first_rst = min([f for f in rst.values() if f] or [None], key=lambda f: f or 0)
+        if fin["c2s"] and fin["s2c"] and (first_rst is None or max(fin.values()) < first_rst):
+            reason = "fin"
+        elif first_rst is not None:
+            reason = "rst"
+        else:
+            reason = "end-of-capture"
+        item = {
             "stream": sid, "conn": sid + 1, "client": st["client"], "server": st["server"],
-            "handshake": st["handshake"],
-            "fin": {"c2s": st["client"] in st["fin"], "s2c": st["server"] in st["fin"]},
-            "rst": {"c2s": st["client"] in st["rst"], "s2c": st["server"] in st["rst"]},
+            "handshake": st["handshake"], "finFrame": fin, "rstFrame": rst, "closeReason": reason,
             "c2s": {"bytes": len(c2s), "sha256": hashlib.sha256(c2s).hexdigest()},
             "s2c": {"bytes": len(s2c), "sha256": hashlib.sha256(s2c).hexdigest()},
-        })
+        }
+        if keep_data:
+            item["c2s"]["data"], item["s2c"]["data"] = c2s, s2c
+        conns.append(item)
     return {"capture": os.path.basename(path), "tshark": tshark_version(tshark), "connections": conns}
 
 
