@@ -35,14 +35,32 @@ public struct IPAddress: Hashable, Sendable {
             let a = v4
             return "\(a >> 24).\((a >> 16) & 0xff).\((a >> 8) & 0xff).\(a & 0xff)"
         }
-        var raw = in6_addr()
-        withUnsafeMutableBytes(of: &raw) { bytes in
-            bytes.storeBytes(of: hi.bigEndian, toByteOffset: 0, as: UInt64.self)
-            bytes.storeBytes(of: lo.bigEndian, toByteOffset: 8, as: UInt64.self)
+        // RFC 5952: lower-case hex without leading zeros, the longest run (the first of equals) of two or more
+        // zero groups as "::". Written by hand because inet_ntop prints ::/96 addresses as IPv4-compatible.
+        var groups = [UInt16](repeating: 0, count: 8)
+        for i in 0..<4 {
+            groups[i] = UInt16(truncatingIfNeeded: hi >> (48 - 16 * UInt64(i)))
+            groups[i + 4] = UInt16(truncatingIfNeeded: lo >> (48 - 16 * UInt64(i)))
         }
-        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-        guard inet_ntop(AF_INET6, &raw, &text, socklen_t(text.count)) != nil else { return "?" }
-        return text.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        var bestStart = -1
+        var bestLength = 1
+        var i = 0
+        while i < 8 {
+            guard groups[i] == 0 else {
+                i += 1
+                continue
+            }
+            var j = i
+            while j < 8 && groups[j] == 0 { j += 1 }
+            if j - i > bestLength {
+                bestStart = i
+                bestLength = j - i
+            }
+            i = j
+        }
+        func hex(_ range: Range<Int>) -> String { groups[range].map { String($0, radix: 16) }.joined(separator: ":") }
+        if bestStart < 0 { return hex(0..<8) }
+        return hex(0..<bestStart) + "::" + hex((bestStart + bestLength)..<8)
     }
 }
 

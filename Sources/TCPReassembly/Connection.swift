@@ -60,9 +60,11 @@ public final class HalfStream {
     /// Packet count and time at which loss was first suspected (the peer acknowledged past a hole).
     var suspectedAtPacket: UInt64? = nil
     var suspectedAt: Timestamp? = nil
-    /// Out-of-order data, sorted by start, never overlapping.
-    var pending: [PendingSegment] = []
+    /// Out-of-order data, sorted by start, never overlapping; the sequence space it spans.
+    var pending = HeldSegments()
     var pendingBytes = 0
+    /// The most recent ranges declared missing, to recognise data that arrives for them too late.
+    var declaredMissing: [Range<UInt64>] = []
     var warnedOutOfWindow = false
     var warnedConflict = false
 
@@ -74,15 +76,6 @@ public final class HalfStream {
 
     /// Whether data is known to exist beyond what was delivered: buffered segments or a FIN further on.
     var hasHole: Bool { !pending.isEmpty || (finOffset.map { $0 > offset } ?? false) }
-}
-
-/// Out-of-order bytes waiting for the hole before them: `bytes` were captured, `missingTail` more after them
-/// were cut by the snaplen.
-struct PendingSegment {
-    var start: UInt64
-    var bytes: [UInt8]
-    var missingTail: Int
-    var end: UInt64 { start + UInt64(bytes.count + missingTail) }
 }
 
 /// A TCP connection: its two ends, its two directions, and a slot the consumer may use for its own state.

@@ -21,6 +21,10 @@ public final class TCPReassembler {
         public var maxBufferedPerConnection = 1 << 20
         /// Out-of-order bytes held over all connections.
         public var maxBufferedTotal = 32 << 20
+        /// Out-of-order segments held per connection (each costs memory beyond its bytes).
+        public var maxHeldSegmentsPerConnection = 4096
+        /// Out-of-order segments held over all connections.
+        public var maxHeldSegmentsTotal = 65_536
         /// Connections tracked at once; the least recently active is closed beyond it.
         public var maxConnections = 65_536
         /// Capture-time seconds without a packet after which a connection is closed (reason `timeout`).
@@ -38,14 +42,17 @@ public final class TCPReassembler {
     var table: [FlowKey: Connection] = [:]
     var nextID = 1
     var bufferedTotal = 0
+    var heldSegmentsTotal = 0
     var lastSweep: Timestamp? = nil
 
     /// Connections opened so far.
     public var connectionsSeen: Int { nextID - 1 }
     /// Connections currently tracked (open, or closed and lingering for late packets).
     public var connectionsTracked: Int { table.count }
-    /// Out-of-order bytes currently buffered.
+    /// Out-of-order sequence space currently held (captured bytes, and the bytes of held segments the snaplen cut).
     public var buffered: Int { bufferedTotal }
+    /// Out-of-order segments currently held.
+    public var heldSegments: Int { heldSegmentsTotal }
 
     public init(serverPorts: Set<UInt16> = [9092], anyPort: Bool = false, limits: Limits = .init()) {
         self.serverPorts = serverPorts
@@ -188,6 +195,7 @@ public final class TCPReassembler {
     ) {
         let end = start + Int64(wireLength)
         let offset = Int64(half.offset)
+        if start < offset { noteLateData(conn, dir, half, start: start, end: min(end, offset), at: ctx, sink: &sink) }
         if end <= offset {
             half.retransmitted += UInt64(wireLength)
             return
@@ -209,8 +217,15 @@ public final class TCPReassembler {
         let segEnd = UInt64(end)
         while true {
             if let first = half.pending.first, first.start <= half.offset {
-                half.pending.removeFirst()
-                release(first, from: half)
+                _ = takeFirstHeld(half)
+                // The held bytes win over the ones this segment carries for the same sequence numbers.
+                let overlap = Int64(min(segEnd, first.end)) - Int64(max(first.start, segStart))
+                if overlap > 0 {
+                    half.retransmitted += UInt64(overlap)
+                    if !half.warnedConflict {
+                        checkConflict(conn, dir, half, first, segStart, captured, at: ctx, sink: &sink)
+                    }
+                }
                 if first.end > half.offset {
                     first.bytes.withUnsafeBytes { bytes in
                         deliver(
@@ -271,8 +286,9 @@ public final class TCPReassembler {
         let end = start + UInt64(wireLength)
         let capturedEnd = start + UInt64(captured.count)
         var cursor = start
-        var index = half.pending.firstIndex { $0.end > start } ?? half.pending.count
+        var index = half.pending.firstIndex(endingAfter: start)
         var added = 0
+        var pieces = 0
         var covered: UInt64 = 0
         func insertPiece(_ from: UInt64, _ to: UInt64) {
             guard from < to else { return }
@@ -283,7 +299,8 @@ public final class TCPReassembler {
             let piece = PendingSegment(start: from, bytes: bytes, missingTail: Int(to - from) - bytes.count)
             half.pending.insert(piece, at: index)
             index += 1
-            added += bytes.count
+            added += piece.span
+            pieces += 1
             covered += to - from
         }
         while cursor < end {
@@ -301,6 +318,7 @@ public final class TCPReassembler {
         half.retransmitted += UInt64(wireLength) - covered
         half.pendingBytes += added
         bufferedTotal += added
+        heldSegmentsTotal += pieces
         enforceLimits(conn, at: ctx, sink: &sink)
     }
 
@@ -325,11 +343,30 @@ public final class TCPReassembler {
         }
     }
 
-    /// Accounts for a held piece the caller took out of `half.pending`.
+    /// Takes the first held segment of `half`, releasing what it counted against the limits.
     @inline(__always)
-    func release(_ piece: PendingSegment, from half: HalfStream) {
-        bufferedTotal -= piece.bytes.count
-        half.pendingBytes -= piece.bytes.count
+    func takeFirstHeld(_ half: HalfStream) -> PendingSegment? {
+        guard let piece = half.pending.popFirst() else { return nil }
+        bufferedTotal -= piece.span
+        half.pendingBytes -= piece.span
+        heldSegmentsTotal -= 1
+        return piece
+    }
+
+    /// Reports payload that arrived for bytes already declared missing (`tcp.data_after_close`).
+    func noteLateData<S: TCPStreamSink>(
+        _ conn: Connection, _ dir: Direction, _ half: HalfStream, start: Int64, end: Int64, at ctx: PacketContext,
+        sink: inout S
+    ) {
+        guard start < end, !half.declaredMissing.isEmpty else { return }
+        let late = half.declaredMissing.reduce(Int64(0)) { sum, range in
+            sum + max(0, min(end, Int64(range.upperBound)) - max(start, Int64(range.lowerBound)))
+        }
+        guard late > 0 else { return }
+        sink.diagnostic(
+            Diagnostic(
+                .tcpDataAfterClose, "\(late) bytes arrived for a range already declared missing; not delivered",
+                ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
     }
 
     // MARK: - Holes
@@ -356,7 +393,12 @@ public final class TCPReassembler {
         if conn.packets - since >= limits.lossWindowPackets
             || ctx.ts.nanoseconds - sinceTime.nanoseconds >= 1_000_000_000
         {
-            fillFirstHole(conn, dir, limit: half.peerAck, cause: .notCaptured, at: ctx, sink: &sink)
+            // Every hole the peer acknowledged past has been open as long as the first.
+            while half.peerAck > half.offset && half.finOffset != half.offset {
+                let before = half.offset
+                fillFirstHole(conn, dir, limit: half.peerAck, cause: .notCaptured, at: ctx, sink: &sink)
+                if half.offset == before { break }
+            }
         }
     }
 
@@ -372,6 +414,8 @@ public final class TCPReassembler {
             let at = half.offset
             advance(half, by: length)
             half.missing += length
+            if half.declaredMissing.count == 8 { half.declaredMissing.removeFirst() }
+            half.declaredMissing.append(at..<holeEnd)
             sink.diagnostic(
                 Diagnostic(
                     cause == .bufferLimit ? .tcpBufferLimit : .tcpGap,
@@ -387,8 +431,7 @@ public final class TCPReassembler {
     func drainPending<S: TCPStreamSink>(_ conn: Connection, _ dir: Direction, at ctx: PacketContext, sink: inout S) {
         let half = conn.half(dir)
         while let first = half.pending.first, first.start <= half.offset {
-            half.pending.removeFirst()
-            release(first, from: half)
+            _ = takeFirstHeld(half)
             if first.end > half.offset {
                 first.bytes.withUnsafeBytes { bytes in
                     deliver(
@@ -414,20 +457,22 @@ public final class TCPReassembler {
     }
 
     func enforceLimits<S: TCPStreamSink>(_ conn: Connection, at ctx: PacketContext, sink: inout S) {
-        while conn.c2s.pendingBytes + conn.s2c.pendingBytes > limits.maxBufferedPerConnection
-            || bufferedTotal > limits.maxBufferedTotal
+        func held(_ c: Connection) -> Int { c.c2s.pendingBytes + c.s2c.pendingBytes }
+        func pieces(_ c: Connection) -> Int { c.c2s.pending.count + c.s2c.pending.count }
+        while held(conn) > limits.maxBufferedPerConnection || pieces(conn) > limits.maxHeldSegmentsPerConnection
+            || bufferedTotal > limits.maxBufferedTotal || heldSegmentsTotal > limits.maxHeldSegmentsTotal
         {
             var victim = conn
-            if conn.c2s.pendingBytes + conn.s2c.pendingBytes == 0 {
-                guard
-                    let largest = table.values.max(by: {
-                        $0.c2s.pendingBytes + $0.s2c.pendingBytes < $1.c2s.pendingBytes + $1.s2c.pendingBytes
-                    }),
-                    largest.c2s.pendingBytes + largest.s2c.pendingBytes > 0
-                else { return }
+            if pieces(conn) == 0 {
+                guard let largest = table.values.max(by: { held($0) < held($1) }), pieces(largest) > 0 else { return }
                 victim = largest
             }
-            let dir: Direction = victim.c2s.pendingBytes >= victim.s2c.pendingBytes ? .c2s : .s2c
+            let dir: Direction =
+                victim.c2s.pending.isEmpty
+                ? .s2c
+                : victim.s2c.pending.isEmpty
+                    ? .c2s
+                    : victim.c2s.pendingBytes >= victim.s2c.pendingBytes ? .c2s : .s2c
             fillFirstHole(victim, dir, limit: victim.half(dir).offset, cause: .bufferLimit, at: ctx, sink: &sink)
         }
     }

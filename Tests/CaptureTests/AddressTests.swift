@@ -42,14 +42,9 @@ struct AddressTests {
     ])
     func ipv6Description(_ address: IPAddress, _ text: String) {
         #expect(!address.isV4)
-        // Known bug: `IPAddress.description` hands IPv6 to `inet_ntop`, which writes any address in ::/96 with
-        // at least two non-zero low bytes in the deprecated IPv4-compatible form ("::0.2.0.3"), not RFC 5952's
-        // "::2:3" (section 5 keeps mixed notation for IPv4-mapped and translated addresses only).
-        withKnownIssue("inet_ntop writes ::/96 addresses as ::a.b.c.d") {
-            #expect(address.description == text)
-        } when: {
-            text == "::2:3"
-        }
+        // "::2:3", not inet_ntop's IPv4-compatible "::0.2.0.3": RFC 5952 section 5 keeps mixed notation for
+        // IPv4-mapped and translated addresses only.
+        #expect(address.description == text)
     }
 
     @Test(arguments: [

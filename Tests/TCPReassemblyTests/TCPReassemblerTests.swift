@@ -159,11 +159,7 @@ let overlapCases: [Case] = [
         steps: hs() + [.c(0, "hello"), .c(10, "KLMNOPQRST"), .c(5, "abcdeKLMNO"), .finishAll],
         expect: Expect(
             streams: [.c2s(1): [.text("helloabcdeKLMNOPQRST")]], closes: [1: .endOfCapture],
-            retransmitted: [.c2s(1): 5]),
-        knownIssue: KnownIssue(
-            bug:
-                "the in-order path of accept() skips the held bytes it overlaps without counting them as retransmitted",
-            modes: [.asGiven])
+            retransmitted: [.c2s(1): 5])
     ),
     Case(
         name: "overlap: the segment that fills the hole covers the head of a held one, different bytes",
@@ -172,10 +168,7 @@ let overlapCases: [Case] = [
         steps: hs() + [.c(0, "hello"), .c(10, "KLMNOPQRST"), .c(5, "abcdeklmno"), .finishAll],
         expect: Expect(
             streams: [.c2s(1): [.text("helloabcdeKLMNOPQRST")]], closes: [1: .endOfCapture],
-            diagnostics: ["tcp.overlap_conflict": 1], diagnosticsByteAtATime: [:], retransmitted: [.c2s(1): 5]),
-        knownIssue: KnownIssue(
-            bug: "the in-order path of accept() never compares its bytes with the held ones it overlaps",
-            modes: [.asGiven])
+            diagnostics: ["tcp.overlap_conflict": 1], diagnosticsByteAtATime: [:], retransmitted: [.c2s(1): 5])
     ),
     Case(
         name: "overlap: new segment spans two held segments and the hole between them",
@@ -253,9 +246,7 @@ let gapCases: [Case] = [
                 .c2s(1): [.text("0123456789"), .gap(10), .text("KLMNOPQRST"), .gap(10), .text("klmnopqrst")],
                 .s2c(1): [.text("12345678")],
             ],
-            closes: [1: .endOfCapture], diagnostics: ["tcp.gap": 2], gapsAt: [.c2s(1): ["8th", "8th"]]),
-        knownIssue: KnownIssue(
-            bug: "declaring a hole resets the loss evidence, so the next acknowledged hole waits a full window again")
+            closes: [1: .endOfCapture], diagnostics: ["tcp.gap": 2], gapsAt: [.c2s(1): ["8th", "8th"]])
     ),
     Case(
         name: "gap: late data for a hole already declared missing is not delivered (tcp.data_after_close)",
@@ -271,9 +262,7 @@ let gapCases: [Case] = [
         expect: Expect(
             streams: [.c2s(1): [.text("0123456789"), .gap(10), .text("KLMNOPQRST")], .s2c(1): [.text("12345678")]],
             closes: [1: .endOfCapture], diagnostics: ["tcp.gap": 1, "tcp.data_after_close": 1],
-            diagnosticsByteAtATime: ["tcp.gap": 1, "tcp.data_after_close": 10], retransmitted: [.c2s(1): 10]),
-        knownIssue: KnownIssue(
-            bug: "no tcp.data_after_close for bytes already declared missing (Docs/diagnostics.md says there is)")
+            diagnosticsByteAtATime: ["tcp.gap": 1, "tcp.data_after_close": 10], retransmitted: [.c2s(1): 10])
     ),
     Case(
         name: "gap: packets of another connection do not count toward the 8",
@@ -563,9 +552,7 @@ let limitCases: [Case] = {
                     .c2s(1): [.text("hello"), .gap(5, .bufferLimit)]
                         + Array(repeating: .gap(100, .truncated), count: 20)
                 ],
-                closes: [1: .endOfCapture], diagnostics: ["tcp.buffer_limit": 1]),
-            knownIssue: KnownIssue(
-                bug: "held pieces count only captured bytes: truncated out-of-order segments are held without limit")
+                closes: [1: .endOfCapture], diagnostics: ["tcp.buffer_limit": 1])
         ),
         Case(
             name: "maxBufferedTotal across two connections: exactly reached, then exceeded by one byte",
