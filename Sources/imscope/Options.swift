@@ -48,6 +48,12 @@ struct DecodeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Out-of-order bytes buffered over all connections.", valueName: "bytes"))
     var tcpMaxBufferTotal = TCPReassembler.Limits().maxBufferedTotal
 
+    @Option(help: ArgumentHelp("Out-of-order segments held per connection.", valueName: "n"))
+    var tcpMaxSegments = TCPReassembler.Limits().maxHeldSegmentsPerConnection
+
+    @Option(help: ArgumentHelp("Out-of-order segments held over all connections.", valueName: "n"))
+    var tcpMaxSegmentsTotal = TCPReassembler.Limits().maxHeldSegmentsTotal
+
     @Option(help: ArgumentHelp("Connections tracked at once.", valueName: "n"))
     var tcpMaxConnections = TCPReassembler.Limits().maxConnections
 
@@ -56,6 +62,7 @@ struct DecodeOptions: ParsableArguments {
 
     func validate() throws {
         if tcpMaxBuffer < 0 || tcpMaxBufferTotal < 0 { throw ValidationError("buffer limits cannot be negative") }
+        if tcpMaxSegments < 1 || tcpMaxSegmentsTotal < 1 { throw ValidationError("segment limits must be at least 1") }
         if tcpMaxConnections < 1 { throw ValidationError("--tcp-max-connections must be at least 1") }
         if tcpIdleTimeout < 1 { throw ValidationError("--tcp-idle-timeout must be at least 1 second") }
         if port.isEmpty { throw ValidationError("give at least one --port") }
@@ -68,6 +75,8 @@ struct DecodeOptions: ParsableArguments {
         o.anyPort = anyPort
         o.tcpLimits.maxBufferedPerConnection = tcpMaxBuffer
         o.tcpLimits.maxBufferedTotal = tcpMaxBufferTotal
+        o.tcpLimits.maxHeldSegmentsPerConnection = tcpMaxSegments
+        o.tcpLimits.maxHeldSegmentsTotal = tcpMaxSegmentsTotal
         o.tcpLimits.maxConnections = tcpMaxConnections
         o.tcpLimits.idleTimeoutSeconds = Int64(tcpIdleTimeout)
         o.writeStreamsDirectory = writeStreams
