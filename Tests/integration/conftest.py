@@ -7,6 +7,7 @@ TSHARK (environment): the tshark to use for the oracle; default `tshark` on PATH
 
 import hashlib
 import json
+from decimal import Decimal
 import os
 import shutil
 import socket
@@ -86,6 +87,20 @@ def oracle(tshark):
 
 
 @pytest.fixture(scope="session")
+def facts(tshark):
+    """facts(path) -> tshark_oracle.frame_facts(path): first/FIN/RST/last frames and frame times."""
+    cache = {}
+
+    def get(path):
+        key = str(path)
+        if key not in cache:
+            cache[key] = tshark_oracle.frame_facts(key, tshark=tshark)
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
 def imscope(tmp_path_factory):
     """imscope(capture) -> ImscopeRun; fails (does not skip) when the binary is missing."""
     binary = imscope_path()
@@ -106,7 +121,7 @@ def imscope(tmp_path_factory):
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
+                rec = json.loads(line, parse_float=Decimal)  # ts keeps all its digits
             except ValueError as e:
                 raise AssertionError("%s: output line %d is not JSON (%s): %r" % (capture, n, e, line[:300]))
             assert isinstance(rec, dict) and "kind" in rec, "%s: line %d has no kind: %r" % (capture, n, line[:300])

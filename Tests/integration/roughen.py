@@ -37,7 +37,8 @@ Modes (a "data segment" is a TCP segment with payload):
            in the direction's stream
   snaplen  every frame is cut to --snaplen captured bytes (default 128); the original length is
            kept; the sidecar gives per connection and direction the payload bytes still captured
-           (each stream byte once, however many captured segments carry it)
+           (each stream byte once, however many captured segments carry it) and where they are in
+           the stream ([start, end) offsets)
 
 Connections: the side that sent a SYN without ACK is the client; without a handshake, the side
 on --port is the server. Addresses are written as IP:PORT, IPv6 as [addr]:port (RFC 5952).
@@ -459,18 +460,22 @@ def mode_snaplen(pcap, segs, conns, args):
             if kept:
                 ranges.setdefault(lane, []).append((start, start + kept))
     # a byte captured twice (a retransmission in the capture) still counts once
+    union = {}
     for (c, d), rs in ranges.items():
-        total, end = 0, 0
+        merged = []
         for a, b in sorted(rs):
-            if b > end:
-                total += b - max(a, end)
-                end = b
-        captured.setdefault(c, {"c2s": 0, "s2c": 0})[d] = total
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        union.setdefault(c, {"c2s": [], "s2c": []})[d] = merged
+        captured.setdefault(c, {"c2s": 0, "s2c": 0})[d] = sum(b - a for a, b in merged)
     per_conn = []
     for c in sorted(captured):
         item = conns.describe(c)
         item["connIndex"] = c + 1
         item["capturedPayload"] = captured[c]
+        item["capturedRanges"] = union[c]
         per_conn.append(item)
     return out, {"snaplen": cut, "framesTruncated": truncated, "connections": per_conn}
 

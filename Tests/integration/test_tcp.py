@@ -11,11 +11,13 @@ figures tshark's Follow TCP Stream gives for the *clean* capture (tshark_oracle.
   - no diagnostic that says bytes were lost or mangled.
 Rough copies (roughen.py, made in pytest's tmp dir) must give the clean figures (split, dup, swap,
 swapack, vlan, qinq); drop must report exactly the dropped bytes missing in the named connection
-and direction and leave everything else as clean; snaplen must account for every byte
-(bytes + missing == clean) and say capture.truncated.
+and direction (and leave them out of the stream file) and leave everything else as clean;
+snaplen must account for every byte (bytes + missing == clean), deliver exactly the bytes the cut
+frames still hold, and say capture.truncated.
 """
 
 import os
+from decimal import Decimal
 
 import pytest
 
@@ -44,8 +46,24 @@ def expected_from_oracle(o):
     return exp
 
 
-def check_tcp(run, expected):
-    """All differences between imscope's conn records / stream files and `expected`, as text."""
+def check_frames(tag, rec, frame, times):
+    """rec (an open or close record) was completed by `frame` and has its time, to the digit."""
+    problems = []
+    if rec.get("frame") != frame:
+        problems.append("%s: %s record has frame %r, expected %d" % (tag, rec.get("event"), rec.get("frame"), frame))
+    elif Decimal(times[frame]) != rec.get("ts"):
+        problems.append("%s: %s record (frame %d) has ts %s, the frame's time is %s"
+                        % (tag, rec.get("event"), frame, rec.get("ts"), times[frame]))
+    return problems
+
+
+def check_tcp(run, expected, facts=None, fin_frame=True):
+    """All differences between imscope's conn records / stream files and `expected`, as text.
+
+    With `facts` (tshark_oracle.frame_facts of the file read): an open record carries the frame
+    and time of the connection's first packet; a close record those of the packet that closed
+    it: the first RST, the last frame of the capture for end-of-capture, and (when `fin_frame`)
+    the second FIN."""
     problems = []
     name = run.capture.name
     opens, closes = {}, {}
@@ -73,6 +91,20 @@ def check_tcp(run, expected):
                                 % (tag, r.get("event"), r.get("conn"), exp["conn"], exp["conn"] - 1))
         if close.get("reason") != exp["reason"]:
             problems.append("%s: close reason %r, expected %r" % (tag, close.get("reason"), exp["reason"]))
+        f = facts and facts["connections"].get(key)
+        if f:
+            times = facts["frameTimes"]
+            if o:
+                problems += check_frames(tag, o[0], f["firstFrame"], times)
+            closing = None
+            if exp["reason"] == "rst":
+                closing = min(x for x in f["rstFrame"].values() if x)
+            elif exp["reason"] == "end-of-capture":
+                closing = facts["lastFrame"]
+            elif fin_frame:
+                closing = max(f["finFrame"].values())
+            if closing is not None:
+                problems += check_frames(tag, close, closing, times)
         got_bytes, got_missing = close.get("bytes") or {}, close.get("missing") or {}
         for d in DIRS:
             want = exp[d]
@@ -129,12 +161,12 @@ def report(problems):
 # committed captures
 
 @pytest.mark.parametrize("name", COMMITTED)
-def test_committed_capture(name, oracle, imscope):
+def test_committed_capture(name, oracle, facts, imscope):
     clean = oracle(CAPTURES / name)
     assert clean["connections"], "%s: tshark sees no TCP connection" % name
     expected = expected_from_oracle(clean)
     run = imscope(CAPTURES / name)
-    report(check_tcp(run, expected) + check_no_loss(run) + check_midstream(run, expected))
+    report(check_tcp(run, expected, facts(CAPTURES / name)) + check_no_loss(run) + check_midstream(run, expected))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,15 +185,17 @@ def test_oracle_agrees_on_rough_copy(source, mode, rough, oracle):
 
 
 @pytest.mark.parametrize("source,mode", [c for c in ROUGH_CASES if c[1] in CLEAN_EQUIVALENT])
-def test_rough_copy_same_as_clean(source, mode, rough, oracle, imscope):
+def test_rough_copy_same_as_clean(source, mode, rough, oracle, facts, imscope):
     path, sidecar = rough(source, mode)
     expected = expected_from_oracle(oracle(CAPTURES / source))
     run = imscope(path)
-    report(check_tcp(run, expected) + check_no_loss(run) + check_midstream(run, expected))
+    # a swap may move a FIN ahead of the data before it: then the FIN frame does not close
+    report(check_tcp(run, expected, facts(path), fin_frame=mode not in ("swap", "swapack"))
+           + check_no_loss(run) + check_midstream(run, expected))
 
 
 @pytest.mark.parametrize("source", [c[0] for c in ROUGH_CASES if c[1] == "drop"])
-def test_rough_copy_drop(source, rough, oracle, imscope):
+def test_rough_copy_drop(source, rough, oracle, facts, imscope):
     path, sidecar = rough(source, "drop")
     expected = expected_from_oracle(oracle(CAPTURES / source))
     key = (sidecar["conn"]["client"], sidecar["conn"]["server"])
@@ -172,7 +206,8 @@ def test_rough_copy_drop(source, rough, oracle, imscope):
     clean_data = lane["data"]
     lane.update(bytes=lane["bytes"] - n, missing=n, data=clean_data[:off] + clean_data[off + n:])
     run = imscope(path)
-    problems = check_tcp(run, expected) + check_midstream(run, expected)
+    # with a hole the close may wait for the ACK of the FIN: no FIN frame check
+    problems = check_tcp(run, expected, facts(path), fin_frame=False) + check_midstream(run, expected)
     conn = expected[key]["conn"]
     gaps = run.diagnostics("tcp.gap")
     if not any(g.get("conn") == conn and g.get("dir") == d for g in gaps):
@@ -188,11 +223,13 @@ def test_rough_copy_drop(source, rough, oracle, imscope):
 
 
 @pytest.mark.parametrize("source", [c[0] for c in ROUGH_CASES if c[1] == "snaplen"])
-def test_rough_copy_snaplen(source, rough, oracle, imscope):
+def test_rough_copy_snaplen(source, rough, oracle, facts, imscope):
     path, sidecar = rough(source, "snaplen")
+    where = facts(path)
     assert sidecar["framesTruncated"] > 0
     expected = expected_from_oracle(oracle(CAPTURES / source))
     captured = {(c["client"], c["server"]): c["capturedPayload"] for c in sidecar["connections"]}
+    spans = {(c["client"], c["server"]): c["capturedRanges"] for c in sidecar["connections"]}
     run = imscope(path)
     closes = {(r.get("client"), r.get("server")): r for r in run.of_kind("conn", event="close")}
     problems = []
@@ -204,6 +241,9 @@ def test_rough_copy_snaplen(source, rough, oracle, imscope):
             continue
         if close.get("reason") != exp["reason"]:
             problems.append("%s: close reason %r, expected %r" % (tag, close.get("reason"), exp["reason"]))
+        f = where["connections"][key]
+        if exp["reason"] == "rst":  # cut payload does not delay a RST
+            problems += check_frames(tag, close, min(x for x in f["rstFrame"].values() if x), where["frameTimes"])
         for d in DIRS:
             b, m = (close.get("bytes") or {}).get(d), (close.get("missing") or {}).get(d)
             if not isinstance(b, int) or not isinstance(m, int):
@@ -217,9 +257,16 @@ def test_rough_copy_snaplen(source, rough, oracle, imscope):
                 problems.append("%s %s: bytes %d, but the cut frames still hold %d payload bytes "
                                 "(\"a packet cut by the snapshot length delivers the bytes it has\")" % (tag, d, b, have))
             f = run.stream_file(close.get("conn"), d)
-            size = f.stat().st_size if f.exists() else 0
-            if size != b:
-                problems.append("%s %s: stream file has %d bytes, close record says %d" % (tag, d, size, b))
+            data = f.read_bytes() if f.exists() else b""
+            if len(data) != b:
+                problems.append("%s %s: stream file has %d bytes, close record says %d" % (tag, d, len(data), b))
+            # the file holds the captured bytes, in stream order, and nothing for the cut-off rest
+            want = b"".join(exp[d]["data"][lo:hi] for lo, hi in spans.get(key, {}).get(d, []))
+            if data != want:
+                at = next((i for i in range(min(len(data), len(want))) if data[i] != want[i]),
+                          min(len(data), len(want)))
+                problems.append("%s %s: stream file differs from the captured bytes of the clean stream "
+                                "(%d vs %d bytes, first difference at file offset %d)" % (tag, d, len(data), len(want), at))
     if set(closes) != set(expected):
         problems.append("%s: connections %s, expected %s" % (path.name, sorted(closes), sorted(expected)))
     truncated = run.diagnostics("capture.truncated")
@@ -234,11 +281,11 @@ def test_rough_copy_snaplen(source, rough, oracle, imscope):
 
 @pytest.mark.live
 @pytest.mark.parametrize("name", LIVE)
-def test_live_capture(name, live_captures, oracle, imscope):
+def test_live_capture(name, live_captures, oracle, facts, imscope):
     (path,) = [p for p in live_captures.iterdir() if p.name.startswith(name + ".pcap")]
     clean = oracle(path)
     assert len(clean["connections"]) >= 2, "%s: expected several connections, tshark sees %d" % (
         name, len(clean["connections"]))
     expected = expected_from_oracle(clean)
     run = imscope(path)
-    report(check_tcp(run, expected) + check_no_loss(run) + check_midstream(run, expected))
+    report(check_tcp(run, expected, facts(path)) + check_no_loss(run) + check_midstream(run, expected))

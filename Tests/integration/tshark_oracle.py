@@ -5,12 +5,13 @@ Usage: tshark_oracle.py CAPTURE [--port 9092] [--tshark tshark] [-o OUT.json]
 
 For each TCP connection (tshark's tcp.stream) and direction it reports the number of payload
 bytes tshark's "Follow TCP Stream" delivers in order, and their SHA-256. Output (JSON):
-  {"capture": NAME, "tshark": VERSION, "connections": [
+  {"capture": NAME, "tshark": VERSION, "lastFrame": 88, "connections": [
      {"stream": 0, "conn": 1, "client": "127.0.0.1:40112", "server": "127.0.0.1:9092",
-      "handshake": true, "finFrame": {"c2s": 80, "s2c": 81}, "rstFrame": {"c2s": null, "s2c": null},
+      "handshake": true, "firstFrame": 1, "finFrame": {"c2s": 80, "s2c": 81}, "rstFrame": {"c2s": null, "s2c": null},
       "closeReason": "fin",
       "c2s": {"bytes": 2231, "sha256": "..."}, "s2c": {"bytes": 40310, "sha256": "..."}}, ...]}
-finFrame/rstFrame: the first frame with FIN/RST from that side. closeReason: what the contract's
+firstFrame: the connection's first packet; finFrame/rstFrame: the first frame with FIN/RST from
+that side; lastFrame: the last frame of the capture. closeReason: what the contract's
 conn close record should say: "fin" when both sides sent FIN before any RST, else "rst" when a
 RST was seen, else "end-of-capture".
 Roles: the side that sent the SYN-ACK is the server; without one, the side on --port; failing
@@ -35,7 +36,7 @@ import shutil
 import subprocess
 import sys
 
-FIELDS = ["frame.number", "tcp.stream", "ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst", "tcp.dstport",
+FIELDS = ["frame.number", "frame.time_epoch", "tcp.stream", "ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst", "tcp.dstport",
           "tcp.flags.syn", "tcp.flags.ack", "tcp.flags.fin", "tcp.flags.reset"]
 PREFS = ["-o", "tcp.reassemble_out_of_order:TRUE", "-o", "tcp.desegment_tcp_streams:TRUE",
          "-o", "tcp.analyze_sequence_numbers:TRUE"]
@@ -68,18 +69,23 @@ def tshark_version(tshark="tshark"):
 
 
 def _streams(path, tshark, port):
-    out = _run([tshark, "-n", "-r", path] + PREFS + ["-Y", "tcp", "-T", "fields", "-E", "separator=\t",
+    """({stream: facts}, last frame number, {frame: time_epoch text}) from one fields pass."""
+    out = _run([tshark, "-n", "-r", path] + PREFS + ["-T", "fields", "-E", "separator=\t",
                                                      "-E", "occurrence=f"] + sum([["-e", f] for f in FIELDS], []))
-    streams = {}
+    streams, last_frame, times = {}, 0, {}
     for line in out.splitlines():
         cols = line.split("\t")
-        if len(cols) < len(FIELDS) or cols[1] == "":
+        if len(cols) < 2 or not cols[0].strip():
             continue
-        frame, stream, s4, s6, sport, d4, d6, dport, syn, ack, fin, rst = cols[:12]
-        frame = int(frame)
+        frame = int(cols[0])
+        last_frame = max(last_frame, frame)
+        times[frame] = cols[1]
+        if len(cols) < len(FIELDS) or cols[2] == "":
+            continue
+        _, _, stream, s4, s6, sport, d4, d6, dport, syn, ack, fin, rst = cols[:13]
         src = _endpoint(s4 or s6, int(sport))
         dst = _endpoint(d4 or d6, int(dport))
-        st = streams.setdefault(int(stream), {"ends": [], "server": None, "handshake": False,
+        st = streams.setdefault(int(stream), {"ends": [], "server": None, "handshake": False, "first": frame,
                                               "fin": {}, "rst": {}, "ports": {}})
         for e, p in ((src, int(sport)), (dst, int(dport))):
             if e not in st["ends"]:
@@ -100,7 +106,30 @@ def _streams(path, tshark, port):
             st["server"] = a if pa == port else b if pb == port else (a if pa < pb else b)
         others = [e for e in st["ends"] if e != st["server"]]
         st["client"] = others[0] if others else st["server"]
-    return streams
+        fin = {"c2s": st["fin"].get(st["client"]), "s2c": st["fin"].get(st["server"])}
+        rst = {"c2s": st["rst"].get(st["client"]), "s2c": st["rst"].get(st["server"])}
+        first_rst = min([f for f in rst.values() if f] or [None], key=lambda f: f or 0)
+        if fin["c2s"] and fin["s2c"] and (first_rst is None or max(fin.values()) < first_rst):
+            st["closeReason"] = "fin"
+        elif first_rst is not None:
+            st["closeReason"] = "rst"
+        else:
+            st["closeReason"] = "end-of-capture"
+        st["finFrame"], st["rstFrame"] = fin, rst
+    return streams, last_frame, times
+
+
+def frame_facts(path, port=9092, tshark="tshark"):
+    """Where things are in a capture, without following streams (valid for any copy):
+    {"lastFrame", "frameTimes": {frame: "epoch text"}, "connections": {(client, server):
+    {"firstFrame", "finFrame", "rstFrame", "closeReason", "handshake"}}}"""
+    streams, last_frame, times = _streams(path, tshark, port)
+    conns = {}
+    for st in streams.values():
+        conns[(st["client"], st["server"])] = {"firstFrame": st["first"], "finFrame": st["finFrame"],
+                                               "rstFrame": st["rstFrame"], "closeReason": st["closeReason"],
+                                               "handshake": st["handshake"]}
+    return {"lastFrame": last_frame, "frameTimes": times, "connections": conns}
 
 
 def _follow(path, tshark, stream_ids):
@@ -141,8 +170,9 @@ def _norm(endpoint):
 
 
 def oracle(path, port=9092, tshark="tshark", keep_data=False):
-    """The figures described at the top; with keep_data each direction also has "data" (bytes)."""
-    streams = _streams(path, tshark, port)
+    """The figures described at the top; with keep_data each direction also has "data" (bytes)
+    and the result "frameTimes" ({frame: time_epoch text})."""
+    streams, last_frame, times = _streams(path, tshark, port)
     follows = _follow(path, tshark, sorted(streams))
     conns = []
     for sid in sorted(streams):
@@ -154,25 +184,21 @@ def oracle(path, port=9092, tshark="tshark", keep_data=False):
             raise OracleError("stream %d: follow nodes %s, fields say %s/%s"
                               % (sid, sorted(nodes), st["client"], st["server"]))
         c2s, s2c = nodes[st["client"]], nodes[st["server"]]
-        fin = {"c2s": st["fin"].get(st["client"]), "s2c": st["fin"].get(st["server"])}
-        rst = {"c2s": st["rst"].get(st["client"]), "s2c": st["rst"].get(st["server"])}
-        first_rst = min([f for f in rst.values() if f] or [None], key=lambda f: f or 0)
-        if fin["c2s"] and fin["s2c"] and (first_rst is None or max(fin.values()) < first_rst):
-            reason = "fin"
-        elif first_rst is not None:
-            reason = "rst"
-        else:
-            reason = "end-of-capture"
         item = {
             "stream": sid, "conn": sid + 1, "client": st["client"], "server": st["server"],
-            "handshake": st["handshake"], "finFrame": fin, "rstFrame": rst, "closeReason": reason,
+            "handshake": st["handshake"], "firstFrame": st["first"], "finFrame": st["finFrame"],
+            "rstFrame": st["rstFrame"], "closeReason": st["closeReason"],
             "c2s": {"bytes": len(c2s), "sha256": hashlib.sha256(c2s).hexdigest()},
             "s2c": {"bytes": len(s2c), "sha256": hashlib.sha256(s2c).hexdigest()},
         }
         if keep_data:
             item["c2s"]["data"], item["s2c"]["data"] = c2s, s2c
         conns.append(item)
-    return {"capture": os.path.basename(path), "tshark": tshark_version(tshark), "connections": conns}
+    result = {"capture": os.path.basename(path), "tshark": tshark_version(tshark), "lastFrame": last_frame,
+              "connections": conns}
+    if keep_data:
+        result["frameTimes"] = times
+    return result
 
 
 def main():
