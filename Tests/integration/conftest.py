@@ -102,17 +102,19 @@ def facts(tshark):
 
 @pytest.fixture(scope="session")
 def imscope(tmp_path_factory):
-    """imscope(capture) -> ImscopeRun; fails (does not skip) when the binary is missing."""
+    """imscope(capture, ...) -> ImscopeRun of `imscope read CAPTURE... --layer tcp --format jsonl
+    --write-streams DIR`; fails (does not skip) when the binary is missing."""
     binary = imscope_path()
     if not (binary.is_file() and os.access(binary, os.X_OK)):
         pytest.fail("imscope binary not found at %s: build it (swift build) or point IMSCOPE at it" % binary)
     counter = [0]
 
-    def run(capture, *extra):
+    def run(*captures):
+        capture = captures[0]
         counter[0] += 1
         streams = tmp_path_factory.mktemp("streams-%d-%s" % (counter[0], Path(capture).name.replace(".", "_")))
-        cmd = [str(binary), "read", str(capture), "--layer", "tcp", "--format", "jsonl",
-               "--write-streams", str(streams)] + list(extra)
+        cmd = [str(binary), "read"] + [str(c) for c in captures] + ["--layer", "tcp", "--format", "jsonl",
+                                                                     "--write-streams", str(streams)]
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
         assert p.returncode == 0, "%s exited %d; stderr:\n%s" % (" ".join(cmd), p.returncode,
                                                                  p.stderr.decode(errors="replace")[-3000:])

@@ -17,6 +17,8 @@ frames still hold, and say capture.truncated.
 """
 
 import os
+import shutil
+import subprocess
 from decimal import Decimal
 
 import pytest
@@ -289,3 +291,23 @@ def test_live_capture(name, live_captures, oracle, facts, imscope):
     expected = expected_from_oracle(clean)
     run = imscope(path)
     report(check_tcp(run, expected, facts(path)) + check_no_loss(run) + check_midstream(run, expected))
+
+
+# ---------------------------------------------------------------------------------------------
+# several files in one run
+
+MERGED = ["eio4-websocket-lo.pcap", "eio4-polling-upgrade-any.pcapng", "eio3-polling-upgrade-sll.pcap"]
+
+
+def test_several_files_merged(tmp_path, oracle, facts, imscope):
+    """`imscope read A B C` is `imscope read` of what mergecap makes of them (DESIGN: FILE...;
+    user guide: merged in time order, frames numbered as after mergecap). The three files differ
+    in link type (Ethernet, SLL2, SLL) and precision (us, ns)."""
+    mergecap = shutil.which("mergecap")
+    if not mergecap:
+        pytest.skip("mergecap (Wireshark) is not installed")
+    merged = tmp_path / "merged.pcapng"
+    subprocess.run([mergecap, "-w", str(merged)] + [str(CAPTURES / n) for n in MERGED], check=True)
+    expected = expected_from_oracle(oracle(merged))
+    run = imscope(*[CAPTURES / n for n in MERGED])
+    report(check_tcp(run, expected, facts(merged)) + check_no_loss(run) + check_midstream(run, expected))
