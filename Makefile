@@ -4,7 +4,7 @@ SWIFT ?= swift
 DEMO_CAPTURE ?= Captures/eio4-polling-upgrade-any.pcapng
 PYTEST := .venv/eio4/bin/pytest
 
-.PHONY: all build release demo test unit integration captures lint bench clean
+.PHONY: all build release demo test unit integration captures lint bench clean diagnostics-doc
 
 all: build
 
@@ -48,3 +48,7 @@ lint:
 
 clean:
 	rm -rf .build .build-*
+
+## diagnostics-doc: regenerate Docs/diagnostics.md from the binary's catalogue.
+diagnostics-doc: build
+	.build/debug/imscope diagnostics --format jsonl | python3 scripts/diagnostics-doc.py > Docs/diagnostics.md

@@ -2,7 +2,7 @@
 // imscope: a traffic recorder and protocol inspector for Socket.IO instant-messaging systems.
 //
 // One target per layer; dependency arrows point one way:
-//   CPcap -> Capture -> TCPReassembly -> (HTTP1 -> WebSocket -> EngineIO -> SocketIO -> IMProtocol) -> Timeline -> imscope
+//   CPcap -> Capture -> TCPReassembly -> HTTP1 -> WebSocket -> (EngineIO -> SocketIO -> IMProtocol) -> Timeline -> imscope
 // ImscopeCore holds the few value types every layer shares (timestamps, directions, diagnostics).
 import PackageDescription
 
@@ -18,7 +18,9 @@ let package = Package(
         .executable(name: "imscope", targets: ["imscope"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SHA-1 for Sec-WebSocket-Accept (RFC 6455 section 4.2.2).
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -26,10 +28,22 @@ let package = Package(
             pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"]), .brew(["libpcap"])]
         ),
+        // zlib for permessage-deflate (RFC 7692): raw inflate, no hand-written inflater.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
         .target(name: "ImscopeCore", swiftSettings: optimize),
         .target(name: "Capture", dependencies: ["CPcap", "ImscopeCore"], swiftSettings: optimize),
         .target(name: "TCPReassembly", dependencies: ["Capture", "ImscopeCore"], swiftSettings: optimize),
-        .target(name: "Timeline", dependencies: ["Capture", "TCPReassembly", "ImscopeCore"], swiftSettings: optimize),
+        .target(name: "HTTP1", dependencies: ["ImscopeCore"], swiftSettings: optimize),
+        .target(
+            name: "WebSocket",
+            dependencies: ["CZlib", "HTTP1", "ImscopeCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: optimize
+        ),
+        .target(
+            name: "Timeline",
+            dependencies: ["Capture", "TCPReassembly", "HTTP1", "WebSocket", "ImscopeCore"],
+            swiftSettings: optimize
+        ),
         .executableTarget(
             name: "imscope",
             dependencies: [
@@ -40,6 +54,8 @@ let package = Package(
         ),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "ImscopeCore"]),
         .testTarget(name: "TCPReassemblyTests", dependencies: ["TCPReassembly", "Capture", "ImscopeCore"]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "ImscopeCore"]),
+        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP1", "ImscopeCore"]),
         // Golden outputs live in Tests/TimelineTests/Golden and are read by path (re-recorded with IMSCOPE_RECORD=1).
         .testTarget(
             name: "TimelineTests",

@@ -1,8 +1,10 @@
 import Capture
+import HTTP1
 import ImscopeCore
 import TCPReassembly
+import WebSocket
 
 extension DiagnosticKind {
     /// Every diagnostic imscope can raise, layer by layer. `Docs/diagnostics.md` lists the same codes.
-    public static var catalogue: [DiagnosticKind] { captureLayer + tcpLayer }
+    public static var catalogue: [DiagnosticKind] { captureLayer + tcpLayer + httpLayer + webSocketLayer }
 }

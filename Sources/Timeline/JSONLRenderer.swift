@@ -1,4 +1,5 @@
 import ImscopeCore
+import WebSocket
 
 /// Writes records as JSON Lines (schema version 1 in `Docs/jsonl-schema.md`), or as one JSON array when
 /// `array` is set (`--format json`).
@@ -68,6 +69,34 @@ public final class JSONLRenderer: RecordSink {
                 out.append(int: c.missing.s2c)
                 out.append(byte: UInt8(ascii: "}"))
             }
+        case .http(let h):
+            if h.head.isRequest {
+                out.append(",\"method\":" as StaticString)
+                out.appendJSONString(h.head.method)
+                out.append(",\"uri\":" as StaticString)
+                out.appendJSONString(h.head.uri)
+            } else {
+                out.append(",\"status\":" as StaticString)
+                out.append(int: h.head.status)
+                out.append(",\"reason\":" as StaticString)
+                out.appendJSONString(h.head.reason)
+            }
+            out.append(",\"version\":" as StaticString)
+            out.appendJSONString(h.head.version)
+            out.append(",\"headers\":{" as StaticString)
+            var seen = Set<String>()
+            var first = true
+            for (name, _) in h.head.headers where seen.insert(name.lowercased()).inserted {
+                if !first { out.append(byte: UInt8(ascii: ",")) }
+                first = false
+                out.appendJSONString(name)
+                out.append(byte: UInt8(ascii: ":"))
+                out.appendJSONString(h.head.value(name) ?? "")
+            }
+            out.append("},\"bodyLength\":" as StaticString)
+            out.append(int: h.bodyLength)
+        case .ws(let w):
+            writeWS(w.message)
         case .diagnostic(let d):
             out.append(",\"severity\":\"" as StaticString)
             out.append(d.severity.name)
@@ -77,5 +106,49 @@ public final class JSONLRenderer: RecordSink {
             out.appendJSONString(d.message)
         }
         out.append(byte: UInt8(ascii: "}"))
+    }
+
+    func writeWS(_ m: WebSocketMessage) {
+        out.append(",\"opcode\":\"" as StaticString)
+        out.append(m.opcode.name)
+        out.append(m.compressed ? "\",\"compressed\":true" as StaticString : "\",\"compressed\":false" as StaticString)
+        out.append(",\"fragments\":" as StaticString)
+        out.append(int: m.fragments)
+        out.append(",\"length\":" as StaticString)
+        out.append(int: m.length)
+        if m.compressed {
+            out.append(",\"wireLength\":" as StaticString)
+            out.append(int: m.wireLength)
+        }
+        if m.opcode == .close {
+            if let code = m.closeCode {
+                out.append(",\"closeCode\":" as StaticString)
+                out.append(int: code)
+            }
+            out.append(",\"closeReason\":" as StaticString)
+            appendText(m.payload, valid: m.validUTF8)
+        } else if m.opcode == .text {
+            out.append(",\"text\":" as StaticString)
+            appendText(m.payload, valid: m.validUTF8)
+        } else {
+            out.append(",\"base64\":\"" as StaticString)
+            Base64.encode(m.payload, into: &out.bytes)
+            out.append(byte: UInt8(ascii: "\""))
+        }
+        if m.truncated { out.append(",\"truncated\":true" as StaticString) }
+        if m.missing > 0 {
+            out.append(",\"missing\":" as StaticString)
+            out.append(int: m.missing)
+        }
+        if m.inflateFailed { out.append(",\"inflateFailed\":true" as StaticString) }
+    }
+
+    /// Text from the wire: written as is when valid UTF-8, else with U+FFFD for the bad bytes.
+    func appendText(_ bytes: UnsafeRawBufferPointer, valid: Bool) {
+        if valid {
+            out.appendJSONString(utf8: bytes)
+        } else {
+            out.appendJSONString(String(decoding: bytes, as: UTF8.self))
+        }
     }
 }

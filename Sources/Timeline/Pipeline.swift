@@ -1,6 +1,7 @@
 import Capture
 import ImscopeCore
 import TCPReassembly
+import WebSocket
 
 #if canImport(Glibc)
     import Glibc
@@ -13,7 +14,12 @@ public enum Layer: String, CaseIterable, Sendable {
     case tcp, ws, eio, sio, im
 
     /// The deepest layer this build decodes; deeper requests decode this far.
-    public static let deepestImplemented: Layer = .tcp
+    public static let deepestImplemented: Layer = .ws
+
+    /// Whether decoding reaches `layer`.
+    public func reaches(_ layer: Layer) -> Bool {
+        Layer.allCases.firstIndex(of: self)! >= Layer.allCases.firstIndex(of: layer)!
+    }
 }
 
 /// Everything the pipeline needs to know about a run.
@@ -23,6 +29,7 @@ public struct PipelineOptions: Sendable {
     public var anyPort = false
     public var tcpLimits = TCPReassembler.Limits()
     public var ipLimits = IPDefragmenter.Limits()
+    public var wsLimits = WebSocketLimits()
     /// When set, each connection's reassembled bytes are written to `DIR/<conn>.c2s` and `DIR/<conn>.s2c`.
     public var writeStreamsDirectory: String? = nil
     public init() {}
@@ -57,7 +64,9 @@ public final class Pipeline {
         decoder = PacketDecoder(limits: options.ipLimits)
         var streams: StreamFiles? = nil
         if let dir = options.writeStreamsDirectory { streams = try StreamFiles(directory: dir) }
-        tcpSink = TCPLayerSink(records: records, counter: DiagnosticCounter(), streams: streams)
+        tcpSink = TCPLayerSink(
+            emitter: Emitter(records: records), streams: streams, decodeApplication: options.layer.reaches(.ws),
+            wsLimits: options.wsLimits)
     }
 
     /// Reads every packet of `source` and emits the timeline, then closes what is still open.
@@ -112,7 +121,7 @@ public final class Pipeline {
         reassembler.finishAll(at: lastCtx, sink: &tcpSink)
         tcpSink.streams?.closeAll()
         summary.connections = reassembler.connectionsSeen
-        summary.diagnostics.merge(tcpSink.counter.counts) { $0 + $1 }
+        summary.diagnostics.merge(tcpSink.emitter.counts) { $0 + $1 }
         records.finish()
     }
 
@@ -131,35 +140,60 @@ public final class Pipeline {
     }
 }
 
-/// Counts diagnostics by severity (for `--strict` and the summary).
-final class DiagnosticCounter {
-    var counts: [Severity: Int] = [:]
-}
-
-/// The TCP layer's events as records: `conn` open and close, gaps as diagnostics (raised by the reassembler).
+/// The TCP layer's events as records (`conn` open and close; gaps come as diagnostics from the reassembler), and
+/// each connection's bytes handed to its ``ConnectionDecoder`` when decoding goes deeper than TCP.
 struct TCPLayerSink: TCPStreamSink {
-    let records: RecordSink
-    let counter: DiagnosticCounter
+    let emitter: Emitter
     var streams: StreamFiles?
+    let decodeApplication: Bool
+    let wsLimits: WebSocketLimits
+    /// Per-connection decoders, indexed by `Connection.slot`; slots of closed connections are reused.
+    var decoders: [ConnectionDecoder?] = []
+    var freeSlots: [Int] = []
+
+    init(emitter: Emitter, streams: StreamFiles?, decodeApplication: Bool, wsLimits: WebSocketLimits) {
+        self.emitter = emitter
+        self.streams = streams
+        self.decodeApplication = decodeApplication
+        self.wsLimits = wsLimits
+    }
 
     mutating func opened(_ conn: Connection, at ctx: PacketContext) {
-        records.emit(
+        emitter.emit(
             Record(
                 ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: nil,
                 body: .conn(
                     ConnRecord(event: .open, client: conn.client, server: conn.server, bytes: (0, 0), missing: (0, 0))))
         )
+        guard decodeApplication else { return }
+        let decoder = ConnectionDecoder(conn: conn, emitter: emitter, wsLimits: wsLimits)
+        if let slot = freeSlots.popLast() {
+            decoders[slot] = decoder
+            conn.slot = slot
+        } else {
+            conn.slot = decoders.count
+            decoders.append(decoder)
+        }
     }
 
     mutating func data(_ conn: Connection, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
         streams?.write(conn: conn.id, dir: dir, bytes)
+        if conn.slot >= 0 { decoders[conn.slot]!.data(dir, bytes, at: ctx) }
     }
 
-    mutating func gap(_ conn: Connection, _ dir: Direction, length: UInt64, cause: GapCause, at ctx: PacketContext) {}
+    mutating func gap(_ conn: Connection, _ dir: Direction, length: UInt64, cause: GapCause, at ctx: PacketContext) {
+        if conn.slot >= 0 { decoders[conn.slot]!.gap(dir, length, at: ctx) }
+    }
 
     mutating func closed(_ conn: Connection, reason: CloseReason, at ctx: PacketContext) {
         streams?.close(conn: conn.id)
-        records.emit(
+        if conn.slot >= 0 {
+            decoders[conn.slot]!.close(at: ctx)
+            decoders[conn.slot] = nil
+            freeSlots.append(conn.slot)
+            conn.slot = -1
+        }
+        emitter.emit(
             Record(
                 ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: nil,
                 body: .conn(
@@ -170,8 +204,7 @@ struct TCPLayerSink: TCPStreamSink {
     }
 
     mutating func diagnostic(_ diagnostic: Diagnostic) {
-        counter.counts[diagnostic.severity, default: 0] += 1
-        records.emit(Record(diagnostic))
+        emitter.diagnostic(diagnostic)
     }
 }
 

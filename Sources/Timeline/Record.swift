@@ -1,6 +1,8 @@
 import Capture
+import HTTP1
 import ImscopeCore
 import TCPReassembly
+import WebSocket
 
 /// What a `conn` record says happened to a connection.
 public enum ConnEvent: Sendable {
@@ -27,10 +29,24 @@ public struct ConnRecord: Sendable {
     public var missing: (c2s: UInt64, s2c: UInt64)
 }
 
+/// An `http` record: one request or response.
+public struct HTTPRecord {
+    public var head: HTTPMessageHead
+    public var bodyLength: Int
+}
+
+/// A `ws` record: one WebSocket message or control frame. `message.payload` is valid only while the record is
+/// being emitted: renderers write it out at once and keep nothing.
+public struct WSRecord {
+    public var message: WebSocketMessage
+}
+
 /// One timeline record, as every renderer receives it. Traffic records carry where they happened.
-public struct Record: Sendable {
-    public enum Body: Sendable {
+public struct Record {
+    public enum Body {
         case conn(ConnRecord)
+        case http(HTTPRecord)
+        case ws(WSRecord)
         case diagnostic(Diagnostic)
     }
 
@@ -58,6 +74,8 @@ public struct Record: Sendable {
     public var kind: String {
         switch body {
         case .conn: return "conn"
+        case .http: return "http"
+        case .ws: return "ws"
         case .diagnostic: return "diagnostic"
         }
     }

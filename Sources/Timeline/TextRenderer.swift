@@ -1,4 +1,5 @@
 import ImscopeCore
+import WebSocket
 
 /// Writes records for a person: one line each, time relative to the first packet, colored on a terminal.
 ///
@@ -69,6 +70,56 @@ public final class TextRenderer: RecordSink {
                     reset()
                 }
             }
+        case .http(let h):
+            paint("\u{1B}[35m")
+            if h.head.isRequest {
+                out.append(h.head.method)
+                out.append(" " as StaticString)
+                out.append(h.head.uri)
+            } else {
+                out.append(int: h.head.status)
+                out.append(" " as StaticString)
+                out.append(h.head.reason)
+            }
+            reset()
+            if h.bodyLength > 0 {
+                out.append("  body " as StaticString)
+                out.append(int: h.bodyLength)
+                out.append(" B" as StaticString)
+            }
+        case .ws(let w):
+            let m = w.message
+            paint(m.opcode.isControl ? "\u{1B}[2m" : "\u{1B}[32m")
+            out.append(m.opcode.name)
+            reset()
+            out.append(" " as StaticString)
+            out.append(int: m.length)
+            out.append(" B" as StaticString)
+            if m.compressed { out.append(" deflated" as StaticString) }
+            if m.fragments > 1 {
+                out.append(" in " as StaticString)
+                out.append(int: m.fragments)
+                out.append(" frames" as StaticString)
+            }
+            if let code = m.closeCode {
+                out.append(" code " as StaticString)
+                out.append(int: code)
+            }
+            if m.opcode == .text || m.opcode == .close {
+                if m.payload.count > 0 {
+                    out.append("  " as StaticString)
+                    appendPreview(m.payload)
+                }
+            }
+            if m.truncated { out.append("  [truncated]" as StaticString) }
+            if m.missing > 0 {
+                paint("\u{1B}[33m")
+                out.append("  [" as StaticString)
+                out.append(int: m.missing)
+                out.append(" B missing]" as StaticString)
+                reset()
+            }
+            if m.inflateFailed { out.append("  [not inflated]" as StaticString) }
         case .diagnostic(let d):
             switch d.severity {
             case .info: paint("\u{1B}[2m")
@@ -89,6 +140,30 @@ public final class TextRenderer: RecordSink {
         }
         out.append(byte: 0x0A)
         out.endRecord()
+    }
+
+    /// At most 160 characters of text, one line, control characters shown as escapes.
+    func appendPreview(_ bytes: UnsafeRawBufferPointer) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        var shown = 0
+        for ch in text.unicodeScalars {
+            if shown == 160 {
+                out.append("…" as StaticString)
+                break
+            }
+            switch ch {
+            case "\n": out.append("\\n" as StaticString)
+            case "\r": out.append("\\r" as StaticString)
+            case "\t": out.append("\\t" as StaticString)
+            default:
+                if ch.value < 0x20 || ch.value == 0x7F {
+                    out.append("\\x" + String(ch.value, radix: 16))
+                } else {
+                    out.append(String(ch))
+                }
+            }
+            shown += 1
+        }
     }
 
     func formatSeconds(_ ns: Int64, precision: UInt8) -> String {

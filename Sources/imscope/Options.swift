@@ -102,7 +102,7 @@ struct DecodeOptions: ParsableArguments {
             && Layer.allCases.firstIndex(of: layer)! > Layer.allCases.firstIndex(of: Layer.deepestImplemented)!
         {
             printError(
-                "imscope: note: decoding above TCP is not available yet; showing connections and diagnostics "
+                "imscope: note: decoding above WebSocket is not available yet; showing the WebSocket layer "
                     + "(--layer \(Layer.deepestImplemented.rawValue))")
         }
     }

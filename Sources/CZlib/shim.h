@@ -1,0 +1,9 @@
+#ifndef IMSCOPE_CZLIB_SHIM_H
+#define IMSCOPE_CZLIB_SHIM_H
+#include <zlib.h>
+
+/* inflateInit2 is a macro; Swift sees only the function behind it. */
+static inline int imscope_inflate_init_raw(z_stream *stream) {
+    return inflateInit2(stream, -15);
+}
+#endif

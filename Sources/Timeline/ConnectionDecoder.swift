@@ -1,0 +1,284 @@
+import Capture
+import HTTP1
+import ImscopeCore
+import TCPReassembly
+import WebSocket
+
+/// Where records go: the renderer, with diagnostics counted for `--strict` and the summary.
+final class Emitter {
+    let records: RecordSink
+    var counts: [Severity: Int] = [:]
+
+    init(records: RecordSink) { self.records = records }
+
+    @inline(__always)
+    func emit(_ record: Record) { records.emit(record) }
+
+    func diagnostic(_ d: Diagnostic) {
+        counts[d.severity, default: 0] += 1
+        records.emit(Record(d))
+    }
+}
+
+/// Decodes the application protocols of one TCP connection: HTTP/1.1 (requests, responses, the upgrade), then
+/// WebSocket; or WebSocket from the frames alone when the handshake was not captured.
+///
+/// Fed the reassembled streams of both directions in capture order; emits `http`, `ws` and `conn` (upgrade)
+/// records and the diagnostics of those layers.
+final class ConnectionDecoder {
+    enum Mode {
+        /// No payload yet: the first bytes decide.
+        case undecided
+        case http
+        case websocket
+        /// Not a protocol imscope decodes (reported once).
+        case opaque
+    }
+
+    let conn: Connection
+    let emitter: Emitter
+    let wsLimits: WebSocketLimits
+    var mode = Mode.undecided
+    var request = HTTPStreamParser(role: .request)
+    var response = HTTPStreamParser(role: .response)
+    var requestHead: HTTPMessageHead? = nil
+    var responseHead: HTTPMessageHead? = nil
+    /// The last upgrade request, until its response comes.
+    var upgradeRequest: HTTPMessageHead? = nil
+    /// Client bytes that followed an upgrade request before the server answered (bounded by `maxParked`).
+    var parked: [UInt8] = []
+    var parkedGap: UInt64 = 0
+    let maxParked = 1 << 20
+    var client: WebSocketStream? = nil
+    var server: WebSocketStream? = nil
+    /// Bytes fed while searching for frames without a handshake, to give up after the resync window.
+    var unsyncedBytes = 0
+
+    init(conn: Connection, emitter: Emitter, wsLimits: WebSocketLimits) {
+        self.conn = conn
+        self.emitter = emitter
+        self.wsLimits = wsLimits
+    }
+
+    // MARK: - Input from TCP
+
+    func data(_ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
+        if case .undecided = mode { decide(dir, bytes, at: ctx) }
+        switch mode {
+        case .undecided, .opaque:
+            return
+        case .http:
+            if dir == .c2s {
+                if upgradeRequest != nil {
+                    park(bytes, at: ctx)
+                } else {
+                    feedRequest(bytes, at: ctx)
+                }
+            } else {
+                feedResponse(bytes, at: ctx)
+            }
+        case .websocket:
+            let stream = dir == .c2s ? client! : server!
+            stream.feed(bytes) { event in self.webSocketEvent(event, dir, at: ctx) }
+            if unsyncedBytes >= 0 { checkRecognised(stream, dir, bytes.count, at: ctx) }
+        }
+    }
+
+    func gap(_ dir: Direction, _ length: UInt64, at ctx: PacketContext) {
+        switch mode {
+        case .undecided, .opaque:
+            return
+        case .http:
+            if dir == .c2s {
+                if upgradeRequest != nil {
+                    parkedGap += length
+                    return
+                }
+                request.gap(length) { event in self.httpEvent(event, .c2s, at: ctx) }
+            } else {
+                response.gap(length) { event in self.httpEvent(event, .s2c, at: ctx) }
+            }
+        case .websocket:
+            (dir == .c2s ? client! : server!).gap(length) { event in self.webSocketEvent(event, dir, at: ctx) }
+        }
+    }
+
+    func close(at ctx: PacketContext) {
+        switch mode {
+        case .http:
+            request.close { event in self.httpEvent(event, .c2s, at: ctx) }
+            response.close { event in self.httpEvent(event, .s2c, at: ctx) }
+        case .websocket:
+            client!.close { event in self.webSocketEvent(event, .c2s, at: ctx) }
+            server!.close { event in self.webSocketEvent(event, .s2c, at: ctx) }
+        default:
+            break
+        }
+    }
+
+    // MARK: - Deciding what the connection carries
+
+    func decide(_ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
+        let looksHTTP: Bool
+        if dir == .c2s {
+            looksHTTP = Self.startsWithMethod(bytes)
+        } else {
+            looksHTTP = bytes.starts(with: "HTTP/1.".utf8)
+        }
+        if looksHTTP || conn.handshakeSeen && dir == .c2s {
+            mode = .http
+            return
+        }
+        mode = .websocket
+        unsyncedBytes = 0
+        client = WebSocketStream(fromClient: true, deflate: .off, negotiated: false, limits: wsLimits)
+        server = WebSocketStream(fromClient: false, deflate: .off, negotiated: false, limits: wsLimits)
+    }
+
+    static func startsWithMethod(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        for method in ["GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT "]
+        where bytes.starts(with: method.utf8) {
+            return true
+        }
+        return false
+    }
+
+    /// Gives up on a connection whose frames never line up within the resync window (both directions).
+    func checkRecognised(_ stream: WebSocketStream, _ dir: Direction, _ count: Int, at ctx: PacketContext) {
+        guard unsyncedBytes >= 0 else { return }
+        if client!.inSync || server!.inSync {
+            unsyncedBytes = -1  // recognised: stop checking
+            return
+        }
+        unsyncedBytes += count
+        if unsyncedBytes > 2 * wsLimits.resyncWindow {
+            mode = .opaque
+            emitter.diagnostic(
+                Diagnostic(
+                    .wsUnrecognized,
+                    "no HTTP request and no WebSocket frames in the first \(unsyncedBytes) bytes; not decoded",
+                    ts: ctx.ts, frame: ctx.frame, conn: conn.id))
+        }
+    }
+
+    // MARK: - HTTP
+
+    func feedRequest(_ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
+        let used = request.feed(bytes) { event in self.httpEvent(event, .c2s, at: ctx) }
+        if used < bytes.count { park(UnsafeRawBufferPointer(rebasing: bytes[used...]), at: ctx) }
+    }
+
+    func feedResponse(_ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
+        let used = response.feed(bytes) { event in self.httpEvent(event, .s2c, at: ctx) }
+        guard response.switchedProtocols else { return }
+        // The server switched protocols: the rest of its bytes are WebSocket frames.
+        if case .websocket = mode {
+            server!.feed(UnsafeRawBufferPointer(rebasing: bytes[used...])) { event in
+                self.webSocketEvent(event, .s2c, at: ctx)
+            }
+        } else {
+            mode = .opaque  // switched to something else than WebSocket
+        }
+    }
+
+    func park(_ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
+        let room = maxParked - parked.count
+        if bytes.count <= room {
+            parked.append(contentsOf: bytes)
+        } else {
+            parked.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<room]))
+            parkedGap += UInt64(bytes.count - room)
+        }
+    }
+
+    func httpEvent(_ event: HTTPEvent, _ dir: Direction, at ctx: PacketContext) {
+        switch event {
+        case .head(let head):
+            if dir == .c2s {
+                requestHead = head
+                response.expectResponse(toMethod: head.method)
+                if head.isWebSocketUpgrade { upgradeRequest = head }
+            } else {
+                responseHead = head
+            }
+        case .body:
+            break  // polling payloads are decoded by the Engine.IO layer
+        case .end(let bodyLength, _):
+            guard let head = dir == .c2s ? requestHead : responseHead else { return }
+            emitter.emit(
+                Record(
+                    ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir,
+                    body: .http(HTTPRecord(head: head, bodyLength: bodyLength))))
+            if dir == .c2s {
+                requestHead = nil
+            } else {
+                responseHead = nil
+                if head.status >= 200 || head.status == 101 { finishUpgrade(head, at: ctx) }
+            }
+        case .problem(let kind, let message):
+            emitter.diagnostic(Diagnostic(kind, message, ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
+        }
+    }
+
+    /// The final response to a request: if it answered an upgrade request, switch to WebSocket or go back to HTTP.
+    func finishUpgrade(_ response: HTTPMessageHead, at ctx: PacketContext) {
+        guard let upgrade = upgradeRequest else { return }
+        upgradeRequest = nil
+        let held = parked
+        parked = []
+        let heldGap = parkedGap
+        parkedGap = 0
+        if response.status == 101 && response.has("Upgrade", token: "websocket") {
+            let handshake = WebSocketHandshake(request: upgrade, response: response)
+            if handshake.acceptValid == false {
+                emitter.diagnostic(
+                    Diagnostic(
+                        .wsBadAccept,
+                        "Sec-WebSocket-Accept is \"\(response.value("Sec-WebSocket-Accept") ?? "")\", expected "
+                            + "\"\(handshake.expectedAccept ?? "")\"", ts: ctx.ts, frame: ctx.frame, conn: conn.id,
+                        dir: .s2c))
+            }
+            emitter.emit(
+                Record(
+                    ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: nil,
+                    body: .conn(
+                        ConnRecord(
+                            event: .upgrade, client: conn.client, server: conn.server, bytes: (0, 0),
+                            missing: (0, 0)))))
+            mode = .websocket
+            unsyncedBytes = -1
+            client = WebSocketStream(
+                fromClient: true, deflate: handshake.clientDeflate, negotiated: true, limits: wsLimits)
+            server = WebSocketStream(
+                fromClient: false, deflate: handshake.serverDeflate, negotiated: true, limits: wsLimits)
+            if heldGap > 0 { client!.gap(heldGap) { event in self.webSocketEvent(event, .c2s, at: ctx) } }
+            held.withUnsafeBytes { bytes in
+                client!.feed(bytes) { event in self.webSocketEvent(event, .c2s, at: ctx) }
+            }
+        } else {
+            if response.status == 101 {
+                mode = .opaque
+                return
+            }
+            emitter.diagnostic(
+                Diagnostic(
+                    .httpUnansweredUpgrade, "the WebSocket upgrade was answered \(response.status)", ts: ctx.ts,
+                    frame: ctx.frame, conn: conn.id, dir: .s2c))
+            request.resume()
+            if heldGap > 0 { request.gap(heldGap) { event in self.httpEvent(event, .c2s, at: ctx) } }
+            held.withUnsafeBytes { feedRequest($0, at: ctx) }
+        }
+    }
+
+    // MARK: - WebSocket
+
+    func webSocketEvent(_ event: WebSocketEvent, _ dir: Direction, at ctx: PacketContext) {
+        switch event {
+        case .message(let message):
+            emitter.emit(
+                Record(ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir, body: .ws(WSRecord(message: message))))
+        case .problem(let kind, let message):
+            emitter.diagnostic(Diagnostic(kind, message, ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
+        }
+    }
+}
