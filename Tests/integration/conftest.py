@@ -34,6 +34,8 @@ ROUGH_SOURCES = {
     "eio4-midstream-lo.pcap": ["split", "dup", "swap", "swapack", "vlan", "qinq", "drop", "snaplen"],
     "eio3-websocket-ipv6-nano.pcap": ["split", "dup", "swap", "swapack", "vlan", "qinq", "drop", "snaplen"],
     "eio3-polling-upgrade-sll.pcap": ["split", "dup", "swap", "swapack", "drop", "snaplen"],
+    # pcapng: converted to a nanosecond pcap by editcap first (roughen.py reads pcap only)
+    "eio4-polling-upgrade-any.pcapng": ["split", "dup", "swap", "swapack", "drop", "snaplen"],
 }
 ROUGH_CASES = [(src, mode) for src, modes in ROUGH_SOURCES.items() for mode in modes]
 
@@ -141,8 +143,16 @@ def rough(tmp_path_factory):
 
     def make(source, mode):
         if (source, mode) not in cache:
+            src = CAPTURES / source
+            if source.endswith(".pcapng"):
+                editcap = shutil.which("editcap")
+                if not editcap:
+                    pytest.skip("editcap (Wireshark) is not installed: needed to turn %s into a pcap" % source)
+                src = out / (source.rsplit(".", 1)[0] + ".nsec.pcap")
+                if not src.exists():
+                    subprocess.run([editcap, "-F", "nsecpcap", str(CAPTURES / source), str(src)], check=True)
             dst = out / ("%s.%s.pcap" % (source.rsplit(".", 1)[0], mode))
-            sidecar = roughen.roughen(mode, str(CAPTURES / source), str(dst))
+            sidecar = roughen.roughen(mode, str(src), str(dst))
             cache[(source, mode)] = (dst, sidecar)
         return cache[(source, mode)]
 
