@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "imscope",
             dependencies: [
-                "Timeline", "Capture", "TCPReassembly", "ImscopeCore",
+                "Timeline", "Capture", "TCPReassembly", "WebSocket", "ImscopeCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize

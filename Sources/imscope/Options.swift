@@ -3,6 +3,7 @@ import Capture
 import ImscopeCore
 import TCPReassembly
 import Timeline
+import WebSocket
 
 #if canImport(Glibc)
     import Glibc
@@ -60,11 +61,18 @@ struct DecodeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Capture-time seconds without packets before a connection is closed.", valueName: "s"))
     var tcpIdleTimeout = Int(TCPReassembler.Limits().idleTimeoutSeconds)
 
+    @Option(help: ArgumentHelp("WebSocket message bytes kept (after inflating); the rest is counted.", valueName: "bytes"))
+    var wsMaxMessage = WebSocketLimits().maxMessageBytes
+
+    @Option(help: ArgumentHelp("Bytes one compressed message may inflate to before inflating stops.", valueName: "bytes"))
+    var wsMaxInflate = WebSocketLimits().maxInflateBytes
+
     func validate() throws {
         if tcpMaxBuffer < 0 || tcpMaxBufferTotal < 0 { throw ValidationError("buffer limits cannot be negative") }
         if tcpMaxSegments < 1 || tcpMaxSegmentsTotal < 1 { throw ValidationError("segment limits must be at least 1") }
         if tcpMaxConnections < 1 { throw ValidationError("--tcp-max-connections must be at least 1") }
         if tcpIdleTimeout < 1 { throw ValidationError("--tcp-idle-timeout must be at least 1 second") }
+        if wsMaxMessage < 0 { throw ValidationError("--ws-max-message cannot be negative") }
         if port.isEmpty { throw ValidationError("give at least one --port") }
     }
 
@@ -80,6 +88,8 @@ struct DecodeOptions: ParsableArguments {
         o.tcpLimits.maxConnections = tcpMaxConnections
         o.tcpLimits.idleTimeoutSeconds = Int64(tcpIdleTimeout)
         o.writeStreamsDirectory = writeStreams
+        o.wsLimits.maxMessageBytes = wsMaxMessage
+        o.wsLimits.maxInflateBytes = wsMaxInflate
         return o
     }
 
