@@ -2,7 +2,8 @@
 // imscope: a traffic recorder and protocol inspector for Socket.IO instant-messaging systems.
 //
 // One target per layer; dependency arrows point one way:
-//   CPcap -> Capture -> TCPReassembly -> HTTP1 -> WebSocket -> (EngineIO -> SocketIO -> IMProtocol) -> Timeline -> imscope
+//   CPcap -> Capture -> TCPReassembly -> HTTP1 -> WebSocket -> EngineIO -> SocketIO -> (IMProtocol) -> Timeline -> imscope
+// JSONScan (a validating in-place JSON scanner) serves the layers that read JSON.
 // ImscopeCore holds the few value types every layer shares (timestamps, directions, diagnostics).
 import PackageDescription
 
@@ -33,15 +34,22 @@ let package = Package(
         .target(name: "ImscopeCore", swiftSettings: optimize),
         .target(name: "Capture", dependencies: ["CPcap", "ImscopeCore"], swiftSettings: optimize),
         .target(name: "TCPReassembly", dependencies: ["Capture", "ImscopeCore"], swiftSettings: optimize),
+        .target(name: "JSONScan", swiftSettings: optimize),
+        .target(name: "Inflate", dependencies: ["CZlib"], swiftSettings: optimize),
         .target(name: "HTTP1", dependencies: ["ImscopeCore"], swiftSettings: optimize),
         .target(
             name: "WebSocket",
-            dependencies: ["CZlib", "HTTP1", "ImscopeCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Inflate", "HTTP1", "ImscopeCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: optimize
         ),
+        .target(name: "EngineIO", dependencies: ["ImscopeCore", "JSONScan"], swiftSettings: optimize),
+        .target(name: "SocketIO", dependencies: ["EngineIO", "ImscopeCore", "JSONScan"], swiftSettings: optimize),
         .target(
             name: "Timeline",
-            dependencies: ["Capture", "TCPReassembly", "HTTP1", "WebSocket", "ImscopeCore"],
+            dependencies: [
+                "Capture", "TCPReassembly", "HTTP1", "WebSocket", "EngineIO", "SocketIO", "JSONScan", "Inflate",
+                "ImscopeCore",
+            ],
             swiftSettings: optimize
         ),
         .executableTarget(
@@ -56,6 +64,7 @@ let package = Package(
         .testTarget(name: "TCPReassemblyTests", dependencies: ["TCPReassembly", "Capture", "ImscopeCore"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "ImscopeCore"]),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP1", "ImscopeCore"]),
+        .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "SocketIO", "JSONScan", "ImscopeCore"]),
         // Golden outputs live in Tests/TimelineTests/Golden and are read by path (re-recorded with IMSCOPE_RECORD=1).
         .testTarget(
             name: "TimelineTests",

@@ -6,4 +6,8 @@
 static inline int imscope_inflate_init_raw(z_stream *stream) {
     return inflateInit2(stream, -15);
 }
+/* gzip or zlib header, detected (HTTP Content-Encoding). */
+static inline int imscope_inflate_init_auto(z_stream *stream) {
+    return inflateInit2(stream, 15 + 32);
+}
 #endif

@@ -30,3 +30,34 @@ public enum Base64 {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+extension Base64 {
+    static let decodeTable: [UInt8] = {
+        var t = [UInt8](repeating: 0xFF, count: 256)
+        for (i, c) in alphabet.enumerated() { t[Int(c)] = UInt8(i) }
+        t[Int(UInt8(ascii: "-"))] = 62  // base64url too
+        t[Int(UInt8(ascii: "_"))] = 63
+        return t
+    }()
+
+    /// Decodes base64 (padding optional, base64url accepted); nil on a character outside the alphabet.
+    public static func decode(_ input: UnsafeRawBufferPointer) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(input.count * 3 / 4)
+        var acc: UInt32 = 0
+        var bits = 0
+        for c in input {
+            if c == UInt8(ascii: "=") { break }
+            if c == 0x0A || c == 0x0D || c == 0x20 { continue }
+            let v = decodeTable[Int(c)]
+            if v == 0xFF { return nil }
+            acc = acc << 6 | UInt32(v)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
+            }
+        }
+        return out
+    }
+}

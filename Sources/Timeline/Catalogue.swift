@@ -1,10 +1,14 @@
 import Capture
+import EngineIO
 import HTTP1
 import ImscopeCore
+import SocketIO
 import TCPReassembly
 import WebSocket
 
 extension DiagnosticKind {
     /// Every diagnostic imscope can raise, layer by layer. `Docs/diagnostics.md` lists the same codes.
-    public static var catalogue: [DiagnosticKind] { captureLayer + tcpLayer + httpLayer + webSocketLayer }
+    public static var catalogue: [DiagnosticKind] {
+        captureLayer + tcpLayer + httpLayer + webSocketLayer + engineIOLayer + socketIOLayer
+    }
 }

@@ -1,4 +1,5 @@
 import Capture
+import EngineIO
 import HTTP1
 import ImscopeCore
 import TCPReassembly
@@ -38,6 +39,21 @@ final class ConnectionDecoder {
     let conn: Connection
     let emitter: Emitter
     let wsLimits: WebSocketLimits
+    let sessions: EngineIOSessions
+    /// Decode Engine.IO and Socket.IO (layer `eio` and deeper).
+    let decodeEIO: Bool
+    /// Emit `ws` records for data messages (layer `ws`); control frames are emitted at every layer.
+    let showWSData: Bool
+    // Polling: the Engine.IO view of each request waiting for its response, and the bodies being gathered.
+    var pollingQueue: [PollingRequest?] = []
+    var currentRequest: PollingRequest? = nil
+    var currentResponse: PollingRequest? = nil
+    var requestBody: [UInt8] = []
+    var responseBody: [UInt8] = []
+    var maxPollingBody: Int { wsLimits.maxMessageBytes }
+    // WebSocket: the session it carries, and the version its upgrade request named.
+    var wsSession: EngineIOSession? = nil
+    var wsVersion: Int? = nil
     var mode = Mode.undecided
     var request = HTTPStreamParser(role: .request)
     var response = HTTPStreamParser(role: .response)
@@ -54,10 +70,13 @@ final class ConnectionDecoder {
     /// Bytes fed while searching for frames without a handshake, to give up after the resync window.
     var unsyncedBytes = 0
 
-    init(conn: Connection, emitter: Emitter, wsLimits: WebSocketLimits) {
+    init(conn: Connection, emitter: Emitter, wsLimits: WebSocketLimits, sessions: EngineIOSessions, layer: Layer) {
         self.conn = conn
         self.emitter = emitter
         self.wsLimits = wsLimits
+        self.sessions = sessions
+        self.decodeEIO = layer.reaches(.eio)
+        self.showWSData = !layer.reaches(.eio)
     }
 
     // MARK: - Input from TCP
@@ -111,6 +130,7 @@ final class ConnectionDecoder {
         case .websocket:
             client!.close { event in self.webSocketEvent(event, .c2s, at: ctx) }
             server!.close { event in self.webSocketEvent(event, .s2c, at: ctx) }
+            if decodeEIO { engineIOClosed(at: ctx) }
         default:
             break
         }
@@ -198,12 +218,14 @@ final class ConnectionDecoder {
                 requestHead = head
                 response.expectResponse(toMethod: head.method)
                 if head.isWebSocketUpgrade { upgradeRequest = head }
+                pollingRequestHead(head)
             } else {
                 responseHead = head
+                if head.status >= 200 { pollingResponseHead() }
             }
-        case .body:
-            break  // polling payloads are decoded by the Engine.IO layer
-        case .end(let bodyLength, _):
+        case .body(let bytes):
+            if decodeEIO { pollingBody(dir, bytes) }
+        case .end(let bodyLength, let complete):
             guard let head = dir == .c2s ? requestHead : responseHead else { return }
             emitter.emit(
                 Record(
@@ -214,6 +236,13 @@ final class ConnectionDecoder {
             } else {
                 responseHead = nil
                 if head.status >= 200 || head.status == 101 { finishUpgrade(head, at: ctx) }
+            }
+            if decodeEIO && (dir == .c2s || head.status >= 200) {
+                // Only a successful response carries a payload ("400 Bad Request" for a closed session does not).
+                if dir == .s2c && head.status >= 300 { currentResponse = nil }
+                pollingEnd(
+                    dir, bodyLength: bodyLength, complete: complete,
+                    encoding: head.value("Content-Encoding")?.lowercased(), at: ctx)
             }
         case .problem(let kind, let message):
             emitter.diagnostic(Diagnostic(kind, message, ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
@@ -247,6 +276,22 @@ final class ConnectionDecoder {
                             missing: (0, 0)))))
             mode = .websocket
             unsyncedBytes = -1
+            if decodeEIO, let info = Self.engineIORequest(upgrade) {
+                wsVersion = info.version
+                if let sid = info.sid {
+                    if let existing = sessions.find(sid) {
+                        wsSession = existing
+                    } else {
+                        let session = EngineIOSession(sid: sid, version: info.version, sessions: sessions)
+                        if let evicted = sessions.register(session) { finishSession(evicted, at: ctx) }
+                        wsSession = session
+                        emitter.diagnostic(
+                            Diagnostic(
+                                .eioUnknownSession, "session \(sid): handshake not captured", ts: ctx.ts,
+                                frame: ctx.frame, conn: conn.id, dir: .c2s))
+                    }
+                }
+            }
             client = WebSocketStream(
                 fromClient: true, deflate: handshake.clientDeflate, negotiated: true, limits: wsLimits)
             server = WebSocketStream(
@@ -275,8 +320,22 @@ final class ConnectionDecoder {
     func webSocketEvent(_ event: WebSocketEvent, _ dir: Direction, at ctx: PacketContext) {
         switch event {
         case .message(let message):
-            emitter.emit(
-                Record(ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir, body: .ws(WSRecord(message: message))))
+            if showWSData || message.opcode.isControl {
+                emitter.emit(
+                    Record(ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir, body: .ws(WSRecord(message: message)))
+                )
+            }
+            if decodeEIO && !message.opcode.isControl && message.missing == 0 && !message.inflateFailed
+                && !message.truncated
+            {
+                if wsSession == nil && wsVersion == nil {
+                    emitter.diagnostic(
+                        Diagnostic(
+                            .eioVersionGuessed, "no handshake: assuming Engine.IO 4 until the pings show", ts: ctx.ts,
+                            frame: ctx.frame, conn: conn.id))
+                }
+                engineIOWebSocket(message.payload, binary: message.opcode == .binary, dir, at: ctx)
+            }
         case .problem(let kind, let message):
             emitter.diagnostic(Diagnostic(kind, message, ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
         }

@@ -97,6 +97,10 @@ public final class JSONLRenderer: RecordSink {
             out.append(int: h.bodyLength)
         case .ws(let w):
             writeWS(w.message)
+        case .eio(let e):
+            writeEIO(e)
+        case .sio(let m):
+            writeSIO(m, ts: r.ts)
         case .diagnostic(let d):
             out.append(",\"severity\":\"" as StaticString)
             out.append(d.severity.name)

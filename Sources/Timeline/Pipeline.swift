@@ -1,4 +1,5 @@
 import Capture
+import EngineIO
 import ImscopeCore
 import TCPReassembly
 import WebSocket
@@ -14,7 +15,7 @@ public enum Layer: String, CaseIterable, Sendable {
     case tcp, ws, eio, sio, im
 
     /// The deepest layer this build decodes; deeper requests decode this far.
-    public static let deepestImplemented: Layer = .ws
+    public static let deepestImplemented: Layer = .sio
 
     /// Whether decoding reaches `layer`.
     public func reaches(_ layer: Layer) -> Bool {
@@ -65,8 +66,7 @@ public final class Pipeline {
         var streams: StreamFiles? = nil
         if let dir = options.writeStreamsDirectory { streams = try StreamFiles(directory: dir) }
         tcpSink = TCPLayerSink(
-            emitter: Emitter(records: records), streams: streams, decodeApplication: options.layer.reaches(.ws),
-            wsLimits: options.wsLimits)
+            emitter: Emitter(records: records), streams: streams, layer: options.layer, wsLimits: options.wsLimits)
     }
 
     /// Reads every packet of `source` and emits the timeline, then closes what is still open.
@@ -119,6 +119,7 @@ public final class Pipeline {
             emitDiagnostic(Diagnostic(.ipFragmentIncomplete, message, ts: lastCtx.ts, frame: lastCtx.frame))
         }
         reassembler.finishAll(at: lastCtx, sink: &tcpSink)
+        tcpSink.finishSessions(at: lastCtx)
         tcpSink.streams?.closeAll()
         summary.connections = reassembler.connectionsSeen
         summary.diagnostics.merge(tcpSink.emitter.counts) { $0 + $1 }
@@ -146,16 +147,26 @@ struct TCPLayerSink: TCPStreamSink {
     let emitter: Emitter
     var streams: StreamFiles?
     let decodeApplication: Bool
+    let layer: Layer
     let wsLimits: WebSocketLimits
+    let sessions = EngineIOSessions()
     /// Per-connection decoders, indexed by `Connection.slot`; slots of closed connections are reused.
     var decoders: [ConnectionDecoder?] = []
     var freeSlots: [Int] = []
 
-    init(emitter: Emitter, streams: StreamFiles?, decodeApplication: Bool, wsLimits: WebSocketLimits) {
+    init(emitter: Emitter, streams: StreamFiles?, layer: Layer, wsLimits: WebSocketLimits) {
         self.emitter = emitter
         self.streams = streams
-        self.decodeApplication = decodeApplication
+        self.layer = layer
+        self.decodeApplication = layer.reaches(.ws)
         self.wsLimits = wsLimits
+    }
+
+    /// Ends the Engine.IO sessions still open at the end of the capture (unanswered requests are reported).
+    func finishSessions(at ctx: PacketContext) {
+        for session in sessions.all() {
+            ConnectionDecoder.finish(session, sessions: sessions, emitter: emitter, conn: nil, at: ctx)
+        }
     }
 
     mutating func opened(_ conn: Connection, at ctx: PacketContext) {
@@ -166,7 +177,8 @@ struct TCPLayerSink: TCPStreamSink {
                     ConnRecord(event: .open, client: conn.client, server: conn.server, bytes: (0, 0), missing: (0, 0))))
         )
         guard decodeApplication else { return }
-        let decoder = ConnectionDecoder(conn: conn, emitter: emitter, wsLimits: wsLimits)
+        let decoder = ConnectionDecoder(
+            conn: conn, emitter: emitter, wsLimits: wsLimits, sessions: sessions, layer: layer)
         if let slot = freeSlots.popLast() {
             decoders[slot] = decoder
             conn.slot = slot

@@ -1,6 +1,8 @@
 import Capture
+import EngineIO
 import HTTP1
 import ImscopeCore
+import SocketIO
 import TCPReassembly
 import WebSocket
 
@@ -41,12 +43,38 @@ public struct WSRecord {
     public var message: WebSocketMessage
 }
 
+/// The Engine.IO transport a packet travelled on.
+public enum Transport: String, Sendable {
+    case websocket, polling
+}
+
+/// An `eio` record: an Engine.IO packet that is not a message (open, close, ping, pong, upgrade, noop).
+public struct EIORecord {
+    public var transport: Transport
+    public var sid: String?
+    public var version: Int
+    public var type: EngineIOPacketType
+    /// The packet's data (a view valid during the emit).
+    public var data: UnsafeRawBufferPointer
+    public var handshake: EngineIOHandshake?
+}
+
+/// A `sio` record: a Socket.IO packet (an Engine.IO message), with an ACK's pairing.
+public struct SIORecord {
+    public var transport: Transport
+    public var sid: String?
+    public var version: Int
+    public var message: SocketIOMessage
+}
+
 /// One timeline record, as every renderer receives it. Traffic records carry where they happened.
 public struct Record {
     public enum Body {
         case conn(ConnRecord)
         case http(HTTPRecord)
         case ws(WSRecord)
+        case eio(EIORecord)
+        case sio(SIORecord)
         case diagnostic(Diagnostic)
     }
 
@@ -76,6 +104,8 @@ public struct Record {
         case .conn: return "conn"
         case .http: return "http"
         case .ws: return "ws"
+        case .eio: return "eio"
+        case .sio: return "sio"
         case .diagnostic: return "diagnostic"
         }
     }

@@ -120,6 +120,32 @@ public final class TextRenderer: RecordSink {
                 reset()
             }
             if m.inflateFailed { out.append("  [not inflated]" as StaticString) }
+        case .eio(let e):
+            paint("\u{1B}[2m")
+            out.append("eio" as StaticString)
+            out.append(int: e.version)
+            out.append(" " as StaticString)
+            out.append(e.type.name)
+            reset()
+            if let h = e.handshake {
+                out.append(" sid " as StaticString)
+                out.append(h.sid)
+                if let v = h.pingInterval {
+                    out.append(" ping " as StaticString)
+                    out.append(int: v)
+                    out.append(" ms" as StaticString)
+                }
+                if !h.upgrades.isEmpty {
+                    out.append(" upgrades " as StaticString)
+                    out.append(h.upgrades.joined(separator: ","))
+                }
+            } else if e.data.count > 0 {
+                out.append(" " as StaticString)
+                appendPreview(e.data)
+            }
+            out.append(e.transport == .polling ? "  (polling)" as StaticString : "" as StaticString)
+        case .sio(let s):
+            appendSIO(s, ts: r.ts)
         case .diagnostic(let d):
             switch d.severity {
             case .info: paint("\u{1B}[2m")
@@ -140,6 +166,41 @@ public final class TextRenderer: RecordSink {
         }
         out.append(byte: 0x0A)
         out.endRecord()
+    }
+
+    func appendSIO(_ s: SIORecord, ts: Timestamp?) {
+        let p = s.message.packet
+        paint("\u{1B}[32m")
+        out.append(p.type.name)
+        reset()
+        if p.namespace != "/" {
+            out.append(" " as StaticString)
+            out.append(p.namespace)
+        }
+        if let id = p.ackId {
+            out.append(" #" as StaticString)
+            out.append(int: id)
+        }
+        if let data = p.data {
+            out.append(" " as StaticString)
+            appendPreview(UnsafeRawBufferPointer(rebasing: s.message.text[data]))
+        }
+        if p.attachments > 0 {
+            out.append("  +" as StaticString)
+            out.append(int: p.attachments)
+            out.append(" binary" as StaticString)
+        }
+        if let answers = s.message.answers, let ts {
+            let us = (ts.nanoseconds - answers.ts.nanoseconds) / 1000
+            out.append("  (" as StaticString)
+            out.append(int: us / 1000)
+            out.append("." as StaticString)
+            out.appendDigits(UInt64(abs(us % 1000)), minWidth: 3)
+            out.append(" ms after frame " as StaticString)
+            out.append(int: answers.frame)
+            out.append(")" as StaticString)
+        }
+        if s.transport == .polling { out.append("  (polling)" as StaticString) }
     }
 
     /// At most 160 characters of text, one line, control characters shown as escapes.

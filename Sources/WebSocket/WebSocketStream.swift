@@ -1,4 +1,5 @@
 import ImscopeCore
+import Inflate
 
 /// Limits of the WebSocket layer.
 public struct WebSocketLimits: Sendable {

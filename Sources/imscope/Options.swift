@@ -61,10 +61,12 @@ struct DecodeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Capture-time seconds without packets before a connection is closed.", valueName: "s"))
     var tcpIdleTimeout = Int(TCPReassembler.Limits().idleTimeoutSeconds)
 
-    @Option(help: ArgumentHelp("WebSocket message bytes kept (after inflating); the rest is counted.", valueName: "bytes"))
+    @Option(
+        help: ArgumentHelp("WebSocket message bytes kept (after inflating); the rest is counted.", valueName: "bytes"))
     var wsMaxMessage = WebSocketLimits().maxMessageBytes
 
-    @Option(help: ArgumentHelp("Bytes one compressed message may inflate to before inflating stops.", valueName: "bytes"))
+    @Option(
+        help: ArgumentHelp("Bytes one compressed message may inflate to before inflating stops.", valueName: "bytes"))
     var wsMaxInflate = WebSocketLimits().maxInflateBytes
 
     func validate() throws {

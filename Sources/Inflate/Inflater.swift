@@ -5,26 +5,30 @@ import CZlib
 /// One inflater per direction. With context takeover the LZ77 window carries from message to message, so the
 /// whole of every message must be inflated to keep later ones decodable — past the size limit the output is
 /// counted and discarded, not kept, so memory stays bounded while the context stays right.
-final class Inflater {
+public final class Inflater {
     private var stream = z_stream()
     private var ready = false
     /// Scratch for output beyond what the caller keeps.
     private var scratch = [UInt8](repeating: 0, count: 64 << 10)
 
-    init() { ready = imscope_inflate_init_raw(&stream) == Z_OK }
+    /// A raw DEFLATE inflater (permessage-deflate); with `httpWrapper`, one that reads a gzip or zlib stream
+    /// (HTTP `Content-Encoding: gzip` or `deflate`), detecting which from its header.
+    public init(httpWrapper: Bool = false) {
+        ready = (httpWrapper ? imscope_inflate_init_auto(&stream) : imscope_inflate_init_raw(&stream)) == Z_OK
+    }
 
     deinit { if ready { inflateEnd(&stream) } }
 
     /// Forgets the window (no context takeover, or after a failure).
-    func reset() {
+    public func reset() {
         if ready { inflateReset(&stream) } else { ready = imscope_inflate_init_raw(&stream) == Z_OK }
     }
 
-    enum Result { case ok, failed(String) }
+    public enum Result { case ok, failed(String) }
 
     /// Inflates `input`; output goes to `keep` until it holds `keepLimit` bytes, the rest is only counted in
     /// `produced`. Stops early (returning ok) once `produced` reaches `workLimit`.
-    func inflate(
+    public func inflate(
         _ input: UnsafeRawBufferPointer, into keep: inout [UInt8], keepLimit: Int, produced: inout UInt64,
         workLimit: UInt64
     ) -> Result {
@@ -65,4 +69,24 @@ final class Inflater {
             }
         }
     }
+}
+
+/// Decodes an HTTP body sent with `Content-Encoding: gzip` or `deflate` (a zlib stream, or raw DEFLATE as some
+/// servers send it), keeping at most `limit` bytes. Nil when it does not inflate.
+public func inflateHTTPBody(_ body: UnsafeRawBufferPointer, limit: Int) -> [UInt8]? {
+    var out: [UInt8] = []
+    var produced: UInt64 = 0
+    if case .ok = Inflater(httpWrapper: true).inflate(
+        body, into: &out, keepLimit: limit, produced: &produced, workLimit: UInt64(limit) + 1)
+    {
+        return out
+    }
+    out.removeAll()
+    produced = 0
+    if case .ok = Inflater().inflate(
+        body, into: &out, keepLimit: limit, produced: &produced, workLimit: UInt64(limit) + 1)
+    {
+        return out
+    }
+    return nil
 }

@@ -1,0 +1,292 @@
+/// A validating JSON scanner (RFC 8259) that works on bytes in place: it finds where values begin and end,
+/// lists the members of objects and elements of arrays as ranges, and decodes strings and numbers on request.
+///
+/// Decoders use it to read the few fields they need and to copy JSON through to the output unchanged, without
+/// building trees they would throw away. ``JSONValue`` builds a tree for the rare cases that need one.
+public struct JSONScanner {
+    public let bytes: UnsafeRawBufferPointer
+    /// Nesting depth allowed (a limit against hostile input).
+    public var maxDepth = 128
+
+    public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    /// Where the value starting at or after `start` (whitespace skipped) ends; nil when it is not valid JSON.
+    public func valueEnd(from start: Int) -> Int? { value(skipSpace(start), depth: 0) }
+
+    /// Whether the whole buffer is exactly one JSON value (surrounding whitespace allowed).
+    public func isValidDocument() -> Bool {
+        guard let end = valueEnd(from: 0) else { return false }
+        return skipSpace(end) == bytes.count
+    }
+
+    /// The first non-whitespace position at or after `i`.
+    public func skipSpace(_ i: Int) -> Int {
+        var i = i
+        while i < bytes.count {
+            switch bytes[i] {
+            case 0x20, 0x09, 0x0A, 0x0D: i += 1
+            default: return i
+            }
+        }
+        return i
+    }
+
+    /// The kind of value that starts at `i` (after whitespace).
+    public enum Kind: Equatable, Sendable { case object, array, string, number, bool, null, invalid }
+
+    public func kind(at i: Int) -> Kind {
+        let i = skipSpace(i)
+        guard i < bytes.count else { return .invalid }
+        switch bytes[i] {
+        case UInt8(ascii: "{"): return .object
+        case UInt8(ascii: "["): return .array
+        case UInt8(ascii: "\""): return .string
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool
+        case UInt8(ascii: "n"): return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number
+        default: return .invalid
+        }
+    }
+
+    /// The elements of the array at `range` as ranges (without surrounding whitespace); nil if not a valid array.
+    public func arrayElements(_ range: Range<Int>) -> [Range<Int>]? {
+        var i = skipSpace(range.lowerBound)
+        guard i < range.upperBound, bytes[i] == UInt8(ascii: "[") else { return nil }
+        i = skipSpace(i + 1)
+        var out: [Range<Int>] = []
+        if i < range.upperBound && bytes[i] == UInt8(ascii: "]") { return out }
+        while true {
+            guard let end = value(i, depth: 1), end <= range.upperBound else { return nil }
+            out.append(i..<end)
+            i = skipSpace(end)
+            guard i < range.upperBound else { return nil }
+            if bytes[i] == UInt8(ascii: "]") { return out }
+            guard bytes[i] == UInt8(ascii: ",") else { return nil }
+            i = skipSpace(i + 1)
+        }
+    }
+
+    /// The members of the object at `range` as (key range including quotes, value range); nil if not valid.
+    public func objectMembers(_ range: Range<Int>) -> [(key: Range<Int>, value: Range<Int>)]? {
+        var i = skipSpace(range.lowerBound)
+        guard i < range.upperBound, bytes[i] == UInt8(ascii: "{") else { return nil }
+        i = skipSpace(i + 1)
+        var out: [(Range<Int>, Range<Int>)] = []
+        if i < range.upperBound && bytes[i] == UInt8(ascii: "}") { return out }
+        while true {
+            guard i < range.upperBound, bytes[i] == UInt8(ascii: "\""), let keyEnd = string(i) else { return nil }
+            let key = i..<keyEnd
+            i = skipSpace(keyEnd)
+            guard i < range.upperBound, bytes[i] == UInt8(ascii: ":") else { return nil }
+            i = skipSpace(i + 1)
+            guard let end = value(i, depth: 1), end <= range.upperBound else { return nil }
+            out.append((key, i..<end))
+            i = skipSpace(end)
+            guard i < range.upperBound else { return nil }
+            if bytes[i] == UInt8(ascii: "}") { return out }
+            guard bytes[i] == UInt8(ascii: ",") else { return nil }
+            i = skipSpace(i + 1)
+        }
+    }
+
+    /// The value of member `name` in the object at `range`, if present.
+    public func member(_ name: StaticString, in range: Range<Int>) -> Range<Int>? {
+        guard let members = objectMembers(range) else { return nil }
+        for m in members where keyEquals(m.key, name) { return m.value }
+        return nil
+    }
+
+    /// Whether the string at `key` (with quotes, no escapes) equals `name`.
+    public func keyEquals(_ key: Range<Int>, _ name: StaticString) -> Bool {
+        guard key.count == name.utf8CodeUnitCount + 2 else { return false }
+        return name.withUTF8Buffer { n in
+            for k in 0..<n.count where bytes[key.lowerBound + 1 + k] != n[k] { return false }
+            return true
+        }
+    }
+
+    /// Decodes the string value at `range` (with its quotes); nil if it is not a valid string.
+    public func decodeString(_ range: Range<Int>) -> String? {
+        let i = skipSpace(range.lowerBound)
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "\""), let end = string(i) else { return nil }
+        let inner = UnsafeRawBufferPointer(rebasing: bytes[(i + 1)..<(end - 1)])
+        if !inner.contains(UInt8(ascii: "\\")) { return String(decoding: inner, as: UTF8.self) }
+        var out: [UInt8] = []
+        out.reserveCapacity(inner.count)
+        var k = 0
+        while k < inner.count {
+            let b = inner[k]
+            guard b == UInt8(ascii: "\\") else {
+                out.append(b)
+                k += 1
+                continue
+            }
+            let e = inner[k + 1]
+            k += 2
+            switch e {
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "u"):
+                var scalar = hex4(inner, k)
+                k += 4
+                if scalar >= 0xD800 && scalar < 0xDC00 && k + 6 <= inner.count && inner[k] == UInt8(ascii: "\\")
+                    && inner[k + 1] == UInt8(ascii: "u")
+                {
+                    let low = hex4(inner, k + 2)
+                    if low >= 0xDC00 && low < 0xE000 {
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        k += 6
+                    }
+                }
+                let u = Unicode.Scalar(scalar) ?? "\u{FFFD}"
+                out.append(contentsOf: Array(String(Character(u)).utf8))
+            default: out.append(e)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The number at `range` as a Double, if it is a number.
+    public func decodeNumber(_ range: Range<Int>) -> Double? {
+        guard kind(at: range.lowerBound) == .number else { return nil }
+        return Double(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self))
+    }
+
+    /// The number at `range` as an integer, if it is a number without fraction or exponent that fits.
+    public func decodeInteger(_ range: Range<Int>) -> Int64? {
+        guard kind(at: range.lowerBound) == .number else { return nil }
+        return Int64(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self))
+    }
+
+    // MARK: - Grammar
+
+    func hex4(_ b: UnsafeRawBufferPointer, _ at: Int) -> UInt32 {
+        var v: UInt32 = 0
+        for k in at..<min(at + 4, b.count) {
+            let c = b[k]
+            let d: UInt32
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(c - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(c - UInt8(ascii: "A") + 10)
+            default: d = 0
+            }
+            v = v << 4 | d
+        }
+        return v
+    }
+
+    func value(_ i: Int, depth: Int) -> Int? {
+        guard i < bytes.count, depth <= maxDepth else { return nil }
+        switch bytes[i] {
+        case UInt8(ascii: "{"):
+            var k = skipSpace(i + 1)
+            guard k < bytes.count else { return nil }
+            if bytes[k] == UInt8(ascii: "}") { return k + 1 }
+            while true {
+                guard k < bytes.count, bytes[k] == UInt8(ascii: "\""), let keyEnd = string(k) else { return nil }
+                k = skipSpace(keyEnd)
+                guard k < bytes.count, bytes[k] == UInt8(ascii: ":") else { return nil }
+                guard let end = value(skipSpace(k + 1), depth: depth + 1) else { return nil }
+                k = skipSpace(end)
+                guard k < bytes.count else { return nil }
+                if bytes[k] == UInt8(ascii: "}") { return k + 1 }
+                guard bytes[k] == UInt8(ascii: ",") else { return nil }
+                k = skipSpace(k + 1)
+            }
+        case UInt8(ascii: "["):
+            var k = skipSpace(i + 1)
+            guard k < bytes.count else { return nil }
+            if bytes[k] == UInt8(ascii: "]") { return k + 1 }
+            while true {
+                guard let end = value(k, depth: depth + 1) else { return nil }
+                k = skipSpace(end)
+                guard k < bytes.count else { return nil }
+                if bytes[k] == UInt8(ascii: "]") { return k + 1 }
+                guard bytes[k] == UInt8(ascii: ",") else { return nil }
+                k = skipSpace(k + 1)
+            }
+        case UInt8(ascii: "\""):
+            return string(i)
+        case UInt8(ascii: "t"): return literal(i, "true")
+        case UInt8(ascii: "f"): return literal(i, "false")
+        case UInt8(ascii: "n"): return literal(i, "null")
+        default:
+            return number(i)
+        }
+    }
+
+    func literal(_ i: Int, _ word: StaticString) -> Int? {
+        let n = word.utf8CodeUnitCount
+        guard i + n <= bytes.count else { return nil }
+        return word.withUTF8Buffer { w in
+            for k in 0..<n where bytes[i + k] != w[k] { return nil }
+            return i + n
+        }
+    }
+
+    /// A string starting at the quote at `i`: control characters and bad escapes are invalid; the bytes inside
+    /// are checked for UTF-8 by the layer that reads the message.
+    func string(_ i: Int) -> Int? {
+        var k = i + 1
+        let n = bytes.count
+        while k < n {
+            let b = bytes[k]
+            if b == UInt8(ascii: "\"") { return k + 1 }
+            if b < 0x20 { return nil }
+            if b == UInt8(ascii: "\\") {
+                guard k + 1 < n else { return nil }
+                switch bytes[k + 1] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    k += 2
+                case UInt8(ascii: "u"):
+                    guard k + 6 <= n else { return nil }
+                    for h in (k + 2)..<(k + 6) {
+                        switch bytes[h] {
+                        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"),
+                            UInt8(ascii: "A")...UInt8(ascii: "F"):
+                            break
+                        default: return nil
+                        }
+                    }
+                    k += 6
+                default: return nil
+                }
+                continue
+            }
+            k += 1
+        }
+        return nil
+    }
+
+    func number(_ i: Int) -> Int? {
+        var k = i
+        let n = bytes.count
+        func digits() -> Int {
+            let s = k
+            while k < n, bytes[k] >= UInt8(ascii: "0"), bytes[k] <= UInt8(ascii: "9") { k += 1 }
+            return k - s
+        }
+        if k < n && bytes[k] == UInt8(ascii: "-") { k += 1 }
+        guard k < n else { return nil }
+        if bytes[k] == UInt8(ascii: "0") {
+            k += 1
+        } else if digits() == 0 {
+            return nil
+        }
+        if k < n && bytes[k] == UInt8(ascii: ".") {
+            k += 1
+            if digits() == 0 { return nil }
+        }
+        if k < n && (bytes[k] == UInt8(ascii: "e") || bytes[k] == UInt8(ascii: "E")) {
+            k += 1
+            if k < n && (bytes[k] == UInt8(ascii: "+") || bytes[k] == UInt8(ascii: "-")) { k += 1 }
+            if digits() == 0 { return nil }
+        }
+        return k
+    }
+}

@@ -1,0 +1,131 @@
+import ImscopeCore
+import JSONScan
+
+/// Socket.IO packet types (protocol 4 with Engine.IO 3, protocol 5 with Engine.IO 4).
+public enum SocketIOPacketType: UInt8, Sendable, CaseIterable {
+    case connect = 0, disconnect, event, ack, connectError, binaryEvent, binaryAck
+
+    /// The name used in every output format. Type 4 is `ERROR` in protocol 4 and `CONNECT_ERROR` in 5; both are
+    /// shown as `CONNECT_ERROR`.
+    public var name: String {
+        switch self {
+        case .connect: return "CONNECT"
+        case .disconnect: return "DISCONNECT"
+        case .event: return "EVENT"
+        case .ack: return "ACK"
+        case .connectError: return "CONNECT_ERROR"
+        case .binaryEvent: return "BINARY_EVENT"
+        case .binaryAck: return "BINARY_ACK"
+        }
+    }
+
+    public var isBinary: Bool { self == .binaryEvent || self == .binaryAck }
+    public var isEvent: Bool { self == .event || self == .binaryEvent }
+    public var isAck: Bool { self == .ack || self == .binaryAck }
+}
+
+/// The header of a Socket.IO packet and where its JSON lies in the text:
+/// `<type>[<attachments>-][<namespace>,][<ack id>][JSON]`.
+public struct SocketIOPacket: Sendable, Equatable {
+    public var type: SocketIOPacketType
+    public var attachments: Int
+    public var namespace: String
+    public var ackId: Int64?
+    /// The JSON payload's range in the packet text (nil when there is none).
+    public var data: Range<Int>?
+
+    /// Parses a packet; the error says what is wrong.
+    public static func parse(_ text: UnsafeRawBufferPointer) -> Result<SocketIOPacket, SocketIOParseError> {
+        let n = text.count
+        guard n > 0 else { return .failure(.init("empty packet")) }
+        guard text[0] >= UInt8(ascii: "0"), let type = SocketIOPacketType(rawValue: text[0] &- UInt8(ascii: "0"))
+        else { return .failure(.init("unknown packet type \"\(Unicode.Scalar(text[0]))\"")) }
+        var i = 1
+        var attachments = 0
+        if type.isBinary {
+            var digits = 0
+            while i < n, text[i] >= UInt8(ascii: "0"), text[i] <= UInt8(ascii: "9"), digits < 9 {
+                attachments = attachments * 10 + Int(text[i] - UInt8(ascii: "0"))
+                i += 1
+                digits += 1
+            }
+            guard digits > 0, i < n, text[i] == UInt8(ascii: "-") else {
+                return .failure(.init("binary packet without an attachment count"))
+            }
+            i += 1
+        }
+        var namespace = "/"
+        if i < n && text[i] == UInt8(ascii: "/") {
+            let start = i
+            while i < n && text[i] != UInt8(ascii: ",") { i += 1 }
+            namespace = String(decoding: UnsafeRawBufferPointer(rebasing: text[start..<i]), as: UTF8.self)
+            if i < n { i += 1 }
+        }
+        var ackId: Int64? = nil
+        var digits = 0
+        var id: Int64 = 0
+        while i < n, text[i] >= UInt8(ascii: "0"), text[i] <= UInt8(ascii: "9"), digits < 18 {
+            id = id * 10 + Int64(text[i] - UInt8(ascii: "0"))
+            i += 1
+            digits += 1
+        }
+        if digits > 0 { ackId = id }
+        var data: Range<Int>? = nil
+        if i < n {
+            let scanner = JSONScanner(text)
+            guard let end = scanner.valueEnd(from: i), scanner.skipSpace(end) == n else {
+                return .failure(.init("payload is not valid JSON"))
+            }
+            data = i..<n
+        }
+        let packet = SocketIOPacket(
+            type: type, attachments: attachments, namespace: namespace, ackId: ackId, data: data)
+        if let problem = packet.shapeProblem(text) { return .failure(.init(problem)) }
+        return .success(packet)
+    }
+
+    /// What the payload must look like for the type (events and acks carry an array, an event's first element is
+    /// its name).
+    func shapeProblem(_ text: UnsafeRawBufferPointer) -> String? {
+        let scanner = JSONScanner(text)
+        switch type {
+        case .event, .binaryEvent:
+            guard let data, let elements = scanner.arrayElements(data), let first = elements.first,
+                scanner.kind(at: first.lowerBound) == .string
+            else { return "\(type.name) payload is not an array starting with the event name" }
+        case .ack, .binaryAck:
+            guard let data, scanner.kind(at: data.lowerBound) == .array else {
+                return "\(type.name) payload is not an array"
+            }
+            if ackId == nil { return "\(type.name) without an ack id" }
+        default:
+            break
+        }
+        return nil
+    }
+}
+
+public struct SocketIOParseError: Error, Sendable, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+}
+
+extension DiagnosticKind {
+    public static let sioBadPacket = DiagnosticKind(
+        "sio.bad_packet", .warning,
+        "A Socket.IO packet that cannot be parsed (unknown type, bad JSON, an event without a name); its raw text is "
+            + "kept in the diagnostic.")
+    public static let sioAttachmentMissing = DiagnosticKind(
+        "sio.attachment_missing", .warning,
+        "A binary packet's attachments did not all arrive (another packet came first, or the session ended).")
+    public static let sioUnexpectedBinary = DiagnosticKind(
+        "sio.unexpected_binary", .warning, "A binary Engine.IO message arrived with no binary packet waiting for it.")
+    public static let sioAckUnmatched = DiagnosticKind(
+        "sio.ack_unmatched", .warning, "An ACK whose id matches no request of the same session and namespace.")
+    public static let sioAckMissing = DiagnosticKind(
+        "sio.ack_missing", .warning, "A request asked for an acknowledgement that never came.")
+
+    public static let socketIOLayer: [DiagnosticKind] = [
+        .sioBadPacket, .sioAttachmentMissing, .sioUnexpectedBinary, .sioAckUnmatched, .sioAckMissing,
+    ]
+}

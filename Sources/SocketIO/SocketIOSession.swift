@@ -1,0 +1,160 @@
+import EngineIO
+import ImscopeCore
+
+/// A Socket.IO packet ready to be shown: the parsed header, its text (with attachments gathered for binary
+/// packets) and, for an ACK, the request it answers.
+public struct SocketIOMessage {
+    public var packet: SocketIOPacket
+    /// The packet text; `packet.data` indexes into it. Valid during the callback only.
+    public var text: UnsafeRawBufferPointer
+    /// Binary attachments in order (`num` of the placeholders).
+    public var attachments: [[UInt8]]
+    /// For an ACK: the request's frame and capture time.
+    public var answers: (frame: UInt64, ts: Timestamp)?
+}
+
+/// What one Engine.IO session's Socket.IO layer produces.
+public enum SocketIOEvent {
+    case message(SocketIOMessage)
+    case problem(DiagnosticKind, String)
+}
+
+/// The Socket.IO state of one Engine.IO session, both directions: binary packets waiting for their attachments,
+/// and requests waiting for their acknowledgements (keyed by direction, namespace and id).
+///
+/// Bounded: at most `maxPendingAcks` requests are remembered (the oldest is reported and dropped), and a binary
+/// packet's attachments are at most `maxAttachmentBytes` in all.
+public final class SocketIOSession {
+    public var maxPendingAcks = 4096
+    public var maxAttachmentBytes = 64 << 20
+
+    struct Waiting {
+        var packet: SocketIOPacket
+        var text: [UInt8]
+        var attachments: [[UInt8]] = []
+        var bytes = 0
+    }
+
+    struct AckKey: Hashable {
+        var requestFromClient: Bool
+        var namespace: String
+        var id: Int64
+    }
+
+    var waiting: [Waiting?] = [nil, nil]
+    var pendingAcks: [AckKey: (frame: UInt64, ts: Timestamp, order: UInt64)] = [:]
+    var order: UInt64 = 0
+
+    public init() {}
+
+    /// A text Engine.IO message from `dir` (`fromClient`), seen at `frame`/`ts`.
+    public func text(
+        _ text: UnsafeRawBufferPointer, fromClient: Bool, frame: UInt64, ts: Timestamp, _ emit: (SocketIOEvent) -> Void
+    ) {
+        let side = fromClient ? 0 : 1
+        if let w = waiting[side] {
+            emit(
+                .problem(
+                    .sioAttachmentMissing,
+                    "\(w.packet.type.name) expected \(w.packet.attachments) attachments, got \(w.attachments.count) "
+                        + "before the next packet"))
+            waiting[side] = nil
+        }
+        switch SocketIOPacket.parse(text) {
+        case .failure(let error):
+            let raw = String(decoding: UnsafeRawBufferPointer(rebasing: text[0..<min(text.count, 200)]), as: UTF8.self)
+            emit(.problem(.sioBadPacket, "\(error.message): \(raw)\(text.count > 200 ? "…" : "")"))
+        case .success(let packet):
+            if packet.type.isBinary && packet.attachments > 0 {
+                waiting[side] = Waiting(packet: packet, text: Array(text))
+                return
+            }
+            deliver(packet, text, [], fromClient: fromClient, frame: frame, ts: ts, emit)
+        }
+    }
+
+    /// A binary Engine.IO message from one side: the next attachment of the binary packet waiting there.
+    public func binary(
+        _ bytes: UnsafeRawBufferPointer, fromClient: Bool, frame: UInt64, ts: Timestamp,
+        _ emit: (SocketIOEvent) -> Void
+    ) {
+        let side = fromClient ? 0 : 1
+        guard var w = waiting[side] else {
+            emit(.problem(.sioUnexpectedBinary, "\(bytes.count) bytes of binary data with no binary packet waiting"))
+            return
+        }
+        w.bytes += bytes.count
+        if w.bytes > maxAttachmentBytes {
+            emit(.problem(.sioAttachmentMissing, "attachments over \(maxAttachmentBytes) bytes; packet dropped"))
+            waiting[side] = nil
+            return
+        }
+        w.attachments.append(Array(bytes))
+        if w.attachments.count == w.packet.attachments {
+            waiting[side] = nil
+            w.text.withUnsafeBytes { text in
+                deliver(w.packet, text, w.attachments, fromClient: fromClient, frame: frame, ts: ts, emit)
+            }
+        } else {
+            waiting[side] = w
+        }
+    }
+
+    func deliver(
+        _ packet: SocketIOPacket, _ text: UnsafeRawBufferPointer, _ attachments: [[UInt8]], fromClient: Bool,
+        frame: UInt64, ts: Timestamp, _ emit: (SocketIOEvent) -> Void
+    ) {
+        var answers: (UInt64, Timestamp)? = nil
+        if let id = packet.ackId {
+            if packet.type.isAck {
+                let key = AckKey(requestFromClient: !fromClient, namespace: packet.namespace, id: id)
+                if let request = pendingAcks.removeValue(forKey: key) {
+                    answers = (request.frame, request.ts)
+                } else {
+                    emit(
+                        .problem(
+                            .sioAckUnmatched,
+                            "ACK \(id) on \(packet.namespace) answers no request from the "
+                                + (fromClient ? "server" : "client")))
+                }
+            } else {
+                if pendingAcks.count >= maxPendingAcks,
+                    let oldest = pendingAcks.min(by: { $0.value.order < $1.value.order })
+                {
+                    pendingAcks[oldest.key] = nil
+                    emit(
+                        .problem(
+                            .sioAckMissing,
+                            "more than \(maxPendingAcks) requests waiting; gave up on id \(oldest.key.id) (frame "
+                                + "\(oldest.value.frame))"))
+                }
+                order += 1
+                pendingAcks[AckKey(requestFromClient: fromClient, namespace: packet.namespace, id: id)] = (
+                    frame, ts, order
+                )
+            }
+        }
+        emit(.message(SocketIOMessage(packet: packet, text: text, attachments: attachments, answers: answers)))
+    }
+
+    /// The session ended: reports what never completed.
+    public func finish(_ emit: (SocketIOEvent) -> Void) {
+        for (side, w) in waiting.enumerated() {
+            guard let w else { continue }
+            emit(
+                .problem(
+                    .sioAttachmentMissing,
+                    "\(w.packet.type.name) from the \(side == 0 ? "client" : "server") expected "
+                        + "\(w.packet.attachments) attachments, got \(w.attachments.count)"))
+        }
+        waiting = [nil, nil]
+        for (key, request) in pendingAcks.sorted(by: { $0.value.order < $1.value.order }) {
+            emit(
+                .problem(
+                    .sioAckMissing,
+                    "request \(key.id) on \(key.namespace) from the \(key.requestFromClient ? "client" : "server") "
+                        + "(frame \(request.frame)) was never acknowledged"))
+        }
+        pendingAcks.removeAll()
+    }
+}

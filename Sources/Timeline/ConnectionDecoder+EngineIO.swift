@@ -1,0 +1,230 @@
+import EngineIO
+import HTTP1
+import ImscopeCore
+import Inflate
+import SocketIO
+import TCPReassembly
+
+/// What a polling request says about its Engine.IO session.
+struct PollingRequest {
+    var method: String
+    var sid: String?
+    var version: Int?
+    var jsonp: Bool
+}
+
+extension ConnectionDecoder {
+    /// The Engine.IO view of a request: a Socket.IO path or an `EIO=` parameter.
+    static func engineIORequest(_ head: HTTPMessageHead) -> (transport: String?, sid: String?, version: Int?)? {
+        guard head.uri.contains("/socket.io/") || head.queryParameter("EIO") != nil else { return nil }
+        return (
+            head.queryParameter("transport"), head.queryParameter("sid"), head.queryParameter("EIO").flatMap { Int($0) }
+        )
+    }
+
+    // MARK: - Polling
+
+    func pollingRequestHead(_ head: HTTPMessageHead) {
+        guard decodeEIO, let info = Self.engineIORequest(head), info.transport != "websocket" else {
+            pollingQueue.append(nil)
+            currentRequest = nil
+            return
+        }
+        let request = PollingRequest(
+            method: head.method, sid: info.sid, version: info.version, jsonp: head.queryParameter("j") != nil)
+        pollingQueue.append(request)
+        currentRequest = request
+        requestBody.removeAll(keepingCapacity: true)
+    }
+
+    func pollingResponseHead() {
+        currentResponse = pollingQueue.isEmpty ? nil : pollingQueue.removeFirst()
+        responseBody.removeAll(keepingCapacity: true)
+    }
+
+    func pollingBody(_ dir: Direction, _ bytes: UnsafeRawBufferPointer) {
+        if dir == .c2s {
+            guard currentRequest != nil, requestBody.count + bytes.count <= maxPollingBody else { return }
+            requestBody.append(contentsOf: bytes)
+        } else {
+            guard currentResponse != nil, responseBody.count + bytes.count <= maxPollingBody else { return }
+            responseBody.append(contentsOf: bytes)
+        }
+    }
+
+    func pollingEnd(_ dir: Direction, bodyLength: Int, complete: Bool, encoding: String?, at ctx: PacketContext) {
+        let request = dir == .c2s ? currentRequest : currentResponse
+        if dir == .c2s { currentRequest = nil } else { currentResponse = nil }
+        guard let request, bodyLength > 0 else { return }
+        // Payloads travel in POST bodies (client to server) and GET responses; a POST is answered "ok".
+        if dir == .c2s ? request.method != "POST" : request.method != "GET" { return }
+        var body = dir == .c2s ? requestBody : responseBody
+        guard complete, body.count == bodyLength else {
+            emitter.diagnostic(
+                Diagnostic(
+                    .eioBadPayload, "polling payload incomplete or over \(maxPollingBody) bytes; not decoded",
+                    ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
+            return
+        }
+        if let encoding, encoding != "identity" {
+            // Engine.IO servers compress long polling responses (http_compression).
+            guard encoding == "gzip" || encoding == "deflate" || encoding == "x-gzip",
+                let inflated = body.withUnsafeBytes({ inflateHTTPBody($0, limit: maxPollingBody) })
+            else {
+                emitter.diagnostic(
+                    Diagnostic(
+                        .eioBadPayload, "polling payload with Content-Encoding \(encoding) could not be decoded",
+                        ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
+                return
+            }
+            body = inflated
+        }
+        var session = request.sid.flatMap { sessions.find($0) }
+        if session == nil, let sid = request.sid {
+            let s = EngineIOSession(sid: sid, version: request.version, sessions: sessions)
+            if let evicted = sessions.register(s) { finishSession(evicted, at: ctx) }
+            emitter.diagnostic(
+                Diagnostic(
+                    .eioUnknownSession, "session \(sid): handshake not captured", ts: ctx.ts, frame: ctx.frame,
+                    conn: conn.id, dir: dir))
+            session = s
+        }
+        let version = session?.version ?? request.version ?? 4
+        body.withUnsafeBytes { bytes in
+            let problem = EngineIOPayload.decodePayload(bytes, version: version, jsonp: request.jsonp) { packet in
+                if session == nil, packet.type == .open, let handshake = EngineIOPayload.handshake(packet.data) {
+                    // The handshake response of a new polling session.
+                    let s = EngineIOSession(sid: handshake.sid, version: request.version, sessions: sessions)
+                    if let evicted = sessions.register(s) { finishSession(evicted, at: ctx) }
+                    session = s
+                }
+                engineIOPacket(packet, dir, .polling, session, at: ctx)
+            }
+            if let problem {
+                emitter.diagnostic(
+                    Diagnostic(.eioBadPayload, problem, ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
+            }
+        }
+    }
+
+    // MARK: - WebSocket
+
+    /// A WebSocket data message of a Socket.IO connection.
+    func engineIOWebSocket(_ payload: UnsafeRawBufferPointer, binary: Bool, _ dir: Direction, at ctx: PacketContext) {
+        if wsSession == nil {
+            wsSession = EngineIOSession(sid: nil, version: wsVersion, sessions: sessions)
+        }
+        let session = wsSession!
+        if binary {
+            let problem = EngineIOPayload.decodeBinaryPacket(payload, version: session.version) { packet in
+                engineIOPacket(packet, dir, .websocket, session, at: ctx)
+            }
+            if let problem {
+                emitter.diagnostic(
+                    Diagnostic(.eioBadPacket, problem, ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
+            }
+            return
+        }
+        let problem = EngineIOPayload.decodeTextPacket(payload) { packet in
+            if packet.type == .open, session.sid == nil, let handshake = EngineIOPayload.handshake(packet.data) {
+                session.sid = handshake.sid
+                if let evicted = sessions.register(session) { finishSession(evicted, at: ctx) }
+            }
+            engineIOPacket(packet, dir, .websocket, session, at: ctx)
+        }
+        if let problem {
+            let raw = String(
+                decoding: UnsafeRawBufferPointer(rebasing: payload[0..<min(payload.count, 80)]), as: UTF8.self)
+            emitter.diagnostic(
+                Diagnostic(.eioBadPacket, "\(problem): \(raw)", ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
+        }
+    }
+
+    /// The WebSocket connection of a session closed: a session on WebSocket ends with it.
+    func engineIOClosed(at ctx: PacketContext) {
+        if let session = wsSession { finishSession(session, at: ctx) }
+    }
+
+    // MARK: - Packets
+
+    func engineIOPacket(
+        _ packet: EngineIOPacket, _ dir: Direction, _ transport: Transport, _ session: EngineIOSession?,
+        at ctx: PacketContext
+    ) {
+        if let session { inferVersion(session, packet, dir, at: ctx) }
+        let version = session?.version ?? 4
+        if packet.type == .message {
+            guard let session else { return }
+            let emit: (SocketIOEvent) -> Void = { event in
+                switch event {
+                case .message(let message):
+                    self.emitter.emit(
+                        Record(
+                            ts: ctx.ts, frame: ctx.frame, conn: self.conn.id, dir: dir,
+                            body: .sio(
+                                SIORecord(transport: transport, sid: session.sid, version: version, message: message))))
+                case .problem(let kind, let text):
+                    self.emitter.diagnostic(
+                        Diagnostic(kind, text, ts: ctx.ts, frame: ctx.frame, conn: self.conn.id, dir: dir))
+                }
+            }
+            if packet.binary {
+                session.sio.binary(packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, emit)
+            } else {
+                session.sio.text(packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, emit)
+            }
+            return
+        }
+        let handshake = packet.type == .open ? EngineIOPayload.handshake(packet.data) : nil
+        if packet.type == .open && handshake == nil {
+            emitter.diagnostic(
+                Diagnostic(
+                    .eioBadOpen, "open packet without a JSON object holding a sid", ts: ctx.ts, frame: ctx.frame,
+                    conn: conn.id, dir: dir))
+        }
+        emitter.emit(
+            Record(
+                ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir,
+                body: .eio(
+                    EIORecord(
+                        transport: transport, sid: session?.sid, version: version, type: packet.type,
+                        data: packet.data, handshake: handshake))))
+        if packet.type == .close, let session { finishSession(session, at: ctx) }
+    }
+
+    /// Settles a guessed version from behaviour: in version 3 the client pings, in version 4 the server does.
+    func inferVersion(_ session: EngineIOSession, _ packet: EngineIOPacket, _ dir: Direction, at ctx: PacketContext) {
+        guard !session.versionSettled, packet.type == .ping else { return }
+        let probe = packet.data.elementsEqual("probe".utf8)
+        if probe { return }  // both versions probe from the client
+        let inferred = dir == .c2s ? 3 : 4
+        session.versionSettled = true
+        session.version = inferred
+        emitter.diagnostic(
+            Diagnostic(
+                .eioVersionGuessed,
+                "Engine.IO \(inferred): the \(dir == .c2s ? "client" : "server") sends the pings", ts: ctx.ts,
+                frame: ctx.frame, conn: conn.id, dir: dir))
+    }
+
+    func finishSession(_ session: EngineIOSession, at ctx: PacketContext) {
+        Self.finish(session, sessions: sessions, emitter: emitter, conn: conn.id, at: ctx)
+    }
+
+    /// Ends a session: reports its unanswered requests and incomplete binary packets, and forgets it.
+    static func finish(
+        _ session: EngineIOSession, sessions: EngineIOSessions, emitter: Emitter, conn: Int?, at ctx: PacketContext
+    ) {
+        guard !session.finished else { return }
+        session.finished = true
+        sessions.remove(session)
+        session.sio.finish { event in
+            if case .problem(let kind, let text) = event {
+                emitter.diagnostic(
+                    Diagnostic(
+                        kind, (session.sid.map { "session \($0): " } ?? "") + text, ts: ctx.ts, frame: ctx.frame,
+                        conn: conn))
+            }
+        }
+    }
+}

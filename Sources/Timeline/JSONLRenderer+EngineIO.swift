@@ -1,0 +1,179 @@
+import EngineIO
+import ImscopeCore
+import JSONScan
+import SocketIO
+
+extension JSONLRenderer {
+    func writeEIO(_ r: EIORecord) {
+        out.append(",\"transport\":\"" as StaticString)
+        out.append(r.transport.rawValue)
+        out.append(byte: UInt8(ascii: "\""))
+        if let sid = r.sid {
+            out.append(",\"sid\":" as StaticString)
+            out.appendJSONString(sid)
+        }
+        out.append(",\"eio\":{\"version\":" as StaticString)
+        out.append(int: r.version)
+        out.append(",\"type\":\"" as StaticString)
+        out.append(r.type.name)
+        out.append(byte: UInt8(ascii: "\""))
+        if let h = r.handshake {
+            out.append(",\"data\":" as StaticString)
+            writeJSON(r.data)
+            out.append(",\"sid\":" as StaticString)
+            out.appendJSONString(h.sid)
+            if let v = h.pingInterval {
+                out.append(",\"pingInterval\":" as StaticString)
+                out.append(int: v)
+            }
+            if let v = h.pingTimeout {
+                out.append(",\"pingTimeout\":" as StaticString)
+                out.append(int: v)
+            }
+            out.append(",\"upgrades\":[" as StaticString)
+            for (i, u) in h.upgrades.enumerated() {
+                if i > 0 { out.append(byte: UInt8(ascii: ",")) }
+                out.appendJSONString(u)
+            }
+            out.append(byte: UInt8(ascii: "]"))
+        } else if r.data.count > 0 {
+            out.append(",\"data\":" as StaticString)
+            appendWireText(r.data)
+        }
+        out.append(byte: UInt8(ascii: "}"))
+    }
+
+    func writeSIO(_ r: SIORecord, ts: Timestamp?) {
+        let m = r.message
+        let p = m.packet
+        out.append(",\"transport\":\"" as StaticString)
+        out.append(r.transport.rawValue)
+        out.append(byte: UInt8(ascii: "\""))
+        if let sid = r.sid {
+            out.append(",\"sid\":" as StaticString)
+            out.appendJSONString(sid)
+        }
+        out.append(",\"eio\":{\"version\":" as StaticString)
+        out.append(int: r.version)
+        out.append(",\"type\":\"message\"},\"sio\":{\"type\":\"" as StaticString)
+        out.append(p.type.name)
+        out.append("\",\"nsp\":" as StaticString)
+        out.appendJSONString(p.namespace)
+        if let id = p.ackId {
+            out.append(",\"ackId\":" as StaticString)
+            out.append(int: id)
+        }
+        let scanner = JSONScanner(m.text)
+        if let data = p.data {
+            if p.type.isEvent || p.type.isAck, let elements = scanner.arrayElements(data) {
+                var args = elements[...]
+                if p.type.isEvent, let name = elements.first {
+                    out.append(",\"event\":" as StaticString)
+                    out.appendJSONString(scanner.decodeString(name) ?? "")
+                    args = elements.dropFirst()
+                }
+                out.append(",\"args\":[" as StaticString)
+                for (i, arg) in args.enumerated() {
+                    if i > 0 { out.append(byte: UInt8(ascii: ",")) }
+                    writeValue(scanner, arg, m.attachments)
+                }
+                out.append(byte: UInt8(ascii: "]"))
+            } else {
+                out.append(",\"data\":" as StaticString)
+                writeValue(scanner, data, m.attachments)
+            }
+        }
+        if p.type.isBinary {
+            out.append(",\"attachments\":" as StaticString)
+            out.append(int: p.attachments)
+        }
+        out.append(byte: UInt8(ascii: "}"))
+        if let answers = m.answers, let ts {
+            out.append(",\"ack\":{\"frame\":" as StaticString)
+            out.append(int: answers.frame)
+            out.append(",\"latencyMs\":" as StaticString)
+            appendMilliseconds(ts.nanoseconds - answers.ts.nanoseconds)
+            out.append(byte: UInt8(ascii: "}"))
+        }
+    }
+
+    /// Milliseconds with microsecond resolution, as a JSON number.
+    func appendMilliseconds(_ ns: Int64) {
+        var v = ns
+        if v < 0 {
+            out.append(byte: UInt8(ascii: "-"))
+            v = -v
+        }
+        out.appendDigits(UInt64(v / 1_000_000), minWidth: 1)
+        out.append(byte: UInt8(ascii: "."))
+        out.appendDigits(UInt64((v % 1_000_000) / 1000), minWidth: 3)
+    }
+
+    /// Copies a JSON value through, replacing Socket.IO binary placeholders (`{"_placeholder":true,"num":n}`)
+    /// by `{"_binary":"<base64>"}`; without attachments the bytes are copied as they are.
+    func writeValue(_ s: JSONScanner, _ range: Range<Int>, _ attachments: [[UInt8]]) {
+        if attachments.isEmpty {
+            writeJSON(UnsafeRawBufferPointer(rebasing: s.bytes[range]))
+            return
+        }
+        switch s.kind(at: range.lowerBound) {
+        case .object:
+            let members = s.objectMembers(range) ?? []
+            if let num = placeholder(s, members), num >= 0, num < attachments.count {
+                out.append("{\"_binary\":\"" as StaticString)
+                attachments[num].withUnsafeBytes { Base64.encode($0, into: &out.bytes) }
+                out.append("\"}" as StaticString)
+                return
+            }
+            out.append(byte: UInt8(ascii: "{"))
+            for (i, m) in members.enumerated() {
+                if i > 0 { out.append(byte: UInt8(ascii: ",")) }
+                writeJSON(UnsafeRawBufferPointer(rebasing: s.bytes[m.key]))
+                out.append(byte: UInt8(ascii: ":"))
+                writeValue(s, m.value, attachments)
+            }
+            out.append(byte: UInt8(ascii: "}"))
+        case .array:
+            out.append(byte: UInt8(ascii: "["))
+            for (i, e) in (s.arrayElements(range) ?? []).enumerated() {
+                if i > 0 { out.append(byte: UInt8(ascii: ",")) }
+                writeValue(s, e, attachments)
+            }
+            out.append(byte: UInt8(ascii: "]"))
+        default:
+            writeJSON(UnsafeRawBufferPointer(rebasing: s.bytes[range]))
+        }
+    }
+
+    func placeholder(_ s: JSONScanner, _ members: [(key: Range<Int>, value: Range<Int>)]) -> Int? {
+        guard members.count == 2 else { return nil }
+        var isPlaceholder = false
+        var num: Int? = nil
+        for m in members {
+            if s.keyEquals(m.key, "_placeholder") {
+                isPlaceholder = s.bytes[s.skipSpace(m.value.lowerBound)] == UInt8(ascii: "t")
+            } else if s.keyEquals(m.key, "num") {
+                num = s.decodeInteger(m.value).map { Int($0) }
+            }
+        }
+        return isPlaceholder ? num : nil
+    }
+
+    /// Copies JSON text from the wire; it was validated as JSON, and is repaired if its strings hold invalid UTF-8.
+    func writeJSON(_ bytes: UnsafeRawBufferPointer) {
+        if isValidUTF8(bytes) {
+            out.bytes.append(contentsOf: bytes)
+        } else {
+            out.append(String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
+    /// Packet data that is text for people (a ping's "probe"): a JSON string.
+    func appendWireText(_ bytes: UnsafeRawBufferPointer) {
+        if isValidUTF8(bytes) {
+            out.appendJSONString(utf8: bytes)
+        } else {
+            out.appendJSONString(String(decoding: bytes, as: UTF8.self))
+        }
+    }
+}
