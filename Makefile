@@ -16,13 +16,16 @@ release:
 	scripts/setup.sh build
 	$(SWIFT) build -c release
 
-## demo: build a release binary and decode a bundled capture (connections, bytes, gaps) for a person to read.
+## demo: build a release binary and decode a bundled capture for a person to read.
 demo: release
-	@echo "== imscope read $(DEMO_CAPTURE) --layer tcp"
+	@echo "== imscope read $(DEMO_CAPTURE) --layer tcp   (connections, bytes, gaps)"
 	.build/release/imscope read $(DEMO_CAPTURE) --layer tcp --format text
 	@echo
-	@echo "== the same as JSON Lines (first records)"
-	.build/release/imscope read $(DEMO_CAPTURE) --layer tcp --format jsonl | head -n 6
+	@echo "== imscope read $(DEMO_CAPTURE) --layer sio   (the Socket.IO session across its connections)"
+	.build/release/imscope read $(DEMO_CAPTURE) --layer sio --format text | head -n 40
+	@echo
+	@echo "== the same as JSON Lines (Socket.IO records)"
+	.build/release/imscope read $(DEMO_CAPTURE) --layer sio --format jsonl | grep '"kind":"sio"' | head -n 3
 
 ## test: the whole suite: unit tables and golden outputs (swift test), then real captures against tshark and
 ## fresh captures from real Socket.IO peers (pytest).
