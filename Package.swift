@@ -2,7 +2,7 @@
 // imscope: a traffic recorder and protocol inspector for Socket.IO instant-messaging systems.
 //
 // One target per layer; dependency arrows point one way:
-//   CPcap -> Capture -> TCPReassembly -> HTTP1 -> WebSocket -> EngineIO -> SocketIO -> (IMProtocol) -> Timeline -> imscope
+//   CPcap -> Capture -> TCPReassembly -> HTTP1 -> WebSocket -> EngineIO -> SocketIO -> IMProtocol -> Timeline -> imscope
 // JSONScan (a validating in-place JSON scanner) serves the layers that read JSON.
 // ImscopeCore holds the few value types every layer shares (timestamps, directions, diagnostics).
 import PackageDescription
@@ -44,11 +44,15 @@ let package = Package(
         ),
         .target(name: "EngineIO", dependencies: ["ImscopeCore", "JSONScan"], swiftSettings: optimize),
         .target(name: "SocketIO", dependencies: ["EngineIO", "ImscopeCore", "JSONScan"], swiftSettings: optimize),
+        // The messageType tables ship as data (TSV), so a team can pass its own with --schema FILE.
+        .target(
+            name: "IMProtocol", dependencies: ["ImscopeCore", "JSONScan"], resources: [.copy("Resources")],
+            swiftSettings: optimize),
         .target(
             name: "Timeline",
             dependencies: [
-                "Capture", "TCPReassembly", "HTTP1", "WebSocket", "EngineIO", "SocketIO", "JSONScan", "Inflate",
-                "ImscopeCore",
+                "Capture", "TCPReassembly", "HTTP1", "WebSocket", "EngineIO", "SocketIO", "IMProtocol", "JSONScan",
+                "Inflate", "ImscopeCore",
             ],
             swiftSettings: optimize
         ),
@@ -65,6 +69,7 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "ImscopeCore"]),
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP1", "ImscopeCore"]),
         .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "SocketIO", "JSONScan", "ImscopeCore"]),
+        .testTarget(name: "IMProtocolTests", dependencies: ["IMProtocol", "JSONScan", "ImscopeCore"]),
         // Golden outputs live in Tests/TimelineTests/Golden and are read by path (re-recorded with IMSCOPE_RECORD=1).
         .testTarget(
             name: "TimelineTests",

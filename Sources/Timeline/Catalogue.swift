@@ -1,6 +1,7 @@
 import Capture
 import EngineIO
 import HTTP1
+import IMProtocol
 import ImscopeCore
 import SocketIO
 import TCPReassembly
@@ -9,6 +10,6 @@ import WebSocket
 extension DiagnosticKind {
     /// Every diagnostic imscope can raise, layer by layer. `Docs/diagnostics.md` lists the same codes.
     public static var catalogue: [DiagnosticKind] {
-        captureLayer + tcpLayer + httpLayer + webSocketLayer + engineIOLayer + socketIOLayer
+        captureLayer + tcpLayer + httpLayer + webSocketLayer + engineIOLayer + socketIOLayer + imLayer
     }
 }

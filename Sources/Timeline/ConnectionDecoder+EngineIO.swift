@@ -1,7 +1,9 @@
 import EngineIO
 import HTTP1
+import IMProtocol
 import ImscopeCore
 import Inflate
+import JSONScan
 import SocketIO
 import TCPReassembly
 
@@ -158,11 +160,11 @@ extension ConnectionDecoder {
             let emit: (SocketIOEvent) -> Void = { event in
                 switch event {
                 case .message(let message):
+                    var record = SIORecord(transport: transport, sid: session.sid, version: version, message: message)
+                    if let im = self.im { record.im = Self.imMessage(im, message, upstream: dir == .c2s) }
+                    self.emitter.imWarnings += record.im?.warnings.count ?? 0
                     self.emitter.emit(
-                        Record(
-                            ts: ctx.ts, frame: ctx.frame, conn: self.conn.id, dir: dir,
-                            body: .sio(
-                                SIORecord(transport: transport, sid: session.sid, version: version, message: message))))
+                        Record(ts: ctx.ts, frame: ctx.frame, conn: self.conn.id, dir: dir, body: .sio(record)))
                 case .problem(let kind, let text):
                     self.emitter.diagnostic(
                         Diagnostic(kind, text, ts: ctx.ts, frame: ctx.frame, conn: self.conn.id, dir: dir))
@@ -205,6 +207,17 @@ extension ConnectionDecoder {
                 .eioVersionGuessed,
                 "Engine.IO \(inferred): the \(dir == .c2s ? "client" : "server") sends the pings", ts: ctx.ts,
                 frame: ctx.frame, conn: conn.id, dir: dir))
+    }
+
+    /// The ImMessage of a `chat`/`chatroom` event: its first argument.
+    static func imMessage(_ im: IMDecoder, _ message: SocketIOMessage, upstream: Bool) -> IMMessage? {
+        let p = message.packet
+        guard p.type.isEvent, let data = p.data else { return nil }
+        let s = JSONScanner(message.text)
+        guard let elements = s.arrayElements(data), elements.count >= 2, let name = s.decodeString(elements[0]),
+            im.carries(event: name)
+        else { return nil }
+        return im.decode(UnsafeRawBufferPointer(rebasing: message.text[elements[1]]), upstream: upstream)
     }
 
     func finishSession(_ session: EngineIOSession, at ctx: PacketContext) {

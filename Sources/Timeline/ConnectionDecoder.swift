@@ -1,6 +1,7 @@
 import Capture
 import EngineIO
 import HTTP1
+import IMProtocol
 import ImscopeCore
 import TCPReassembly
 import WebSocket
@@ -9,6 +10,8 @@ import WebSocket
 final class Emitter {
     let records: RecordSink
     var counts: [Severity: Int] = [:]
+    /// Rule warnings carried on `im` objects (they count as warnings for `--strict`).
+    var imWarnings = 0
 
     init(records: RecordSink) { self.records = records }
 
@@ -70,7 +73,13 @@ final class ConnectionDecoder {
     /// Bytes fed while searching for frames without a handshake, to give up after the resync window.
     var unsyncedBytes = 0
 
-    init(conn: Connection, emitter: Emitter, wsLimits: WebSocketLimits, sessions: EngineIOSessions, layer: Layer) {
+    let im: IMDecoder?
+
+    init(
+        conn: Connection, emitter: Emitter, wsLimits: WebSocketLimits, sessions: EngineIOSessions, layer: Layer,
+        im: IMDecoder? = nil
+    ) {
+        self.im = im
         self.conn = conn
         self.emitter = emitter
         self.wsLimits = wsLimits

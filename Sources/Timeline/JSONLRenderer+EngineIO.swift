@@ -1,4 +1,5 @@
 import EngineIO
+import IMProtocol
 import ImscopeCore
 import JSONScan
 import SocketIO
@@ -88,6 +89,7 @@ extension JSONLRenderer {
             out.append(int: p.attachments)
         }
         out.append(byte: UInt8(ascii: "}"))
+        if let im = r.im { writeIM(im) }
         if let answers = m.answers, let ts {
             out.append(",\"ack\":{\"frame\":" as StaticString)
             out.append(int: answers.frame)
@@ -95,6 +97,61 @@ extension JSONLRenderer {
             appendMilliseconds(ts.nanoseconds - answers.ts.nanoseconds)
             out.append(byte: UInt8(ascii: "}"))
         }
+    }
+
+    func writeIM(_ im: IMMessage) {
+        out.append(",\"im\":{" as StaticString)
+        var first = true
+        func key(_ k: StaticString) {
+            if !first { out.append(byte: UInt8(ascii: ",")) }
+            first = false
+            out.append(byte: UInt8(ascii: "\""))
+            out.append(k)
+            out.append("\":" as StaticString)
+        }
+        if let t = im.messageType {
+            key("messageType")
+            out.append(int: t)
+        }
+        if let info = im.info {
+            key("typeName")
+            out.appendJSONString(info.typeName)
+            key("description")
+            out.appendJSONString(info.description)
+            key("direction")
+            out.appendJSONString(info.direction.rawValue)
+        }
+        for (name, value) in [("msgId", im.msgId), ("fromId", im.fromId), ("destId", im.destId)] {
+            guard let value else { continue }
+            if !first { out.append(byte: UInt8(ascii: ",")) }
+            first = false
+            out.appendJSONString(name)
+            out.append(byte: UInt8(ascii: ":"))
+            out.appendJSONString(value)
+        }
+        if let f = im.fromType {
+            key("fromType")
+            out.append(int: f)
+        }
+        if let n = im.fromTypeName {
+            key("fromTypeName")
+            out.appendJSONString(n)
+        }
+        if let content = im.content {
+            key("content")
+            content.withUnsafeBytes { writeJSON($0) }
+        }
+        key("warnings")
+        out.append(byte: UInt8(ascii: "["))
+        for (i, w) in im.warnings.enumerated() {
+            if i > 0 { out.append(byte: UInt8(ascii: ",")) }
+            out.append("{\"code\":" as StaticString)
+            out.appendJSONString(w.code)
+            out.append(",\"message\":" as StaticString)
+            out.appendJSONString(w.message)
+            out.append(byte: UInt8(ascii: "}"))
+        }
+        out.append("]}" as StaticString)
     }
 
     /// Milliseconds with microsecond resolution, as a JSON number.

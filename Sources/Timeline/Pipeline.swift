@@ -1,5 +1,6 @@
 import Capture
 import EngineIO
+import IMProtocol
 import ImscopeCore
 import TCPReassembly
 import WebSocket
@@ -13,9 +14,6 @@ import WebSocket
 /// How deep to decode; records of that layer are the output (`conn` and `diagnostic` records at every layer).
 public enum Layer: String, CaseIterable, Sendable {
     case tcp, ws, eio, sio, im
-
-    /// The deepest layer this build decodes; deeper requests decode this far.
-    public static let deepestImplemented: Layer = .sio
 
     /// Whether decoding reaches `layer`.
     public func reaches(_ layer: Layer) -> Bool {
@@ -31,6 +29,8 @@ public struct PipelineOptions: Sendable {
     public var tcpLimits = TCPReassembler.Limits()
     public var ipLimits = IPDefragmenter.Limits()
     public var wsLimits = WebSocketLimits()
+    /// Reads ImMessages at layer `im` (nil: no ImMessage decoding).
+    public var im: IMDecoder? = nil
     /// When set, each connection's reassembled bytes are written to `DIR/<conn>.c2s` and `DIR/<conn>.s2c`.
     public var writeStreamsDirectory: String? = nil
     public init() {}
@@ -66,7 +66,8 @@ public final class Pipeline {
         var streams: StreamFiles? = nil
         if let dir = options.writeStreamsDirectory { streams = try StreamFiles(directory: dir) }
         tcpSink = TCPLayerSink(
-            emitter: Emitter(records: records), streams: streams, layer: options.layer, wsLimits: options.wsLimits)
+            emitter: Emitter(records: records), streams: streams, layer: options.layer, wsLimits: options.wsLimits,
+            im: options.layer == .im ? options.im : nil)
     }
 
     /// Reads every packet of `source` and emits the timeline, then closes what is still open.
@@ -123,6 +124,7 @@ public final class Pipeline {
         tcpSink.streams?.closeAll()
         summary.connections = reassembler.connectionsSeen
         summary.diagnostics.merge(tcpSink.emitter.counts) { $0 + $1 }
+        summary.diagnostics[.warning, default: 0] += tcpSink.emitter.imWarnings
         records.finish()
     }
 
@@ -150,11 +152,13 @@ struct TCPLayerSink: TCPStreamSink {
     let layer: Layer
     let wsLimits: WebSocketLimits
     let sessions = EngineIOSessions()
+    let im: IMDecoder?
     /// Per-connection decoders, indexed by `Connection.slot`; slots of closed connections are reused.
     var decoders: [ConnectionDecoder?] = []
     var freeSlots: [Int] = []
 
-    init(emitter: Emitter, streams: StreamFiles?, layer: Layer, wsLimits: WebSocketLimits) {
+    init(emitter: Emitter, streams: StreamFiles?, layer: Layer, wsLimits: WebSocketLimits, im: IMDecoder?) {
+        self.im = im
         self.emitter = emitter
         self.streams = streams
         self.layer = layer
@@ -178,7 +182,7 @@ struct TCPLayerSink: TCPStreamSink {
         )
         guard decodeApplication else { return }
         let decoder = ConnectionDecoder(
-            conn: conn, emitter: emitter, wsLimits: wsLimits, sessions: sessions, layer: layer)
+            conn: conn, emitter: emitter, wsLimits: wsLimits, sessions: sessions, layer: layer, im: im)
         if let slot = freeSlots.popLast() {
             decoders[slot] = decoder
             conn.slot = slot

@@ -1,6 +1,7 @@
 import Capture
 import EngineIO
 import HTTP1
+import IMProtocol
 import ImscopeCore
 import SocketIO
 import TCPReassembly
@@ -65,6 +66,8 @@ public struct SIORecord {
     public var sid: String?
     public var version: Int
     public var message: SocketIOMessage
+    /// The ImMessage of a `chat`/`chatroom` event (layer `im`).
+    public var im: IMMessage? = nil
 }
 
 /// One timeline record, as every renderer receives it. Traffic records carry where they happened.

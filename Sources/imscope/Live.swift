@@ -60,7 +60,6 @@ extension IMScope {
                     throw ExitCode(1)
                 }
             }
-            options.noteLayer()
             liveSource = source
             signal(SIGINT) { _ in liveSource?.requestStop() }
             signal(SIGTERM) { _ in liveSource?.requestStop() }
@@ -73,7 +72,7 @@ extension IMScope {
                 setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &timer, nil)
             }
             let (renderer, _) = options.makeRenderer(lineBuffered: true)
-            let pipeline = try Pipeline(options: options.pipelineOptions, records: renderer)
+            let pipeline = try Pipeline(options: try options.pipelineOptions(), records: renderer)
             var seen: UInt64 = 0
             pipeline.run(source) { _ in
                 if let dumper {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Capture
+import IMProtocol
 import ImscopeCore
 import TCPReassembly
 import Timeline
@@ -31,6 +32,10 @@ struct DecodeOptions: ParsableArguments {
 
     @Option(help: "How deep to decode: tcp, ws, eio, sio or im.")
     var layer: Layer = .im
+
+    @Option(
+        help: ArgumentHelp("messageType table: v1, v2 or a table file (see the user guide).", valueName: "v1|v2|file"))
+    var schema = "v2"
 
     @Option(help: "Output format: text (default on a terminal), jsonl (default otherwise) or json.")
     var format: OutputFormat?
@@ -78,8 +83,22 @@ struct DecodeOptions: ParsableArguments {
         if port.isEmpty { throw ValidationError("give at least one --port") }
     }
 
-    var pipelineOptions: PipelineOptions {
+    /// The ImMessage decoder for `--schema`, with the other shipped tables to recognise their messages.
+    func imDecoder() throws -> IMDecoder {
+        do throws(MessageTypeTable.LoadError) {
+            let table = try MessageTypeTable.load(schema)
+            var others: [MessageTypeTable] = []
+            for name in ["v2", "v1"] where name != schema { others.append(try MessageTypeTable.builtin(name)) }
+            return IMDecoder(table: table, others: others)
+        } catch {
+            printError("imscope: \(error.description)")
+            throw ExitCode(1)
+        }
+    }
+
+    func pipelineOptions() throws -> PipelineOptions {
         var o = PipelineOptions()
+        if layer == .im { o.im = try imDecoder() }
         o.layer = layer
         o.serverPorts = Set(port)
         o.anyPort = anyPort
@@ -105,17 +124,6 @@ struct DecodeOptions: ParsableArguments {
             return (TextRenderer(out: out, color: color), out)
         case .jsonl: return (JSONLRenderer(out: out), out)
         case .json: return (JSONLRenderer(out: out, array: true), out)
-        }
-    }
-
-    /// Prints a note when the layer asked for is deeper than this build decodes.
-    func noteLayer() {
-        if layer != .tcp
-            && Layer.allCases.firstIndex(of: layer)! > Layer.allCases.firstIndex(of: Layer.deepestImplemented)!
-        {
-            printError(
-                "imscope: note: decoding above WebSocket is not available yet; showing the WebSocket layer "
-                    + "(--layer \(Layer.deepestImplemented.rawValue))")
         }
     }
 

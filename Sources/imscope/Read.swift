@@ -26,11 +26,11 @@ extension IMScope {
                 printError("imscope: \(error)")
                 throw ExitCode(1)
             }
-            options.noteLayer()
+            let pipelineOptions = try options.pipelineOptions()
             let (renderer, _) = options.makeRenderer()
             let pipeline: Pipeline
             do {
-                pipeline = try Pipeline(options: options.pipelineOptions, records: renderer)
+                pipeline = try Pipeline(options: pipelineOptions, records: renderer)
             } catch {
                 printError("imscope: \(error)")
                 throw ExitCode(1)

@@ -1,0 +1,306 @@
+import ImscopeCore
+import JSONScan
+
+extension DiagnosticKind {
+    public static let imRequiredMissing = DiagnosticKind(
+        "im.required_missing", .warning,
+        "A required ImMessage field (msgId, fromId, fromType, destId, fromName, imageIconUrl, content, messageType) "
+            + "is missing or null.")
+    public static let imWrongType = DiagnosticKind(
+        "im.wrong_type", .warning,
+        "An ImMessage field has the wrong JSON type (e.g. messageType as a string), or the ImMessage is not an object.")
+    public static let imUnknownType = DiagnosticKind(
+        "im.unknown_type", .warning, "The messageType is not in the chosen table (nor in the other shipped table).")
+    public static let imWrongDirection = DiagnosticKind(
+        "im.wrong_direction", .warning,
+        "A downstream-only type was sent by a client, or an upstream-only type by the server.")
+    public static let imBadFromType = DiagnosticKind(
+        "im.bad_from_type", .warning, "fromType is outside the values the chosen table defines (v1 1-4, v2 1-5).")
+    public static let imBadContent = DiagnosticKind(
+        "im.bad_content", .warning,
+        "A structured content (file, voice, location, video, red packet, emoji cloud, transfers, call answers) is "
+            + "not the documented object or value.")
+    public static let imSchemaMismatch = DiagnosticKind(
+        "im.schema_mismatch", .warning,
+        "The message reads as the other table's type: its number is only in the other table, or its content fits "
+            + "the other table's structure for that number and not the chosen one's (e.g. v1 34 @ vs v2 34 emoji "
+            + "cloud).")
+
+    public static let imLayer: [DiagnosticKind] = [
+        .imRequiredMissing, .imWrongType, .imUnknownType, .imWrongDirection, .imBadFromType, .imBadContent,
+        .imSchemaMismatch,
+    ]
+}
+
+/// A rule an ImMessage breaks.
+public struct IMWarning: Sendable, Equatable {
+    public var kind: DiagnosticKind
+    public var message: String
+    public var code: String { kind.code }
+}
+
+/// An ImMessage as decoded: its fields, what the table says of its type, and the rules it breaks.
+public struct IMMessage: Sendable {
+    public var messageType: Int?
+    public var info: MessageTypeInfo?
+    public var msgId: String?
+    public var fromId: String?
+    public var destId: String?
+    public var fromType: Int?
+    public var fromTypeName: String?
+    public var fromName: String?
+    /// JSON text of the content to show: the decoded object for structured types, else the value as sent.
+    public var content: [UInt8]?
+    public var warnings: [IMWarning]
+}
+
+/// Reads ImMessages (the first argument of `chat`/`chatroom` events) against a messageType table.
+public struct IMDecoder: Sendable {
+    public let table: MessageTypeTable
+    /// The other shipped tables, to recognise a message written for another version.
+    public let others: [MessageTypeTable]
+
+    public init(table: MessageTypeTable, others: [MessageTypeTable]) {
+        self.table = table
+        self.others = others
+    }
+
+    /// Whether an event carries an ImMessage.
+    public func carries(event: String) -> Bool { table.events.contains(event) }
+
+    static let required = [
+        "msgId", "fromId", "fromType", "destId", "fromName", "imageIconUrl", "content", "messageType",
+    ]
+
+    /// Decodes the ImMessage in `json` (an object, or a string holding one), sent by the client when `upstream`.
+    public func decode(_ json: UnsafeRawBufferPointer, upstream: Bool) -> IMMessage {
+        var m = IMMessage(warnings: [])
+        let s = JSONScanner(json)
+        let all = 0..<json.count
+        switch s.kind(at: 0) {
+        case .object:
+            read(s, all, upstream: upstream, into: &m)
+        case .string:
+            // An ImMessage sent as a JSON string: decode the string and read the object inside.
+            if let text = s.decodeString(all) {
+                var inner = Array(text.utf8)
+                inner.withUnsafeBytes { bytes in
+                    let si = JSONScanner(bytes)
+                    if si.kind(at: 0) == .object && si.isValidDocument() {
+                        read(si, 0..<bytes.count, upstream: upstream, into: &m)
+                    } else {
+                        m.warnings.append(
+                            IMWarning(kind: .imWrongType, message: "the ImMessage string does not hold a JSON object"))
+                    }
+                }
+                inner.removeAll()
+            }
+        default:
+            m.warnings.append(IMWarning(kind: .imWrongType, message: "the ImMessage is not a JSON object"))
+        }
+        return m
+    }
+
+    func read(_ s: JSONScanner, _ range: Range<Int>, upstream: Bool, into m: inout IMMessage) {
+        let members = s.objectMembers(range) ?? []
+        var values: [String: Range<Int>] = [:]
+        for member in members {
+            if let key = s.decodeString(member.key) { values[key] = member.value }
+        }
+        // Required fields.
+        let missing = Self.required.filter { name in
+            guard let v = values[name] else { return true }
+            return s.kind(at: v.lowerBound) == .null
+        }
+        if !missing.isEmpty {
+            m.warnings.append(
+                IMWarning(kind: .imRequiredMissing, message: "missing or null: " + missing.joined(separator: ", ")))
+        }
+        // Types and values.
+        var wrong: [String] = []
+        func text(_ name: String, allowNumber: Bool) -> String? {
+            guard let v = values[name] else { return nil }
+            switch s.kind(at: v.lowerBound) {
+            case .string: return s.decodeString(v)
+            case .number:
+                if !allowNumber { wrong.append("\(name) is a number, not a string") }
+                return String(decoding: UnsafeRawBufferPointer(rebasing: s.bytes[v]), as: UTF8.self)
+            case .null: return nil
+            default:
+                wrong.append("\(name) is not a string")
+                return nil
+            }
+        }
+        func integer(_ name: String) -> Int? {
+            guard let v = values[name] else { return nil }
+            switch s.kind(at: v.lowerBound) {
+            case .number:
+                if let n = s.decodeInteger(v) { return Int(n) }
+                wrong.append("\(name) is not an integer")
+                return nil
+            case .string:
+                wrong.append("\(name) is a string, not a number")
+                return s.decodeString(v).flatMap { Int($0) }
+            case .null: return nil
+            default:
+                wrong.append("\(name) is not a number")
+                return nil
+            }
+        }
+        m.messageType = integer("messageType")
+        m.fromType = integer("fromType")
+        m.msgId = text("msgId", allowNumber: false)
+        m.fromId = text("fromId", allowNumber: true)
+        m.destId = text("destId", allowNumber: true)
+        m.fromName = text("fromName", allowNumber: false)
+        _ = text("imageIconUrl", allowNumber: false)
+        let content = values["content"]
+        if let content, ![.string, .object, .null].contains(s.kind(at: content.lowerBound)) {
+            wrong.append("content is neither a string nor an object")
+        }
+        if !wrong.isEmpty { m.warnings.append(IMWarning(kind: .imWrongType, message: wrong.joined(separator: "; "))) }
+        if let f = m.fromType {
+            if let entry = table.fromTypes[f] {
+                m.fromTypeName = entry.name
+            } else if !table.fromTypes.isEmpty {
+                m.warnings.append(
+                    IMWarning(
+                        kind: .imBadFromType,
+                        "fromType \(f) is not defined by table \(table.schema) (it defines "
+                            + table.fromTypes.keys.sorted().map(String.init).joined(separator: ", ") + ")"))
+            }
+        }
+        // The type, its direction and its content.
+        guard let type = m.messageType else { return }
+        let structured = content.map { structuredContent(s, $0) }
+        if let info = table.types[type] {
+            m.info = info
+            if info.direction == .down && upstream || info.direction == .up && !upstream {
+                m.warnings.append(
+                    IMWarning(
+                        kind: .imWrongDirection,
+                        "\(type) \(info.typeName) is \(info.direction == .down ? "downstream" : "upstream") only, "
+                            + "but was sent by the \(upstream ? "client" : "server")"))
+            }
+            if let rule = table.contents[type] {
+                if let problem = check(rule, structured) {
+                    var warned = false
+                    for other in others {
+                        if let otherRule = other.contents[type], check(otherRule, structured) == nil,
+                            let otherInfo = other.types[type]
+                        {
+                            m.warnings.append(
+                                IMWarning(
+                                    kind: .imSchemaMismatch,
+                                    "content fits table \(other.schema)'s \(type) \(otherInfo.typeName), not "
+                                        + "\(table.schema)'s \(info.typeName)"))
+                            warned = true
+                            break
+                        }
+                    }
+                    if !warned {
+                        m.warnings.append(IMWarning(kind: .imBadContent, "\(type) \(info.typeName): \(problem)"))
+                    }
+                }
+            } else if let structured, structured.isObject {
+                for other in others {
+                    if let otherRule = other.contents[type], case .object = otherRule,
+                        check(otherRule, structured) == nil,
+                        let otherInfo = other.types[type]
+                    {
+                        m.warnings.append(
+                            IMWarning(
+                                kind: .imSchemaMismatch,
+                                "content fits table \(other.schema)'s \(type) \(otherInfo.typeName), but "
+                                    + "\(table.schema) says \(type) is \(info.typeName)"))
+                        break
+                    }
+                }
+            }
+            if let structured, table.contents[type] != nil, structured.isObject {
+                m.content = structured.json
+            }
+        } else if let other = others.first(where: { $0.types[type] != nil }) {
+            m.warnings.append(
+                IMWarning(
+                    kind: .imSchemaMismatch,
+                    "messageType \(type) is not in table \(table.schema); table \(other.schema) has it as "
+                        + other.types[type]!.typeName))
+        } else {
+            m.warnings.append(IMWarning(kind: .imUnknownType, "messageType \(type) is in no table"))
+        }
+        if m.content == nil, let content {
+            m.content = Array(UnsafeRawBufferPointer(rebasing: s.bytes[content]))
+        }
+    }
+
+    /// A content value as a structure: the object it is or holds (when a string holds JSON), or the scalar.
+    struct Structured {
+        var json: [UInt8]
+        var isObject: Bool
+    }
+
+    func structuredContent(_ s: JSONScanner, _ range: Range<Int>) -> Structured {
+        switch s.kind(at: range.lowerBound) {
+        case .object:
+            return Structured(json: Array(UnsafeRawBufferPointer(rebasing: s.bytes[range])), isObject: true)
+        case .string:
+            let text = s.decodeString(range) ?? ""
+            let bytes = Array(text.utf8)
+            let isObject = bytes.withUnsafeBytes { b in
+                let inner = JSONScanner(b)
+                return inner.kind(at: 0) == .object && inner.isValidDocument()
+            }
+            return isObject
+                ? Structured(json: bytes, isObject: true)
+                : Structured(json: Array(UnsafeRawBufferPointer(rebasing: s.bytes[range])), isObject: false)
+        default:
+            return Structured(json: Array(UnsafeRawBufferPointer(rebasing: s.bytes[range])), isObject: false)
+        }
+    }
+
+    /// Why `content` breaks `rule`, or nil when it keeps it.
+    func check(_ rule: ContentRule, _ content: Structured?) -> String? {
+        guard let content else { return "no content" }
+        switch rule {
+        case .enumeration(let allowed):
+            var value = String(decoding: content.json, as: UTF8.self)
+            if value.hasPrefix("\"") && value.hasSuffix("\"") && value.count >= 2 {
+                value = String(value.dropFirst().dropLast())
+            }
+            return allowed.contains(value) ? nil : "content \(value) is not one of " + allowed.joined(separator: ", ")
+        case .object(let fields):
+            guard content.isObject else { return "content is not an object (nor a string holding one)" }
+            return content.json.withUnsafeBytes { bytes -> String? in
+                let s = JSONScanner(bytes)
+                guard let members = s.objectMembers(0..<bytes.count) else { return "content is not valid JSON" }
+                var kinds: [String: JSONScanner.Kind] = [:]
+                for m in members { if let k = s.decodeString(m.key) { kinds[k] = s.kind(at: m.value.lowerBound) } }
+                var problems: [String] = []
+                for field in fields {
+                    guard let kind = kinds[field.name] else {
+                        problems.append("\(field.name) missing")
+                        continue
+                    }
+                    let ok: Bool
+                    switch field.type {
+                    case "string": ok = kind == .string
+                    case "number": ok = kind == .number
+                    case "boolean": ok = kind == .bool
+                    case "array": ok = kind == .array
+                    default: ok = kind == .object
+                    }
+                    if !ok && kind != .null { problems.append("\(field.name) is not a \(field.type)") }
+                }
+                return problems.isEmpty ? nil : problems.joined(separator: "; ")
+            }
+        }
+    }
+}
+
+extension IMWarning {
+    init(kind: DiagnosticKind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+}

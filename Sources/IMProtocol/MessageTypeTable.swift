@@ -1,0 +1,129 @@
+import Foundation
+
+/// Which way a message type may travel, as the tables say (上行 up, 下行通知 down, 双向 both).
+public enum IMDirection: String, Sendable, CaseIterable {
+    case up, down, both, unspecified
+}
+
+/// One row of a messageType table.
+public struct MessageTypeInfo: Sendable, Equatable {
+    public var messageType: Int
+    public var direction: IMDirection
+    /// A short English name (`text`, `friend-online`).
+    public var typeName: String
+    /// The table's own (Chinese) description.
+    public var description: String
+}
+
+/// The documented shape of a structured `content`.
+public enum ContentRule: Sendable, Equatable {
+    /// A JSON object (sent as an object, or as a string holding one) with these fields and types.
+    case object([Field])
+    /// One of these values (as a number or a string).
+    case enumeration([String])
+
+    public struct Field: Sendable, Equatable {
+        public var name: String
+        /// `string`, `number`, `boolean`, `array` or `object`.
+        public var type: String
+    }
+}
+
+/// A messageType table: the types, the `fromType` values, the Socket.IO events that carry ImMessages, and the
+/// structured contents. Loaded from the TSV files the tool ships (`Resources/messagetypes-v1.tsv`, `-v2.tsv`)
+/// or from a file of the same format (`--schema FILE`), so a team can add its own types.
+public struct MessageTypeTable: Sendable {
+    public var schema: String
+    public var events: [String]
+    public var fromTypes: [Int: (name: String, description: String)]
+    public var types: [Int: MessageTypeInfo]
+    public var contents: [Int: ContentRule]
+
+    public struct LoadError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The rows in messageType order.
+    public var rows: [MessageTypeInfo] { types.values.sorted { $0.messageType < $1.messageType } }
+
+    /// Parses the TSV format (see `Docs/user-guide.md`, "messageType tables").
+    public static func parse(_ text: String, name: String) throws(LoadError) -> MessageTypeTable {
+        var table = MessageTypeTable(schema: name, events: [], fromTypes: [:], types: [:], contents: [:])
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            func fail(_ why: String) -> LoadError { LoadError(description: "\(name):\(index + 1): \(why)") }
+            switch fields[0] {
+            case "@schema":
+                guard fields.count >= 2 else { throw fail("@schema needs a name") }
+                table.schema = fields[1]
+            case "@event":
+                guard fields.count >= 2 else { throw fail("@event needs a name") }
+                table.events.append(fields[1])
+            case "@fromType":
+                guard fields.count >= 3, let value = Int(fields[1]) else { throw fail("@fromType VALUE NAME [TEXT]") }
+                table.fromTypes[value] = (fields[2], fields.count > 3 ? fields[3] : "")
+            case "@content":
+                guard fields.count >= 3, let type = Int(fields[1]) else { throw fail("@content TYPE object|enum ...") }
+                switch fields[2] {
+                case "object":
+                    var spec: [ContentRule.Field] = []
+                    for f in fields.dropFirst(3) where !f.isEmpty {
+                        let parts = f.split(separator: ":", maxSplits: 1).map(String.init)
+                        guard parts.count == 2, ["string", "number", "boolean", "array", "object"].contains(parts[1])
+                        else { throw fail("content field \"\(f)\" is not name:string|number|boolean|array|object") }
+                        spec.append(.init(name: parts[0], type: parts[1]))
+                    }
+                    table.contents[type] = .object(spec)
+                case "enum":
+                    table.contents[type] = .enumeration(fields.dropFirst(3).filter { !$0.isEmpty })
+                default:
+                    throw fail("content kind must be object or enum")
+                }
+            default:
+                guard fields.count >= 3, let type = Int(fields[0]) else {
+                    throw fail("a row is messageType<TAB>direction<TAB>typeName<TAB>description")
+                }
+                guard let direction = IMDirection(rawValue: fields[1]) else {
+                    throw fail("direction must be up, down, both or unspecified")
+                }
+                guard table.types[type] == nil else { throw fail("messageType \(type) appears twice") }
+                table.types[type] = MessageTypeInfo(
+                    messageType: type, direction: direction, typeName: fields[2],
+                    description: fields.count > 3 ? fields[3...].joined(separator: "\t") : "")
+            }
+        }
+        guard !table.types.isEmpty else { throw LoadError(description: "\(name): no messageType rows") }
+        if table.events.isEmpty { table.events = ["chat"] }
+        for type in table.contents.keys where table.types[type] == nil {
+            throw LoadError(description: "\(name): @content for messageType \(type), which the table does not have")
+        }
+        return table
+    }
+
+    /// A table shipped with imscope: `v1` or `v2`.
+    public static func builtin(_ version: String) throws(LoadError) -> MessageTypeTable {
+        guard
+            let url = Bundle.module.url(
+                forResource: "messagetypes-\(version)", withExtension: "tsv", subdirectory: "Resources"),
+            let text = try? String(contentsOf: url, encoding: .utf8)
+        else { throw LoadError(description: "no built-in table \"\(version)\" (v1 and v2 ship with imscope)") }
+        return try parse(text, name: version)
+    }
+
+    /// `v1`, `v2`, or the path of a table file.
+    public static func load(_ schema: String) throws(LoadError) -> MessageTypeTable {
+        if schema == "v1" || schema == "v2" { return try builtin(schema) }
+        guard let text = try? String(contentsOfFile: schema, encoding: .utf8) else {
+            throw LoadError(description: "cannot read the schema file \(schema)")
+        }
+        return try parse(text, name: schema)
+    }
+
+    /// Finds a type by number or by typeName.
+    public func lookup(_ key: String) -> MessageTypeInfo? {
+        if let n = Int(key) { return types[n] }
+        return types.values.first { $0.typeName == key }
+    }
+}

@@ -1,0 +1,95 @@
+import IMProtocol
+import Testing
+
+let v2 = try! MessageTypeTable.builtin("v2")
+let v1 = try! MessageTypeTable.builtin("v1")
+
+func decode(_ json: String, upstream: Bool = true, schema: String = "v2") -> IMMessage {
+    let decoder = schema == "v2" ? IMDecoder(table: v2, others: [v1]) : IMDecoder(table: v1, others: [v2])
+    return Array(json.utf8).withUnsafeBytes { decoder.decode($0, upstream: upstream) }
+}
+
+func codes(_ m: IMMessage) -> [String] { m.warnings.map(\.code) }
+
+let base = #""msgId":"m1","fromId":"u1","fromType":1,"destId":"u2","fromName":"A","imageIconUrl":"http://x/a.png""#
+
+/// Each rule of the ImMessage layer, once broken and once kept.
+@Suite struct IMDecoderTests {
+    @Test(arguments: [
+        // Well-formed: no warning.
+        (#"{\#(base),"content":"hi","messageType":2}"#, true, "v2", [String]()),
+        (
+            #"{\#(base),"content":"{\"fileName\":\"a.pdf\",\"fileSize\":\"12\",\"fileUrl\":\"http://f\",\"fileType\":\"pdf\",\"filished\":false}","messageType":4}"#,
+            true, "v2", []
+        ),
+        (#"{\#(base),"content":{"url":"http://v","time":3},"messageType":16}"#, false, "v2", []),
+        (#"{\#(base),"content":"1","messageType":43}"#, true, "v2", []),
+        (#"{\#(base),"content":"","messageType":31}"#, true, "v2", []),
+        // A string holding the ImMessage.
+        (
+            #""{\"msgId\":\"m1\",\"fromId\":\"u1\",\"fromType\":1,\"destId\":\"u2\",\"fromName\":\"A\",\"imageIconUrl\":\"i\",\"content\":\"hi\",\"messageType\":2}""#,
+            true, "v2", []
+        ),
+        // Broken rules.
+        (
+            #"{"msgId":"m1","fromId":"u1","fromType":1,"content":"hi","messageType":2}"#, true, "v2",
+            ["im.required_missing"]
+        ),
+        (#"{\#(base),"content":null,"messageType":2}"#, true, "v2", ["im.required_missing"]),
+        (#"{\#(base),"content":"hi","messageType":"2"}"#, true, "v2", ["im.wrong_type"]),
+        (#"{\#(base),"content":"hi","messageType":999}"#, true, "v2", ["im.unknown_type"]),
+        (#"{\#(base),"content":"hi","messageType":5}"#, true, "v2", ["im.wrong_direction"]),
+        (#"{\#(base),"content":"hi","messageType":1}"#, false, "v2", ["im.wrong_direction"]),
+        (
+            #"{"msgId":"m1","fromId":"u1","fromType":5,"destId":"u2","fromName":"A","imageIconUrl":"i","content":"hi","messageType":2}"#,
+            true, "v1", ["im.bad_from_type"]
+        ),
+        (#"{\#(base),"content":"{\"url\":\"http://v\"}","messageType":16}"#, true, "v2", ["im.bad_content"]),
+        (#"{\#(base),"content":"2","messageType":43}"#, true, "v2", ["im.bad_content"]),
+        (#"{\#(base),"content":"hi","messageType":100}"#, true, "v1", ["im.schema_mismatch"]),
+        (
+            #"{\#(base),"content":{"msgCodes":"a","msgString":"b","msgType":"c","aiteId":[1,2]},"messageType":34}"#,
+            true, "v1", ["im.schema_mismatch"]
+        ),
+        ("[1,2]", true, "v2", ["im.wrong_type"]),
+    ])
+    func rules(json: String, upstream: Bool, schema: String, expected: [String]) {
+        #expect(codes(decode(json, upstream: upstream, schema: schema)) == expected, "\(json)")
+    }
+
+    @Test func fieldsAndStructuredContent() throws {
+        let m = decode(#"{\#(base),"content":"{\"url\":\"http://v\",\"time\":3}","messageType":16}"#)
+        #expect(m.messageType == 16)
+        #expect(m.info?.typeName == "offline-voice")
+        #expect(m.info?.direction == .both)
+        #expect(m.msgId == "m1")
+        #expect(m.fromId == "u1")
+        #expect(m.destId == "u2")
+        #expect(m.fromType == 1)
+        #expect(m.fromTypeName == "person")
+        // The content string holds the object: it is shown decoded.
+        #expect(m.content.map { String(decoding: $0, as: UTF8.self) } == #"{"url":"http://v","time":3}"#)
+    }
+
+    @Test func numericIdsAreAccepted() {
+        let m = decode(
+            #"{"msgId":"m","fromId":42,"fromType":2,"destId":7,"fromName":"A","imageIconUrl":"i","content":"x","messageType":2}"#
+        )
+        #expect(m.fromId == "42")
+        #expect(m.destId == "7")
+        #expect(m.warnings.isEmpty)
+    }
+
+    @Test func tablesLoadAndLookUp() throws {
+        #expect(v1.types.count == 37)
+        #expect(v2.types[31]?.typeName == "heartbeat")
+        #expect(v1.types[31]?.typeName == "recall")
+        #expect(v2.lookup("recall")?.messageType == 32)
+        #expect(v2.events == ["chat", "chatroom"])
+        #expect(v1.events == ["chat"])
+        #expect(throws: MessageTypeTable.LoadError.self) { try MessageTypeTable.parse("1\tsideways\tx\ty", name: "t") }
+        #expect(throws: MessageTypeTable.LoadError.self) {
+            try MessageTypeTable.parse("@content\t9\tobject\ta:string\n1\tup\tx\ty", name: "t")
+        }
+    }
+}
