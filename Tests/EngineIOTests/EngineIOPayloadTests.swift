@@ -66,7 +66,9 @@ func packets(_ body: [UInt8], version: Int, jsonp: Bool = false) -> (packets: [S
     }
 
     @Test func handshake() throws {
-        let json = Array(#"{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#.utf8)
+        let json = Array(
+            #"{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#
+                .utf8)
         let h = try #require(json.withUnsafeBytes { EngineIOPayload.handshake($0) })
         #expect(h.sid == "lv_VI97HAXpY6yYWAAAC")
         #expect(h.upgrades == ["websocket"])

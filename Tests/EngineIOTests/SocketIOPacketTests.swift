@@ -14,8 +14,10 @@ import Testing
         ("2[\"foo\"]", .event, "/", nil, 0, true),
         ("2/admin,[\"bar\"]", .event, "/admin", nil, 0, true),
         ("51-[\"baz\",{\"_placeholder\":true,\"num\":0}]", .binaryEvent, "/", nil, 1, true),
-        ("52-/admin,[\"baz\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":1}]", .binaryEvent,
-            "/admin", nil, 2, true),
+        (
+            "52-/admin,[\"baz\",{\"_placeholder\":true,\"num\":0},{\"_placeholder\":true,\"num\":1}]", .binaryEvent,
+            "/admin", nil, 2, true
+        ),
         ("212[\"foo\"]", .event, "/", 12, 0, true),
         ("312[\"bar\"]", .ack, "/", 12, 0, true),
         ("1/admin,", .disconnect, "/admin", nil, 0, false),
