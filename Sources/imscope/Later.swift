@@ -34,7 +34,4 @@ extension IMScope {
         @Argument var file: String?
         @Option var server: String?
     }
-    struct Types: NotYetAvailable {
-        static let configuration = CommandConfiguration(abstract: "The messageType tables.")
-    }
 }
