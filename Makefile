@@ -21,11 +21,11 @@ demo: release
 	@echo "== imscope read $(DEMO_CAPTURE) --layer tcp   (connections, bytes, gaps)"
 	.build/release/imscope read $(DEMO_CAPTURE) --layer tcp --format text
 	@echo
-	@echo "== imscope read $(DEMO_CAPTURE) --layer sio   (the Socket.IO session across its connections)"
-	.build/release/imscope read $(DEMO_CAPTURE) --layer sio --format text | head -n 40
+	@echo "== imscope read $(DEMO_CAPTURE)   (the annotated timeline: who sent what to whom, acks, warnings)"
+	.build/release/imscope read $(DEMO_CAPTURE) --format text
 	@echo
-	@echo "== the same as JSON Lines (Socket.IO records)"
-	.build/release/imscope read $(DEMO_CAPTURE) --layer sio --format jsonl | grep '"kind":"sio"' | head -n 3
+	@echo "== the same as JSON Lines (a file message with its im object)"
+	.build/release/imscope read $(DEMO_CAPTURE) --format jsonl --filter type=file | head -n 1
 
 ## test: the whole suite: unit tables and golden outputs (swift test), then real captures against tshark and
 ## fresh captures from real Socket.IO peers (pytest).
