@@ -73,7 +73,7 @@ let package = Package(
         // Golden outputs live in Tests/TimelineTests/Golden and are read by path (re-recorded with IMSCOPE_RECORD=1).
         .testTarget(
             name: "TimelineTests",
-            dependencies: ["Timeline", "Capture", "TCPReassembly", "ImscopeCore"],
+            dependencies: ["Timeline", "Capture", "TCPReassembly", "IMProtocol", "ImscopeCore"],
             exclude: ["Golden"]
         ),
     ]

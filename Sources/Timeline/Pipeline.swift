@@ -88,7 +88,10 @@ public final class Pipeline {
                 onPacket?(packet)
                 summary.packets += 1
                 summary.capturedBytes += UInt64(packet.data.count)
-                if summary.firstTimestamp == nil { summary.firstTimestamp = packet.ts }
+                if summary.firstTimestamp == nil {
+                    summary.firstTimestamp = packet.ts
+                    records.begin(origin: packet.ts)
+                }
                 summary.lastTimestamp = packet.ts
                 let ctx = PacketContext(ts: packet.ts, frame: packet.frame)
                 lastCtx = ctx

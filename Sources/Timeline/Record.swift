@@ -116,7 +116,13 @@ public struct Record {
 
 /// Receives timeline records in order.
 public protocol RecordSink: AnyObject {
+    /// Called once with the time of the capture's first packet, before any record.
+    func begin(origin: Timestamp)
     func emit(_ record: Record)
     /// Called once when the capture ends, before the output is flushed.
     func finish()
+}
+
+extension RecordSink {
+    public func begin(origin: Timestamp) {}
 }

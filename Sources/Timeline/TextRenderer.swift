@@ -1,25 +1,44 @@
+import IMProtocol
 import ImscopeCore
+import JSONScan
 import WebSocket
 
 /// Writes records for a person: one line each, time relative to the first packet, colored on a terminal.
 ///
 /// ```
-///      0.000000  #1      127.0.0.1:40112 → 127.0.0.1:9092  open
-///      0.052113  #1      127.0.0.1:40112 → 127.0.0.1:9092  close fin  c2s 1234 B  s2c 5678 B
-///      0.013000  #3  c2s warning tcp.gap  1448 bytes missing at stream offset 2896  (frame 55)
+///      0.000000  #1        127.0.0.1:40112 → 127.0.0.1:9092  open
+///      0.009901  #1    c→s u1 → u2  text  "hello"  ack #1
+///      0.011419  #1    c←s ACK #1 [{"status":"ok"}]  (1.517 ms after frame 20)
+///      0.013000  #3    c←s warning tcp.gap  1448 bytes missing at stream offset 2896  (frame 55)
 /// ```
 public final class TextRenderer: RecordSink {
     let out: OutputBuffer
     let color: Bool
+    /// Hide transport noise (Engine.IO and WebSocket pings and pongs, HTTP polling requests) — `--all` shows it.
+    let fold: Bool
     var origin: Timestamp? = nil
+    /// Records hidden by folding, per connection, shown on its close line.
+    var folded: [Int: Int] = [:]
 
-    public init(out: OutputBuffer, color: Bool) {
+    public init(out: OutputBuffer, color: Bool, fold: Bool = false) {
         self.out = out
         self.color = color
+        self.fold = fold
     }
 
-    /// Sets the time the relative clock starts from (the first packet of the capture).
-    public func setOrigin(_ ts: Timestamp) { if origin == nil { origin = ts } }
+    /// Whether folding hides this record.
+    func hides(_ r: Record) -> Bool {
+        guard fold else { return false }
+        switch r.body {
+        case .eio(let e): return e.type == .ping || e.type == .pong || e.type == .noop
+        case .ws(let w): return w.message.opcode == .ping || w.message.opcode == .pong
+        case .http: return true
+        default: return false
+        }
+    }
+
+    /// The relative clock starts at the capture's first packet.
+    public func begin(origin: Timestamp) { if self.origin == nil { self.origin = origin } }
 
     public func finish() { out.flush() }
 
@@ -27,6 +46,10 @@ public final class TextRenderer: RecordSink {
     private func reset() { if color { out.append("\u{1B}[0m" as StaticString) } }
 
     public func emit(_ r: Record) {
+        if hides(r) {
+            if let c = r.conn { folded[c, default: 0] += 1 }
+            return
+        }
         if let ts = r.ts {
             if origin == nil { origin = ts }
             let rel = ts.nanoseconds - origin!.nanoseconds
@@ -40,7 +63,12 @@ public final class TextRenderer: RecordSink {
         var tag = r.conn.map { "#\($0)" } ?? ""
         tag += String(repeating: " ", count: max(0, 6 - tag.utf8.count))
         out.append(tag)
-        out.append(r.dir.map { $0.name + " " } ?? "    ")
+        // The direction as an arrow between client and server.
+        switch r.dir {
+        case .c2s: out.append("c→s " as StaticString)
+        case .s2c: out.append("c←s " as StaticString)
+        case nil: out.append("    " as StaticString)
+        }
         switch r.body {
         case .conn(let c):
             paint("\u{1B}[36m")
@@ -60,6 +88,13 @@ public final class TextRenderer: RecordSink {
                 out.append(" B  s2c " as StaticString)
                 out.append(int: c.bytes.s2c)
                 out.append(" B" as StaticString)
+                if let c = r.conn, let n = folded.removeValue(forKey: c) {
+                    paint("\u{1B}[2m")
+                    out.append("  (" as StaticString)
+                    out.append(int: n)
+                    out.append(" folded: pings, pongs, HTTP; --all shows them)" as StaticString)
+                    reset()
+                }
                 if c.missing.c2s + c.missing.s2c > 0 {
                     paint("\u{1B}[33m")
                     out.append("  missing c2s " as StaticString)
@@ -169,6 +204,10 @@ public final class TextRenderer: RecordSink {
     }
 
     func appendSIO(_ s: SIORecord, ts: Timestamp?) {
+        if let im = s.im {
+            appendIM(im, s, ts: ts)
+            return
+        }
         let p = s.message.packet
         paint("\u{1B}[32m")
         out.append(p.type.name)
@@ -203,6 +242,82 @@ public final class TextRenderer: RecordSink {
         if s.transport == .polling { out.append("  (polling)" as StaticString) }
     }
 
+    /// An ImMessage: user, arrow, type, a summary of the content, the ack, the warnings.
+    func appendIM(_ im: IMMessage, _ s: SIORecord, ts: Timestamp?) {
+        if s.message.packet.namespace != "/" {
+            out.append(s.message.packet.namespace)
+            out.append(" " as StaticString)
+        }
+        paint("\u{1B}[1m")
+        out.append(im.fromId ?? "?")
+        reset()
+        out.append(" → " as StaticString)
+        out.append(im.destId ?? "?")
+        out.append("  " as StaticString)
+        paint("\u{1B}[36m")
+        if let info = im.info {
+            out.append(info.typeName)
+        } else {
+            out.append("type " as StaticString)
+            out.append(im.messageType.map(String.init) ?? "?")
+        }
+        reset()
+        if let event = RecordFilter.eventName(s), event != "chat" {
+            out.append(" (" as StaticString)
+            out.append(event)
+            out.append(")" as StaticString)
+        }
+        if let content = im.content, !content.isEmpty {
+            out.append("  " as StaticString)
+            content.withUnsafeBytes { appendSummary($0, type: im.info?.typeName) }
+        }
+        if let id = s.message.packet.ackId {
+            paint("\u{1B}[2m")
+            out.append("  ack #" as StaticString)
+            out.append(int: id)
+            reset()
+        }
+        for w in im.warnings {
+            paint("\u{1B}[35m")
+            out.append("  ⚠ " as StaticString)
+            out.append(w.code)
+            out.append(": " as StaticString)
+            out.append(w.message)
+            reset()
+        }
+    }
+
+    /// A short summary of a content: the text itself, or the telling fields of a structured content.
+    func appendSummary(_ json: UnsafeRawBufferPointer, type: String?) {
+        let s = JSONScanner(json)
+        let all = 0..<json.count
+        if s.kind(at: 0) == .string, let text = s.decodeString(all) {
+            var t = text.replacingNewlines()
+            if t.count > 80 { t = String(t.prefix(80)) + "…" }
+            out.append("\"" as StaticString)
+            out.append(t)
+            out.append("\"" as StaticString)
+            return
+        }
+        guard s.kind(at: 0) == .object, let members = s.objectMembers(all) else {
+            appendPreview(json)
+            return
+        }
+        var parts: [String] = []
+        for m in members.prefix(6) {
+            guard let key = s.decodeString(m.key) else { continue }
+            var value: String
+            if s.kind(at: m.value.lowerBound) == .string {
+                value = s.decodeString(m.value) ?? ""
+            } else {
+                value = String(decoding: UnsafeRawBufferPointer(rebasing: json[m.value]), as: UTF8.self)
+            }
+            if value.count > 48 { value = String(value.prefix(48)) + "…" }
+            parts.append("\(key)=\(value.replacingNewlines())")
+        }
+        out.append(parts.joined(separator: " "))
+    }
+
     /// At most 160 characters of text, one line, control characters shown as escapes.
     func appendPreview(_ bytes: UnsafeRawBufferPointer) {
         let text = String(decoding: bytes, as: UTF8.self)
@@ -234,5 +349,20 @@ public final class TextRenderer: RecordSink {
         var f = String(fraction)
         f = String(repeating: "0", count: Int(precision == 9 ? 9 : 6) - f.count) + f
         return (negative ? "-" : "") + "\(v / 1_000_000_000).\(f)"
+    }
+}
+
+extension String {
+    func replacingNewlines() -> String {
+        var out = ""
+        for ch in unicodeScalars {
+            switch ch {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default: out.unicodeScalars.append(ch)
+            }
+        }
+        return out
     }
 }

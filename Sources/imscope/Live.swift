@@ -71,7 +71,7 @@ extension IMScope {
                 timer.it_value.tv_usec = Int((duration - duration.rounded(.down)) * 1e6)
                 setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &timer, nil)
             }
-            let (renderer, _) = options.makeRenderer(lineBuffered: true)
+            let renderer = try options.makeRenderer(lineBuffered: true)
             let pipeline = try Pipeline(options: try options.pipelineOptions(), records: renderer)
             var seen: UInt64 = 0
             pipeline.run(source) { _ in

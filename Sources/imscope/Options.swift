@@ -40,6 +40,15 @@ struct DecodeOptions: ParsableArguments {
     @Option(help: "Output format: text (default on a terminal), jsonl (default otherwise) or json.")
     var format: OutputFormat?
 
+    @Option(
+        help: ArgumentHelp(
+            "Keep only matching records: conn=N, dir=c2s|s2c, user=ID, type=N|NAME, event=NAME, sid=SID, kind=KIND, "
+                + "time=FROM..TO (repeatable, ANDed; comma-separated values are ORed).", valueName: "key=value"))
+    var filter: [String] = []
+
+    @Flag(help: "Text output: also show Engine.IO and WebSocket pings and pongs and HTTP polling requests.")
+    var all = false
+
     @Flag(help: "Exit with status 3 when any warning or error diagnostic was raised.")
     var strict = false
 
@@ -114,16 +123,25 @@ struct DecodeOptions: ParsableArguments {
         return o
     }
 
-    /// The renderer for the chosen format, writing to standard output.
-    func makeRenderer(lineBuffered: Bool = false) -> (RecordSink, OutputBuffer) {
+    /// The renderer for the chosen format, writing to standard output, behind the `--filter`s.
+    func makeRenderer(lineBuffered: Bool = false) throws -> RecordSink {
         let terminal = isatty(1) == 1
         let out = OutputBuffer(fd: 1, lineBuffered: lineBuffered || terminal)
+        let renderer: RecordSink
         switch format ?? (terminal ? .text : .jsonl) {
         case .text:
             let color = terminal && getenv("NO_COLOR") == nil
-            return (TextRenderer(out: out, color: color), out)
-        case .jsonl: return (JSONLRenderer(out: out), out)
-        case .json: return (JSONLRenderer(out: out, array: true), out)
+            renderer = TextRenderer(out: out, color: color, fold: !all && layer.reaches(.eio))
+        case .jsonl: renderer = JSONLRenderer(out: out)
+        case .json: renderer = JSONLRenderer(out: out, array: true)
+        }
+        guard !filter.isEmpty else { return renderer }
+        do throws(RecordFilter.ParseError) {
+            let table = try? MessageTypeTable.load(schema)
+            return FilteringSink(filter: try RecordFilter.parse(filter, table: table), next: renderer)
+        } catch {
+            printError("imscope: \(error.description)")
+            throw ExitCode(64)
         }
     }
 

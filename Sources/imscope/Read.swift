@@ -27,7 +27,7 @@ extension IMScope {
                 throw ExitCode(1)
             }
             let pipelineOptions = try options.pipelineOptions()
-            let (renderer, _) = options.makeRenderer()
+            let renderer = try options.makeRenderer()
             let pipeline: Pipeline
             do {
                 pipeline = try Pipeline(options: pipelineOptions, records: renderer)

@@ -3,9 +3,9 @@ import IMProtocol
 import Timeline
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension IMScope {

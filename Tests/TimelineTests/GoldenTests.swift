@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import IMProtocol
 import Timeline
 
 /// Each bundled capture decoded at the TCP layer, as JSONL and text, compared with committed golden output
@@ -21,6 +22,19 @@ import Timeline
         let output = try render(
             [repoRoot.appendingPathComponent("Captures/\(capture)").path], format: "text", options: options)
         #expect(try matchesGolden(output, "\(capture).tcp.txt"), "differs from Golden/\(capture).tcp.txt")
+    }
+
+    /// The default layer (`im`): the annotated timeline, as JSONL and as the text people read.
+    @Test(arguments: bundledCaptures())
+    func imLayer(capture: String) throws {
+        var options = PipelineOptions()
+        options.layer = .im
+        options.im = IMDecoder(table: try MessageTypeTable.builtin("v2"), others: [try MessageTypeTable.builtin("v1")])
+        let path = repoRoot.appendingPathComponent("Captures/\(capture)").path
+        let jsonl = try render([path], options: options)
+        #expect(try matchesGolden(jsonl, "\(capture).im.jsonl"), "differs from Golden/\(capture).im.jsonl")
+        let text = try render([path], format: "text", options: options, fold: true)
+        #expect(try matchesGolden(text, "\(capture).im.txt"), "differs from Golden/\(capture).im.txt")
     }
 
     @Test func bundledCapturesExist() {

@@ -8,11 +8,12 @@ let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().delet
 
 /// Runs the pipeline over `files` and returns the rendered output.
 func render(
-    _ files: [String], format: String = "jsonl", options: PipelineOptions = PipelineOptions(), filter: String? = nil
+    _ files: [String], format: String = "jsonl", options: PipelineOptions = PipelineOptions(), filter: String? = nil,
+    fold: Bool = false
 ) throws -> String {
     let source = try PacketSource(files: files, filter: filter)
     let out = OutputBuffer(fd: -1)
-    let renderer: RecordSink = format == "text" ? TextRenderer(out: out, color: false) : JSONLRenderer(out: out, array: format == "json")
+    let renderer: RecordSink = format == "text" ? TextRenderer(out: out, color: false, fold: fold) : JSONLRenderer(out: out, array: format == "json")
     let pipeline = try Pipeline(options: options, records: renderer)
     pipeline.run(source)
     return String(decoding: out.bytes, as: UTF8.self)
