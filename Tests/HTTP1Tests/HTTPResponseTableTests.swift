@@ -114,6 +114,13 @@ import Testing
             ],
             expected: ["! http.malformed", "< 200 OK | Content-Length: 2", "body hi", "end 2"],
             knownIssue: KnownIssue(bug: HTTPBug.resyncInOneFeed, feeds: [.byteAtATime, .split2])),
+        // RFC 9112 section 4: status-code = 3DIGIT; Int(String) also takes a sign.
+        HTTPCase(
+            name: "a signed status code is malformed",
+            role: .response,
+            steps: [.request("GET"), .request("GET"), .text("HTTP/1.1 +99 OK\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n")],
+            expected: ["! http.malformed", "< 204 No Content", "end 0"],
+            knownIssue: KnownIssue(bug: HTTPBug.signedStatus)),
         HTTPCase(
             name: "a response that is not HTTP, then recovery",
             role: .response,

@@ -199,4 +199,7 @@ enum HTTPBug {
         "HTTPStreamParser.gap(_:_:), case `.head where line.isEmpty`: sets state .lost with reportedLost = false, "
         + "and the .lost state never reports, so bytes after a gap between messages that do not start a message "
         + "are skipped without http.lost_sync"
+    static let signedStatus =
+        "HTTPStreamParser.parseHead: the status code is read with Int(parts[1]) after a length check of 3, which "
+        + "takes \"+99\" as 99 (and \"-10\" as -10); RFC 9112 section 4 allows three digits only"
 }

@@ -345,6 +345,14 @@ enum WSBug {
         "Inflater.inflate checks produced >= workLimit only between zlib calls with 64 KiB of output room, so a "
         + "message inflates past maxInflateBytes (3600 bytes for a limit of 1000, fed whole) and the length it "
         + "reports depends on the split (3600 whole, 1294 one byte at a time, 2326 in random splits seed 2)"
+    static let lengthOverflow =
+        "WebSocketStream.frames, fast path: `let total = UInt64(h.headerLength) + h.length` overflows (trap) for a "
+        + "64-bit length near 2^64 before startFrame can reject the most significant bit; a hostile or corrupt "
+        + "frame header in one feed crashes the process"
+    static let windowTrim =
+        "WebSocketStream.search: when no boundary is proved and the buffer exceeds resyncWindow, it drops all but "
+        + "the last resyncWindow / 2 bytes, including the start of a chain of frames still being completed; "
+        + "whether frames are recognised then depends on how the bytes were split"
     static let bareEqualsTraps =
         "WebSocketHandshake.deflateParameters: a parameter \"=\" splits into an empty array, and kv[0] traps"
 }

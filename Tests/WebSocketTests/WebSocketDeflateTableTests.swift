@@ -178,6 +178,14 @@ enum Deflated {
             ],
             expected: [failed(Op.text, length: 1000), z("Hello")],
             knownIssue: KnownIssue(bug: WSBug.inflateLimit)),
+        WSCase(
+            name: "a compressed text that is not UTF-8 once inflated: ws.invalid_utf8", deflate: on,
+            // deflate([bytes([0x61, 0xC3, 0x28, 0x62])])
+            steps: [.bytes(frame(Op.text, [0x4a, 0x3c, 0xac, 0x91, 0x04, 0x00], rsv1: true))],
+            expected: [
+                problem("ws.invalid_utf8"),
+                data(Op.text, [0x61, 0xC3, 0x28, 0x62], compressed: true, validUTF8: false),
+            ]),
         // Failures.
         WSCase(
             name: "corrupt compressed data: ws.inflate_failed, no payload; a fresh message after it inflates",

@@ -150,6 +150,30 @@ import Testing
                     problem("ws.message_too_large"),
                     text(String(repeating: euro, count: 333), fragments: 2, length: 1200, truncated: true),
                 ]),
+            WSCase(
+                name: "two-byte characters over maxMessageBytes, the limit on a character boundary",
+                limits: limits(maxMessageBytes: 1000),
+                steps: [.bytes(frame(Op.text, String(repeating: "\u{E9}", count: 600)))],
+                expected: [
+                    problem("ws.message_too_large"),
+                    text(String(repeating: "\u{E9}", count: 500), length: 1200, truncated: true),
+                ]),
+            WSCase(
+                name: "four-byte characters over maxMessageBytes, the limit just after a lead byte",
+                limits: limits(maxMessageBytes: 1001),
+                steps: [.bytes(frame(Op.text, String(repeating: "\u{1F600}", count: 300)))],
+                expected: [
+                    problem("ws.message_too_large"),
+                    text(String(repeating: "\u{1F600}", count: 250), length: 1200, truncated: true),
+                ]),
+            WSCase(
+                name: "four-byte characters over maxMessageBytes, the limit inside the last character",
+                limits: limits(maxMessageBytes: 1003),
+                steps: [.bytes(frame(Op.text, String(repeating: "\u{1F600}", count: 300)))],
+                expected: [
+                    problem("ws.message_too_large"),
+                    text(String(repeating: "\u{1F600}", count: 250), length: 1200, truncated: true),
+                ]),
         ]
         + closeCodeCases
 
