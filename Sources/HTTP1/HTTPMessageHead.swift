@@ -48,7 +48,9 @@ public struct HTTPMessageHead: Sendable {
     public var contentLength: Int? {
         guard let v = value("Content-Length") else { return nil }
         let parts = v.split(separator: ",").map { $0.trimming(" \t") }
-        guard let first = parts.first, let n = Int(first), n >= 0, parts.allSatisfy({ $0 == first }) else { return nil }
+        guard let first = parts.first, !first.isEmpty, first.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+            let n = Int(first), parts.allSatisfy({ $0 == first })
+        else { return nil }
         return n
     }
 

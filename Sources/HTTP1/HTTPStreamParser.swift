@@ -82,15 +82,7 @@ public struct HTTPStreamParser {
             case .switched:
                 return i
             case .lost:
-                // Resynchronise on a start line at the beginning of a line.
-                guard let start = findStartLine(bytes, from: i) else {
-                    keepTail(bytes, from: i)
-                    return n
-                }
-                i = start
-                line.removeAll(keepingCapacity: true)
-                reportedLost = false
-                state = .head
+                return resync(bytes, from: i, emit)
             case .head:
                 // Collect the head up to the blank line.
                 var j = i
@@ -106,6 +98,13 @@ public struct HTTPStreamParser {
                     j += 1
                 }
                 let end = found >= 0 ? found + 1 : n
+                if found >= 0 && line.count + (end - i) > maxHeadBytes {
+                    emit(.problem(.httpHeadTooLarge, "message head longer than \(maxHeadBytes) bytes"))
+                    line.removeAll()
+                    enterLost(reported: true)
+                    i = end
+                    continue
+                }
                 if line.isEmpty && found >= 0 {
                     // Whole head in this buffer: parse in place.
                     parseHead(UnsafeRawBufferPointer(rebasing: bytes[i..<end]), emit)
@@ -118,8 +117,7 @@ public struct HTTPStreamParser {
                     } else if line.count > maxHeadBytes {
                         emit(.problem(.httpHeadTooLarge, "message head longer than \(maxHeadBytes) bytes"))
                         line.removeAll()
-                        state = .lost
-                        reportedLost = true
+                        enterLost(reported: true)
                     }
                 }
                 i = end
@@ -181,9 +179,13 @@ public struct HTTPStreamParser {
         case .switched:
             break
         case .head where line.isEmpty:
-            // Between messages: the next bytes should start a message; if not, resync.
-            state = .lost
-            reportedLost = false
+            // Between messages: the next bytes should start a message; if they do not, that is reported.
+            enterLost(reported: false)
+        case .chunkSize, .chunkData, .chunkDataEnd, .trailers:
+            // The chunk framing is lost: the message ends here, incomplete.
+            bodyComplete = false
+            finishMessage(emit)
+            loseSync(emit)
         default:
             loseSync(emit)
         }
@@ -201,20 +203,70 @@ public struct HTTPStreamParser {
     // MARK: - Internals
 
     mutating func loseSync(_ emit: (HTTPEvent) -> Void) {
-        state = .lost
-        line.removeAll()
-        if !reportedLost {
-            reportedLost = true
-            emit(.problem(.httpLostSync, "a gap broke the HTTP framing; skipping to the next message"))
-        }
+        let report = !reportedLost
+        enterLost(reported: true)
+        if report { emit(.problem(.httpLostSync, "a gap broke the HTTP framing; skipping to the next message")) }
     }
 
     mutating func fail(_ message: String, _ emit: (HTTPEvent) -> Void) {
         emit(.problem(.httpMalformed, message))
-        state = .lost
-        reportedLost = true
-        line.removeAll()
+        enterLost(reported: true)
     }
+
+    /// Abandons the message in progress and looks for the next start line; `reported` says whether the reason was
+    /// already told (otherwise skipping bytes raises `http.lost_sync`).
+    mutating func enterLost(reported: Bool) {
+        state = .lost
+        line.removeAll()
+        bodyLength = 0
+        bodyComplete = true
+        switchPending = false
+        reportedLost = reported
+        lostCarry.removeAll()
+        lostAtLineStart = true
+    }
+
+    /// In the lost state: finds the next start line (at the start of a line), also when it is split across feeds,
+    /// and parses on from there. Returns the bytes of `bytes` consumed (as `feed` does).
+    mutating func resync(_ bytes: UnsafeRawBufferPointer, from i: Int, _ emit: (HTTPEvent) -> Void) -> Int {
+        var combined = lostCarry
+        combined.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i...]))
+        let carried = lostCarry.count
+        let found = combined.withUnsafeBytes { findStartLine($0, atLineStart: lostAtLineStart) }
+        guard let start = found else {
+            // Bytes that may still become a start line (a prefix of "GET " at a line start) are not yet skipped.
+            let mayStart = lostAtLineStart && combined.withUnsafeBytes { isStartPrefix($0) }
+            if !reportedLost && combined.count > 0 && !mayStart {
+                reportedLost = true
+                emit(.problem(.httpLostSync, "bytes that do not start an HTTP message; skipping to the next one"))
+            }
+            let keep = min(combined.count, 16)
+            if combined.count > keep { lostAtLineStart = combined[combined.count - keep - 1] == 0x0A }
+            lostCarry = Array(combined[(combined.count - keep)...])
+            return bytes.count
+        }
+        if start > 0 && !reportedLost {
+            emit(.problem(.httpLostSync, "skipped \(start) bytes to the next HTTP message"))
+        }
+        state = .head
+        line.removeAll(keepingCapacity: true)
+        lostCarry.removeAll()
+        reportedLost = false
+        let used = combined.withUnsafeBytes { feed(UnsafeRawBufferPointer(rebasing: $0[start...]), emit) }
+        // Map what was consumed of `combined` back to `bytes`.
+        return max(i, i + start + used - carried)
+    }
+
+    /// Whether `bytes` are the beginning of a start line cut by the end of the bytes seen.
+    func isStartPrefix(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let patterns =
+            role == .request
+            ? ["GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT "] : ["HTTP/1."]
+        return patterns.contains { p in bytes.count < p.utf8.count && p.utf8.starts(with: bytes) }
+    }
+
+    var lostCarry: [UInt8] = []
+    var lostAtLineStart = true
 
     /// Whether the newline at `j` ends the head: the line before it (possibly partly in `line`) is empty.
     func endsHead(_ bytes: UnsafeRawBufferPointer, _ i: Int, _ j: Int) -> Bool {
@@ -238,22 +290,16 @@ public struct HTTPStreamParser {
         return nil
     }
 
-    mutating func keepTail(_ bytes: UnsafeRawBufferPointer, from: Int) {
-        // Keep a few bytes so a start line split across feeds is still found.
-        let tail = max(from, bytes.count - 16)
-        line = Array(UnsafeRawBufferPointer(rebasing: bytes[tail...]))
-    }
-
-    /// The offset of a request or status line start at or after `from` (at the start of the data or of a line).
-    func findStartLine(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
+    /// The offset of a request or status line start in `bytes` that begins a line (position 0 does when
+    /// `atLineStart`).
+    func findStartLine(_ bytes: UnsafeRawBufferPointer, atLineStart: Bool) -> Int? {
         let patterns: [[UInt8]] =
             role == .request
-            ? ["GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH "].map { Array($0.utf8) }
+            ? ["GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT "].map { Array($0.utf8) }
             : [Array("HTTP/1.".utf8)]
-        var k = from
+        var k = 0
         while k < bytes.count {
-            let atLineStart = k == from ? (line.isEmpty || line.last == 0x0A) : bytes[k - 1] == 0x0A
-            if atLineStart {
+            if k == 0 ? atLineStart : bytes[k - 1] == 0x0A {
                 for p in patterns where k + p.count <= bytes.count {
                     var match = true
                     for (o, b) in p.enumerated() where bytes[k + o] != b {
@@ -340,7 +386,9 @@ public struct HTTPStreamParser {
             head.uri = String(parts[1])
             head.version = String(parts[2])
         } else {
-            guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), let status = Int(parts[1]), parts[1].count == 3 else {
+            guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), parts[1].count == 3,
+                parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let status = Int(parts[1])
+            else {
                 return fail("not an HTTP status line: \(start.prefix(80))", emit)
             }
             head.version = String(parts[0])
@@ -359,6 +407,9 @@ public struct HTTPStreamParser {
             head.headers.append((String(l[..<colon]), l[l.index(after: colon)...].trimming(" \t")))
         }
         emit(.head(head))
+        if head.value("Content-Length") != nil && head.contentLength == nil && !head.isChunked {
+            return fail("Content-Length is invalid or has conflicting values (RFC 9112 section 6.3)", emit)
+        }
         // What follows the head.
         if role == .response {
             if head.status >= 100 && head.status < 200 {
@@ -367,6 +418,7 @@ public struct HTTPStreamParser {
                     _ = pendingMethods.isEmpty ? nil : pendingMethods.removeFirst()
                     emit(.end(bodyLength: 0, complete: true))
                 } else {
+                    emit(.end(bodyLength: 0, complete: true))
                     state = .head  // interim response: the final one follows
                 }
                 return

@@ -42,14 +42,16 @@ public final class Inflater {
         }
         while true {
             if produced >= workLimit { return .ok }
+            // Never produce past the work limit: the length reported must not depend on how input was split.
+            let room = Int(min(UInt64(scratch.count), workLimit - produced))
             let (rc, made, full): (Int32, Int, Bool) = scratch.withUnsafeMutableBytes { out in
                 stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                stream.avail_out = uInt(out.count)
+                stream.avail_out = uInt(room)
                 let rc = CZlib.inflate(&stream, Z_SYNC_FLUSH)
-                let made = out.count - Int(stream.avail_out)
-                let room = keepLimit - keep.count
-                if room > 0 && made > 0 {
-                    keep.append(contentsOf: UnsafeRawBufferPointer(rebasing: out[0..<min(room, made)]))
+                let made = room - Int(stream.avail_out)
+                let keepRoom = keepLimit - keep.count
+                if keepRoom > 0 && made > 0 {
+                    keep.append(contentsOf: UnsafeRawBufferPointer(rebasing: out[0..<min(keepRoom, made)]))
                 }
                 return (rc, made, stream.avail_out == 0)
             }

@@ -43,9 +43,12 @@ public struct WebSocketHandshake: Sendable, Equatable {
             var client = DeflateParameters(enabled: true)
             var server = DeflateParameters(enabled: true)
             for p in params.dropFirst() {
-                let kv = p.split(separator: "=", maxSplits: 1).map { $0.trimming(" \t\"") }
+                let kv = p.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map {
+                    $0.trimming(" \t\"")
+                }
+                guard let name = kv.first, !name.isEmpty else { continue }
                 let bits = kv.count > 1 ? Int(kv[1]) ?? 15 : 15
-                switch kv[0].lowercased() {
+                switch name.lowercased() {
                 case "server_no_context_takeover": server.noContextTakeover = true
                 case "client_no_context_takeover": client.noContextTakeover = true
                 case "server_max_window_bits": server.maxWindowBits = bits

@@ -105,6 +105,8 @@ public final class WebSocketStream {
     var messageWire: UInt64 = 0
     var messageMissing: UInt64 = 0
     var messageInflateFailed = false
+    /// Inflating stopped at `maxInflateBytes`: the message is truncated there.
+    var messageInflateStopped = false
     // The control frame in progress (at most 125 bytes).
     var controlBuffer: [UInt8] = []
     var controlMissing: UInt64 = 0
@@ -112,7 +114,10 @@ public final class WebSocketStream {
     var inflater: Inflater? = nil
     var contextLost = false
     var searchBuffer: [UInt8] = []
+    var searchBase = 0
     var searchSkipped: UInt64 = 0
+    var candidates: [Candidate] = []
+    var scannedUpTo = 0
     var warnedMask = false
     var maskViolations = 0
 
@@ -150,8 +155,9 @@ public final class WebSocketStream {
             return
         case .searching:
             // What was gathered before the gap is not contiguous with what follows.
-            searchSkipped += UInt64(searchBuffer.count) + length
-            searchBuffer.removeAll()
+            let skipped = searchSkipped + UInt64(searchBuffer.count) + length
+            resetSearch()
+            searchSkipped = skipped
             return
         case .frames:
             break
@@ -188,7 +194,7 @@ public final class WebSocketStream {
                     + (lostMessage ? "; the message in progress is lost" : "")
                     + "; searching for the next frame"))
         mode = .searching(initial: false)
-        searchSkipped = 0
+        resetSearch()
     }
 
     /// The connection ended.
@@ -196,7 +202,15 @@ public final class WebSocketStream {
         if case .frames = mode, frame != nil || !headerBytes.isEmpty || messageActive {
             emit(.problem(.wsIncomplete, "the connection ended inside a frame or a fragmented message"))
         }
-        if case .searching = mode, !searchBuffer.isEmpty {
+        if case .searching(let initial) = mode, !searchBuffer.isEmpty {
+            // The end of the stream is a boundary too: a single whole frame ending there is proof enough.
+            if let start = searchBuffer.withUnsafeBytes({ findBoundary($0, final: true) }) {
+                accept(start, initial: initial, emit)
+                if frame != nil || !headerBytes.isEmpty || messageActive {
+                    emit(.problem(.wsIncomplete, "the connection ended inside a frame or a fragmented message"))
+                }
+                return
+            }
             emit(.problem(.wsLostSync, "\(searchBuffer.count) bytes at the end were never in step with frames"))
         }
     }
@@ -213,8 +227,8 @@ public final class WebSocketStream {
                         headerBytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i...]))
                         return
                     }
-                    let total = UInt64(h.headerLength) + h.length
-                    if h.fin && !h.rsv1 && !h.rsv2 && !h.rsv3 && (h.opcode == .text || h.opcode == .binary)
+                    let (total, overflow) = UInt64(h.headerLength).addingReportingOverflow(h.length)
+                    if !overflow && h.fin && !h.rsv1 && !h.rsv2 && !h.rsv3 && (h.opcode == .text || h.opcode == .binary)
                         && !messageActive && UInt64(n - i) >= total && h.length <= UInt64(limits.maxMessageBytes)
                         && h.masked == fromClient
                     {
@@ -225,7 +239,10 @@ public final class WebSocketStream {
                         continue
                     }
                     i += h.headerLength
-                    if !startFrame(h, emit) { return }
+                    if !startFrame(h, emit) {
+                        search(UnsafeRawBufferPointer(rebasing: bytes[i...]), initial: false, emit)
+                        return
+                    }
                 } else {
                     let need = headerBytes.count < 2 ? 2 : WebSocketFrameHeader.headerLength(headerBytes[1])
                     let take = min(need - headerBytes.count, n - i)
@@ -236,7 +253,10 @@ public final class WebSocketStream {
                     {
                         let h = headerBytes.withUnsafeBytes { WebSocketFrameHeader.parse($0)! }
                         headerBytes.removeAll(keepingCapacity: true)
-                        if !startFrame(h, emit) { return }
+                        if !startFrame(h, emit) {
+                            search(UnsafeRawBufferPointer(rebasing: bytes[i...]), initial: false, emit)
+                            return
+                        }
                     }
                 }
                 continue
@@ -278,7 +298,7 @@ public final class WebSocketStream {
             resetFrame()
             resetMessage()
             mode = .searching(initial: false)
-            searchSkipped = 0
+            resetSearch()
             return false
         }
         frame = h
@@ -355,7 +375,7 @@ public final class WebSocketStream {
         }
         messageWire += UInt64(bytes.count)
         if messageCompressed {
-            if messageInflateFailed { return }
+            if messageInflateFailed || messageInflateStopped { return }
             inflate(bytes, emit)
         } else {
             messageLength += UInt64(bytes.count)
@@ -372,8 +392,9 @@ public final class WebSocketStream {
             workLimit: limits.maxInflateBytes)
         switch result {
         case .ok:
-            if messageLength >= limits.maxInflateBytes {
-                messageInflateFailed = true
+            if messageLength >= limits.maxInflateBytes && !messageInflateStopped {
+                // Inflating stops here; the message is reported truncated at this length.
+                messageInflateStopped = true
                 if !deflate.noContextTakeover {
                     loseContext("a message inflating past \(limits.maxInflateBytes) bytes", emit)
                 }
@@ -411,7 +432,10 @@ public final class WebSocketStream {
     func emitControl(_ h: WebSocketFrameHeader, _ emit: (WebSocketEvent) -> Void) {
         var code: UInt16? = nil
         var reasonStart = 0
-        if h.opcode == .close {
+        if h.opcode == .close && controlMissing > 0 {
+            // Bytes of the payload were lost: the code and reason cannot be placed.
+            controlBuffer.removeAll()
+        } else if h.opcode == .close {
             if controlBuffer.count == 1 {
                 emit(.problem(.wsBadClose, "close frame with a 1-byte payload"))
             } else if controlBuffer.count >= 2 {
@@ -437,7 +461,7 @@ public final class WebSocketStream {
     }
 
     func finishMessage(_ emit: (WebSocketEvent) -> Void) {
-        if messageCompressed && !messageInflateFailed {
+        if messageCompressed && !messageInflateFailed && !messageInflateStopped {
             // RFC 7692 section 7.2.2: the sender removed the empty stored block's tail; put it back.
             let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
             tail.withUnsafeBytes { inflate($0, emit) }
@@ -448,15 +472,18 @@ public final class WebSocketStream {
                 }
             }
         }
-        let truncated = messageLength > UInt64(messageBuffer.count) && messageMissing == 0 && !messageInflateFailed
+        let truncated =
+            (messageLength > UInt64(messageBuffer.count) || messageInflateStopped) && messageMissing == 0
+            && !messageInflateFailed
         if truncated {
             emit(
                 .problem(
                     .wsMessageTooLarge,
-                    "\(messageOpcode.name) message of \(messageLength) bytes"
+                    "\(messageOpcode.name) message of \(messageInflateStopped ? "at least " : "")\(messageLength) bytes"
                         + (messageCompressed
                             ? " inflated from \(messageWire) (ratio \(messageWire > 0 ? messageLength / messageWire : 0):1)"
-                            : "") + "; kept the first \(messageBuffer.count)"))
+                            : "") + "; kept the first \(messageBuffer.count)"
+                        + (messageInflateStopped ? "; inflating stopped at the --ws-max-inflate limit" : "")))
         }
         messageBuffer.withUnsafeBytes { kept in
             var payload = messageInflateFailed ? UnsafeRawBufferPointer(start: nil, count: 0) : kept
@@ -514,6 +541,7 @@ public final class WebSocketStream {
         messageWire = 0
         messageMissing = 0
         messageInflateFailed = false
+        messageInflateStopped = false
     }
 
     /// Unmasks `raw` into `scratch`, the mask key rotated to `offset` bytes into the payload.
@@ -560,17 +588,30 @@ public final class WebSocketStream {
 
     // MARK: - Finding frame boundaries
 
+    /// A position from which the bytes seen might be a chain of frames: `next` is where its next header starts
+    /// and `complete` how many whole frames it has so far. Positions count from the start of `searchBuffer`'s
+    /// stream (`searchBase` is the position of `searchBuffer[0]`).
+    struct Candidate {
+        var start: Int
+        var next: Int
+        var complete: Int
+        /// A whole frame on the chain showed content: text in valid UTF-8, or a close with a valid code.
+        var strong = false
+    }
+
     func search(_ bytes: UnsafeRawBufferPointer, initial: Bool, _ emit: (WebSocketEvent) -> Void) {
         searchBuffer.append(contentsOf: bytes)
-        let found: Int? = searchBuffer.withUnsafeBytes { findBoundary($0, afterGap: !initial) }
-        guard let offset = found else {
-            if searchBuffer.count > limits.resyncWindow {
-                let drop = searchBuffer.count - limits.resyncWindow / 2
-                searchSkipped += UInt64(drop)
-                searchBuffer.removeFirst(drop)
-            }
+        let found: Int? = searchBuffer.withUnsafeBytes { findBoundary($0, final: false) }
+        guard let start = found else {
+            trimSearch()
             return
         }
+        accept(start, initial: initial, emit)
+    }
+
+    /// Takes the chain that starts at stream position `start` and decodes from there.
+    func accept(_ start: Int, initial: Bool, _ emit: (WebSocketEvent) -> Void) {
+        let offset = start - searchBase
         let skipped = searchSkipped + UInt64(offset)
         if initial {
             emit(
@@ -583,35 +624,128 @@ public final class WebSocketStream {
         }
         mode = .frames
         let rest = Array(searchBuffer[offset...])
-        searchBuffer = []
-        searchSkipped = 0
+        resetSearch()
         rest.withUnsafeBytes { frames($0, emit) }
     }
 
-    /// The first offset from which the buffered bytes parse as a provable chain of frames, if any.
+    func resetSearch() {
+        searchBuffer = []
+        searchBase = 0
+        searchSkipped = 0
+        candidates = []
+        scannedUpTo = 0
+    }
+
+    /// The start of the first chain proved by the bytes seen, if any.
     ///
-    /// Proof: at least two complete well-formed frames, or — at the very start of what follows a gap or begins the
-    /// capture — one complete frame that ends exactly where the bytes seen end.
-    func findBoundary(_ buffer: UnsafeRawBufferPointer, afterGap: Bool) -> Int? {
-        var o = 0
-        while o + 2 <= buffer.count {
-            var p = o
-            var complete = 0
-            var exactEnd = false
-            while let h = WebSocketFrameHeader.parse(UnsafeRawBufferPointer(rebasing: buffer[p...])), plausible(h) {
-                let end = UInt64(p) + UInt64(h.headerLength) + h.length
-                if end > UInt64(buffer.count) { break }
-                complete += 1
-                p = Int(end)
-                if p == buffer.count {
-                    exactEnd = true
-                    break
+    /// Every position is a candidate until a header along its chain is implausible (right masking for the
+    /// direction, a known opcode, no undefined reserved bits, control frames short and whole, the minimal length
+    /// encoding, text in valid UTF-8). A candidate is proved when its chain covers every byte seen and holds two
+    /// whole frames of which one shows content (text in valid UTF-8, a close with a valid code), or four whole
+    /// frames; at the end of the stream (`final`), one whole frame that shows content and ends exactly at the end.
+    /// At the first byte after a gap (or of the capture), one whole frame that shows content and ends exactly where
+    /// the bytes seen end is enough: segment boundaries are evidence too. The proved candidate must be the first one
+    /// still alive.
+    func findBoundary(_ buffer: UnsafeRawBufferPointer, final: Bool) -> Int? {
+        let end = searchBase + buffer.count
+        var alive: [Candidate] = []
+        alive.reserveCapacity(candidates.count + 4)
+        for var c in candidates where follow(&c, buffer) { alive.append(c) }
+        while scannedUpTo < end {
+            var c = Candidate(start: scannedUpTo, next: scannedUpTo, complete: 0)
+            if follow(&c, buffer) { alive.append(c) }
+            scannedUpTo += 1
+        }
+        candidates = alive
+        guard let first = alive.first else { return nil }
+        if first.complete >= 2 && first.strong || first.complete >= 4 { return first.start }
+        // A chain that starts at the first byte after the gap (or of the capture) and whose whole frames, one at
+        // least showing content, end exactly where the bytes seen end: the sender's writes line up with frames,
+        // as they do in IM traffic, and waiting for a second message would put this one after the replies to it.
+        if first.start == 0 && first.complete >= 1 && first.strong && first.next == end { return first.start }
+        if final && first.complete >= 1 && first.strong && first.next == end { return first.start }
+        return nil
+    }
+
+    /// Follows a candidate's chain over the bytes seen; false when it breaks.
+    func follow(_ c: inout Candidate, _ buffer: UnsafeRawBufferPointer) -> Bool {
+        let end = searchBase + buffer.count
+        while c.next < end {
+            let rest = UnsafeRawBufferPointer(rebasing: buffer[(c.next - searchBase)...])
+            guard let h = WebSocketFrameHeader.parse(rest) else { return plausiblePrefix(rest) }
+            guard plausible(h) else { return false }
+            let frameEnd = c.next + h.headerLength + Int(h.length)
+            if frameEnd > end { return true }
+            if !c.strong {
+                let payloadStart = c.next - searchBase + h.headerLength
+                let payload = UnsafeRawBufferPointer(rebasing: buffer[payloadStart..<(payloadStart + Int(h.length))])
+                switch showsContent(h, payload) {
+                case .some(true): c.strong = true
+                case .some(false): return false
+                case .none: break
                 }
             }
-            if complete >= 2 || (o == 0 && complete == 1 && exactEnd) { return o }
-            o += 1
+            c.next = frameEnd
+            c.complete += 1
         }
-        return nil
+        return true
+    }
+
+    /// Whether a whole frame's payload shows it is real (true), shows it is not (false: text that is not UTF-8, a
+    /// close with a code no endpoint sends), or cannot tell (nil: binary, continuation, compressed, ping, pong).
+    func showsContent(_ h: WebSocketFrameHeader, _ raw: UnsafeRawBufferPointer) -> Bool? {
+        guard h.opcode == .text && h.fin && h.length > 0 || h.opcode == .close else { return nil }
+        var bytes = Array(raw)
+        if h.masked {
+            for k in 0..<bytes.count { bytes[k] ^= UInt8(truncatingIfNeeded: h.maskKey >> (24 - 8 * (k & 3))) }
+        }
+        if h.rsv1 {
+            // A compressed text: proof if it inflates on its own to valid UTF-8; no answer if it does not (it may
+            // refer to a context the capture missed).
+            bytes += [0x00, 0x00, 0xFF, 0xFF]
+            var text: [UInt8] = []
+            var produced: UInt64 = 0
+            let result = bytes.withUnsafeBytes {
+                Inflater().inflate($0, into: &text, keepLimit: 1 << 16, produced: &produced, workLimit: 1 << 16)
+            }
+            guard case .ok = result, !text.isEmpty else { return nil }
+            return text.withUnsafeBytes { isValidUTF8($0, allowTruncatedEnd: produced > UInt64(text.count)) }
+                ? true : nil
+        }
+        if h.opcode == .close {
+            guard bytes.count >= 2 else { return bytes.isEmpty ? nil : false }
+            let code = UInt16(bytes[0]) << 8 | UInt16(bytes[1])
+            let valid = (1000...1003).contains(code) || (1007...1014).contains(code) || (3000...4999).contains(code)
+            return valid && bytes.withUnsafeBytes { isValidUTF8(UnsafeRawBufferPointer(rebasing: $0[2...])) }
+        }
+        return bytes.withUnsafeBytes { isValidUTF8($0) }
+    }
+
+    /// Whether the first bytes of a header cut by the end of the bytes seen could begin a frame.
+    func plausiblePrefix(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let b0 = bytes.first else { return true }
+        let opcode = WebSocketOpcode(rawValue: b0)
+        guard opcode.isKnown, b0 & 0x30 == 0 else { return false }
+        if opcode.isControl && (b0 & 0x80 == 0 || b0 & 0x40 != 0) { return false }
+        guard bytes.count >= 2 else { return true }
+        guard (bytes[1] & 0x80 != 0) == fromClient else { return false }
+        return !opcode.isControl || bytes[1] & 0x7F <= 125
+    }
+
+    /// Keeps the search within its window: bytes before the first live candidate are dropped; past four windows
+    /// the oldest bytes go even so (they are counted as skipped).
+    func trimSearch() {
+        let keepFrom = candidates.first?.start ?? max(searchBase, searchBase + searchBuffer.count - 14)
+        var drop = keepFrom - searchBase
+        if searchBuffer.count - drop > 4 * limits.resyncWindow {
+            drop = searchBuffer.count - limits.resyncWindow
+            let newBase = searchBase + drop
+            candidates = candidates.filter { $0.start >= newBase }
+        }
+        guard drop > 0 else { return }
+        searchBuffer.removeFirst(drop)
+        searchBase += drop
+        searchSkipped += UInt64(drop)
     }
 
     /// Whether a header could be a real frame of this direction.

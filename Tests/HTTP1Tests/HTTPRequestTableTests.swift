@@ -63,8 +63,7 @@ import Testing
             expected: [
                 "> POST /a HTTP/1.1 | Content-Length: 5 | Content-Length: 6", "! http.malformed",
                 "> GET /b HTTP/1.1", "end 0",
-            ],
-            knownIssue: KnownIssue(bug: HTTPBug.conflictingLength)),
+            ]),
         HTTPCase(
             name: "chunked with extensions, upper-case hex, several trailers",
             role: .request,
@@ -131,14 +130,12 @@ import Testing
             name: "a malformed request line (no version), then recovery at the next request",
             role: .request,
             steps: [.text("GET /no-version\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n")],
-            expected: ["! http.malformed", "> GET /ok HTTP/1.1 | Host: x", "end 0"],
-            knownIssue: KnownIssue(bug: HTTPBug.resyncInOneFeed, feeds: [.byteAtATime, .split2])),
+            expected: ["! http.malformed", "> GET /ok HTTP/1.1 | Host: x", "end 0"]),
         HTTPCase(
             name: "a request line of one word, then recovery",
             role: .request,
             steps: [.text("BOGUS\r\n\r\nPOST /ok HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi")],
-            expected: ["! http.malformed", "> POST /ok HTTP/1.1 | Content-Length: 2", "body hi", "end 2"],
-            knownIssue: KnownIssue(bug: HTTPBug.resyncInOneFeed, feeds: [.byteAtATime, .split1])),
+            expected: ["! http.malformed", "> POST /ok HTTP/1.1 | Content-Length: 2", "body hi", "end 2"]),
         HTTPCase(
             name: "a bad chunk size, then recovery at the next request",
             role: .request,
@@ -149,8 +146,7 @@ import Testing
             ],
             expected: [
                 "> POST /c HTTP/1.1 | Transfer-Encoding: chunked", "! http.malformed", "> GET /d HTTP/1.1", "end 0",
-            ],
-            knownIssue: KnownIssue(bug: HTTPBug.resyncInOneFeed, feeds: [.byteAtATime, .split2])),
+            ]),
         HTTPCase(
             name: "chunk data not followed by CRLF, then recovery",
             role: .request,
@@ -162,8 +158,7 @@ import Testing
             expected: [
                 "> POST /c HTTP/1.1 | Transfer-Encoding: chunked", "body ab", "! http.malformed", "> GET /d HTTP/1.1",
                 "end 0",
-            ],
-            knownIssue: KnownIssue(bug: HTTPBug.staleBodyLength + "; " + HTTPBug.resyncInOneFeed)),
+            ]),
         // The limit at its edge: with maxHeadBytes 64, a head of exactly 64 bytes parses; 65 bytes is too large.
         HTTPCase(
             name: "a head of exactly maxHeadBytes parses",
@@ -185,8 +180,7 @@ import Testing
                 .text(
                     "GET / HTTP/1.1\r\nX-Pad: " + String(repeating: "a", count: 38) + "\r\n\r\nGET /b HTTP/1.1\r\n\r\n")
             ],
-            expected: ["! http.head_too_large", "> GET /b HTTP/1.1", "end 0"],
-            knownIssue: KnownIssue(bug: HTTPBug.headLimit)),
+            expected: ["! http.head_too_large", "> GET /b HTTP/1.1", "end 0"]),
         HTTPCase(
             name: "a head far over maxHeadBytes: http.head_too_large, then the next message parses",
             role: .request,
@@ -196,9 +190,7 @@ import Testing
                     "GET / HTTP/1.1\r\n" + String(repeating: "X-Pad: aaaaaaaaaaaaaaaa\r\n", count: 20)
                         + "\r\nPOST /b HTTP/1.1\r\nContent-Length: 1\r\n\r\n!")
             ],
-            expected: ["! http.head_too_large", "> POST /b HTTP/1.1 | Content-Length: 1", "body !", "end 1"],
-            knownIssue: KnownIssue(
-                bug: HTTPBug.headLimit + "; " + HTTPBug.resyncInOneFeed, feeds: [.whole, .byteAtATime])),
+            expected: ["! http.head_too_large", "> POST /b HTTP/1.1 | Content-Length: 1", "body !", "end 1"]),
         HTTPCase(
             name: "the upgrade request stops the parser; resume() continues with the bytes it left",
             role: .request,

@@ -103,8 +103,7 @@ import Testing
         WSCase(
             name: "a frame length with the most significant bit set: ws.lost_sync, then resync on the frames after it",
             steps: [.bytes([0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 1] + frame(Op.text, "a") + frame(Op.text, "b"))],
-            expected: [problem("ws.lost_sync"), problem("ws.resync 0"), text("a"), text("b")], inSync: true,
-            knownIssue: KnownIssue(bug: WSBug.restOfFeedDropped, feeds: [.whole, .split1, .split2, .split3])),
+            expected: [problem("ws.lost_sync"), problem("ws.resync 0"), text("a"), text("b")], inSync: true),
     ]
 
     @Test(arguments: cases, Feed.allCases)
@@ -117,14 +116,13 @@ import Testing
             name: "gap in a close code", steps: [.bytes([0x88, 0x05, 0x03]), .gap(1), .bytes(Array("bye".utf8))],
             expected: [])
         let got = run(c, feed).events
-        withKnownIssue(Comment(rawValue: WSBug.closeCodeAfterGap)) {
-            #expect(!got.contains(problem("ws.bad_close")), "\(got)")
-            let codes = got.compactMap { e -> UInt16?? in
-                if case .msg(let m) = e, m.opcode == Op.close { return .some(m.closeCode) }
-                return nil
-            }
-            #expect(codes == [nil], "\(got)")
+        #expect(!got.contains(problem("ws.bad_close")), "\(got)")
+        let codes = got.compactMap { e -> UInt16?? in
+            if case .msg(let m) = e, m.opcode == Op.close { return .some(m.closeCode) }
+            return nil
         }
+        #expect(codes == [nil], "\(got)")
+
     }
 }
 
@@ -156,8 +154,7 @@ import Testing
                 inSync: true),
             WSCase(
                 name: "frames of the wrong direction (masked server frames) are not recognised", negotiated: false,
-                steps: [.bytes(maskedFrames)], expected: [problem("ws.lost_sync")], inSync: false,
-                knownIssue: KnownIssue(bug: WSBug.weakBoundaryProof)),
+                steps: [.bytes(maskedFrames)], expected: [problem("ws.lost_sync")], inSync: false),
             WSCase(
                 name: "bytes that never become frames: not in sync", negotiated: false,
                 steps: [.bytes(Array("xyz".utf8))], expected: [problem("ws.lost_sync")], inSync: false),
@@ -172,19 +169,9 @@ import Testing
                     name: "random bytes are not recognised (seed \(seed), \(fromClient ? "client" : "server"))",
                     fromClient: fromClient, negotiated: false,
                     steps: [.bytes(randomBytes(2048, seed: UInt64(seed) &+ (fromClient ? 100 : 0)))],
-                    expected: [problem("ws.lost_sync")], inSync: false,
-                    knownIssue: recognisedRandom(seed: seed, fromClient: fromClient))
+                    expected: [problem("ws.lost_sync")], inSync: false)
             }
         }
-
-    /// The random buffers the decoder takes for frames, and in which feeds.
-    static func recognisedRandom(seed: Int, fromClient: Bool) -> KnownIssue? {
-        switch (seed, fromClient) {
-        case (1, false): return KnownIssue(bug: WSBug.weakBoundaryProof, feeds: [.byteAtATime])
-        case (1, true), (4, true): return nil
-        default: return KnownIssue(bug: WSBug.weakBoundaryProof)
-        }
-    }
 
     @Test(arguments: cases, Feed.allCases)
     func midstream(_ c: WSCase, _ feed: Feed) { check(c, feed) }

@@ -65,26 +65,6 @@ SIO = {
 ROUGH_SOURCES = ["eio4-websocket-lo.pcap", "eio4-midstream-lo.pcap"] + DEFLATE + [MIDSTREAM]
 ROUGH_MODES = ["split", "dup", "swap", "vlan"]
 
-# imscope bugs these tests expose (strict: the marker must go when the bug is fixed)
-MIDSTREAM_BUG = pytest.mark.xfail(strict=True, reason=(
-    "imscope bug (mid-stream WebSocket recognition): in a connection without handshake it takes chance "
-    "byte patterns for 'two consecutive well-formed frames' and, once in step with a false boundary, "
-    "decodes garbage without ever losing sync again. Captures/ws/eio4-ws-midstream-lo.pcap conn 1: "
-    "c2s ws.midstream 'after skipping 645 bytes' (at 645: 01 ba 7f2c18e2 + 58 bytes, a masked non-final "
-    "text frame header inside the masked payload of a 99 KB message) while the first real frame starts at "
-    "byte 37682; s2c starts exactly on a frame (81 7f 00 00 00 00 00 01 39 4a: FIN text, 64-bit length "
-    "80202) but ws.midstream says 'after skipping 2 bytes': the zeros of the 64-bit length (00 00 | 00 00) "
-    "were taken for two empty continuation frames. Result: 9 bogus c2s and 356 bogus s2c records (closes "
-    "with code 19741, pings, texts of control characters such as frame 61 '\\x00\\x08\\x0e\\x18C...'), "
-    "none of the 15 real messages, and thousands of ws.* warnings"))
-
-
-def param(value, *marks):
-    return pytest.param(*value, marks=marks) if isinstance(value, tuple) else pytest.param(value, marks=marks)
-
-
-def midstream_xfail(values, source_of=lambda v: v):
-    return [param(v, MIDSTREAM_BUG) if source_of(v) == MIDSTREAM else v for v in values]
 GIB = 1 << 30
 DIRS = ("c2s", "s2c")
 
@@ -358,7 +338,7 @@ def test_ws_capture_files(name):
 # ---------------------------------------------------------------------------------------------
 # 1. texts against tshark
 
-@pytest.mark.parametrize("name", midstream_xfail(ALL))
+@pytest.mark.parametrize("name", ALL)
 def test_texts_match_tshark(name, ws_read, tshark_msgs, follow):
     path = CAPTURES / name
     ref = reference(path, tshark_msgs, follow)
@@ -368,8 +348,7 @@ def test_texts_match_tshark(name, ws_read, tshark_msgs, follow):
     report(compare_texts(name, ws_read(path), ref))
 
 
-@pytest.mark.parametrize("source,mode", midstream_xfail([(s, m) for s in ROUGH_SOURCES for m in ROUGH_MODES],
-                                                       lambda v: v[0]))
+@pytest.mark.parametrize("source,mode", [(s, m) for s in ROUGH_SOURCES for m in ROUGH_MODES])
 def test_texts_rough_copy(source, mode, rough_ws, ws_read, tshark_msgs, follow):
     path, _ = rough_ws(source, mode)
     ref = reference(CAPTURES / source, tshark_msgs, follow)
@@ -490,7 +469,6 @@ def test_deflate_all_messages_in_order(name, ws_read):
 # ---------------------------------------------------------------------------------------------
 # 3. the capture that starts inside a frame
 
-@MIDSTREAM_BUG
 def test_midstream_inside_a_frame(ws_read, follow):
     path = CAPTURES / MIDSTREAM
     o = follow(path)
