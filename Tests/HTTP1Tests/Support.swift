@@ -175,31 +175,3 @@ func check(_ c: HTTPCase, _ feed: Feed) {
         verify()
     }
 }
-
-/// Bugs in `Sources/HTTP1` that cases expose (reported; the cases stay as the contract says).
-enum HTTPBug {
-    static let resyncInOneFeed =
-        "HTTPStreamParser, state .lost: findStartLine(bytes, from: i) only matches a start line that lies whole in "
-        + "the bytes of one feed call; the tail keepTail saves in `line` is never searched, so a start line split "
-        + "across feeds (one byte at a time, or a TCP segment boundary inside \"GET \") is never found and the "
-        + "parser stays lost for good"
-    static let headLimit =
-        "HTTPStreamParser, state .head: maxHeadBytes is only checked (line.count > maxHeadBytes) while a head is "
-        + "still incomplete at the end of a feed; a head whose end is in the same feed is parsed whatever its size "
-        + "(the `line.isEmpty && found >= 0` and `found >= 0` branches), and a head of maxHeadBytes + 1 bytes passes"
-    static let conflictingLength =
-        "HTTPStreamParser.parseHead: a Content-Length with conflicting values (contentLength == nil although the "
-        + "header is present) is treated as absent, without a diagnostic: a request gets no body (its body is "
-        + "parsed as the next request line), a response runs until close; RFC 9112 section 6.3 makes the framing "
-        + "invalid, so http.malformed and a resync are expected"
-    static let staleBodyLength =
-        "HTTPStreamParser.fail(_:_:) and loseSync(_:) leave bodyLength (and bodyComplete, switchPending) of the "
-        + "abandoned message in place, so the next message's .end reports the old message's body length"
-    static let silentSkipAfterGap =
-        "HTTPStreamParser.gap(_:_:), case `.head where line.isEmpty`: sets state .lost with reportedLost = false, "
-        + "and the .lost state never reports, so bytes after a gap between messages that do not start a message "
-        + "are skipped without http.lost_sync"
-    static let signedStatus =
-        "HTTPStreamParser.parseHead: the status code is read with Int(parts[1]) after a length check of 3, which "
-        + "takes \"+99\" as 99 (and \"-10\" as -10); RFC 9112 section 4 allows three digits only"
-}

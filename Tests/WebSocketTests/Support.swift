@@ -326,33 +326,3 @@ func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
     var rng = SplitMix64(seed: seed)
     return (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) }
 }
-
-/// Bugs in `Sources/WebSocket` that cases expose (reported; the cases stay as the contract says).
-enum WSBug {
-    static let closeCodeAfterGap =
-        "WebSocketStream.emitControl: a gap inside a close frame's first two payload bytes leaves controlBuffer "
-        + "shifted, and the close code is read from the wrong bytes (here 0x0362 = 866, reported as ws.bad_close)"
-    static let weakBoundaryProof =
-        "WebSocketStream.findBoundary accepts any two complete plausible frames (or, at offset 0, one frame ending "
-        + "where the bytes seen end), although the class contract asks for a chain of well-formed frames reaching the "
-        + "end of the bytes seen: random bytes are taken for frames (10 of 12 seeded 2 KiB buffers), and since the "
-        + "one-frame rule looks at the end of the current feed, whether a buffer is recognised depends on the split"
-    static let restOfFeedDropped =
-        "WebSocketStream.frames: when startFrame returns false (a length with the most significant bit set) the "
-        + "decoder switches to .searching and returns, dropping the rest of that feed's bytes instead of handing "
-        + "them to search(); the frames after the bad header are lost unless they come in a later feed"
-    static let inflateLimit =
-        "Inflater.inflate checks produced >= workLimit only between zlib calls with 64 KiB of output room, so a "
-        + "message inflates past maxInflateBytes (3600 bytes for a limit of 1000, fed whole) and the length it "
-        + "reports depends on the split (3600 whole, 1294 one byte at a time, 2326 in random splits seed 2)"
-    static let lengthOverflow =
-        "WebSocketStream.frames, fast path: `let total = UInt64(h.headerLength) + h.length` overflows (trap) for a "
-        + "64-bit length near 2^64 before startFrame can reject the most significant bit; a hostile or corrupt "
-        + "frame header in one feed crashes the process"
-    static let windowTrim =
-        "WebSocketStream.search: when no boundary is proved and the buffer exceeds resyncWindow, it drops all but "
-        + "the last resyncWindow / 2 bytes, including the start of a chain of frames still being completed; "
-        + "whether frames are recognised then depends on how the bytes were split"
-    static let bareEqualsTraps =
-        "WebSocketHandshake.deflateParameters: a parameter \"=\" splits into an empty array, and kv[0] traps"
-}
