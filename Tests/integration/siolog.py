@@ -4,16 +4,18 @@ Three sources meet here:
   - imscope: `imscope read FILE --layer sio --format jsonl` (eio, sio, ws, diagnostic records);
   - the peers' logs NAME.client.jsonl / NAME.server.jsonl (Captures/peers/imlog.py): every event
     and ack each side emitted or received, with its namespace, arguments and ack id;
-  - tshark (wire_packets): the Engine.IO packets as tshark's HTTP and WebSocket dissectors see
-    them. The logs say nothing about CONNECT, DISCONNECT, open, ping or pong, so those are
-    checked against tshark, which is independent of imscope. tshark mangles non-ASCII text in
-    these fields, so it is only asked about packet types, namespaces, ASCII data (sids, "probe")
-    and counts, never about event arguments (those come from the logs).
+  - the wire (wire_packets): the Engine.IO packets as tshark's HTTP and WebSocket dissectors see
+    them, or for a connection without handshake a frame walk over tshark's Follow-TCP-Stream
+    bytes. The logs say nothing about CONNECT, DISCONNECT, open, ping or pong, so those are
+    checked against the wire, which is independent of imscope. tshark mangles non-ASCII text in
+    these fields, so it is only asked about packet types, namespaces, ASCII data (sids, "probe"),
+    counts and frames, never about event arguments (those come from the logs).
 
 Every check returns a list of problems as text (empty: fine), one line per difference, naming
 the capture, the session, the direction, the event and what each side says.
 
-Run `python3 siolog.py CAPTURE` to print the three views side by side (for debugging).
+`python3 siolog.py CAPTURE [--wire]` runs checks 1-3 and 6 on one capture and prints the
+problems (--wire: also the wire's Engine.IO packets); IMSCOPE picks the binary.
 """
 
 import base64
@@ -198,7 +200,11 @@ def session_of(rec):
     """The Engine.IO session a record belongs to: its sid, or for records without one (a
     connection whose handshake was not captured) the connection."""
     sid = rec.get("sid")
-    return sid if sid else "conn %s (no sid)" % rec.get("conn")
+    return sid if sid else "conn %s, no sid" % rec.get("conn")
+
+
+def session_label(sess):
+    return "no imscope session" if sess is None else sess if sess.startswith("conn ") else "sid " + sess
 
 
 class Timeline:
@@ -512,8 +518,7 @@ def check_messages(name, tl, client_log, server_log, wire=None):
     for number, sess in sorted(mapping.items()):
         recs = [r for r in msgs if sess is not None and session_of(r) == sess]
         problems += compare_multisets(name, tl, recs, view.entries("client", number),
-                                      "session %d (%s)" % (number, "sid %s" % sess if sess else
-                                                           "no imscope session holds its messages"))
+                                      "session %d (%s)" % (number, session_label(sess)))
     for sess in tl.sessions:
         recs = [r for r in msgs if session_of(r) == sess]
         if sess not in mapping.values() and recs:
@@ -630,8 +635,8 @@ def check_acks(name, tl, client_log, server_log, reordered=False, wire=None):
         qs = [q for q in requests_by_frame.get((d.get("conn"), d.get("frame")), []) if not acked[id(q)]]
         if not qs:
             qs = [q for q in unacked if ("frame %s)" % q.get("frame")) in (d.get("message") or "")]
-        hit = next((timeline_key(tl, q) for q in qs if unacked_keys[timeline_key(tl, q)] > diag_keys[timeline_key(tl, q)]),
-                   None)
+        keys = [timeline_key(tl, q) for q in qs]
+        hit = next((k for k in keys if unacked_keys[k] > diag_keys[k]), None)
         if hit is None:
             problems.append("%s: sio.ack_missing frame %s conn %s (%s) names no request that is unanswered in the "
                             "capture" % (name, d.get("frame"), d.get("conn"), d.get("message")))
@@ -658,7 +663,8 @@ def _tshark_json(tshark, path, decode_as, fields):
         cmd += ["-e", f]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
     if p.returncode != 0:
-        raise WireError("%s failed (%d): %s" % (" ".join(cmd[:6]), p.returncode, p.stderr.decode(errors="replace")[-2000:]))
+        raise WireError("%s failed (%d): %s" % (" ".join(cmd[:6]), p.returncode,
+                                                p.stderr.decode(errors="replace")[-2000:]))
     return [pkt["_source"]["layers"] for pkt in json.loads(p.stdout.decode("utf-8", errors="replace") or "[]")]
 
 
@@ -724,7 +730,8 @@ def _eio_packets_of_body(body, version):
 
 
 def ws_texts(data, client, start=0):
-    """The text messages of a WebSocket byte stream read from byte `start`, or None when the
+    """The text messages of a WebSocket byte stream read from byte `start`, each as (text, offset
+    just after its last frame), or None when the
     bytes do not parse as frames from there to the end (a stream caught in the middle of a frame,
     or compressed with an extension the capture did not show). A frame cut by the end of the
     capture ends the list."""
@@ -759,7 +766,7 @@ def ws_texts(data, client, start=0):
         if op < 8 and fin:
             if frag[0] == 1:
                 try:
-                    out.append(frag[1].decode("utf-8"))
+                    out.append((frag[1].decode("utf-8"), j + n))
                 except UnicodeDecodeError:
                     return None
             frag = None
@@ -772,7 +779,7 @@ MIDSTREAM_SCAN = 256 * 1024
 
 
 def ws_texts_midstream(data, client):
-    """(skipped, texts) for a WebSocket stream without its handshake: the first offset from which
+    """(skipped, [(text, end)]) for a WebSocket stream without its handshake: the first offset from which
     the bytes parse as frames to the very end (ws_texts), or (None, None) when there is none in
     the first MIDSTREAM_SCAN bytes. Random bytes parse as a valid chain of frames (right masking
     flag, RSV 0, known opcodes, lengths landing exactly on the end) only by accident."""
@@ -781,6 +788,33 @@ def ws_texts_midstream(data, client):
         if texts is not None:
             return i, texts
     return None, None
+
+
+def _completion(layers, conn, d, port):
+    """end offset -> the frame that completed the bytes of one direction up to it: the first frame
+    after which every byte before it had been captured (tshark's sequence numbers relative to the
+    direction's first segment, where tshark's Follow TCP Stream starts)."""
+    prefix, held, marks, base = 0, [], [], None
+    for l in layers:
+        if "tcp.stream" not in l or int(l["tcp.stream"][0]) + 1 != conn:
+            continue
+        if ("s2c" if int(l["tcp.srcport"][0]) == port else "c2s") != d:
+            continue
+        if base is None:  # without a SYN tshark numbers the first segment 1
+            base = int(l["tcp.seq"][0])
+        if int(l["tcp.len"][0]) == 0:
+            continue
+        seq, n = int(l["tcp.seq"][0]) - base, int(l["tcp.len"][0])
+        held.append((seq, seq + n))
+        held.sort()
+        while held and held[0][0] <= prefix:
+            prefix = max(prefix, held.pop(0)[1])
+        marks.append((prefix, int(l["frame.number"][0])))
+
+    def done(end):
+        return next((f for p, f in marks if p >= end), None)
+
+    return done
 
 
 def wire_packets(path, version, tshark="tshark", port=SERVER_PORT):
@@ -793,11 +827,13 @@ def wire_packets(path, version, tshark="tshark", port=SERVER_PORT):
     connection without its handshake when the capture caught it in the middle of a frame, so for
     those each direction's bytes (tshark's Follow TCP Stream, tshark_oracle.py) are read as
     WebSocket frames from the first offset that parses to the end (ws_texts_midstream): a
-    direction where none does has no reference ("unknown"); frame is None there. Binary messages (attachments) are not listed. The "OK" body
+    direction where none does has no reference ("unknown"); a message's frame there is the one
+    that completed its bytes (_completion). Binary messages (attachments) are not listed. The "OK" body
     with which python-engineio answers every POST is not an Engine.IO payload and is skipped."""
     import tshark_oracle
-    fields = ["frame.number", "tcp.stream", "tcp.srcport", "websocket.payload.text",
+    fields = ["frame.number", "tcp.stream", "tcp.srcport", "tcp.seq", "tcp.len", "websocket.payload.text",
               "http.request.method", "http.response.code", "http.file_data", "data.data"]
+    layers = _tshark_json(tshark, path, "tcp.port==%d,http" % port, fields)
     conns = {}
     for c in tshark_oracle.oracle(str(path), port=port, tshark=tshark, keep_data=True)["connections"]:
         conns[c["conn"]] = {"handshake": c["handshake"], "unknown": set(), "skipped": {}, "packets": []}
@@ -808,7 +844,9 @@ def wire_packets(path, version, tshark="tshark", port=SERVER_PORT):
                     conns[c["conn"]]["unknown"].add(d)
                     continue
                 conns[c["conn"]]["skipped"][d] = skipped
-                conns[c["conn"]]["packets"] += [(d, None, EIO_TYPE_NAMES.get(t[:1], "?" + t[:1]), t) for t in texts]
+                done = _completion(layers, c["conn"], d, port)
+                conns[c["conn"]]["packets"] += [(d, done(end), EIO_TYPE_NAMES.get(t[:1], "?" + t[:1]), t)
+                                                for t, end in texts]
 
     def add(l, texts):
         conn = int(l["tcp.stream"][0]) + 1
@@ -817,7 +855,7 @@ def wire_packets(path, version, tshark="tshark", port=SERVER_PORT):
             if t is not None:
                 conns[conn]["packets"].append((d, int(l["frame.number"][0]), EIO_TYPE_NAMES.get(t[:1], "?" + t[:1]), t))
 
-    for l in _tshark_json(tshark, path, "tcp.port==%d,http" % port, fields):
+    for l in layers:
         if "tcp.stream" not in l or not conns.get(int(l["tcp.stream"][0]) + 1, {}).get("handshake"):
             continue
         add(l, l.get("websocket.payload.text", []))
@@ -934,10 +972,11 @@ def _multiset_diff(name, what, got, want, describe):
     return problems
 
 
-def check_wire(name, tl, wire):
-    """The CONNECT/DISCONNECT/CONNECT_ERROR records, the eio records and the number of Socket.IO
-    packets per connection and direction are what is on the wire (wire_packets), for every
-    direction that has a reference."""
+def check_wire(name, tl, wire, frames=True):
+    """The CONNECT/DISCONNECT/CONNECT_ERROR records, the eio records, the number of Socket.IO
+    packets per connection and direction and the frame that completed each are what is on the
+    wire (wire_packets), in every direction that has a reference. `frames`: whether the wire's
+    frame numbers are those of the capture imscope read."""
     problems = []
     unknown = {(c, d) for c, v in wire["conns"].items() for d in v["unknown"]}
     got_ctl, want_ctl, got_eio, want_eio = [], [], [], []
@@ -964,9 +1003,27 @@ def check_wire(name, tl, wire):
     problems += _multiset_diff(name, "Socket.IO", got_ctl, want_ctl,
                                lambda k: "conn %s %s %s %s data=%s" % (k[0], k[1], k[2], k[3], _uncanon(k[4])))
     problems += _multiset_diff(name, "Engine.IO", got_eio, want_eio,
-                               lambda k: "conn %s %s %s%s" % (k[0], k[1], k[2], "" if k[3] is None else " " + repr(k[3])))
+                               lambda k: "conn %s %s %s%s" % (k[0], k[1], k[2],
+                                                              "" if k[3] is None else " " + repr(k[3])))
     problems += _multiset_diff(name, "number of Socket.IO packets", list(got_count.elements()),
                                list(want_count.elements()), lambda k: "conn %s %s" % k)
+    # where: a record's frame is the packet that completed it (DESIGN), as tshark shows a
+    # reassembled message in the frame that completed it (on a connection without handshake: the
+    # frame that completed its bytes); a binary packet is completed by its last attachment, so it
+    # is left out
+    got_at, want_at = [], []
+    for r in tl.eio + tl.sio:
+        if (r.get("conn"), r.get("dir")) not in unknown and not (r.get("sio") or {}).get("type", "").startswith(
+                "BINARY_"):
+            got_at.append((r.get("conn"), r.get("dir"), r.get("frame"),
+                           "message" if r["kind"] == "sio" else r["eio"].get("type")))
+    for conn, c in wire["conns"].items():
+        for d, frame, t, text in c["packets"]:
+            if t != "message" or not (sio_packet(text[1:]) or ("",))[0].startswith("BINARY_"):
+                want_at.append((conn, d, frame, t))
+    if frames:
+        problems += _multiset_diff(name, "packets completed by", got_at, want_at,
+                                   lambda k: "conn %s %s frame %s (%s)" % k)
     return problems
 
 
@@ -1000,7 +1057,7 @@ def check_connects(name, tl, client_log, server_log, version, wire):
     for number, sess in sorted(map_sessions(tl, view).items()):
         if sess is None:
             continue
-        tag = "%s session %d (sid %s)" % (name, number, sess)
+        tag = "%s session %d (%s)" % (name, number, session_label(sess))
         recs = tl.of_session(sess)
         conns = sorted({r.get("conn") for r in recs})
         used = {e.raw["namespace"] for e in view.entries("client", number)}
@@ -1051,7 +1108,8 @@ def check_connects(name, tl, client_log, server_log, version, wire):
             problems.append("%s: the client disconnected, but the session shows no DISCONNECT, Engine.IO close or "
                             "WebSocket close from it" % tag)
         for r in left:
-            if r.get("kind") == "sio" and r["sio"].get("nsp") not in joined:
+            # (a session caught in the middle may have joined namespaces before the capture)
+            if started and r.get("kind") == "sio" and r["sio"].get("nsp") not in joined:
                 problems.append("%s: DISCONNECT for namespace %s, which the session did not join"
                                 % (tag, r["sio"].get("nsp")))
     return problems
@@ -1099,7 +1157,7 @@ def check_sessions(name, tl, client_log, server_log, version, wire):
         conns = sorted({r.get("conn") for r in recs})
         started = all(wire["conns"].get(c, {}).get("handshake") for c in conns)
         mine = [r for r in opens if session_of(r) == sess]
-        tag = "%s session %d (sid %s, conns %s)" % (name, i + 1, sess, conns)
+        tag = "%s session %d (%s, conns %s)" % (name, i + 1, session_label(sess), conns)
         if started:
             if len(mine) != 1:
                 problems.append("%s: %d eio open records, expected 1" % (tag, len(mine)))
@@ -1107,7 +1165,8 @@ def check_sessions(name, tl, client_log, server_log, version, wire):
                 e = r["eio"]
                 if r.get("dir") != "s2c" or e.get("sid") != sess or (e.get("data") or {}).get("sid") != sess:
                     problems.append("%s: open record frame %s: dir %s, eio.sid %r, data.sid %r"
-                                    % (tag, r.get("frame"), r.get("dir"), e.get("sid"), (e.get("data") or {}).get("sid")))
+                                    % (tag, r.get("frame"), r.get("dir"), e.get("sid"),
+                                       (e.get("data") or {}).get("sid")))
                 for k in ("pingInterval", "pingTimeout", "upgrades"):
                     if k not in e:
                         problems.append("%s: open record frame %s has no eio.%s" % (tag, r.get("frame"), k))
@@ -1193,30 +1252,23 @@ def check_diagnostics(name, tl, wire):
 # ---------------------------------------------------------------------------------------------
 # check 4: rough copies
 
-def comparable(records, drop_position):
-    """The eio/sio records and decoder-layer diagnostics, optionally without where they sit in
-    the capture (frame, ts, ack.frame, ack.latencyMs: see test_sio.py)."""
+def comparable(records):
+    """Copies of the eio/sio records and of the decoder layers' diagnostics (what a rough copy
+    must reproduce), with numbers as text."""
     out = []
     for r in records:
-        if r.get("kind") not in ("eio", "sio") and not (
+        if r.get("kind") in ("eio", "sio") or (
                 r.get("kind") == "diagnostic" and (r.get("code") or "").startswith(DECODER_LAYERS)):
-            continue
-        r = json.loads(json.dumps(r, default=str))
-        if drop_position:
-            r.pop("frame", None)
-            r.pop("ts", None)
-            if "ack" in r:
-                r["ack"] = {k: v for k, v in r["ack"].items() if k not in ("frame", "latencyMs")}
-        out.append(r)
+            out.append(json.loads(json.dumps(r, default=str)))
     return out
 
 
-def check_all(name, records, client_log, server_log, version, wire, reordered=False):
-    """Checks 1-3."""
+def check_all(name, records, client_log, server_log, version, wire, reordered=False, frames=True):
+    """Checks 1-3 (`reordered`: see check_acks; `frames`: see check_wire)."""
     tl = Timeline(records)
     return (check_messages(name, tl, client_log, server_log, wire)
             + check_acks(name, tl, client_log, server_log, reordered, wire)
-            + check_connects(name, tl, client_log, server_log, version, wire) + check_wire(name, tl, wire)
+            + check_connects(name, tl, client_log, server_log, version, wire) + check_wire(name, tl, wire, frames)
             + check_sessions(name, tl, client_log, server_log, version, wire))
 
 
@@ -1235,7 +1287,8 @@ def main():
     wire = wire_packets(a.capture, version, a.tshark)
     if a.wire:
         for c, v in sorted(wire["conns"].items()):
-            print("conn %d handshake=%s skipped=%s unknown=%s" % (c, v["handshake"], v["skipped"], sorted(v["unknown"])))
+            print("conn %d handshake=%s skipped=%s unknown=%s"
+                  % (c, v["handshake"], v["skipped"], sorted(v["unknown"])))
             for d, frame, t, text in v["packets"]:
                 print("  %s frame %s %s %s" % (d, frame, t, text[:100]))
     tl = Timeline(records)

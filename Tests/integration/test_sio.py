@@ -1,43 +1,51 @@
 """Issue 4 acceptance: imscope's Socket.IO timeline holds exactly what the peers logged.
 
-Run: IMSCOPE=$PWD/.build/debug/imscope .venv/eio4/bin/pytest -q Tests/integration -k sio
+Run: IMSCOPE=$PWD/.build/debug/imscope .venv/eio4/bin/pytest -q Tests/integration/test_sio.py
+(-m "not live" without the fresh captures; `python3 siolog.py CAPTURE [--wire]` prints the
+problems of one capture.)
 
 The peers (Captures/peers/) log every event they emitted and received and every ack, sent or
-received, to NAME.client.jsonl and NAME.server.jsonl. For every committed capture with such logs
-`imscope read NAME --layer sio --format jsonl` must give (helpers and the exact rules in siolog.py):
+received, to NAME.client.jsonl and NAME.server.jsonl (.gz in Captures/ws/). For every capture with
+such logs `imscope read NAME --layer sio --format jsonl` must give (the rules in siolog.py):
 
  1. messages: the EVENT/BINARY_EVENT and ACK/BINARY_ACK records, as the multiset of (direction,
-    namespace, event or ack, event name (for an ACK the event of the request it answers), arguments
-    as JSON values with bytes as {"_binary": base64} compared by their bytes, ackId), equal the
-    client log's (per session: its k-th session is imscope's k-th Engine.IO session) and the
-    server log's (as a whole): nothing missing, nothing extra. Only the log entries the capture can
-    hold count (siolog.SLACK: entries logged before the capture's first packet are left out).
-    Binary packets are exactly those with bytes among their arguments, `attachments` their number.
-    CONNECT/DISCONNECT, which the logs do not show: each session has a client CONNECT per namespace
-    it used (Socket.IO 4 / Engine.IO 3: but "/", which is implicit) and the server's CONNECT for
-    each (Socket.IO 5: with {"sid": ...}), none when the capture missed the session's handshake; the
-    client's leaving shows; and the CONNECT/DISCONNECT records, the eio records and the number of
-    Socket.IO packets per connection and direction equal what tshark's HTTP/WebSocket dissectors
-    show on the wire (python-socketio sometimes closes before its DISCONNECTs are out, so only the
-    wire can say which DISCONNECTs exist).
+    namespace, event or ack, event name (for an ACK the event of the request its ack.frame names),
+    arguments as JSON values with bytes as {"_binary": base64} compared by their bytes, ackId), equal
+    the client log's per session (each client session is the imscope session sharing most of its
+    messages; the order must agree) and the server log's as a whole: nothing missing, nothing extra.
+    Only messages the capture holds from their first byte count: each is placed by its sender's log
+    time against the capture's first packet, with a 50 ms slack settled by the bytes on the wire
+    (siolog, "Which log entries a capture can hold"). Binary packets are exactly those with bytes
+    among their arguments, `attachments` their number.
+    CONNECT/DISCONNECT, which the logs do not show: each session captured from its start has a client
+    CONNECT per namespace it used (Engine.IO 3, i.e. Socket.IO 4: but "/", which is implicit), each
+    answered by the server's CONNECT (Socket.IO 5: {"sid": ...}; Socket.IO 4: also "/"), none when the
+    handshake is missing; the client's leaving shows (DISCONNECT, Engine.IO close or WebSocket close);
+    and the CONNECT/DISCONNECT/CONNECT_ERROR records, the eio records and the number of Socket.IO packets
+    per connection and direction equal the wire: tshark's HTTP/WebSocket dissection, or for a
+    connection without handshake a frame walk over tshark's Follow-TCP-Stream bytes (python-socketio
+    sometimes closes before its DISCONNECTs are out: only the wire says which exist).
  2. acks: every ACK's ack.frame names exactly one request (opposite direction, same namespace, ackId
-    and session), latencyMs == (ack ts - request ts) x 1000 within 0.001; no sio.ack_unmatched;
-    sio.ack_missing for exactly the requests the logs show unanswered.
- 3. sessions: as many Engine.IO sessions as the client ran; one open record per session with its
-    sid (unless the handshake was not captured); each connection carries one session and one
-    transport; a polling session spans several connections and its upgraded websocket connection
-    carries its sid; every record has the capture's Engine.IO version (file name); non-probe pings
-    go client->server in Engine.IO 3 and server->client in 4, probes ping from the client over the
-    new websocket.
- 4. rough copies that lose nothing (split, dup, swap, swapack, vlan, qinq): the same eio/sio records
-    and decoder diagnostics as the clean capture, and checks 1-3 hold on them.
- 5. live: two fresh polling+upgrade captures (Engine.IO 3 and 4) pass checks 1-3.
- 6. clean captures have no http.*, ws.*, eio.* or sio.* diagnostic, but ws.midstream and
-    eio.version_guessed on a connection whose handshake was not captured.
+    and session; not after the ACK), latencyMs == (ack ts - request ts) x 1000 within 0.001; an ACK
+    without `ack` and sio.ack_unmatched only where the capture cannot hold the request; requests
+    without an ACK record and sio.ack_missing exactly for those the logs show unanswered in the capture.
+ 3. sessions: one imscope session per client session the capture holds; one s2c open record with the
+    sid first in each session captured from its start; one session and one transport per connection
+    (websocket on upgraded and handshake-less connections); a polling session spans several
+    connections and its upgraded websocket connection carries its sid; every eio/sio record has the
+    Engine.IO version of the file name; non-probe pings go c2s in Engine.IO 3 and s2c in 4, a probe
+    ping goes c2s and its pong s2c over the websocket.
+ 4. rough copies that lose nothing (split, dup, swap, swapack, vlan, qinq; roughen.py via conftest):
+    the same eio/sio records and decoder diagnostics as the clean capture (minus what the copy moves:
+    see POSITION), and checks 1-3 hold on them.
+ 5. live: fresh Engine.IO 3 and 4 polling+upgrade captures (make-captures.sh) pass checks 1-3.
+ 6. clean captures have no http.*, ws.*, eio.* or sio.* diagnostic, but on a connection without
+    handshake ws.midstream and eio.version_guessed (both required), ws.resync where the stream starts
+    inside a frame, and sio.ack_unmatched for an ACK whose request precedes the capture.
+Where imscope is wrong the case is marked xfail(strict=True) with the bug as its reason.
 """
 
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -46,7 +54,6 @@ import pytest
 
 import siolog
 from conftest import CAPTURES, COMMITTED, ROUGH_SOURCES, _live_prerequisites, imscope_path
-
 
 
 def _with_socketio_logs():
@@ -64,30 +71,24 @@ def _with_socketio_logs():
 
 
 WITH_LOGS = _with_socketio_logs()
+CLEAN_EQUIVALENT = ("split", "dup", "swap", "swapack", "vlan", "qinq")
+# fresh captures: one Engine.IO 3 and one Engine.IO 4 polling + upgrade capture
+LIVE_SIO = ["eio3-polling-upgrade-sll", "eio4-polling-upgrade-any"]
 
-# imscope bugs a capture exposes: {capture: {test: reason}}; strict, so a fix makes the case fail
-# until the mark is removed
-MIDSTREAM_RESYNC_BUG = (
-    "imscope's WebSocket layer takes a wrong frame boundary in conn 1 (no handshake): it says 'client frames "
-    "recognised without a handshake after skipping 645 bytes' and 'server frames ... after skipping 2 bytes', but "
-    "the first whole frames start at c2s byte 37682 and s2c byte 0 (the only offsets in the first 40 KB from which "
-    "the bytes parse as frames to the end: siolog.ws_texts_midstream); it then reads the rest of both streams as "
-    "garbage frames (thousands of ws.reserved_opcode, ws.reserved_bits, ws.bad_continuation, ws.inflate_failed, "
-    "ws.mask_violation, ws.bad_close... warnings) and shows no Engine.IO/Socket.IO record at all for session 1: its "
-    "5 chats up, 6 chats and 1 ACK down (client log seq 6-17), 2 DISCONNECTs and the Engine.IO close are missing")
-XFAIL_CAPTURE = {
-    "ws/eio4-ws-midstream-lo.pcap": {t: MIDSTREAM_RESYNC_BUG for t in (
-        "messages", "connect", "sessions", "diagnostics")},
+# ---------------------------------------------------------------------------------------------
+# imscope bugs the cases expose. strict: a fix makes the case fail until its mark is removed.
+
+LATE_FRAME_BUG = (
+    "imscope stamps a message it could only decode once a mid-stream frame chain was proved with the frame of "
+    "that proof instead of the frame that completed the message (DESIGN: frame = the packet that completed the "
+    "record): conn 1 c2s `chat` msgId 4a950808-... (client log seq 7, ~99 KB, the first whole c2s frame at "
+    "stream byte 37682) was completed by frame 193 (ts 1795299670.851103) but its record says frame 349, ts "
+    "1795299671.150237, the frame where 'client frames recognised without a handshake after skipping 37682 "
+    "bytes' is reported; so it comes after the server's echo of it (frame 251)")
+XFAIL_CAPTURE = {  # {capture: {test: reason}}
+    "ws/eio4-ws-midstream-lo.pcap": {"wire": LATE_FRAME_BUG},
 }
 
-
-def cases(test):
-    return [pytest.param(n, marks=[pytest.mark.xfail(strict=True, reason=XFAIL_CAPTURE[n][test])]
-                         if test in XFAIL_CAPTURE.get(n, {}) else []) for n in WITH_LOGS]
-CLEAN_EQUIVALENT = ("split", "dup", "swap", "swapack", "vlan", "qinq")
-
-# imscope bugs these copies expose (see test_rough_copy); strict: a fix makes the case fail until
-# the mark is removed
 HTTP_ORDER_BUG = (
     "imscope pairs a polling response with the request pending when the response's first bytes are "
     "seen in the capture, not by its place on the connection (HTTP/1.1: the n-th response answers the "
@@ -105,17 +106,24 @@ SWAPACK_BUG = HTTP_ORDER_BUG + (
     "with a request already seen; swapack moves polling POSTs (conn 2 in eio4, conn 1 in eio3) behind the "
     "long-poll response that carries their ACK, and those ACKs get no `ack` object, sio.ack_unmatched, and "
     "their requests sio.ack_missing (eio4: ACK 4 /, 5 /, 1 /admin; eio3: ACK 1, 2, 4, 5 on / and 1 on /admin)")
-XFAIL = {
+XFAIL_ROUGH = {  # {(source, mode): reason}
     ("eio3-polling-upgrade-sll.pcap", "dup"): DUP_BUG,
     ("eio4-polling-upgrade-any.pcapng", "dup"): DUP_BUG,
     ("eio3-polling-upgrade-sll.pcap", "swapack"): SWAPACK_BUG,
     ("eio4-polling-upgrade-any.pcapng", "swapack"): SWAPACK_BUG,
 }
-ROUGH = [pytest.param(src, mode, marks=[pytest.mark.xfail(strict=True, reason=XFAIL[(src, mode)])]
-                      if (src, mode) in XFAIL else [])
+
+
+def _xfail(reason):
+    return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+
+
+def cases(test):
+    return [pytest.param(n, marks=_xfail(XFAIL_CAPTURE.get(n, {}).get(test))) for n in WITH_LOGS]
+
+
+ROUGH = [pytest.param(src, mode, marks=_xfail(XFAIL_ROUGH.get((src, mode))))
          for src, modes in ROUGH_SOURCES.items() for mode in modes if mode in CLEAN_EQUIVALENT]
-# fresh captures: one Engine.IO 3 and one Engine.IO 4 polling + upgrade capture
-LIVE_SIO = ["eio3-polling-upgrade-sll", "eio4-polling-upgrade-any"]
 
 
 @pytest.fixture(scope="session")
@@ -181,12 +189,15 @@ def test_messages_match_peer_logs(name, sio_read, wire):
 
 
 @pytest.mark.parametrize("name", cases("connect"))
-def test_connect_disconnect_and_wire(name, sio_read, wire):
-    tl = siolog.Timeline(sio_read(CAPTURES / name))
-    w = wire(CAPTURES / name)
+def test_connect_disconnect(name, sio_read, wire):
     client, server = logs_of(CAPTURES / name)
-    report(siolog.check_connects(name, tl, client, server, siolog.capture_version(name), w)
-           + siolog.check_wire(name, tl, w))
+    report(siolog.check_connects(name, siolog.Timeline(sio_read(CAPTURES / name)), client, server,
+                                 siolog.capture_version(name), wire(CAPTURES / name)))
+
+
+@pytest.mark.parametrize("name", cases("wire"))
+def test_control_packets_and_frames_match_wire(name, sio_read, wire):
+    report(siolog.check_wire(name, siolog.Timeline(sio_read(CAPTURES / name)), wire(CAPTURES / name)))
 
 
 @pytest.mark.parametrize("name", cases("acks"))
@@ -217,10 +228,11 @@ def test_no_unexpected_diagnostics(name, sio_read, wire):
 #                pieces and the copies keep the original timestamp, so ts and latencyMs stay.
 #   swap,        frame, ts, ack.frame and latencyMs: adjacent data segments trade places while the
 #   swapack      timestamps stay with the positions, so the segment that completes a message can
-#                be a different frame with a different time. Records keep their order per
-#                connection and direction; across connections the order follows the time at which
-#                each message was completed, which the swap may move, so those are compared per
-#                connection and direction.
+#                be a different frame with a different time.
+#   swapack      also the order across directions: the copy shows the peer's ACK, and what the
+#                peer sent with or after it, before the data it acknowledges, so a message of one
+#                direction can be completed before one of the other that came first. Records are
+#                compared per connection and direction there, in order.
 # Everything else (conn, dir, transport, sid, eio, sio, the rest of ack, diagnostics of the
 # decoder layers without their position) must be identical, and checks 1-3 must hold on the copy
 # itself (there ack.frame and latencyMs are checked against the copy's own frames and times).
@@ -231,7 +243,7 @@ POSITION = {"vlan": (), "qinq": (), "split": ("frame",), "dup": ("frame",),
 
 def _strip(records, fields):
     out = []
-    for r in siolog.comparable(records, drop_position=False):
+    for r in siolog.comparable(records):
         for f in fields:
             r.pop(f, None)
             if "ack" in r:
@@ -255,7 +267,7 @@ def test_rough_copy(source, mode, rough, sio_read, wire):
     clean = _strip(sio_read(CAPTURES / source), POSITION[mode])
     copy = _strip(sio_read(path), POSITION[mode])
     problems = []
-    if mode in ("swap", "swapack"):
+    if mode == "swapack":
         a, b = _by_lane(clean), _by_lane(copy)
     else:
         a, b = {"all": clean}, {"all": copy}
@@ -268,10 +280,11 @@ def test_rough_copy(source, mode, rough, sio_read, wire):
                                                           siolog.short(y[at] if at < len(y) else None, 400),
                                                           siolog.short(x[at] if at < len(x) else None, 400)))
     client, server = logs_of(CAPTURES / source)
-    # the wire of the clean capture: the copy carries the same streams (test_tcp.py) and tshark
-    # gives up on some copies (swapack), so it is not asked about them
+    # the wire: tshark on the copy, except for swapack, where tshark's reassembly gives up bytes
+    # whose ACK it saw first (README); there the clean capture's, without its frame numbers
+    w = wire(CAPTURES / source) if mode == "swapack" else wire(path)
     problems += siolog.check_all(path.name, sio_read(path), client, server, siolog.capture_version(source),
-                                 wire(CAPTURES / source), reordered=mode in ("swap", "swapack"))
+                                 w, reordered=mode in ("swap", "swapack"), frames=mode != "swapack")
     report(problems)
 
 
