@@ -93,12 +93,20 @@ def run_imscope(binary, *captures, extra=()):
     return records
 
 
-def capture_version(name):
-    """The Engine.IO version in a capture's file name (eio3-..., eio4-...)."""
-    m = re.match(r"eio([34])-", Path(name).name)
-    if not m:
-        raise ValueError("%s: no Engine.IO version in the file name" % name)
-    return int(m.group(1))
+def capture_version(path, tshark="tshark"):
+    """The capture's Engine.IO version: from its file name (eio3-..., eio4-...), else from the EIO=
+    parameter of its Socket.IO requests as tshark reads them (all must agree)."""
+    m = re.match(r"eio([34])-", Path(path).name)
+    if m:
+        return int(m.group(1))
+    p = subprocess.run([tshark, "-r", str(path), "-n", "-d", "tcp.port==%d,http" % SERVER_PORT, "-Y", "http.request",
+                        "-T", "fields", "-e", "http.request.uri"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=120)
+    versions = set(re.findall(r"[?&]EIO=(\d+)", p.stdout.decode(errors="replace")))
+    if len(versions) != 1:
+        raise ValueError("%s: no Engine.IO version in the file name, and EIO= values %s in its requests"
+                         % (path, sorted(versions)))
+    return int(versions.pop())
 
 
 def log_paths(capture):
@@ -817,8 +825,9 @@ def _completion(layers, conn, d, port):
     return done
 
 
-def wire_packets(path, version, tshark="tshark", port=SERVER_PORT):
-    """The Engine.IO packets on the wire, per connection: {"conns": {conn: {"handshake": bool,
+def wire_packets(path, version=None, tshark="tshark", port=SERVER_PORT):
+    """The Engine.IO packets on the wire, per connection, and the Engine.IO version (`version`, or
+    capture_version): {"version": 3|4, "conns": {conn: {"handshake": bool,
     "unknown": {dirs without a reference}, "skipped": {dir: bytes before the first whole frame},
     "packets": [(dir, frame, eio_type, text)]}}}, conn = tcp.stream + 1 (as imscope numbers them).
 
@@ -831,6 +840,8 @@ def wire_packets(path, version, tshark="tshark", port=SERVER_PORT):
     that completed its bytes (_completion). Binary messages (attachments) are not listed. The "OK" body
     with which python-engineio answers every POST is not an Engine.IO payload and is skipped."""
     import tshark_oracle
+    if version is None:
+        version = capture_version(path, tshark)
     fields = ["frame.number", "tcp.stream", "tcp.srcport", "tcp.seq", "tcp.len", "websocket.payload.text",
               "http.request.method", "http.response.code", "http.file_data", "data.data"]
     layers = _tshark_json(tshark, path, "tcp.port==%d,http" % port, fields)
@@ -877,7 +888,7 @@ def wire_packets(path, version, tshark="tshark", port=SERVER_PORT):
         for hexdata in (l.get("data.data", []) if is_http else []):
             raw = bytes.fromhex(hexdata.replace(":", ""))
             add(l, _eio_packets_of_body(raw, version))
-    return {"conns": conns}
+    return {"conns": conns, "version": version}
 
 
 def sio_control(text):
@@ -1281,7 +1292,7 @@ def main():
     p.add_argument("--tshark", default=shutil.which("tshark") or "tshark")
     p.add_argument("--wire", action="store_true", help="print tshark's Engine.IO packets")
     a = p.parse_args()
-    version = capture_version(a.capture)
+    version = capture_version(a.capture, a.tshark)
     records = run_imscope(a.imscope, a.capture)
     client, server = (load_log(x) for x in log_paths(a.capture))
     wire = wire_packets(a.capture, version, a.tshark)

@@ -48,7 +48,6 @@ Where imscope is wrong the case is marked xfail(strict=True) with the bug as its
 import os
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -57,16 +56,14 @@ from conftest import CAPTURES, COMMITTED, ROUGH_SOURCES, _live_prerequisites, im
 
 
 def _with_socketio_logs():
-    """Captures/*.pcap* and Captures/ws/*.pcap* (relative names) with both peers' logs in the
-    Socket.IO format (NAME.client.jsonl[.gz], NAME.server.jsonl[.gz]); Captures/ws/ also holds
-    plain WebSocket captures whose logs are in another format (they are test_ws.py's)."""
+    """The captures under Captures/ (relative names) with both peers' logs in the Socket.IO format
+    (NAME.client.jsonl[.gz], NAME.server.jsonl[.gz]); Captures/ws/ also holds plain WebSocket
+    captures whose logs are in another format (they are test_ws.py's)."""
     names = []
-    for d in (CAPTURES, CAPTURES / "ws"):
-        if d.is_dir():
-            for p in sorted(d.iterdir()):
-                if p.suffix in (".pcap", ".pcapng") and all(
-                        x.exists() and siolog.is_socketio_log(x) for x in siolog.log_paths(p)):
-                    names.append(str(p.relative_to(CAPTURES)))
+    for p in sorted(CAPTURES.rglob("*.pcap*")):
+        if p.suffix in (".pcap", ".pcapng") and all(
+                x.exists() and siolog.is_socketio_log(x) for x in siolog.log_paths(p)):
+            names.append(str(p.relative_to(CAPTURES)))
     return names
 
 
@@ -156,7 +153,7 @@ def wire(tshark):
     def get(path):
         key = str(path)
         if key not in cache:
-            cache[key] = siolog.wire_packets(path, siolog.capture_version(Path(path).name), tshark=tshark)
+            cache[key] = siolog.wire_packets(path, tshark=tshark)
         return cache[key]
 
     return get
@@ -191,8 +188,8 @@ def test_messages_match_peer_logs(name, sio_read, wire):
 @pytest.mark.parametrize("name", cases("connect"))
 def test_connect_disconnect(name, sio_read, wire):
     client, server = logs_of(CAPTURES / name)
-    report(siolog.check_connects(name, siolog.Timeline(sio_read(CAPTURES / name)), client, server,
-                                 siolog.capture_version(name), wire(CAPTURES / name)))
+    w = wire(CAPTURES / name)
+    report(siolog.check_connects(name, siolog.Timeline(sio_read(CAPTURES / name)), client, server, w["version"], w))
 
 
 @pytest.mark.parametrize("name", cases("wire"))
@@ -210,8 +207,8 @@ def test_acks(name, sio_read, wire):
 @pytest.mark.parametrize("name", cases("sessions"))
 def test_sessions(name, sio_read, wire):
     client, server = logs_of(CAPTURES / name)
-    report(siolog.check_sessions(name, siolog.Timeline(sio_read(CAPTURES / name)), client, server,
-                                 siolog.capture_version(name), wire(CAPTURES / name)))
+    w = wire(CAPTURES / name)
+    report(siolog.check_sessions(name, siolog.Timeline(sio_read(CAPTURES / name)), client, server, w["version"], w))
 
 
 @pytest.mark.parametrize("name", cases("diagnostics"))
@@ -283,8 +280,8 @@ def test_rough_copy(source, mode, rough, sio_read, wire):
     # the wire: tshark on the copy, except for swapack, where tshark's reassembly gives up bytes
     # whose ACK it saw first (README); there the clean capture's, without its frame numbers
     w = wire(CAPTURES / source) if mode == "swapack" else wire(path)
-    problems += siolog.check_all(path.name, sio_read(path), client, server, siolog.capture_version(source),
-                                 w, reordered=mode in ("swap", "swapack"), frames=mode != "swapack")
+    problems += siolog.check_all(path.name, sio_read(path), client, server, w["version"], w,
+                                 reordered=mode in ("swap", "swapack"), frames=mode != "swapack")
     report(problems)
 
 
@@ -310,6 +307,5 @@ def test_live_capture(name, live_sio_captures, sio_read, tshark):
     out, _ = live_sio_captures
     (path,) = [p for p in out.iterdir() if p.name.startswith(name + ".pcap")]
     client, server = logs_of(path)
-    version = siolog.capture_version(name)
-    w = siolog.wire_packets(path, version, tshark=tshark)
-    report(siolog.check_all(path.name, sio_read(path), client, server, version, w))
+    w = siolog.wire_packets(path, tshark=tshark)
+    report(siolog.check_all(path.name, sio_read(path), client, server, w["version"], w))
