@@ -8,8 +8,10 @@
 import PackageDescription
 
 let optimize: [SwiftSetting] = [
-    // Decoders are generic over their sinks; let the optimizer specialise across module boundaries.
-    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))
+    // Decoders are generic over their sinks; let the optimizer specialise across module boundaries. The decoders
+    // keep their state in classes touched for every packet; Swift's dynamic exclusivity checks on them cost about a
+    // tenth of the run time (measured with perf, Docs/performance.md) and are left to debug builds and the tests.
+    .unsafeFlags(["-cross-module-optimization", "-enforce-exclusivity=unchecked"], .when(configuration: .release))
 ]
 
 let package = Package(
@@ -64,6 +66,10 @@ let package = Package(
             ],
             swiftSettings: optimize
         ),
+        // The benchmark: generates protocol-valid captures and measures imscope (and tshark) on them.
+        .executableTarget(
+            name: "imscope-bench", dependencies: ["CZlib", "WebSocket", "ImscopeCore"],
+            swiftSettings: optimize + [.swiftLanguageMode(.v5)]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "ImscopeCore"]),
         .testTarget(name: "TCPReassemblyTests", dependencies: ["TCPReassembly", "Capture", "ImscopeCore"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "ImscopeCore"]),

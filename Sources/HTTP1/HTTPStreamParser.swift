@@ -73,6 +73,16 @@ public struct HTTPStreamParser {
     }
     var switchPending = false
 
+    /// For a response parser: stop at the start of a response while no request is waiting for one (`feed`
+    /// returns what it consumed), so that a response the capture shows before its request is paired with it.
+    public var holdForRequest = false
+
+    /// Whether the parser stopped before a response because no request waits for one.
+    public var waitingForRequest: Bool {
+        if case .head = state { return role == .response && holdForRequest && line.isEmpty && pendingMethods.isEmpty }
+        return false
+    }
+
     /// Feeds bytes; returns how many were consumed (all of them unless the stream switched protocols).
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (HTTPEvent) -> Void) -> Int {
         var i = 0
@@ -84,6 +94,8 @@ public struct HTTPStreamParser {
             case .lost:
                 return resync(bytes, from: i, emit)
             case .head:
+                // A response waits for its request when asked to (the capture may show it first).
+                if role == .response && holdForRequest && line.isEmpty && pendingMethods.isEmpty { return i }
                 // Collect the head up to the blank line.
                 var j = i
                 var found = -1

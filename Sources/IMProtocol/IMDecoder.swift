@@ -42,6 +42,8 @@ public struct IMWarning: Sendable, Equatable {
 /// An ImMessage as decoded: its fields, what the table says of its type, and the rules it breaks.
 public struct IMMessage: Sendable {
     public var messageType: Int?
+    /// A messageType that is a JSON integer too large for 64 bits, as sent.
+    public var hugeMessageType: String? = nil
     public var info: MessageTypeInfo?
     public var msgId: String?
     public var fromId: String?
@@ -71,6 +73,23 @@ public struct IMDecoder: Sendable {
     static let required = [
         "msgId", "fromId", "fromType", "destId", "fromName", "imageIconUrl", "content", "messageType",
     ]
+    /// The fields the decoder reads.
+    static let fields = required
+    static let fieldBytes: [[UInt8]] = fields.map { Array($0.utf8) }
+
+    /// The value ranges of the fields read, by name.
+    struct FieldValues {
+        var found: [Range<Int>?]
+        subscript(name: String) -> Range<Int>? {
+            guard let index = IMDecoder.fields.firstIndex(of: name) else { return nil }
+            return found[index]
+        }
+    }
+
+    /// The ImMessage of an event that carries no argument at all.
+    public func missing(upstream: Bool) -> IMMessage {
+        IMMessage(warnings: [IMWarning(kind: .imWrongType, "the event carries no ImMessage (no argument)")])
+    }
 
     /// Decodes the ImMessage in `json` (an object, or a string holding one), sent by the client when `upstream`.
     public func decode(_ json: UnsafeRawBufferPointer, upstream: Bool) -> IMMessage {
@@ -102,11 +121,17 @@ public struct IMDecoder: Sendable {
     }
 
     func read(_ s: JSONScanner, _ range: Range<Int>, upstream: Bool, into m: inout IMMessage) {
-        let members = s.objectMembers(range) ?? []
-        var values: [String: Range<Int>] = [:]
-        for member in members {
-            if let key = s.decodeString(member.key) { values[key] = member.value }
+        // The fields read, by position in `Self.fields`, found by comparing key bytes (no Strings, no dictionary).
+        var found = [Range<Int>?](repeating: nil, count: Self.fields.count)
+        for member in s.objectMembers(range) ?? [] {
+            let key = UnsafeRawBufferPointer(
+                rebasing: s.bytes[(member.key.lowerBound + 1)..<(member.key.upperBound - 1)])
+            for (index, name) in Self.fieldBytes.enumerated() where name.count == key.count && key.elementsEqual(name) {
+                found[index] = member.value
+                break
+            }
         }
+        let values = FieldValues(found: found)
         // Required fields.
         let missing = Self.required.filter { name in
             guard let v = values[name] else { return true }
@@ -131,11 +156,18 @@ public struct IMDecoder: Sendable {
                 return nil
             }
         }
+        var hugeType: String? = nil
         func integer(_ name: String) -> Int? {
             guard let v = values[name] else { return nil }
             switch s.kind(at: v.lowerBound) {
             case .number:
                 if let n = s.decodeInteger(v) { return Int(n) }
+                let raw = String(decoding: UnsafeRawBufferPointer(rebasing: s.bytes[v]), as: UTF8.self)
+                if raw.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-") }) {
+                    // An integer beyond 64 bits: a number, just not one any table has.
+                    if name == "messageType" { hugeType = raw }
+                    return nil
+                }
                 wrong.append("\(name) is not an integer")
                 return nil
             case .string:
@@ -149,6 +181,10 @@ public struct IMDecoder: Sendable {
         }
         m.messageType = integer("messageType")
         m.fromType = integer("fromType")
+        if let hugeType {
+            m.hugeMessageType = hugeType
+            m.warnings.append(IMWarning(kind: .imUnknownType, "messageType \(hugeType) is in no table"))
+        }
         m.msgId = text("msgId", allowNumber: false)
         m.fromId = text("fromId", allowNumber: true)
         m.destId = text("destId", allowNumber: true)
@@ -204,9 +240,10 @@ public struct IMDecoder: Sendable {
                 }
             } else if let structured, structured.isObject {
                 for other in others {
+                    // Only when the other table reads the number as another type (both call 17 a red packet).
                     if let otherRule = other.contents[type], case .object = otherRule,
                         check(otherRule, structured) == nil,
-                        let otherInfo = other.types[type]
+                        let otherInfo = other.types[type], otherInfo.typeName != info.typeName
                     {
                         m.warnings.append(
                             IMWarning(

@@ -50,17 +50,24 @@ public struct JSONScanner {
 
     /// The elements of the array at `range` as ranges (without surrounding whitespace); nil if not a valid array.
     public func arrayElements(_ range: Range<Int>) -> [Range<Int>]? {
-        var i = skipSpace(range.lowerBound)
-        guard i < range.upperBound, bytes[i] == UInt8(ascii: "[") else { return nil }
+        guard let (elements, end) = array(at: range.lowerBound), end <= range.upperBound else { return nil }
+        return elements
+    }
+
+    /// Validates the array that starts at `start` (after whitespace): its elements' ranges and the position just past
+    /// its `]`; nil if it is not a valid array.
+    public func array(at start: Int) -> (elements: [Range<Int>], end: Int)? {
+        var i = skipSpace(start)
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "[") else { return nil }
         i = skipSpace(i + 1)
         var out: [Range<Int>] = []
-        if i < range.upperBound && bytes[i] == UInt8(ascii: "]") { return out }
+        if i < bytes.count && bytes[i] == UInt8(ascii: "]") { return (out, i + 1) }
         while true {
-            guard let end = value(i, depth: 1), end <= range.upperBound else { return nil }
+            guard let end = value(i, depth: 1) else { return nil }
             out.append(i..<end)
             i = skipSpace(end)
-            guard i < range.upperBound else { return nil }
-            if bytes[i] == UInt8(ascii: "]") { return out }
+            guard i < bytes.count else { return nil }
+            if bytes[i] == UInt8(ascii: "]") { return (out, i + 1) }
             guard bytes[i] == UInt8(ascii: ",") else { return nil }
             i = skipSpace(i + 1)
         }
@@ -233,7 +240,23 @@ public struct JSONScanner {
     func string(_ i: Int) -> Int? {
         var k = i + 1
         let n = bytes.count
+        guard let base = bytes.baseAddress else { return nil }
         while k < n {
+            // Eight bytes at a time while none of them is a quote, a backslash or a control character
+            // (the classic "has a zero byte" test on the word XORed with each special byte).
+            while k + 8 <= n {
+                let w = base.loadUnaligned(fromByteOffset: k, as: UInt64.self)
+                let ones: UInt64 = 0x0101_0101_0101_0101
+                let highs: UInt64 = 0x8080_8080_8080_8080
+                let quote = w ^ (ones &* 0x22)
+                let backslash = w ^ (ones &* 0x5C)
+                let hasQuote = (quote &- ones) & ~quote & highs
+                let hasBackslash = (backslash &- ones) & ~backslash & highs
+                let hasControl = (w &- (ones &* 0x20)) & ~w & highs
+                if hasQuote | hasBackslash | hasControl != 0 { break }
+                k += 8
+            }
+            guard k < n else { return nil }
             let b = bytes[k]
             if b == UInt8(ascii: "\"") { return k + 1 }
             if b < 0x20 { return nil }

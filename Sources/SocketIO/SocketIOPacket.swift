@@ -33,6 +33,23 @@ public struct SocketIOPacket: Sendable, Equatable {
     public var ackId: Int64?
     /// The JSON payload's range in the packet text (nil when there is none).
     public var data: Range<Int>?
+    /// When the payload is an array (events, acks): its elements' ranges, found while validating it, so that no
+    /// later reader scans the JSON again.
+    public var elements: [Range<Int>]? = nil
+
+    /// An event's name (its first element).
+    public func eventName(in text: UnsafeRawBufferPointer) -> String? {
+        guard type.isEvent, let first = elements?.first, first.count >= 2 else { return nil }
+        let inner = UnsafeRawBufferPointer(rebasing: text[(first.lowerBound + 1)..<(first.upperBound - 1)])
+        if inner.contains(UInt8(ascii: "\\")) { return JSONScanner(text).decodeString(first) }
+        return String(decoding: inner, as: UTF8.self)
+    }
+
+    /// The arguments: an event's elements after its name, an ack's elements.
+    public var arguments: ArraySlice<Range<Int>> {
+        guard let elements else { return [] }
+        return type.isEvent ? elements.dropFirst() : elements[...]
+    }
 
     /// Parses a packet; the error says what is wrong.
     public static func parse(_ text: UnsafeRawBufferPointer) -> Result<SocketIOPacket, SocketIOParseError> {
@@ -71,15 +88,22 @@ public struct SocketIOPacket: Sendable, Equatable {
         }
         if digits > 0 { ackId = id }
         var data: Range<Int>? = nil
+        var elements: [Range<Int>]? = nil
         if i < n {
+            // One validating pass; an array is split into its elements as it is checked.
             let scanner = JSONScanner(text)
-            guard let end = scanner.valueEnd(from: i), scanner.skipSpace(end) == n else {
-                return .failure(.init("payload is not valid JSON"))
+            let end: Int?
+            if scanner.kind(at: i) == .array, let (list, arrayEnd) = scanner.array(at: i) {
+                elements = list
+                end = arrayEnd
+            } else {
+                end = scanner.valueEnd(from: i)
             }
+            guard let end, scanner.skipSpace(end) == n else { return .failure(.init("payload is not valid JSON")) }
             data = i..<n
         }
         let packet = SocketIOPacket(
-            type: type, attachments: attachments, namespace: namespace, ackId: ackId, data: data)
+            type: type, attachments: attachments, namespace: namespace, ackId: ackId, data: data, elements: elements)
         if let problem = packet.shapeProblem(text) { return .failure(.init(problem)) }
         return .success(packet)
     }
@@ -87,16 +111,13 @@ public struct SocketIOPacket: Sendable, Equatable {
     /// What the payload must look like for the type (events and acks carry an array, an event's first element is
     /// its name).
     func shapeProblem(_ text: UnsafeRawBufferPointer) -> String? {
-        let scanner = JSONScanner(text)
         switch type {
         case .event, .binaryEvent:
-            guard let data, let elements = scanner.arrayElements(data), let first = elements.first,
-                scanner.kind(at: first.lowerBound) == .string
-            else { return "\(type.name) payload is not an array starting with the event name" }
-        case .ack, .binaryAck:
-            guard let data, scanner.kind(at: data.lowerBound) == .array else {
-                return "\(type.name) payload is not an array"
+            guard let first = elements?.first, text[first.lowerBound] == UInt8(ascii: "\"") else {
+                return "\(type.name) payload is not an array starting with the event name"
             }
+        case .ack, .binaryAck:
+            guard elements != nil else { return "\(type.name) payload is not an array" }
             if ackId == nil { return "\(type.name) without an ack id" }
         default:
             break

@@ -11,6 +11,8 @@ public struct SocketIOMessage {
     public var attachments: [[UInt8]]
     /// For an ACK: the request's frame and capture time.
     public var answers: (frame: UInt64, ts: Timestamp)?
+    /// Whether `text` is valid UTF-8 (then its JSON can be copied to the output as it is).
+    public var validUTF8: Bool
 }
 
 /// What one Engine.IO session's Socket.IO layer produces.
@@ -31,6 +33,7 @@ public final class SocketIOSession {
     struct Waiting {
         var packet: SocketIOPacket
         var text: [UInt8]
+        var validUTF8: Bool
         var attachments: [[UInt8]] = []
         var bytes = 0
     }
@@ -48,9 +51,13 @@ public final class SocketIOSession {
     public init() {}
 
     /// A text Engine.IO message from `dir` (`fromClient`), seen at `frame`/`ts`.
+    /// `validUTF8` says whether the text is known to be valid UTF-8 (a WebSocket text message was checked
+    /// already); nil to check it here.
     public func text(
-        _ text: UnsafeRawBufferPointer, fromClient: Bool, frame: UInt64, ts: Timestamp, _ emit: (SocketIOEvent) -> Void
+        _ text: UnsafeRawBufferPointer, fromClient: Bool, frame: UInt64, ts: Timestamp, validUTF8: Bool? = nil,
+        _ emit: (SocketIOEvent) -> Void
     ) {
+        let valid = validUTF8 ?? isValidUTF8(text)
         let side = fromClient ? 0 : 1
         if let w = waiting[side] {
             emit(
@@ -66,10 +73,10 @@ public final class SocketIOSession {
             emit(.problem(.sioBadPacket, "\(error.message): \(raw)\(text.count > 200 ? "…" : "")"))
         case .success(let packet):
             if packet.type.isBinary && packet.attachments > 0 {
-                waiting[side] = Waiting(packet: packet, text: Array(text))
+                waiting[side] = Waiting(packet: packet, text: Array(text), validUTF8: valid)
                 return
             }
-            deliver(packet, text, [], fromClient: fromClient, frame: frame, ts: ts, emit)
+            deliver(packet, text, [], valid, fromClient: fromClient, frame: frame, ts: ts, emit)
         }
     }
 
@@ -93,7 +100,7 @@ public final class SocketIOSession {
         if w.attachments.count == w.packet.attachments {
             waiting[side] = nil
             w.text.withUnsafeBytes { text in
-                deliver(w.packet, text, w.attachments, fromClient: fromClient, frame: frame, ts: ts, emit)
+                deliver(w.packet, text, w.attachments, w.validUTF8, fromClient: fromClient, frame: frame, ts: ts, emit)
             }
         } else {
             waiting[side] = w
@@ -101,7 +108,8 @@ public final class SocketIOSession {
     }
 
     func deliver(
-        _ packet: SocketIOPacket, _ text: UnsafeRawBufferPointer, _ attachments: [[UInt8]], fromClient: Bool,
+        _ packet: SocketIOPacket, _ text: UnsafeRawBufferPointer, _ attachments: [[UInt8]], _ valid: Bool,
+        fromClient: Bool,
         frame: UInt64, ts: Timestamp, _ emit: (SocketIOEvent) -> Void
     ) {
         var answers: (UInt64, Timestamp)? = nil
@@ -134,7 +142,10 @@ public final class SocketIOSession {
                 )
             }
         }
-        emit(.message(SocketIOMessage(packet: packet, text: text, attachments: attachments, answers: answers)))
+        emit(
+            .message(
+                SocketIOMessage(
+                    packet: packet, text: text, attachments: attachments, answers: answers, validUTF8: valid)))
     }
 
     /// The session ended: reports what never completed.

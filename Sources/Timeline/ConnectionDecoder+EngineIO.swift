@@ -93,6 +93,7 @@ extension ConnectionDecoder {
         }
         let version = session?.version ?? request.version ?? 4
         body.withUnsafeBytes { bytes in
+            let valid = isValidUTF8(bytes)  // once for the whole body
             let problem = EngineIOPayload.decodePayload(bytes, version: version, jsonp: request.jsonp) { packet in
                 if session == nil, packet.type == .open, let handshake = EngineIOPayload.handshake(packet.data) {
                     // The handshake response of a new polling session.
@@ -100,7 +101,7 @@ extension ConnectionDecoder {
                     if let evicted = sessions.register(s) { finishSession(evicted, at: ctx) }
                     session = s
                 }
-                engineIOPacket(packet, dir, .polling, session, at: ctx)
+                engineIOPacket(packet, dir, .polling, session, validUTF8: valid, at: ctx)
             }
             if let problem {
                 emitter.diagnostic(
@@ -112,7 +113,9 @@ extension ConnectionDecoder {
     // MARK: - WebSocket
 
     /// A WebSocket data message of a Socket.IO connection.
-    func engineIOWebSocket(_ payload: UnsafeRawBufferPointer, binary: Bool, _ dir: Direction, at ctx: PacketContext) {
+    func engineIOWebSocket(
+        _ payload: UnsafeRawBufferPointer, binary: Bool, validUTF8: Bool, _ dir: Direction, at ctx: PacketContext
+    ) {
         if wsSession == nil {
             wsSession = EngineIOSession(sid: nil, version: wsVersion, sessions: sessions)
         }
@@ -132,7 +135,7 @@ extension ConnectionDecoder {
                 session.sid = handshake.sid
                 if let evicted = sessions.register(session) { finishSession(evicted, at: ctx) }
             }
-            engineIOPacket(packet, dir, .websocket, session, at: ctx)
+            engineIOPacket(packet, dir, .websocket, session, validUTF8: validUTF8, at: ctx)
         }
         if let problem {
             let raw = String(
@@ -151,7 +154,7 @@ extension ConnectionDecoder {
 
     func engineIOPacket(
         _ packet: EngineIOPacket, _ dir: Direction, _ transport: Transport, _ session: EngineIOSession?,
-        at ctx: PacketContext
+        validUTF8: Bool? = nil, at ctx: PacketContext
     ) {
         if let session { inferVersion(session, packet, dir, at: ctx) }
         let version = session?.version ?? 4
@@ -173,7 +176,8 @@ extension ConnectionDecoder {
             if packet.binary {
                 session.sio.binary(packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, emit)
             } else {
-                session.sio.text(packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, emit)
+                session.sio.text(
+                    packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, validUTF8: validUTF8, emit)
             }
             return
         }
@@ -212,11 +216,10 @@ extension ConnectionDecoder {
     /// The ImMessage of a `chat`/`chatroom` event: its first argument.
     static func imMessage(_ im: IMDecoder, _ message: SocketIOMessage, upstream: Bool) -> IMMessage? {
         let p = message.packet
-        guard p.type.isEvent, let data = p.data else { return nil }
-        let s = JSONScanner(message.text)
-        guard let elements = s.arrayElements(data), elements.count >= 2, let name = s.decodeString(elements[0]),
-            im.carries(event: name)
-        else { return nil }
+        guard let elements = p.elements, let name = p.eventName(in: message.text), im.carries(event: name) else {
+            return nil
+        }
+        guard elements.count >= 2 else { return im.missing(upstream: upstream) }
         return im.decode(UnsafeRawBufferPointer(rebasing: message.text[elements[1]]), upstream: upstream)
     }
 

@@ -66,6 +66,9 @@ final class ConnectionDecoder {
     var upgradeRequest: HTTPMessageHead? = nil
     /// Client bytes that followed an upgrade request before the server answered (bounded by `maxParked`).
     var parked: [UInt8] = []
+    /// Server bytes waiting for the request they answer.
+    var heldResponse: [UInt8] = []
+    var releaseAfterRequest = false
     var parkedGap: UInt64 = 0
     let maxParked = 1 << 20
     var client: WebSocketStream? = nil
@@ -124,6 +127,7 @@ final class ConnectionDecoder {
                 }
                 request.gap(length) { event in self.httpEvent(event, .c2s, at: ctx) }
             } else {
+                giveUpHold(at: ctx)
                 response.gap(length) { event in self.httpEvent(event, .s2c, at: ctx) }
             }
         case .websocket:
@@ -134,6 +138,7 @@ final class ConnectionDecoder {
     func close(at ctx: PacketContext) {
         switch mode {
         case .http:
+            giveUpHold(at: ctx)
             request.close { event in self.httpEvent(event, .c2s, at: ctx) }
             response.close { event in self.httpEvent(event, .s2c, at: ctx) }
         case .websocket:
@@ -156,6 +161,8 @@ final class ConnectionDecoder {
         }
         if looksHTTP || conn.handshakeSeen && dir == .c2s {
             mode = .http
+            // When the connection's start was captured every response has its request in the capture.
+            response.holdForRequest = conn.handshakeSeen
             return
         }
         mode = .websocket
@@ -195,10 +202,22 @@ final class ConnectionDecoder {
     func feedRequest(_ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
         let used = request.feed(bytes) { event in self.httpEvent(event, .c2s, at: ctx) }
         if used < bytes.count { park(UnsafeRawBufferPointer(rebasing: bytes[used...]), at: ctx) }
+        if releaseAfterRequest {
+            releaseAfterRequest = false
+            releaseResponse(at: ctx)
+        }
     }
 
     func feedResponse(_ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
+        if !heldResponse.isEmpty {
+            holdResponse(bytes)
+            return
+        }
         let used = response.feed(bytes) { event in self.httpEvent(event, .s2c, at: ctx) }
+        if used < bytes.count && response.waitingForRequest {
+            holdResponse(UnsafeRawBufferPointer(rebasing: bytes[used...]))
+            return
+        }
         guard response.switchedProtocols else { return }
         // The server switched protocols: the rest of its bytes are WebSocket frames.
         if case .websocket = mode {
@@ -208,6 +227,28 @@ final class ConnectionDecoder {
         } else {
             mode = .opaque  // switched to something else than WebSocket
         }
+    }
+
+    /// Keeps server bytes that came before the request they answer (a capture that reordered the two directions),
+    /// up to `maxParked`; past that they are decoded anyway.
+    func holdResponse(_ bytes: UnsafeRawBufferPointer) {
+        heldResponse.append(contentsOf: bytes)
+        if heldResponse.count > maxParked { response.holdForRequest = false }
+    }
+
+    /// Decodes held server bytes without waiting for requests any more (a gap, or the end of the connection).
+    func giveUpHold(at ctx: PacketContext) {
+        guard !heldResponse.isEmpty else { return }
+        response.holdForRequest = false
+        releaseResponse(at: ctx)
+    }
+
+    /// Feeds held server bytes once a request came (or the hold was given up).
+    func releaseResponse(at ctx: PacketContext) {
+        guard !heldResponse.isEmpty else { return }
+        let held = heldResponse
+        heldResponse = []
+        held.withUnsafeBytes { feedResponse($0, at: ctx) }
     }
 
     func park(_ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
@@ -228,6 +269,7 @@ final class ConnectionDecoder {
                 response.expectResponse(toMethod: head.method)
                 if head.isWebSocketUpgrade { upgradeRequest = head }
                 pollingRequestHead(head)
+                if !heldResponse.isEmpty { releaseAfterRequest = true }
             } else {
                 responseHead = head
                 if head.status >= 200 { pollingResponseHead() }
@@ -343,7 +385,8 @@ final class ConnectionDecoder {
                             .eioVersionGuessed, "no handshake: assuming Engine.IO 4 until the pings show", ts: ctx.ts,
                             frame: ctx.frame, conn: conn.id))
                 }
-                engineIOWebSocket(message.payload, binary: message.opcode == .binary, dir, at: ctx)
+                engineIOWebSocket(
+                    message.payload, binary: message.opcode == .binary, validUTF8: message.validUTF8, dir, at: ctx)
             }
         case .problem(let kind, let message):
             emitter.diagnostic(Diagnostic(kind, message, ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))

@@ -66,22 +66,20 @@ extension JSONLRenderer {
         }
         let scanner = JSONScanner(m.text)
         if let data = p.data {
-            if p.type.isEvent || p.type.isAck, let elements = scanner.arrayElements(data) {
-                var args = elements[...]
-                if p.type.isEvent, let name = elements.first {
+            if p.type.isEvent || p.type.isAck, p.elements != nil {
+                if let name = p.eventName(in: m.text) {
                     out.append(",\"event\":" as StaticString)
-                    out.appendJSONString(scanner.decodeString(name) ?? "")
-                    args = elements.dropFirst()
+                    out.appendJSONString(name)
                 }
                 out.append(",\"args\":[" as StaticString)
-                for (i, arg) in args.enumerated() {
+                for (i, arg) in p.arguments.enumerated() {
                     if i > 0 { out.append(byte: UInt8(ascii: ",")) }
-                    writeValue(scanner, arg, m.attachments)
+                    writeValue(scanner, arg, m.attachments, valid: m.validUTF8)
                 }
                 out.append(byte: UInt8(ascii: "]"))
             } else {
                 out.append(",\"data\":" as StaticString)
-                writeValue(scanner, data, m.attachments)
+                writeValue(scanner, data, m.attachments, valid: m.validUTF8)
             }
         }
         if p.type.isBinary {
@@ -112,6 +110,9 @@ extension JSONLRenderer {
         if let t = im.messageType {
             key("messageType")
             out.append(int: t)
+        } else if let huge = im.hugeMessageType {
+            key("messageType")
+            out.append(huge)
         }
         if let info = im.info {
             key("typeName")
@@ -168,9 +169,9 @@ extension JSONLRenderer {
 
     /// Copies a JSON value through, replacing Socket.IO binary placeholders (`{"_placeholder":true,"num":n}`)
     /// by `{"_binary":"<base64>"}`; without attachments the bytes are copied as they are.
-    func writeValue(_ s: JSONScanner, _ range: Range<Int>, _ attachments: [[UInt8]]) {
+    func writeValue(_ s: JSONScanner, _ range: Range<Int>, _ attachments: [[UInt8]], valid: Bool = false) {
         if attachments.isEmpty {
-            writeJSON(UnsafeRawBufferPointer(rebasing: s.bytes[range]))
+            writeJSON(UnsafeRawBufferPointer(rebasing: s.bytes[range]), valid: valid)
             return
         }
         switch s.kind(at: range.lowerBound) {
@@ -216,12 +217,41 @@ extension JSONLRenderer {
         return isPlaceholder ? num : nil
     }
 
-    /// Copies JSON text from the wire; it was validated as JSON, and is repaired if its strings hold invalid UTF-8.
-    func writeJSON(_ bytes: UnsafeRawBufferPointer) {
-        if isValidUTF8(bytes) {
-            out.bytes.append(contentsOf: bytes)
+    /// Copies JSON text from the wire; it was validated as JSON, and is repaired if its strings hold invalid UTF-8
+    /// (unless `valid` says the text was checked already).
+    func writeJSON(_ bytes: UnsafeRawBufferPointer, valid: Bool = false) {
+        guard valid || isValidUTF8(bytes) else {
+            var repaired = Array(String(decoding: bytes, as: UTF8.self).utf8)
+            repaired.withUnsafeBytes { writeJSON($0, valid: true) }
+            repaired.removeAll()
+            return
+        }
+        if bytes.contains(0x0A) || bytes.contains(0x0D) {
+            appendCompact(bytes)
         } else {
-            out.append(String(decoding: bytes, as: UTF8.self))
+            out.bytes.append(contentsOf: bytes)
+        }
+    }
+
+    /// Appends JSON sent pretty-printed without the whitespace between tokens, so a record stays on one line
+    /// (strings are kept as they are).
+    func appendCompact(_ bytes: UnsafeRawBufferPointer) {
+        var inString = false
+        var escaped = false
+        for b in bytes {
+            if inString {
+                out.bytes.append(b)
+                if escaped {
+                    escaped = false
+                } else if b == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if b == UInt8(ascii: "\"") {
+                    inString = false
+                }
+            } else if b != 0x20 && b != 0x0A && b != 0x0D && b != 0x09 {
+                if b == UInt8(ascii: "\"") { inString = true }
+                out.bytes.append(b)
+            }
         }
     }
 

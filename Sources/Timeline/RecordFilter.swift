@@ -124,13 +124,7 @@ public struct RecordFilter: Sendable {
         return true
     }
 
-    static func eventName(_ s: SIORecord) -> String? {
-        let p = s.message.packet
-        guard p.type.isEvent, let data = p.data else { return nil }
-        let scanner = JSONScanner(s.message.text)
-        guard let first = scanner.arrayElements(data)?.first else { return nil }
-        return scanner.decodeString(first)
-    }
+    static func eventName(_ s: SIORecord) -> String? { s.message.packet.eventName(in: s.message.text) }
 }
 
 /// Passes on the records a filter accepts.

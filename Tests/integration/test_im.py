@@ -89,23 +89,8 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # imscope bugs the rules capture shows, by (schema, case label); strict: a fix makes the case XPASS (a
 # failure) until the entry is removed. The cases' expectations are in the peer logs.
 HUGE = "unknown messageType 2^64+1 (beyond 64 bits)"
-HUGE_BUG = ("messageType 18446744073709551617 (2^64+1, a JSON integer) gets im.wrong_type 'messageType is not an "
-            "integer' instead of im.unknown_type, and the im object has no messageType (and no content) at all: "
-            "a number that does not fit 64 bits is taken for a non-number")
 NO_ARG = "chat without an argument"
-NO_ARG_BUG = ("a `chat` EVENT without arguments (sio.args []) gets no im object at all, so the missing ImMessage "
-              "raises no im.* warning and --strict does not see it; expected an im object with a warning "
-              "(im.wrong_type: the ImMessage is not an object, or im.required_missing)")
-RED_PACKET_BUG = ("--schema v1: a well-formed red packet 17 ({redPacketId: number, msg}) gets im.schema_mismatch "
-                  "\"content fits table v2's 17 red-packet, but v1 says 17 is red-packet\": both tables say 17 is "
-                  "red-packet (v1's scan only lost the content description), so the message reads the same under "
-                  "both and is no mismatch")
-KNOWN_BUGS = {
-    ("v2", HUGE): HUGE_BUG, ("v1", HUGE): HUGE_BUG,
-    ("v2", NO_ARG): NO_ARG_BUG, ("v1", NO_ARG): NO_ARG_BUG,
-    ("v1", "red packet 17 from the server"): RED_PACKET_BUG,
-    ("v1", "red packet 17 content a JSON string"): RED_PACKET_BUG,
-}
+KNOWN_BUGS = {}  # the bugs found here (huge messageType, chat without an argument, v1 red packet) are fixed
 
 
 def report(problems):

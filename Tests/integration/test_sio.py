@@ -86,26 +86,13 @@ XFAIL_CAPTURE = {  # {capture: {test: reason}}
     "ws/eio4-ws-midstream-lo.pcap": {"wire": LATE_FRAME_BUG},
 }
 
-HTTP_ORDER_BUG = (
-    "imscope pairs a polling response with the request pending when the response's first bytes are "
-    "seen in the capture, not by its place on the connection (HTTP/1.1: the n-th response answers the "
-    "n-th request): a response seen before its request is dropped without a diagnostic and every later "
-    "response is paired with the request before its own, so the session's last POST answer 'OK' is "
-    "decoded as a poll payload (eio.unknown_session + eio.bad_payload)")
-DUP_BUG = HTTP_ORDER_BUG + (
-    ". Here dup's partial retransmission carries the first bytes of a long-poll response ahead of the GET "
-    "it answers, and that response's s2c `chat` EVENT is missing (eio3: client log seq 10, msgId d8229376-..., "
-    "response completed at frame 73, its first 246 bytes in frame 63, the GET at frame 64; eio4: client log "
-    "seq 5, msgId 9c2a5bee-..., response at frame 49, 230 bytes early in frame 38, the GET at frame 39)")
-SWAPACK_BUG = HTTP_ORDER_BUG + (
-    ". Here the handshake GET is swapped behind its response, so session 1 has no eio open record and "
-    "(Engine.IO 4) loses the server's CONNECTs for / and /admin. Second bug: imscope pairs an ACK only "
-    "with a request already seen; swapack moves polling POSTs (conn 2 in eio4, conn 1 in eio3) behind the "
-    "long-poll response that carries their ACK, and those ACKs get no `ack` object, sio.ack_unmatched, and "
-    "their requests sio.ack_missing (eio4: ACK 4 /, 5 /, 1 /admin; eio3: ACK 1, 2, 4, 5 on / and 1 on /admin)")
+SWAPACK_BUG = (
+    "imscope pairs an ACK only with a request already seen: swapack moves polling POSTs (conn 2 in eio4, conn 1 "
+    "in eio3) behind the long-poll response on another connection that carries their ACK, so those ACKs get no "
+    "`ack` object, sio.ack_unmatched, and their requests sio.ack_missing (eio4: ACK 4 /, 5 /, 1 /admin; eio3: "
+    "ACK 1, 2, 4, 5 on / and 1 on /admin). (Responses seen before their request on the same connection are "
+    "paired by position since the HTTP layer holds them; the dup cases pass.)")
 XFAIL_ROUGH = {  # {(source, mode): reason}
-    ("eio3-polling-upgrade-sll.pcap", "dup"): DUP_BUG,
-    ("eio4-polling-upgrade-any.pcapng", "dup"): DUP_BUG,
     ("eio3-polling-upgrade-sll.pcap", "swapack"): SWAPACK_BUG,
     ("eio4-polling-upgrade-any.pcapng", "swapack"): SWAPACK_BUG,
 }
