@@ -62,13 +62,21 @@ public struct IMDecoder: Sendable {
     /// The other shipped tables, to recognise a message written for another version.
     public let others: [MessageTypeTable]
 
+    let eventBytes_: [[UInt8]]
+
     public init(table: MessageTypeTable, others: [MessageTypeTable]) {
         self.table = table
         self.others = others
+        self.eventBytes_ = table.events.map { Array($0.utf8) }
     }
 
     /// Whether an event carries an ImMessage.
     public func carries(event: String) -> Bool { table.events.contains(event) }
+
+    /// Whether an event, named by the bytes of its JSON string (without quotes or escapes), carries an ImMessage.
+    public func carries(eventBytes: UnsafeRawBufferPointer) -> Bool {
+        eventBytes_.contains { $0.count == eventBytes.count && eventBytes.elementsEqual($0) }
+    }
 
     static let required = [
         "msgId", "fromId", "fromType", "destId", "fromName", "imageIconUrl", "content", "messageType",
@@ -81,8 +89,12 @@ public struct IMDecoder: Sendable {
     struct FieldValues {
         var found: [Range<Int>?]
         subscript(name: String) -> Range<Int>? {
-            guard let index = IMDecoder.fields.firstIndex(of: name) else { return nil }
-            return found[index]
+            // The names are few and known: compare lengths and first bytes before whole strings.
+            for (index, field) in IMDecoder.fields.enumerated()
+            where field.utf8.count == name.utf8.count && field.utf8.first == name.utf8.first && field == name {
+                return found[index]
+            }
+            return nil
         }
     }
 
@@ -143,10 +155,10 @@ public struct IMDecoder: Sendable {
         }
         // Types and values.
         var wrong: [String] = []
-        func text(_ name: String, allowNumber: Bool) -> String? {
+        func text(_ name: String, allowNumber: Bool, keep: Bool = true) -> String? {
             guard let v = values[name] else { return nil }
             switch s.kind(at: v.lowerBound) {
-            case .string: return s.decodeString(v)
+            case .string: return keep ? s.decodeString(v) : nil
             case .number:
                 if !allowNumber { wrong.append("\(name) is a number, not a string") }
                 return String(decoding: UnsafeRawBufferPointer(rebasing: s.bytes[v]), as: UTF8.self)
@@ -189,7 +201,7 @@ public struct IMDecoder: Sendable {
         m.fromId = text("fromId", allowNumber: true)
         m.destId = text("destId", allowNumber: true)
         m.fromName = text("fromName", allowNumber: false)
-        _ = text("imageIconUrl", allowNumber: false)
+        _ = text("imageIconUrl", allowNumber: false, keep: false)
         let content = values["content"]
         if let content, ![.string, .object, .null].contains(s.kind(at: content.lowerBound)) {
             wrong.append("content is neither a string nor an object")

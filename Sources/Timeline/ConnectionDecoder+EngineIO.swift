@@ -216,9 +216,11 @@ extension ConnectionDecoder {
     /// The ImMessage of a `chat`/`chatroom` event: its first argument.
     static func imMessage(_ im: IMDecoder, _ message: SocketIOMessage, upstream: Bool) -> IMMessage? {
         let p = message.packet
-        guard let elements = p.elements, let name = p.eventName(in: message.text), im.carries(event: name) else {
-            return nil
-        }
+        guard p.type.isEvent, let elements = p.elements, let first = elements.first, first.count >= 2,
+            im.carries(
+                eventBytes: UnsafeRawBufferPointer(
+                    rebasing: message.text[(first.lowerBound + 1)..<(first.upperBound - 1)]))
+        else { return nil }
         guard elements.count >= 2 else { return im.missing(upstream: upstream) }
         return im.decode(UnsafeRawBufferPointer(rebasing: message.text[elements[1]]), upstream: upstream)
     }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import EngineIO
 import IMProtocol
 import ImscopeCore
@@ -87,7 +92,7 @@ extension JSONLRenderer {
             out.append(int: p.attachments)
         }
         out.append(byte: UInt8(ascii: "}"))
-        if let im = r.im { writeIM(im) }
+        if let im = r.im { writeIM(im, valid: m.validUTF8) }
         if let answers = m.answers, let ts {
             out.append(",\"ack\":{\"frame\":" as StaticString)
             out.append(int: answers.frame)
@@ -97,7 +102,8 @@ extension JSONLRenderer {
         }
     }
 
-    func writeIM(_ im: IMMessage) {
+    /// `valid`: the message text was valid UTF-8, so the content (a copy of part of it, or decoded from it) is too.
+    func writeIM(_ im: IMMessage, valid: Bool) {
         out.append(",\"im\":{" as StaticString)
         var first = true
         func key(_ k: StaticString) {
@@ -140,7 +146,7 @@ extension JSONLRenderer {
         }
         if let content = im.content {
             key("content")
-            content.withUnsafeBytes { writeJSON($0) }
+            content.withUnsafeBytes { writeJSON($0, valid: valid) }
         }
         key("warnings")
         out.append(byte: UInt8(ascii: "["))
@@ -226,7 +232,9 @@ extension JSONLRenderer {
             repaired.removeAll()
             return
         }
-        if bytes.contains(0x0A) || bytes.contains(0x0D) {
+        if let base = bytes.baseAddress,
+            memchr(base, 0x0A, bytes.count) != nil || memchr(base, 0x0D, bytes.count) != nil
+        {
             appendCompact(bytes)
         } else {
             out.bytes.append(contentsOf: bytes)
