@@ -36,12 +36,12 @@ extension ConnectionDecoder {
             method: head.method, sid: info.sid, version: info.version, jsonp: head.queryParameter("j") != nil)
         pollingQueue.append(request)
         currentRequest = request
-        requestBody.removeAll(keepingCapacity: true)
+        requestBody.removeAll(keepingCapacity: requestBody.capacity <= 16 << 10)
     }
 
     func pollingResponseHead() {
         currentResponse = pollingQueue.isEmpty ? nil : pollingQueue.removeFirst()
-        responseBody.removeAll(keepingCapacity: true)
+        responseBody.removeAll(keepingCapacity: responseBody.capacity <= 16 << 10)
     }
 
     func pollingBody(_ dir: Direction, _ bytes: UnsafeRawBufferPointer) {

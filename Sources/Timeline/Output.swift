@@ -89,6 +89,11 @@ public final class OutputBuffer {
                 }
             }
         }
-        bytes.removeAll(keepingCapacity: true)
+        if bytes.capacity > 4 * threshold {
+            bytes = []  // a huge record passed: give its memory back
+            bytes.reserveCapacity(threshold + 4096)
+        } else {
+            bytes.removeAll(keepingCapacity: true)
+        }
     }
 }

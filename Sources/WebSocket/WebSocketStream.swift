@@ -274,6 +274,7 @@ public final class WebSocketStream {
         if h.masked {
             unmask(raw, key: h.maskKey, offset: 0)
             scratch.withUnsafeBytes { emitDataMessage(h, UnsafeRawBufferPointer(rebasing: $0[0..<raw.count]), emit) }
+            if scratch.count > Self.keptCapacity { scratch = [] }
         } else {
             emitDataMessage(h, raw, emit)
         }
@@ -532,11 +533,14 @@ public final class WebSocketStream {
         messageActive = false
         messageCompressed = false
         messageFragments = 0
-        if messageBuffer.capacity > 1 << 20 {
+        // Per-connection buffers go back to nothing after a large message, so memory follows the connections
+        // open, not the largest message each one ever carried.
+        if messageBuffer.capacity > Self.keptCapacity {
             messageBuffer = []
         } else {
             messageBuffer.removeAll(keepingCapacity: true)
         }
+        if scratch.count > Self.keptCapacity { scratch = [] }
         messageLength = 0
         messageWire = 0
         messageMissing = 0
@@ -545,8 +549,11 @@ public final class WebSocketStream {
     }
 
     /// Unmasks `raw` into `scratch`, the mask key rotated to `offset` bytes into the payload.
+    /// Capacity a per-connection buffer keeps between messages.
+    static let keptCapacity = 16 << 10
+
     func unmask(_ raw: UnsafeRawBufferPointer, key: UInt32, offset: UInt64) {
-        if scratch.count < raw.count { scratch = [UInt8](repeating: 0, count: max(raw.count, 4096)) }
+        if scratch.count < raw.count { scratch = [UInt8](repeating: 0, count: max(raw.count, 512)) }
         let k0 = UInt8(truncatingIfNeeded: key >> 24)
         let k1 = UInt8(truncatingIfNeeded: key >> 16)
         let k2 = UInt8(truncatingIfNeeded: key >> 8)
