@@ -41,6 +41,14 @@ integration:
 	$(SWIFT) build
 	IMSCOPE=$(CURDIR)/.build/debug/imscope $(PYTEST) -q Tests/integration
 
+## bench: generate protocol-valid captures (10 MB, 114 MB, 1 GB; 500 connections) and measure imscope against
+## tshark on them (tshark up to 200 MB: it takes minutes beyond). Figures in Docs/performance.md.
+bench:
+	scripts/setup.sh build
+	$(SWIFT) build -c release --product imscope
+	$(SWIFT) build -c release --product imscope-bench
+	.build/release/imscope-bench run --sizes $(or $(SIZES),10,114,1000) --connections 500 --runs 3 --dir .bench
+
 ## captures: regenerate the bundled captures with real peers (needs root for tcpdump/dumpcap).
 captures:
 	scripts/setup.sh test
