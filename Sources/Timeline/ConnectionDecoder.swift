@@ -68,6 +68,8 @@ final class ConnectionDecoder {
     var parked: [UInt8] = []
     /// Server bytes waiting for the request they answer.
     var heldResponse: [UInt8] = []
+    /// Per direction, while frames are searched for: (stream position just past a packet's bytes, that packet).
+    var chunkLog: [[(end: UInt64, ctx: PacketContext)]] = [[], []]
     var releaseAfterRequest = false
     var parkedGap: UInt64 = 0
     let maxParked = 1 << 20
@@ -110,7 +112,11 @@ final class ConnectionDecoder {
             }
         case .websocket:
             let stream = dir == .c2s ? client! : server!
+            // While frames are being searched for, remember which packet brought which bytes: messages decoded
+            // once a boundary is proved carry the packet that completed them.
+            if !stream.inSync { logChunk(dir, end: stream.fedPosition + UInt64(bytes.count), ctx) }
             stream.feed(bytes) { event in self.webSocketEvent(event, dir, at: ctx) }
+            if stream.inSync && !chunkLog[dir == .c2s ? 0 : 1].isEmpty { chunkLog[dir == .c2s ? 0 : 1] = [] }
             if unsyncedBytes >= 0 { checkRecognised(stream, dir, bytes.count, at: ctx) }
         }
     }
@@ -368,9 +374,30 @@ final class ConnectionDecoder {
 
     // MARK: - WebSocket
 
-    func webSocketEvent(_ event: WebSocketEvent, _ dir: Direction, at ctx: PacketContext) {
+    /// Notes that the packet at `ctx` brought the direction's bytes up to stream position `end`.
+    func logChunk(_ dir: Direction, end: UInt64, _ ctx: PacketContext) {
+        let side = dir == .c2s ? 0 : 1
+        if chunkLog[side].count >= 65_536 { chunkLog[side].removeFirst(chunkLog[side].count / 2) }
+        chunkLog[side].append((end, ctx))
+    }
+
+    /// The packet that brought the byte just before stream position `end`, when it was logged.
+    func packet(completing end: UInt64, _ dir: Direction) -> PacketContext? {
+        let log = chunkLog[dir == .c2s ? 0 : 1]
+        guard !log.isEmpty else { return nil }
+        var lo = 0
+        var hi = log.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if log[mid].end >= end { hi = mid } else { lo = mid + 1 }
+        }
+        return lo < log.count ? log[lo].ctx : nil
+    }
+
+    func webSocketEvent(_ event: WebSocketEvent, _ dir: Direction, at current: PacketContext) {
         switch event {
         case .message(let message):
+            let ctx = packet(completing: message.endPosition, dir) ?? current
             if showWSData || message.opcode.isControl {
                 emitter.emit(
                     Record(ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir, body: .ws(WSRecord(message: message)))
@@ -389,7 +416,8 @@ final class ConnectionDecoder {
                     message.payload, binary: message.opcode == .binary, validUTF8: message.validUTF8, dir, at: ctx)
             }
         case .problem(let kind, let message):
-            emitter.diagnostic(Diagnostic(kind, message, ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
+            emitter.diagnostic(
+                Diagnostic(kind, message, ts: current.ts, frame: current.frame, conn: conn.id, dir: dir))
         }
     }
 }

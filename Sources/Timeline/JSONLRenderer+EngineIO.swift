@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import EngineIO
 import IMProtocol
 import ImscopeCore
 import JSONScan
 import SocketIO
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 extension JSONLRenderer {
     func writeEIO(_ r: EIORecord) {

@@ -36,6 +36,10 @@ public struct WebSocketMessage {
     public var closeCode: UInt16?
     /// For text messages: whether `payload` is valid UTF-8 (invalid text is reported).
     public var validUTF8: Bool
+    /// Stream position (bytes fed and lost since the start of the direction) just past the message's last byte,
+    /// so the caller can tell which packet completed it — also when it is decoded later, once a frame boundary
+    /// was proved.
+    public var endPosition: UInt64 = 0
 }
 
 /// What one direction's WebSocket decoder produces.
@@ -137,11 +141,22 @@ public final class WebSocketStream {
 
     // MARK: - Input
 
+    /// Bytes fed and lost so far: the stream position of the next byte.
+    public private(set) var fedPosition: UInt64 = 0
+    /// Position of `bytes[0]` of the `frames` call in progress, of search position 0, and just past the message
+    /// being emitted.
+    var frameBase: UInt64 = 0
+    var searchOrigin: UInt64 = 0
+    var messageEnd: UInt64 = 0
+
     public func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (WebSocketEvent) -> Void) {
+        let base = fedPosition
+        fedPosition += UInt64(bytes.count)
         switch mode {
         case .off:
             return
         case .frames:
+            frameBase = base
             frames(bytes, emit)
         case .searching(let initial):
             search(bytes, initial: initial, emit)
@@ -150,13 +165,15 @@ public final class WebSocketStream {
 
     /// `length` bytes of this direction were lost.
     public func gap(_ length: UInt64, _ emit: (WebSocketEvent) -> Void) {
+        fedPosition += length
+        messageEnd = fedPosition
         switch mode {
         case .off:
             return
         case .searching:
             // What was gathered before the gap is not contiguous with what follows.
             let skipped = searchSkipped + UInt64(searchBuffer.count) + length
-            resetSearch()
+            resetSearch(origin: fedPosition)
             searchSkipped = skipped
             return
         case .frames:
@@ -194,7 +211,7 @@ public final class WebSocketStream {
                     + (lostMessage ? "; the message in progress is lost" : "")
                     + "; searching for the next frame"))
         mode = .searching(initial: false)
-        resetSearch()
+        resetSearch(origin: fedPosition)
     }
 
     /// The connection ended.
@@ -218,6 +235,7 @@ public final class WebSocketStream {
     // MARK: - Frames
 
     func frames(_ bytes: UnsafeRawBufferPointer, _ emit: (WebSocketEvent) -> Void) {
+        let base = frameBase
         var i = 0
         let n = bytes.count
         while i < n {
@@ -234,12 +252,15 @@ public final class WebSocketStream {
                     {
                         let start = i + h.headerLength
                         let payload = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + Int(h.length))])
+                        messageEnd = base + UInt64(i) + total
                         emitWhole(h, payload, emit)
                         i += Int(total)
                         continue
                     }
                     i += h.headerLength
+                    messageEnd = base + UInt64(i)
                     if !startFrame(h, emit) {
+                        searchOrigin = base + UInt64(i)
                         search(UnsafeRawBufferPointer(rebasing: bytes[i...]), initial: false, emit)
                         return
                     }
@@ -253,7 +274,9 @@ public final class WebSocketStream {
                     {
                         let h = headerBytes.withUnsafeBytes { WebSocketFrameHeader.parse($0)! }
                         headerBytes.removeAll(keepingCapacity: true)
+                        messageEnd = base + UInt64(i)
                         if !startFrame(h, emit) {
+                            searchOrigin = base + UInt64(i)
                             search(UnsafeRawBufferPointer(rebasing: bytes[i...]), initial: false, emit)
                             return
                         }
@@ -265,7 +288,10 @@ public final class WebSocketStream {
             if take > 0 { payload(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + take)]), emit) }
             i += take
             remaining -= UInt64(take)
-            if remaining == 0 { endFrame(emit) }
+            if remaining == 0 {
+                messageEnd = base + UInt64(i)
+                endFrame(emit)
+            }
         }
     }
 
@@ -289,7 +315,7 @@ public final class WebSocketStream {
                 WebSocketMessage(
                     opcode: h.opcode, compressed: false, fragments: 1, length: h.length, payload: payload,
                     wireLength: h.length, truncated: false, missing: 0, inflateFailed: false, closeCode: nil,
-                    validUTF8: valid)))
+                    validUTF8: valid, endPosition: messageEnd)))
     }
 
     /// Validates a frame header and prepares for its payload; false when the header makes the stream unusable.
@@ -299,7 +325,7 @@ public final class WebSocketStream {
             resetFrame()
             resetMessage()
             mode = .searching(initial: false)
-            resetSearch()
+            resetSearch(origin: messageEnd)
             return false
         }
         frame = h
@@ -456,7 +482,7 @@ public final class WebSocketStream {
                     WebSocketMessage(
                         opcode: h.opcode, compressed: false, fragments: 1, length: h.length, payload: payload,
                         wireLength: h.length, truncated: false, missing: controlMissing, inflateFailed: false,
-                        closeCode: code, validUTF8: valid)))
+                        closeCode: code, validUTF8: valid, endPosition: messageEnd)))
         }
         controlBuffer.removeAll(keepingCapacity: true)
     }
@@ -502,7 +528,7 @@ public final class WebSocketStream {
                         opcode: messageOpcode, compressed: messageCompressed, fragments: messageFragments,
                         length: messageLength, payload: payload, wireLength: messageWire, truncated: truncated,
                         missing: messageMissing, inflateFailed: messageInflateFailed, closeCode: nil,
-                        validUTF8: valid)))
+                        validUTF8: valid, endPosition: messageEnd)))
         }
         resetMessage()
     }
@@ -631,11 +657,14 @@ public final class WebSocketStream {
         }
         mode = .frames
         let rest = Array(searchBuffer[offset...])
-        resetSearch()
+        let restPosition = searchOrigin + UInt64(start)
+        resetSearch(origin: fedPosition)
+        frameBase = restPosition
         rest.withUnsafeBytes { frames($0, emit) }
     }
 
-    func resetSearch() {
+    func resetSearch(origin: UInt64) {
+        searchOrigin = origin
         searchBuffer = []
         searchBase = 0
         searchSkipped = 0

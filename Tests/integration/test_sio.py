@@ -75,16 +75,7 @@ LIVE_SIO = ["eio3-polling-upgrade-sll", "eio4-polling-upgrade-any"]
 # ---------------------------------------------------------------------------------------------
 # imscope bugs the cases expose. strict: a fix makes the case fail until its mark is removed.
 
-LATE_FRAME_BUG = (
-    "imscope stamps a message it could only decode once a mid-stream frame chain was proved with the frame of "
-    "that proof instead of the frame that completed the message (DESIGN: frame = the packet that completed the "
-    "record): conn 1 c2s `chat` msgId 4a950808-... (client log seq 7, ~99 KB, the first whole c2s frame at "
-    "stream byte 37682) was completed by frame 193 (ts 1795299670.851103) but its record says frame 349, ts "
-    "1795299671.150237, the frame where 'client frames recognised without a handshake after skipping 37682 "
-    "bytes' is reported; so it comes after the server's echo of it (frame 251)")
-XFAIL_CAPTURE = {  # {capture: {test: reason}}
-    "ws/eio4-ws-midstream-lo.pcap": {"wire": LATE_FRAME_BUG},
-}
+XFAIL_CAPTURE = {}  # {capture: {test: reason}}; the late-frame bug of the mid-stream capture is fixed
 
 SWAPACK_BUG = (
     "imscope pairs an ACK only with a request already seen: swapack moves polling POSTs (conn 2 in eio4, conn 1 "
