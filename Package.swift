@@ -72,8 +72,10 @@ let package = Package(
             swiftSettings: optimize + [.swiftLanguageMode(.v5)]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "ImscopeCore"]),
         .testTarget(name: "TCPReassemblyTests", dependencies: ["TCPReassembly", "Capture", "ImscopeCore"]),
-        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "ImscopeCore"]),
-        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP1", "ImscopeCore"]),
+        // Shared by the decoder test tables: feeding bytes whole, one at a time and in seeded random splits.
+        .target(name: "DecoderTestSupport", path: "Tests/DecoderTestSupport"),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "ImscopeCore", "DecoderTestSupport"]),
+        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP1", "ImscopeCore", "DecoderTestSupport"]),
         .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "SocketIO", "JSONScan", "ImscopeCore"]),
         .testTarget(name: "IMProtocolTests", dependencies: ["IMProtocol", "JSONScan", "ImscopeCore"]),
         // Golden outputs live in Tests/TimelineTests/Golden and are read by path (re-recorded with IMSCOPE_RECORD=1).

@@ -127,7 +127,8 @@ public final class PacketSource {
     public init(interface: String, snaplen: Int32 = 262_144, filter: String? = nil) throws(CaptureError) {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         guard let handle = pcap_create(interface, &errbuf) else {
-            throw CaptureError("cannot open interface \(interface): \(String(cString: errbuf))")
+            let why = errbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            throw CaptureError("cannot open interface \(interface): \(why)")
         }
         pcap_set_snaplen(handle, snaplen)
         pcap_set_timeout(handle, 100)

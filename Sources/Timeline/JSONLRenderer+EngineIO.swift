@@ -11,18 +11,24 @@ import SocketIO
 #endif
 
 extension JSONLRenderer {
-    func writeEIO(_ r: EIORecord) {
+    /// The keys every Engine.IO and Socket.IO record starts with: transport, sid, and `eio` opened with its version
+    /// and type.
+    func writeEngineIOHead(_ transport: Transport, _ sid: String?, _ version: Int, type: String) {
         out.append(",\"transport\":\"" as StaticString)
-        out.append(r.transport.rawValue)
+        out.append(transport.rawValue)
         out.append(byte: UInt8(ascii: "\""))
-        if let sid = r.sid {
+        if let sid {
             out.append(",\"sid\":" as StaticString)
             out.appendJSONString(sid)
         }
         out.append(",\"eio\":{\"version\":" as StaticString)
-        out.append(int: r.version)
+        out.append(int: version)
         out.append(",\"type\":\"" as StaticString)
-        out.append(r.type.name)
+        out.append(type)
+    }
+
+    func writeEIO(_ r: EIORecord) {
+        writeEngineIOHead(r.transport, r.sid, r.version, type: r.type.name)
         out.append(byte: UInt8(ascii: "\""))
         if let h = r.handshake {
             out.append(",\"data\":" as StaticString)
@@ -53,16 +59,8 @@ extension JSONLRenderer {
     func writeSIO(_ r: SIORecord, ts: Timestamp?) {
         let m = r.message
         let p = m.packet
-        out.append(",\"transport\":\"" as StaticString)
-        out.append(r.transport.rawValue)
-        out.append(byte: UInt8(ascii: "\""))
-        if let sid = r.sid {
-            out.append(",\"sid\":" as StaticString)
-            out.appendJSONString(sid)
-        }
-        out.append(",\"eio\":{\"version\":" as StaticString)
-        out.append(int: r.version)
-        out.append(",\"type\":\"message\"},\"sio\":{\"type\":\"" as StaticString)
+        writeEngineIOHead(r.transport, r.sid, r.version, type: "message")
+        out.append("\"},\"sio\":{\"type\":\"" as StaticString)
         out.append(p.type.name)
         out.append("\",\"nsp\":" as StaticString)
         out.appendJSONString(p.namespace)

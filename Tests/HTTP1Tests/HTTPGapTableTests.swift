@@ -1,3 +1,4 @@
+import DecoderTestSupport
 import Testing
 
 @testable import HTTP1

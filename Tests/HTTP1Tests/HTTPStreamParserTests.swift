@@ -1,3 +1,4 @@
+import DecoderTestSupport
 import HTTP1
 import ImscopeCore
 import Testing
