@@ -83,7 +83,7 @@ extension ConnectionDecoder {
         }
         var session = request.sid.flatMap { sessions.find($0) }
         if session == nil, let sid = request.sid {
-            let s = EngineIOSession(sid: sid, version: request.version, sessions: sessions)
+            let s = EngineIOSession(sid: sid, version: request.version)
             if let evicted = sessions.register(s) { finishSession(evicted, at: ctx) }
             emitter.diagnostic(
                 Diagnostic(
@@ -97,7 +97,7 @@ extension ConnectionDecoder {
             let problem = EngineIOPayload.decodePayload(bytes, version: version, jsonp: request.jsonp) { packet in
                 if session == nil, packet.type == .open, let handshake = EngineIOPayload.handshake(packet.data) {
                     // The handshake response of a new polling session.
-                    let s = EngineIOSession(sid: handshake.sid, version: request.version, sessions: sessions)
+                    let s = EngineIOSession(sid: handshake.sid, version: request.version)
                     if let evicted = sessions.register(s) { finishSession(evicted, at: ctx) }
                     session = s
                 }
@@ -117,7 +117,7 @@ extension ConnectionDecoder {
         _ payload: UnsafeRawBufferPointer, binary: Bool, validUTF8: Bool, _ dir: Direction, at ctx: PacketContext
     ) {
         if wsSession == nil {
-            wsSession = EngineIOSession(sid: nil, version: wsVersion, sessions: sessions)
+            wsSession = EngineIOSession(sid: nil, version: wsVersion)
         }
         let session = wsSession!
         if binary {

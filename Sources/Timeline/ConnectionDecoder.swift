@@ -28,7 +28,9 @@ final class Emitter {
 /// WebSocket; or WebSocket from the frames alone when the handshake was not captured.
 ///
 /// Fed the reassembled streams of both directions in capture order; emits `http`, `ws` and `conn` (upgrade)
-/// records and the diagnostics of those layers.
+/// records and the diagnostics of those layers, and from layer `eio` on hands WebSocket messages and long-polling
+/// bodies to the Engine.IO/Socket.IO decoding of `ConnectionDecoder+EngineIO.swift` (sessions live in
+/// ``EngineIOSessions``, shared by all connections).
 final class ConnectionDecoder {
     enum Mode {
         /// No payload yet: the first bytes decide.
@@ -117,7 +119,7 @@ final class ConnectionDecoder {
             if !stream.inSync { logChunk(dir, end: stream.fedPosition + UInt64(bytes.count), ctx) }
             stream.feed(bytes) { event in self.webSocketEvent(event, dir, at: ctx) }
             if stream.inSync && !chunkLog[dir == .c2s ? 0 : 1].isEmpty { chunkLog[dir == .c2s ? 0 : 1] = [] }
-            if unsyncedBytes >= 0 { checkRecognised(stream, dir, bytes.count, at: ctx) }
+            if unsyncedBytes >= 0 { checkRecognised(bytes.count, at: ctx) }
         }
     }
 
@@ -186,7 +188,7 @@ final class ConnectionDecoder {
     }
 
     /// Gives up on a connection whose frames never line up within the resync window (both directions).
-    func checkRecognised(_ stream: WebSocketStream, _ dir: Direction, _ count: Int, at ctx: PacketContext) {
+    func checkRecognised(_ count: Int, at ctx: PacketContext) {
         guard unsyncedBytes >= 0 else { return }
         if client!.inSync || server!.inSync {
             unsyncedBytes = -1  // recognised: stop checking
@@ -339,7 +341,7 @@ final class ConnectionDecoder {
                     if let existing = sessions.find(sid) {
                         wsSession = existing
                     } else {
-                        let session = EngineIOSession(sid: sid, version: info.version, sessions: sessions)
+                        let session = EngineIOSession(sid: sid, version: info.version)
                         if let evicted = sessions.register(session) { finishSession(evicted, at: ctx) }
                         wsSession = session
                         emitter.diagnostic(

@@ -15,7 +15,7 @@ final class EngineIOSession {
     let sio = SocketIOSession()
     var finished = false
 
-    init(sid: String?, version: Int?, sessions: EngineIOSessions) {
+    init(sid: String?, version: Int?) {
         self.sid = sid
         self.version = version ?? 4
         self.versionKnown = version != nil
@@ -54,6 +54,8 @@ final class EngineIOSessions {
 
     func remove(_ session: EngineIOSession) {
         if let sid = session.sid, bySid[sid] === session { bySid[sid] = nil }
+        // Keep the registration order from growing with the capture: drop the sids of ended sessions now and then.
+        if order.count > 2 * bySid.count + 1024 { order = order.filter { bySid[$0] != nil } }
     }
 
     /// Every session still open, in registration order.
