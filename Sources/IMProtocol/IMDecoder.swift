@@ -53,6 +53,16 @@ public struct IMMessage: Sendable {
     public var fromName: String?
     /// JSON text of the content to show: the decoded object for structured types, else the value as sent.
     public var content: [UInt8]?
+    /// Or, when the content is the value as sent, its range in the argument `decode` was given.
+    public var contentRange: Range<Int>? = nil
+
+    /// Calls `body` with the content's JSON text (nil when there is none), given the argument the message was
+    /// decoded from.
+    public func withContentJSON<R>(in argument: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+        if let contentRange { return body(UnsafeRawBufferPointer(rebasing: argument[contentRange])) }
+        if let content { return content.withUnsafeBytes { body($0) } }
+        return body(nil)
+    }
     public var warnings: [IMWarning]
 }
 
@@ -110,7 +120,7 @@ public struct IMDecoder: Sendable {
         let all = 0..<json.count
         switch s.kind(at: 0) {
         case .object:
-            read(s, all, upstream: upstream, into: &m)
+            read(s, all, upstream: upstream, argument: json, into: &m)
         case .string:
             // An ImMessage sent as a JSON string: decode the string and read the object inside.
             if let text = s.decodeString(all) {
@@ -118,7 +128,7 @@ public struct IMDecoder: Sendable {
                 inner.withUnsafeBytes { bytes in
                     let si = JSONScanner(bytes)
                     if si.kind(at: 0) == .object && si.isValidDocument() {
-                        read(si, 0..<bytes.count, upstream: upstream, into: &m)
+                        read(si, 0..<bytes.count, upstream: upstream, argument: json, into: &m)
                     } else {
                         m.warnings.append(
                             IMWarning(kind: .imWrongType, message: "the ImMessage string does not hold a JSON object"))
@@ -132,7 +142,11 @@ public struct IMDecoder: Sendable {
         return m
     }
 
-    func read(_ s: JSONScanner, _ range: Range<Int>, upstream: Bool, into m: inout IMMessage) {
+    /// `argument` is the bytes `decode` was given: a content that is a slice of them is kept as a range.
+    func read(
+        _ s: JSONScanner, _ range: Range<Int>, upstream: Bool, argument: UnsafeRawBufferPointer,
+        into m: inout IMMessage
+    ) {
         // The fields read, by position in `Self.fields`, found by comparing key bytes (no Strings, no dictionary).
         var found = [Range<Int>?](repeating: nil, count: Self.fields.count)
         for member in s.objectMembers(range) ?? [] {
@@ -220,7 +234,9 @@ public struct IMDecoder: Sendable {
         }
         // The type, its direction and its content.
         guard let type = m.messageType else { return }
-        let structured = content.map { structuredContent(s, $0) }
+        // Only a type some table gives a structured content is worth decoding the content for (a text is not).
+        let anyRule = table.contents[type] != nil || others.contains { $0.contents[type] != nil }
+        let structured = anyRule ? content.map { structuredContent(s, $0) } : nil
         if let info = table.types[type] {
             m.info = info
             if info.direction == .down && upstream || info.direction == .up && !upstream {
@@ -279,7 +295,11 @@ public struct IMDecoder: Sendable {
             m.warnings.append(IMWarning(kind: .imUnknownType, "messageType \(type) is in no table"))
         }
         if m.content == nil, let content {
-            m.content = Array(UnsafeRawBufferPointer(rebasing: s.bytes[content]))
+            if s.bytes.baseAddress == argument.baseAddress {
+                m.contentRange = content  // a slice of the argument as sent: no copy
+            } else {
+                m.content = Array(UnsafeRawBufferPointer(rebasing: s.bytes[content]))
+            }
         }
     }
 

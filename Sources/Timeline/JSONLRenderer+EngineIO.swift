@@ -91,7 +91,10 @@ extension JSONLRenderer {
             out.append(int: p.attachments)
         }
         out.append(byte: UInt8(ascii: "}"))
-        if let im = r.im { writeIM(im, valid: m.validUTF8) }
+        if let im = r.im {
+            let argument = p.elements.flatMap { $0.count > 1 ? UnsafeRawBufferPointer(rebasing: m.text[$0[1]]) : nil }
+            writeIM(im, argument: argument ?? UnsafeRawBufferPointer(start: nil, count: 0), valid: m.validUTF8)
+        }
         if let answers = m.answers, let ts {
             out.append(",\"ack\":{\"frame\":" as StaticString)
             out.append(int: answers.frame)
@@ -102,7 +105,7 @@ extension JSONLRenderer {
     }
 
     /// `valid`: the message text was valid UTF-8, so the content (a copy of part of it, or decoded from it) is too.
-    func writeIM(_ im: IMMessage, valid: Bool) {
+    func writeIM(_ im: IMMessage, argument: UnsafeRawBufferPointer, valid: Bool) {
         out.append(",\"im\":{" as StaticString)
         var first = true
         func key(_ k: StaticString) {
@@ -143,9 +146,10 @@ extension JSONLRenderer {
             key("fromTypeName")
             out.appendJSONString(n)
         }
-        if let content = im.content {
+        im.withContentJSON(in: argument) { content in
+            guard let content else { return }
             key("content")
-            content.withUnsafeBytes { writeJSON($0, valid: valid) }
+            writeJSON(content, valid: valid)
         }
         key("warnings")
         out.append(byte: UInt8(ascii: "["))

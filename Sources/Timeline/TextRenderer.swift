@@ -267,9 +267,14 @@ public final class TextRenderer: RecordSink {
             out.append(event)
             out.append(")" as StaticString)
         }
-        if let content = im.content, !content.isEmpty {
+        let p = s.message.packet
+        let argument =
+            p.elements.flatMap { $0.count > 1 ? UnsafeRawBufferPointer(rebasing: s.message.text[$0[1]]) : nil }
+            ?? UnsafeRawBufferPointer(start: nil, count: 0)
+        im.withContentJSON(in: argument) { content in
+            guard let content, !content.isEmpty else { return }
             out.append("  " as StaticString)
-            content.withUnsafeBytes { appendSummary($0, type: im.info?.typeName) }
+            appendSummary(content, type: im.info?.typeName)
         }
         if let id = s.message.packet.ackId {
             paint("\u{1B}[2m")
