@@ -131,7 +131,11 @@ public final class IPDefragmenter {
     /// capture) and returns one message per dropped datagram.
     public func expire(now: Timestamp?) -> [String] {
         var messages: [String] = []
-        for (key, entry) in entries {
+        // Oldest first (then by id), so the output does not depend on the table's hash order.
+        let ordered = entries.sorted {
+            ($0.value.firstSeen.nanoseconds, $0.key.id) < ($1.value.firstSeen.nanoseconds, $1.key.id)
+        }
+        for (key, entry) in ordered {
             if let now, now.nanoseconds - entry.firstSeen.nanoseconds < limits.timeoutSeconds * 1_000_000_000 {
                 continue
             }

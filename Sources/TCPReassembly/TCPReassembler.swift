@@ -464,7 +464,11 @@ public final class TCPReassembler {
         {
             var victim = conn
             if pieces(conn) == 0 {
-                guard let largest = table.values.max(by: { held($0) < held($1) }), pieces(largest) > 0 else { return }
+                // Ties go to the lower connection number: the output must not depend on hash order.
+                guard
+                    let largest = table.values.max(by: { (held($0), -$0.id) < (held($1), -$1.id) }),
+                    pieces(largest) > 0
+                else { return }
                 victim = largest
             }
             let dir: Direction =
@@ -494,7 +498,7 @@ public final class TCPReassembler {
     func evictOldest<S: TCPStreamSink>(at ctx: PacketContext, sink: inout S) {
         guard
             let oldest = table.values.min(by: {
-                ($0.isClosed ? 0 : 1, $0.lastSeen) < ($1.isClosed ? 0 : 1, $1.lastSeen)
+                ($0.isClosed ? 0 : 1, $0.lastSeen, $0.id) < ($1.isClosed ? 0 : 1, $1.lastSeen, $1.id)
             })
         else { return }
         if !oldest.isClosed {
@@ -513,16 +517,22 @@ public final class TCPReassembler {
         lastSweep = ctx.ts
         let idle = limits.idleTimeoutSeconds * 1_000_000_000
         var expired: [Connection] = []
+        var suspected: [Connection] = []
         for conn in table.values {
             let quiet = ctx.ts.nanoseconds - conn.lastSeen.nanoseconds
             if conn.isClosed {
                 if ctx.ts.nanoseconds - conn.closedAt!.nanoseconds >= min(idle, 60_000_000_000) { expired.append(conn) }
             } else if quiet >= idle {
                 expired.append(conn)
-            } else {
-                for dir in Direction.allCases where conn.half(dir).suspectedAt != nil {
-                    checkLoss(conn, dir, at: ctx, sink: &sink)
-                }
+            } else if conn.c2s.suspectedAt != nil || conn.s2c.suspectedAt != nil {
+                suspected.append(conn)
+            }
+        }
+        // In connection order, so the output does not depend on the table's hash order.
+        suspected.sort { $0.id < $1.id }
+        for conn in suspected {
+            for dir in Direction.allCases where conn.half(dir).suspectedAt != nil {
+                checkLoss(conn, dir, at: ctx, sink: &sink)
             }
         }
         expired.sort { $0.id < $1.id }
