@@ -121,4 +121,20 @@ public protocol TCPStreamSink {
     mutating func gap(_ conn: Connection, _ dir: Direction, length: UInt64, cause: GapCause, at ctx: PacketContext)
     mutating func closed(_ conn: Connection, reason: CloseReason, at ctx: PacketContext)
     mutating func diagnostic(_ diagnostic: Diagnostic)
+    /// Housekeeping about to act on other connections than the packet's (the periodic sweep, or closing the
+    /// oldest connection at the table limit), and done with it. A sink that splits the work between threads
+    /// uses it to keep the output in order.
+    mutating func housekeeping(_ kind: Housekeeping?)
+}
+
+/// What the reassembler does besides handling the packet at hand.
+public enum Housekeeping: Sendable {
+    /// Idle timeouts, lingering closed connections, holes past their time: connection by connection, in order.
+    case sweep
+    /// The connection table is full: the least recently active connection closes.
+    case eviction
+}
+
+extension TCPStreamSink {
+    public mutating func housekeeping(_ kind: Housekeeping?) {}
 }

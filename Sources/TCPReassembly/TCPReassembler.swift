@@ -161,7 +161,11 @@ public final class TCPReassembler {
     }
 
     func open<S: TCPStreamSink>(_ seg: TCPSegment, key: FlowKey, at ctx: PacketContext, sink: inout S) -> Connection {
-        if table.count >= limits.maxConnections { evictOldest(at: ctx, sink: &sink) }
+        if table.count >= limits.maxConnections {
+            sink.housekeeping(.eviction)
+            evictOldest(at: ctx, sink: &sink)
+            sink.housekeeping(nil)
+        }
         let syn = seg.flags.contains(.syn)
         let srcIsClient: Bool
         if syn {
@@ -516,30 +520,34 @@ public final class TCPReassembler {
     func sweep<S: TCPStreamSink>(at ctx: PacketContext, sink: inout S) {
         lastSweep = ctx.ts
         let idle = limits.idleTimeoutSeconds * 1_000_000_000
-        var expired: [Connection] = []
-        var suspected: [Connection] = []
+        var due: [(conn: Connection, expired: Bool)] = []
         for conn in table.values {
             let quiet = ctx.ts.nanoseconds - conn.lastSeen.nanoseconds
             if conn.isClosed {
-                if ctx.ts.nanoseconds - conn.closedAt!.nanoseconds >= min(idle, 60_000_000_000) { expired.append(conn) }
+                if ctx.ts.nanoseconds - conn.closedAt!.nanoseconds >= min(idle, 60_000_000_000) {
+                    due.append((conn, true))
+                }
             } else if quiet >= idle {
-                expired.append(conn)
+                due.append((conn, true))
             } else if conn.c2s.suspectedAt != nil || conn.s2c.suspectedAt != nil {
-                suspected.append(conn)
+                due.append((conn, false))
             }
         }
-        // In connection order, so the output does not depend on the table's hash order.
-        suspected.sort { $0.id < $1.id }
-        for conn in suspected {
-            for dir in Direction.allCases where conn.half(dir).suspectedAt != nil {
-                checkLoss(conn, dir, at: ctx, sink: &sink)
+        guard !due.isEmpty else { return }
+        // One pass in connection order, so the output does not depend on the table's hash order.
+        due.sort { $0.conn.id < $1.conn.id }
+        sink.housekeeping(.sweep)
+        for (conn, expired) in due {
+            if expired {
+                finish(conn, reason: .timeout, at: ctx, sink: &sink)
+                table[conn.key] = nil
+            } else {
+                for dir in Direction.allCases where conn.half(dir).suspectedAt != nil {
+                    checkLoss(conn, dir, at: ctx, sink: &sink)
+                }
             }
         }
-        expired.sort { $0.id < $1.id }
-        for conn in expired {
-            finish(conn, reason: .timeout, at: ctx, sink: &sink)
-            table[conn.key] = nil
-        }
+        sink.housekeeping(nil)
     }
 
     /// Closes every open connection at the end of the capture (reason `end-of-capture`), in connection order.

@@ -84,7 +84,7 @@ extension ConnectionDecoder {
         var session = request.sid.flatMap { sessions.find($0) }
         if session == nil, let sid = request.sid {
             let s = EngineIOSession(sid: sid, version: request.version)
-            if let evicted = sessions.register(s) { finishSession(evicted, at: ctx) }
+            if let evicted = sessions.register(s, frame: emitter.frame) { finishSession(evicted, at: ctx) }
             emitter.diagnostic(
                 Diagnostic(
                     .eioUnknownSession, "session \(sid): handshake not captured", ts: ctx.ts, frame: ctx.frame,
@@ -98,7 +98,7 @@ extension ConnectionDecoder {
                 if session == nil, packet.type == .open, let handshake = EngineIOPayload.handshake(packet.data) {
                     // The handshake response of a new polling session.
                     let s = EngineIOSession(sid: handshake.sid, version: request.version)
-                    if let evicted = sessions.register(s) { finishSession(evicted, at: ctx) }
+                    if let evicted = sessions.register(s, frame: emitter.frame) { finishSession(evicted, at: ctx) }
                     session = s
                 }
                 engineIOPacket(packet, dir, .polling, session, validUTF8: valid, at: ctx)
@@ -133,7 +133,7 @@ extension ConnectionDecoder {
         let problem = EngineIOPayload.decodeTextPacket(payload) { packet in
             if packet.type == .open, session.sid == nil, let handshake = EngineIOPayload.handshake(packet.data) {
                 session.sid = handshake.sid
-                if let evicted = sessions.register(session) { finishSession(evicted, at: ctx) }
+                if let evicted = sessions.register(session, frame: emitter.frame) { finishSession(evicted, at: ctx) }
             }
             engineIOPacket(packet, dir, .websocket, session, validUTF8: validUTF8, at: ctx)
         }

@@ -12,15 +12,33 @@ final class Emitter {
     var counts: [Severity: Int] = [:]
     /// Rule warnings carried on `im` objects (they count as warnings for `--strict`).
     var imWarnings = 0
+    /// With `--jobs`: where each record goes in the merged output (see ``MergeKey``).
+    var keyed: KeyedRecordSink? = nil
+    var frame: UInt64 = 0
+    var stage = MergeKey.Stage.start
+    var order: UInt64 = 0
+    var seq: UInt64 = 0
 
     init(records: RecordSink) { self.records = records }
 
     @inline(__always)
-    func emit(_ record: Record) { records.emit(record) }
+    func emit(_ record: Record) {
+        if let keyed {
+            seq += 1
+            // Housekeeping and the end of the capture act connection by connection, in connection order.
+            let byConnection = stage == .sweep || stage == .eviction || stage == .endConnections
+            keyed.emit(
+                record,
+                key: MergeKey(
+                    frame: frame, stage: stage, order: byConnection ? UInt64(record.conn ?? 0) : order, seq: seq))
+        } else {
+            records.emit(record)
+        }
+    }
 
     func diagnostic(_ d: Diagnostic) {
         counts[d.severity, default: 0] += 1
-        records.emit(Record(d))
+        emit(Record(d))
     }
 }
 
@@ -342,7 +360,9 @@ final class ConnectionDecoder {
                         wsSession = existing
                     } else {
                         let session = EngineIOSession(sid: sid, version: info.version)
-                        if let evicted = sessions.register(session) { finishSession(evicted, at: ctx) }
+                        if let evicted = sessions.register(session, frame: emitter.frame) {
+                            finishSession(evicted, at: ctx)
+                        }
                         wsSession = session
                         emitter.diagnostic(
                             Diagnostic(

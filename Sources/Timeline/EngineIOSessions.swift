@@ -14,6 +14,8 @@ final class EngineIOSession {
     var versionSettled: Bool
     let sio = SocketIOSession()
     var finished = false
+    /// The frame in which the session was registered under its sid (sessions end in this order).
+    var registeredFrame: UInt64 = 0
 
     init(sid: String?, version: Int?) {
         self.sid = sid
@@ -33,8 +35,9 @@ final class EngineIOSessions {
     func find(_ sid: String) -> EngineIOSession? { bySid[sid] }
 
     /// Registers `session` under its sid; returns a session evicted to make room, to be finished by the caller.
-    func register(_ session: EngineIOSession) -> EngineIOSession? {
+    func register(_ session: EngineIOSession, frame: UInt64) -> EngineIOSession? {
         guard let sid = session.sid else { return nil }
+        session.registeredFrame = frame
         var evicted: EngineIOSession? = nil
         if bySid[sid] == nil {
             if bySid.count >= maxSessions {

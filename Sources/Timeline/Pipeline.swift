@@ -31,6 +31,9 @@ public struct PipelineOptions: Sendable {
     public var wsLimits = WebSocketLimits()
     /// Reads ImMessages at layer `im` (nil: no ImMessage decoding).
     public var im: IMDecoder? = nil
+    /// With `--jobs N`: this pipeline decodes the connections whose client address falls in shard `index` of
+    /// `count`, and emits only their records (and, for shard 0, the capture's own diagnostics).
+    public var shard: (index: Int, count: Int)? = nil
     /// When set, each connection's reassembled bytes are written to `DIR/<conn>.c2s` and `DIR/<conn>.s2c`.
     public var writeStreamsDirectory: String? = nil
     public init() {}
@@ -57,9 +60,16 @@ public final class Pipeline {
     var tcpSink: TCPLayerSink
     public private(set) var summary = RunSummary()
 
-    public init(options: PipelineOptions, records: RecordSink) throws(CaptureError) {
+    public convenience init(options: PipelineOptions, records: RecordSink) throws(CaptureError) {
+        try self.init(options: options, records: records, keyed: nil)
+    }
+
+    let keyed: ShardCollector?
+
+    init(options: PipelineOptions, records: RecordSink, keyed: ShardCollector?) throws(CaptureError) {
         self.options = options
         self.records = records
+        self.keyed = keyed
         reassembler = TCPReassembler(
             serverPorts: options.serverPorts, anyPort: options.anyPort, limits: options.tcpLimits)
         decoder = PacketDecoder(limits: options.ipLimits)
@@ -67,7 +77,8 @@ public final class Pipeline {
         if let dir = options.writeStreamsDirectory { streams = try StreamFiles(directory: dir) }
         tcpSink = TCPLayerSink(
             emitter: Emitter(records: records), streams: streams, layer: options.layer, wsLimits: options.wsLimits,
-            im: options.layer == .im ? options.im : nil)
+            im: options.layer == .im ? options.im : nil, shard: options.shard)
+        tcpSink.emitter.keyed = keyed
     }
 
     /// Reads every packet of `source` and emits the timeline, then closes what is still open.
@@ -95,6 +106,9 @@ public final class Pipeline {
                 summary.lastTimestamp = packet.ts
                 let ctx = PacketContext(ts: packet.ts, frame: packet.frame)
                 lastCtx = ctx
+                let emitter = tcpSink.emitter
+                emitter.frame = packet.frame
+                emitter.stage = .packet
                 switch decoder.decode(linkType: packet.linkType, packet.data, ts: packet.ts, into: &segment) {
                 case .tcp:
                     summary.tcpSegments += 1
@@ -104,6 +118,11 @@ public final class Pipeline {
                     break
                 case .problem(let kind, let message):
                     emitDiagnostic(Diagnostic(kind, message, ts: packet.ts, frame: packet.frame))
+                }
+                emitter.stage = .afterPacket
+                if let keyed, packet.frame % 512 == 0 {
+                    // Every frame before this one is complete in this shard's output.
+                    keyed.handOver(watermark: MergeKey(frame: packet.frame, stage: .start, order: 0, seq: 0))
                 }
                 if decoder.defragmenter.pending > 0 && packet.frame % 1024 == 0 {
                     for message in decoder.defragmenter.expire(now: packet.ts) {
@@ -119,15 +138,21 @@ public final class Pipeline {
                         "\(name == "-" ? "standard input" : name): reading stopped after \(count) packets: \(message)",
                         ts: lastCtx.frame > 0 ? lastCtx.ts : nil, frame: lastCtx.frame > 0 ? lastCtx.frame : nil))
             })
+        let emitter = tcpSink.emitter
+        emitter.frame = lastCtx.frame
+        emitter.stage = .endFragments
         for message in decoder.defragmenter.expire(now: nil) {
             emitDiagnostic(Diagnostic(.ipFragmentIncomplete, message, ts: lastCtx.ts, frame: lastCtx.frame))
         }
+        emitter.stage = .endConnections
         reassembler.finishAll(at: lastCtx, sink: &tcpSink)
+        emitter.stage = .endSessions
         tcpSink.finishSessions(at: lastCtx)
         tcpSink.streams?.closeAll()
         summary.connections = reassembler.connectionsSeen
         summary.diagnostics.merge(tcpSink.emitter.counts) { $0 + $1 }
         summary.diagnostics[.warning, default: 0] += tcpSink.emitter.imWarnings
+        keyed?.handOver(watermark: .end)
         records.finish()
     }
 
@@ -156,12 +181,20 @@ struct TCPLayerSink: TCPStreamSink {
     let wsLimits: WebSocketLimits
     let sessions = EngineIOSessions()
     let im: IMDecoder?
+    let shard: (index: Int, count: Int)?
+    /// With a shard: which connections are this shard's (kept a while after they close, for late diagnostics).
+    var ownership: [Int: Bool] = [:]
+    var closedOwnership: [Int] = []
     /// Per-connection decoders, indexed by `Connection.slot`; slots of closed connections are reused.
     var decoders: [ConnectionDecoder?] = []
     var freeSlots: [Int] = []
 
-    init(emitter: Emitter, streams: StreamFiles?, layer: Layer, wsLimits: WebSocketLimits, im: IMDecoder?) {
+    init(
+        emitter: Emitter, streams: StreamFiles?, layer: Layer, wsLimits: WebSocketLimits, im: IMDecoder?,
+        shard: (index: Int, count: Int)? = nil
+    ) {
         self.im = im
+        self.shard = shard
         self.emitter = emitter
         self.streams = streams
         self.layer = layer
@@ -172,11 +205,43 @@ struct TCPLayerSink: TCPStreamSink {
     /// Ends the Engine.IO sessions still open at the end of the capture (unanswered requests are reported).
     func finishSessions(at ctx: PacketContext) {
         for session in sessions.all() {
+            emitter.order = session.registeredFrame
             ConnectionDecoder.finish(session, sessions: sessions, emitter: emitter, conn: nil, at: ctx)
         }
     }
 
+    /// Whether this pipeline decodes `conn` (always, without `--jobs`). A client's connections stay together, so an
+    /// Engine.IO session's polling requests and WebSocket are decoded by one shard.
+    func owns(_ conn: Connection) -> Bool {
+        guard let shard else { return true }
+        let a = conn.client.address
+        var h = (a.hi ^ (a.lo &* 0x9E37_79B9_7F4A_7C15))
+        h ^= h >> 29
+        h = h &* 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 32
+        return Int(h % UInt64(shard.count)) == shard.index
+    }
+
+    /// Whether a record about connection `id` (or about no connection) is this shard's to emit.
+    func emits(conn id: Int?) -> Bool {
+        guard let shard else { return true }
+        guard let id, let owned = ownership[id] else { return shard.index == 0 }
+        return owned
+    }
+
+    mutating func housekeeping(_ kind: Housekeeping?) {
+        switch kind {
+        case .sweep: emitter.stage = .sweep
+        case .eviction: emitter.stage = .eviction
+        case nil: emitter.stage = .packet
+        }
+    }
+
     mutating func opened(_ conn: Connection, at ctx: PacketContext) {
+        if shard != nil {
+            ownership[conn.id] = owns(conn)
+            guard ownership[conn.id]! else { return }
+        }
         emitter.emit(
             Record(
                 ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: nil,
@@ -196,6 +261,7 @@ struct TCPLayerSink: TCPStreamSink {
     }
 
     mutating func data(_ conn: Connection, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
+        if shard != nil && conn.slot < 0 && !emits(conn: conn.id) { return }
         streams?.write(conn: conn.id, dir: dir, bytes)
         if conn.slot >= 0 { decoders[conn.slot]!.data(dir, bytes, at: ctx) }
     }
@@ -205,6 +271,14 @@ struct TCPLayerSink: TCPStreamSink {
     }
 
     mutating func closed(_ conn: Connection, reason: CloseReason, at ctx: PacketContext) {
+        if shard != nil {
+            closedOwnership.append(conn.id)
+            if closedOwnership.count > 131_072 {
+                for id in closedOwnership.prefix(65_536) { ownership[id] = nil }
+                closedOwnership.removeFirst(65_536)
+            }
+            guard emits(conn: conn.id) else { return }
+        }
         streams?.close(conn: conn.id)
         if conn.slot >= 0 {
             decoders[conn.slot]!.close(at: ctx)
@@ -223,6 +297,7 @@ struct TCPLayerSink: TCPStreamSink {
     }
 
     mutating func diagnostic(_ diagnostic: Diagnostic) {
+        guard emits(conn: diagnostic.conn) else { return }
         emitter.diagnostic(diagnostic)
     }
 }

@@ -10,8 +10,9 @@ final class CaptureWriter {
     var buffer: [UInt8] = []
     var bytesWritten: UInt64 = 0
     var packets: UInt64 = 0
-    /// Capture time, microseconds since the epoch.
+    /// Capture time, microseconds since the epoch, and the time between packets.
     var clock: UInt64 = 1_790_000_000_000_000
+    var packetGap: UInt64 = 37
 
     init?(path: String) {
         guard let f = fopen(path, "wb") else { return nil }
@@ -40,7 +41,7 @@ final class CaptureWriter {
     func segment(
         _ src: Endpoint, _ dst: Endpoint, seq: UInt32, ack: UInt32, flags: UInt8, payload: ArraySlice<UInt8>
     ) {
-        clock += 37  // µs between packets
+        clock += packetGap
         let ipLength = 20 + 20 + payload.count
         let frameLength = 14 + ipLength
         append32le(UInt32(clock / 1_000_000))

@@ -1,6 +1,6 @@
 // imscope-bench: generates protocol-valid Socket.IO captures and measures imscope against tshark on them.
 //
-//   imscope-bench generate --connections 500 --size-mb 114 [--deflate 0.2] [--seed 1] -o FILE
+//   imscope-bench generate --connections 500 --size-mb 114 [--deflate 0.2] [--seed 1] [--packet-gap-us 37] -o FILE
 //   imscope-bench run [--sizes 10,114,1000] [--connections 500] [--runs 3] [--imscope PATH] [--tshark-max-mb 200]
 //                     [--jobs N] [--dir .bench]
 //
@@ -26,8 +26,11 @@ func option(_ name: String) -> String? {
     return arguments[i + 1]
 }
 
-func generate(path: String, connections: Int, sizeMB: Double, deflate: Double, seed: UInt64) -> GeneratedCounts {
+func generate(
+    path: String, connections: Int, sizeMB: Double, deflate: Double, seed: UInt64, packetGapMicros: UInt64 = 37
+) -> GeneratedCounts {
     guard let writer = CaptureWriter(path: path) else { fail("cannot write \(path)") }
+    writer.packetGap = packetGapMicros
     let generator = Generator(writer: writer, seed: seed, deflateShare: deflate)
     generator.run(connections: connections, targetBytes: UInt64(sizeMB * 1_000_000))
     let c = generator.counts
@@ -128,7 +131,7 @@ case "generate":
     let c = generate(
         path: out, connections: Int(option("--connections") ?? "500") ?? 500,
         sizeMB: Double(option("--size-mb") ?? "114") ?? 114, deflate: Double(option("--deflate") ?? "0") ?? 0,
-        seed: UInt64(option("--seed") ?? "1") ?? 1)
+        seed: UInt64(option("--seed") ?? "1") ?? 1, packetGapMicros: UInt64(option("--packet-gap-us") ?? "37") ?? 37)
     print(
         "wrote \(out): \(c.packets) packets, \(c.bytes) bytes, \(c.connections) connections, \(c.eioPackets) Engine.IO and \(c.sioPackets) Socket.IO packets"
     )

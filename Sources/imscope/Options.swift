@@ -49,6 +49,9 @@ struct DecodeOptions: ParsableArguments {
     @Flag(help: "Text output: also show Engine.IO and WebSocket pings and pongs and HTTP polling requests.")
     var all = false
 
+    @Option(help: "Decode with this many threads (connections shared out by client address; same output).")
+    var jobs = 1
+
     @Flag(help: "Exit with status 3 when any warning or error diagnostic was raised.")
     var strict = false
 
@@ -88,6 +91,7 @@ struct DecodeOptions: ParsableArguments {
         if tcpMaxSegments < 1 || tcpMaxSegmentsTotal < 1 { throw ValidationError("segment limits must be at least 1") }
         if tcpMaxConnections < 1 { throw ValidationError("--tcp-max-connections must be at least 1") }
         if tcpIdleTimeout < 1 { throw ValidationError("--tcp-idle-timeout must be at least 1 second") }
+        if jobs < 1 || jobs > 64 { throw ValidationError("--jobs must be between 1 and 64") }
         if wsMaxMessage < 0 { throw ValidationError("--ws-max-message cannot be negative") }
         if port.isEmpty { throw ValidationError("give at least one --port") }
     }
@@ -127,21 +131,36 @@ struct DecodeOptions: ParsableArguments {
     func makeRenderer(lineBuffered: Bool = false) throws -> RecordSink {
         let terminal = isatty(1) == 1
         let out = OutputBuffer(fd: 1, lineBuffered: lineBuffered || terminal)
-        let renderer: RecordSink
-        switch format ?? (terminal ? .text : .jsonl) {
-        case .text:
-            let color = terminal && getenv("NO_COLOR") == nil
-            renderer = TextRenderer(out: out, color: color, fold: !all && layer.reaches(.eio))
-        case .jsonl: renderer = JSONLRenderer(out: out)
-        case .json: renderer = JSONLRenderer(out: out, array: true)
+        return try rendererFactory()(out, outputFormat == .json)
+    }
+
+    var outputFormat: OutputFormat { format ?? (isatty(1) == 1 ? .text : .jsonl) }
+
+    /// Makes the renderer for the chosen format and `--filter`s, writing into a given buffer (`array`: one JSON
+    /// array, for `--format json` without `--jobs`; the merger frames the array itself with `--jobs`).
+    func rendererFactory() throws -> @Sendable (OutputBuffer, Bool) -> RecordSink {
+        let format = outputFormat
+        let color = isatty(1) == 1 && getenv("NO_COLOR") == nil
+        let fold = !all && layer.reaches(.eio)
+        var recordFilter: RecordFilter? = nil
+        if !filter.isEmpty {
+            do throws(RecordFilter.ParseError) {
+                let table = try? MessageTypeTable.load(schema)
+                recordFilter = try RecordFilter.parse(filter, table: table)
+            } catch {
+                printError("imscope: \(error.description)")
+                throw ExitCode(64)
+            }
         }
-        guard !filter.isEmpty else { return renderer }
-        do throws(RecordFilter.ParseError) {
-            let table = try? MessageTypeTable.load(schema)
-            return FilteringSink(filter: try RecordFilter.parse(filter, table: table), next: renderer)
-        } catch {
-            printError("imscope: \(error.description)")
-            throw ExitCode(64)
+        let chosenFilter = recordFilter
+        return { out, array in
+            let renderer: RecordSink
+            switch format {
+            case .text: renderer = TextRenderer(out: out, color: color, fold: fold)
+            case .jsonl, .json: renderer = JSONLRenderer(out: out, array: array)
+            }
+            guard let chosenFilter else { return renderer }
+            return FilteringSink(filter: chosenFilter, next: renderer)
         }
     }
 

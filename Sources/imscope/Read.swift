@@ -3,6 +3,12 @@ import Capture
 import ImscopeCore
 import Timeline
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 extension IMScope {
     struct Read: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -19,6 +25,7 @@ extension IMScope {
         @OptionGroup var options: DecodeOptions
 
         func run() throws {
+            if options.jobs > 1 { return try runJobs() }
             let source: PacketSource
             do {
                 source = try PacketSource(files: files, filter: options.captureFilter)
@@ -40,6 +47,24 @@ extension IMScope {
             if summary.packets == 0 && summary.readErrors > 0 {
                 throw ExitCode(1)
             }
+            throw options.exitCode(summary)
+        }
+
+        /// `--jobs N`: the same output from N threads.
+        func runJobs() throws {
+            let pipelineOptions = try options.pipelineOptions()
+            let factory = try options.rendererFactory()
+            let out = OutputBuffer(fd: 1, lineBuffered: isatty(1) == 1)
+            let summary: RunSummary
+            do {
+                summary = try runSharded(
+                    files: files, filter: options.captureFilter, options: pipelineOptions, jobs: options.jobs,
+                    array: options.outputFormat == .json, out: out, makeRenderer: { factory($0, false) })
+            } catch {
+                printError("imscope: \(error)")
+                throw ExitCode(1)
+            }
+            if summary.packets == 0 && summary.readErrors > 0 { throw ExitCode(1) }
             throw options.exitCode(summary)
         }
     }
