@@ -74,32 +74,30 @@ def tshark():
     return path
 
 
-@pytest.fixture(scope="session")
-def oracle(tshark):
-    """oracle(path) -> tshark_oracle.oracle(path, keep_data=True), computed once per file."""
+def per_path(compute):
+    """A getter that computes `compute(str(path))` once per path for the session (the fixtures that run tshark or
+    imscope on a capture share it)."""
     cache = {}
 
     def get(path):
         key = str(path)
         if key not in cache:
-            cache[key] = tshark_oracle.oracle(key, tshark=tshark, keep_data=True)
+            cache[key] = compute(key)
         return cache[key]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def oracle(tshark):
+    """oracle(path) -> tshark_oracle.oracle(path, keep_data=True), computed once per file."""
+    return per_path(lambda key: tshark_oracle.oracle(key, tshark=tshark, keep_data=True))
 
 
 @pytest.fixture(scope="session")
 def facts(tshark):
     """facts(path) -> tshark_oracle.frame_facts(path): first/FIN/RST/last frames and frame times."""
-    cache = {}
-
-    def get(path):
-        key = str(path)
-        if key not in cache:
-            cache[key] = tshark_oracle.frame_facts(key, tshark=tshark)
-        return cache[key]
-
-    return get
+    return per_path(lambda key: tshark_oracle.frame_facts(key, tshark=tshark))
 
 
 @pytest.fixture(scope="session")

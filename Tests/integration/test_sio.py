@@ -52,7 +52,7 @@ import time
 import pytest
 
 import siolog
-from conftest import CAPTURES, COMMITTED, ROUGH_SOURCES, _live_prerequisites, imscope_path
+from conftest import CAPTURES, COMMITTED, ROUGH_SOURCES, _live_prerequisites, imscope_path, per_path
 
 
 def _with_socketio_logs():
@@ -112,29 +112,13 @@ def sio_binary():
 @pytest.fixture(scope="session")
 def sio_read(sio_binary):
     """sio_read(path) -> imscope's records at layer sio, computed once per file."""
-    cache = {}
-
-    def get(path):
-        key = str(path)
-        if key not in cache:
-            cache[key] = siolog.run_imscope(sio_binary, path)
-        return cache[key]
-
-    return get
+    return per_path(lambda key: siolog.run_imscope(sio_binary, key))
 
 
 @pytest.fixture(scope="session")
 def wire(tshark):
     """wire(path) -> siolog.wire_packets (tshark's view of the Engine.IO packets), once per file."""
-    cache = {}
-
-    def get(path):
-        key = str(path)
-        if key not in cache:
-            cache[key] = siolog.wire_packets(path, tshark=tshark)
-        return cache[key]
-
-    return get
+    return per_path(lambda key: siolog.wire_packets(key, tshark=tshark))
 
 
 def logs_of(capture):

@@ -39,10 +39,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CAPTURES, COMMITTED, imscope_path
+from conftest import CAPTURES, COMMITTED, imscope_path, per_path
 
 import roughen  # noqa: E402
-import tshark_oracle  # noqa: E402
 import tshark_ws  # noqa: E402
 import ws_craft  # noqa: E402
 import ws_frames  # noqa: E402
@@ -78,52 +77,32 @@ def ws_read():
     binary = imscope_path()
     if not (binary.is_file() and os.access(binary, os.X_OK)):
         pytest.fail("imscope binary not found at %s: build it (swift build) or point IMSCOPE at it" % binary)
-    cache = {}
+    def run(key):
+        cmd = [str(binary), "read", key, "--layer", "ws", "--format", "jsonl"]
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+        assert p.returncode == 0, "%s exited %d; stderr:\n%s" % (" ".join(cmd), p.returncode,
+                                                                 p.stderr.decode(errors="replace")[-3000:])
+        records = []
+        for n, line in enumerate(p.stdout.decode("utf-8").splitlines(), 1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except ValueError as e:
+                    raise AssertionError("%s: output line %d is not JSON (%s): %r" % (key, n, e, line[:300]))
+        return records
 
-    def run(path):
-        key = str(path)
-        if key not in cache:
-            cmd = [str(binary), "read", key, "--layer", "ws", "--format", "jsonl"]
-            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
-            assert p.returncode == 0, "%s exited %d; stderr:\n%s" % (" ".join(cmd), p.returncode,
-                                                                     p.stderr.decode(errors="replace")[-3000:])
-            records = []
-            for n, line in enumerate(p.stdout.decode("utf-8").splitlines(), 1):
-                if line.strip():
-                    try:
-                        records.append(json.loads(line))
-                    except ValueError as e:
-                        raise AssertionError("%s: output line %d is not JSON (%s): %r" % (key, n, e, line[:300]))
-            cache[key] = records
-        return cache[key]
-
-    return run
+    return per_path(run)
 
 
 @pytest.fixture(scope="session")
 def tshark_msgs(tshark):
-    cache = {}
-
-    def get(path):
-        key = str(path)
-        if key not in cache:
-            cache[key] = tshark_ws.messages(key, tshark=tshark)
-        return cache[key]
-
-    return get
+    return per_path(lambda key: tshark_ws.messages(key, tshark=tshark))
 
 
 @pytest.fixture(scope="session")
-def follow(tshark):
-    cache = {}
-
-    def get(path):
-        key = str(path)
-        if key not in cache:
-            cache[key] = tshark_oracle.oracle(key, tshark=tshark, keep_data=True)
-        return cache[key]
-
-    return get
+def follow(oracle):
+    """tshark's Follow TCP Stream of a capture: conftest's `oracle`."""
+    return oracle
 
 
 @pytest.fixture(scope="session")
