@@ -8,7 +8,6 @@ housekeeping close connections in the middle of the capture, and a tight connect
 
 import hashlib
 import subprocess
-from pathlib import Path
 
 import pytest
 
