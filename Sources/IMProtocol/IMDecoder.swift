@@ -114,9 +114,10 @@ public struct IMDecoder: Sendable {
     }
 
     /// Decodes the ImMessage in `json` (an object, or a string holding one), sent by the client when `upstream`.
+    /// `json` must be valid JSON — a Socket.IO argument is, once its packet was parsed — so it is not validated again.
     public func decode(_ json: UnsafeRawBufferPointer, upstream: Bool) -> IMMessage {
         var m = IMMessage(warnings: [])
-        let s = JSONScanner(json)
+        let s = JSONScanner(json, trusted: true)  // part of a Socket.IO payload validated already
         let all = 0..<json.count
         switch s.kind(at: 0) {
         case .object:

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A validating JSON scanner (RFC 8259) that works on bytes in place: it finds where values begin and end,
 /// lists the members of objects and elements of arrays as ranges, and decodes strings and numbers on request.
 ///
@@ -8,7 +14,14 @@ public struct JSONScanner {
     /// Nesting depth allowed (a limit against hostile input).
     public var maxDepth = 128
 
-    public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    /// Whether the bytes were validated already (by an earlier scanner): strings are then skipped to their closing
+    /// quote without checking their contents again.
+    public let trusted: Bool
+
+    public init(_ bytes: UnsafeRawBufferPointer, trusted: Bool = false) {
+        self.bytes = bytes
+        self.trusted = trusted
+    }
 
     /// Where the value starting at or after `start` (whitespace skipped) ends; nil when it is not valid JSON.
     public func valueEnd(from start: Int) -> Int? { value(skipSpace(start), depth: 0) }
@@ -241,6 +254,18 @@ public struct JSONScanner {
         var k = i + 1
         let n = bytes.count
         guard let base = bytes.baseAddress else { return nil }
+        if trusted {
+            // The closing quote is the first one not escaped (preceded by an even number of backslashes).
+            while k < n {
+                guard let q = memchr(base + k, 0x22, n - k) else { return nil }
+                let at = base.distance(to: UnsafeRawPointer(q))
+                var backslashes = 0
+                while at - backslashes - 1 > i && bytes[at - backslashes - 1] == UInt8(ascii: "\\") { backslashes += 1 }
+                if backslashes % 2 == 0 { return at + 1 }
+                k = at + 1
+            }
+            return nil
+        }
         while k < n {
             // Eight bytes at a time while none of them is a quote, a backslash or a control character
             // (the classic "has a zero byte" test on the word XORed with each special byte).

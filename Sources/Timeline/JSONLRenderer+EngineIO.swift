@@ -68,7 +68,7 @@ extension JSONLRenderer {
             out.append(",\"ackId\":" as StaticString)
             out.append(int: id)
         }
-        let scanner = JSONScanner(m.text)
+        let scanner = JSONScanner(m.text, trusted: true)  // validated when the packet was parsed
         if let data = p.data {
             if p.type.isEvent || p.type.isAck, p.elements != nil {
                 if let name = p.eventName(in: m.text) {
