@@ -29,7 +29,6 @@ file and wait until the go file exists before sending anything.
 import argparse
 import hashlib
 import os
-import socket
 import sys
 import threading
 import time
@@ -37,6 +36,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import imlog  # noqa: E402
+import peerlib  # noqa: E402
 import socketio  # noqa: E402
 
 TRANSPORTS = {"websocket": ["websocket"], "polling": ["polling"], "upgrade": ["polling", "websocket"]}
@@ -69,55 +69,42 @@ class Inbox:
                 self.cond.wait(left)
 
 
-def limit_receive_buffer(size):
-    """Give every TCP socket this process connects (requests/urllib3 for polling, websocket-client
-    for websocket) SO_RCVBUF `size` before connecting, so the window it announces is small and the
-    server's large messages span many segments even on the loopback interface (see server.py)."""
-    orig_connect = socket.socket.connect
+limit_receive_buffer = peerlib.limit_receive_buffer  # (size): SO_RCVBUF of every TCP socket connected
 
-    def connect(self, address):
-        if self.type == socket.SOCK_STREAM:
-            self.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-        return orig_connect(self, address)
 
-    socket.socket.connect = connect
+def new_session(log, seed, number, persona=None):
+    """Session `number`'s message script (seed * 100 + number), an empty Inbox and a fresh
+    socketio.Client. persona (me, me_name, peer, peer_name) defaults to u1 "Alice" writing to
+    u2 "Bob" in odd sessions and the other way round in even ones."""
+    if persona is None:
+        persona = ("u1", "Alice", "u2", "Bob") if number % 2 else ("u2", "Bob", "u1", "Alice")
+    script = imlog.Script(seed * 100 + number, *persona)
+    log.session = number
+    return script, Inbox(), socketio.Client(reconnection=False)
+
+
+def to_inbox(sio, inbox, *events):
+    """Handlers for each (event, namespace) that put (event, namespace, *arguments) into `inbox`."""
+    for event, ns in events:
+        def handler(*args, event=event, ns=ns):
+            inbox.put(event, ns, *args)
+
+        sio.on(event, namespace=ns)(handler)
 
 
 def run_session(log, args, number, transport):
-    me, me_name, peer, peer_name = ("u1", "Alice", "u2", "Bob") if number % 2 else ("u2", "Bob", "u1", "Alice")
-    script = imlog.Script(args.seed * 100 + number, me, me_name, peer, peer_name)
-    log.session = number
-    inbox = Inbox()
-    sio = socketio.Client(reconnection=False)
-
-    @sio.on("connect")
-    def connect():
-        inbox.put("connect", "/")
-
-    @sio.on("connect", namespace="/admin")
-    def admin_connect():
-        inbox.put("connect", "/admin")
+    script, inbox, sio = new_session(log, args.seed, number)
+    to_inbox(sio, inbox, ("connect", "/"), ("connect", "/admin"), ("chat", "/"), ("chatroom", "/"),
+             ("chat", "/admin"))
 
     @sio.on("disconnect")
     def disconnect(*reason):
         inbox.put("disconnect", "/")
 
-    @sio.on("chat")
-    def chat(msg):
-        inbox.put("chat", "/", msg)
-
-    @sio.on("chatroom")
-    def chatroom(msg):
-        inbox.put("chatroom", "/", msg)
-
     @sio.on("attachment")
     def attachment(meta, data):
         inbox.put("attachment", "/", meta, data)
         return {"status": "ok", "size": len(data)}, hashlib.sha256(data).digest()
-
-    @sio.on("chat", namespace="/admin")
-    def admin_chat(msg):
-        inbox.put("chat", "/admin", msg)
 
     def acked(name, ns):
         return lambda *a: inbox.put("ack", ns, name, a)

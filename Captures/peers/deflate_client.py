@@ -38,6 +38,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import peerlib  # noqa: E402
 import wsdeflate  # noqa: E402
 import aiohttp  # noqa: E402
 from aiohttp import WSMsgType  # noqa: E402
@@ -156,7 +157,7 @@ def main():
     p.add_argument("--log", required=True, help="JSONL message log to write")
     args = p.parse_args()
     if args.rcvbuf:
-        wsdeflate.limit_receive_buffer(args.rcvbuf)
+        peerlib.limit_receive_buffer(args.rcvbuf)
     if args.no_context_takeover:
         offer_no_context_takeover()
     asyncio.run(run(args))

@@ -28,11 +28,11 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import peerlib  # noqa: E402
 import wsdeflate  # noqa: E402
 from aiohttp import WSMsgType, hdrs, web  # noqa: E402
 
@@ -125,20 +125,9 @@ def make_app(log, seed):
 async def main_async(args):
     log = wsdeflate.Log(args.log, "server")
     app = make_app(log, args.seed)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    site = web.SockSite(runner, wsdeflate.small_segments_listen(args.host, args.port, args.mss, args.rcvbuf))
-    await site.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for s in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(s, stop.set)
-    print("deflate_server: listening on %s port %d" % (args.host, args.port), file=sys.stderr, flush=True)
-    if args.ready_file:
-        with open(args.ready_file, "w") as f:
-            f.write("%d\n" % os.getpid())
-    await stop.wait()
-    await runner.cleanup()
+    await peerlib.serve(app, peerlib.listening_socket(args.host, args.port, args.mss, args.rcvbuf,
+                                                      backlog=16, v6only=False),
+                        "deflate_server: listening on %s port %d" % (args.host, args.port), args.ready_file)
     log.close()
 
 

@@ -25,13 +25,16 @@ _handle_event/_handle_ack (called with the fully reassembled data, binary attach
 import base64
 import importlib.metadata
 import json
+import os
 import random
-import threading
-import time
+import sys
 import uuid
 
-import socketio
-from socketio import packet as sio_packet
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import peerlib  # noqa: E402
+import socketio  # noqa: E402
+from socketio import packet as sio_packet  # noqa: E402
 
 SOCKETIO_VERSION = importlib.metadata.version("python-socketio")
 ENGINEIO_VERSION = importlib.metadata.version("python-engineio")
@@ -52,35 +55,33 @@ def jsonable(value):
     return value
 
 
-class EventLog:
+class EventLog(peerlib.JsonlLog):
     """Thread-safe JSONL writer; also remembers which event each ack id belongs to."""
 
     def __init__(self, path, side):
-        self.side = side
-        self._file = open(path, "w", encoding="utf-8")
-        self._lock = threading.Lock()
-        self._seq = 0
+        super().__init__(path, side)
         self._sent_ids = {}  # (namespace, id) -> event we emitted with that ack id
         self._recv_ids = {}  # (namespace, id) -> event we received with that ack id
         self.session = None
 
+    def extra(self, action, args):
+        """More fields for a record (after session), or None; for subclasses."""
+        return None
+
     def write(self, action, namespace, event, args, ack_id):
-        with self._lock:
-            self._seq += 1
-            rec = {
-                "seq": self._seq,
-                "time": round(time.time(), 6),
-                "side": self.side,
-                "action": action,
-                "namespace": namespace or "/",
-                "event": event,
-                "args": jsonable(args),
-                "ackId": ack_id,
-            }
-            if self.session is not None:
-                rec["session"] = self.session
-            self._file.write(json.dumps(rec, ensure_ascii=False, sort_keys=False) + "\n")
-            self._file.flush()
+        rec = {
+            "action": action,
+            "namespace": namespace or "/",
+            "event": event,
+            "args": jsonable(args),
+            "ackId": ack_id,
+        }
+        if self.session is not None:
+            rec["session"] = self.session
+        more = self.extra(action, args)
+        if more:
+            rec.update(more)
+        self._append(rec)
 
     def sent(self, pkt):
         ns = pkt.namespace or "/"
@@ -101,11 +102,6 @@ class EventLog:
     def received_ack(self, namespace, ack_id, data):
         ns = namespace or "/"
         self.write("ack_recv", ns, self._sent_ids.get((ns, ack_id)), list(data or []), ack_id)
-
-    def close(self):
-        with self._lock:
-            self._file.close()
-
 
 def install_hooks(log, cls):
     """Route every sent and received Socket.IO event/ack of `cls` (socketio.Client or

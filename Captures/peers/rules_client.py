@@ -31,22 +31,8 @@ GAP = 0.02
 
 
 def run_session(log, args, number, me, me_name, peer, peer_name, make_cases, server_series=False):
-    script = imlog.Script(args.seed * 100 + number, me, me_name, peer, peer_name)
-    log.session = number
-    inbox = base.Inbox()
-    sio = socketio.Client(reconnection=False)
-
-    @sio.on("connect")
-    def connect():
-        inbox.put("connect", "/")
-
-    @sio.on("chat")
-    def chat(msg):
-        inbox.put("chat", "/", msg)
-
-    @sio.on("chatroom")
-    def chatroom(msg):
-        inbox.put("chatroom", "/", msg)
+    script, inbox, sio = base.new_session(log, args.seed, number, (me, me_name, peer, peer_name))
+    base.to_inbox(sio, inbox, ("connect", "/"), ("chat", "/"), ("chatroom", "/"))
 
     def acked(name):
         return lambda *a: inbox.put("ack", "/", name, a)

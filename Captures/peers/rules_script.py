@@ -282,7 +282,6 @@ def _key(value):
 
 def make_log(path, side):
     import imlog
-    import time
 
     class RulesLog(imlog.EventLog):
         def __init__(self):
@@ -294,27 +293,9 @@ def make_log(path, side):
             assert key not in self._notes, "two cases with the same argument: " + case.label
             self._notes[key] = case.note()
 
-        def write(self, action, namespace, event, args, ack_id):
-            # imlog.EventLog.write, plus the case's note on an emit
-            note = self._notes.get(_key(args[0]) if args else "<none>") if action == "emit" else None
-            with self._lock:
-                self._seq += 1
-                rec = {
-                    "seq": self._seq,
-                    "time": round(time.time(), 6),
-                    "side": self.side,
-                    "action": action,
-                    "namespace": namespace or "/",
-                    "event": event,
-                    "args": imlog.jsonable(args),
-                    "ackId": ack_id,
-                }
-                if self.session is not None:
-                    rec["session"] = self.session
-                if note:
-                    rec.update(note)
-                self._file.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                self._file.flush()
+        def extra(self, action, args):
+            # the case's note on an emit (after imlog.EventLog.write's fields)
+            return self._notes.get(_key(args[0]) if args else "<none>") if action == "emit" else None
 
     return RulesLog()
 

@@ -18,12 +18,12 @@ Java servers write it) are server.py's.
 import argparse
 import asyncio
 import os
-import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import imlog  # noqa: E402
+import peerlib  # noqa: E402
 import rules_script  # noqa: E402
 import server as base  # noqa: E402
 import socketio  # noqa: E402
@@ -68,22 +68,10 @@ async def main_async(args):
     sio = make_server(log, args.ping_interval, args.ping_timeout)
     app = web.Application()
     sio.attach(app)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    site = web.SockSite(runner, base.listening_socket(args.host, args.port, args.mss, args.rcvbuf))
-    await site.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for s in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(s, stop.set)
-    print("rules_server: python-socketio %s, python-engineio %s (Engine.IO %d) on %s port %d"
-          % (imlog.SOCKETIO_VERSION, imlog.ENGINEIO_VERSION, imlog.EIO, args.host, args.port),
-          file=sys.stderr, flush=True)
-    if args.ready_file:
-        with open(args.ready_file, "w") as f:
-            f.write("%d\n" % os.getpid())
-    await stop.wait()
-    await runner.cleanup()
+    await peerlib.serve(app, peerlib.listening_socket(args.host, args.port, args.mss, args.rcvbuf),
+                        "rules_server: python-socketio %s, python-engineio %s (Engine.IO %d) on %s port %d"
+                        % (imlog.SOCKETIO_VERSION, imlog.ENGINEIO_VERSION, imlog.EIO, args.host, args.port),
+                        args.ready_file)
     log.close()
 
 

@@ -23,7 +23,8 @@ is a single TCP segment on lo. The listening socket therefore gets TCP_MAXSEG (-
 1460 as on Ethernet; the client learns it from the SYN-ACK) and, with --rcvbuf, a small SO_RCVBUF
 (inherited by accepted connections). A small receive window is what really keeps segments small
 on lo (GSO packs up to the window); the client does the same on its side (client.py --rcvbuf),
-so large messages span many segments in both directions, as they would on a real network.
+so large messages span many segments in both directions, as they would on a real network
+(peerlib.py: listening_socket, limit_receive_buffer).
 
 Python 3.11 and python-engineio 3.14.2 / python-socketio 4.6.1: their asyncio code passes bare
 coroutines to asyncio.wait(), which Python 3.11 rejects (TypeError). Under Engine.IO 3 this
@@ -38,13 +39,12 @@ import asyncio
 import hashlib
 import json
 import os
-import signal
-import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import imlog  # noqa: E402
+import peerlib  # noqa: E402
 import socketio  # noqa: E402
 from aiohttp import web  # noqa: E402
 
@@ -157,20 +157,7 @@ def make_server(log, ping_interval, ping_timeout):
     return sio
 
 
-def listening_socket(host, port, mss, rcvbuf):
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if family == socket.AF_INET6:
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-    if mss:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
-    if rcvbuf:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.bind((host, port))
-    sock.listen(64)
-    sock.setblocking(False)
-    return sock
+listening_socket = peerlib.listening_socket  # (host, port, mss, rcvbuf)
 
 
 async def main_async(args):
@@ -178,22 +165,10 @@ async def main_async(args):
     sio = make_server(log, args.ping_interval, args.ping_timeout)
     app = web.Application()
     sio.attach(app)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    site = web.SockSite(runner, listening_socket(args.host, args.port, args.mss, args.rcvbuf))
-    await site.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for s in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(s, stop.set)
-    print("server: python-socketio %s, python-engineio %s (Engine.IO %d) on %s port %d"
-          % (imlog.SOCKETIO_VERSION, imlog.ENGINEIO_VERSION, imlog.EIO, args.host, args.port),
-          file=sys.stderr, flush=True)
-    if args.ready_file:
-        with open(args.ready_file, "w") as f:
-            f.write("%d\n" % os.getpid())
-    await stop.wait()
-    await runner.cleanup()
+    await peerlib.serve(app, listening_socket(args.host, args.port, args.mss, args.rcvbuf),
+                        "server: python-socketio %s, python-engineio %s (Engine.IO %d) on %s port %d"
+                        % (imlog.SOCKETIO_VERSION, imlog.ENGINEIO_VERSION, imlog.EIO, args.host, args.port),
+                        args.ready_file)
     log.close()
 
 

@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import imlog  # noqa: E402
 import socketio  # noqa: E402
 
-from client import Inbox, limit_receive_buffer  # noqa: E402
+from client import limit_receive_buffer, new_session, to_inbox  # noqa: E402
 
 TIMEOUT = 20.0
 PACE = {"rate": 0}  # bytes per second for socket writes; 0: not paced
@@ -56,23 +56,8 @@ def pace_socket_writes(chunk=4096):
 
 
 def session(log, args, number, midstream):
-    me, me_name, peer, peer_name = ("u1", "Alice", "u2", "Bob") if number % 2 else ("u2", "Bob", "u1", "Alice")
-    script = imlog.Script(args.seed * 100 + number, me, me_name, peer, peer_name)
-    log.session = number
-    inbox = Inbox()
-    sio = socketio.Client(reconnection=False)
-
-    @sio.on("connect")
-    def connect():
-        inbox.put("connect", "/")
-
-    @sio.on("connect", namespace="/admin")
-    def admin_connect():
-        inbox.put("connect", "/admin")
-
-    @sio.on("chat")
-    def chat(msg):
-        inbox.put("chat", "/", msg)
+    script, inbox, sio = new_session(log, args.seed, number)
+    to_inbox(sio, inbox, ("connect", "/"), ("connect", "/admin"), ("chat", "/"))
 
     sio.connect(args.url, transports=["websocket"], namespaces=["/", "/admin"], wait_timeout=TIMEOUT)
     for ns in ("/", "/admin"):

@@ -1,5 +1,6 @@
 """Shared parts of the permessage-deflate peers (deflate_server.py, deflate_client.py): the
-message log, the deterministic conversation and the socket options that keep segments small.
+message log and the deterministic conversation (the log writer and the socket options that keep
+segments small are peerlib.py's).
 
 Plain aiohttp WebSocket (no Socket.IO) with `compress=15`: both sides negotiate permessage-deflate
 (RFC 7692) with a 32 KiB window and, unless asked otherwise, context takeover, so a message's
@@ -24,10 +25,13 @@ Log (one JSON object per line, flushed as it happens; `deflate_*.py --log FILE`)
 
 import base64
 import json
+import os
 import random
-import socket
-import threading
-import time
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import peerlib  # noqa: E402
 
 PHRASES = [
     "the quick brown fox jumps over the lazy dog", "imscope reassembles every segment", "permessage-deflate",
@@ -43,25 +47,11 @@ USERS = ["u%d" % i for i in range(1, 40)]
 NICKS = ["Alice", "Bob", "Carol", "Dave", "Eve", "Mallory", "Trent", "Peggy", "Victor", "Walter", "小明", "Zoë"]
 
 
-class Log:
+class Log(peerlib.JsonlLog):
     """Thread-safe JSONL writer of the messages one peer sent and received."""
 
-    def __init__(self, path, side):
-        self.side = side
-        self._file = open(path, "w", encoding="utf-8")
-        self._lock = threading.Lock()
-        self._seq = 0
-
-    def _write(self, rec):
-        with self._lock:
-            self._seq += 1
-            full = {"seq": self._seq, "time": round(time.time(), 6), "side": self.side}
-            full.update(rec)
-            self._file.write(json.dumps(full, ensure_ascii=False) + "\n")
-            self._file.flush()
-
     def handshake(self, **info):
-        self._write(dict(action="handshake", **info))
+        self._append(dict(action="handshake", **info))
 
     def message(self, action, kind, payload=b"", code=None, reason=None):
         rec = {"action": action, "type": kind}
@@ -76,11 +66,7 @@ class Log:
             data = bytes(payload or b"")
             rec["length"] = len(data)
             rec["base64"] = base64.b64encode(data).decode("ascii")
-        self._write(rec)
-
-    def close(self):
-        with self._lock:
-            self._file.close()
+        self._append(rec)
 
 
 class Content:
@@ -130,31 +116,3 @@ class Content:
             v = self.rng.randrange(1 << 16)
             out += bytes([0x10, v & 0xFF, v >> 8, self.rng.choice((0, 1, 2, 3))]) + b"\x00\x00\xff\xee"
         return bytes(out[:n])
-
-
-def small_segments_listen(host, port, mss, rcvbuf):
-    """A listening socket whose connections use TCP_MAXSEG `mss` and SO_RCVBUF `rcvbuf` (see
-    peers/server.py: on lo only a small receive window keeps GSO from making 64 KiB segments)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if mss:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
-    if rcvbuf:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.bind((host, port))
-    sock.listen(16)
-    sock.setblocking(False)
-    return sock
-
-
-def limit_receive_buffer(size):
-    """SO_RCVBUF `size` on every TCP socket this process connects (before connect)."""
-    orig_connect = socket.socket.connect
-
-    def connect(self, address):
-        if self.type == socket.SOCK_STREAM:
-            self.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-        return orig_connect(self, address)
-
-    socket.socket.connect = connect
