@@ -23,8 +23,10 @@ FILTER="tcp port $PORT"
 NAME=im-rules-lo
 PY=$repo/.venv/eio4/bin/python
 
+PROG=make-im-captures
+. "$here/lib-capture.sh"
+
 usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
-log() { echo "make-im-captures: $*" >&2; }
 
 out=$here/im
 while [ $# -gt 0 ]; do
@@ -36,53 +38,18 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-[ "$(id -u)" = 0 ] || { log "must run as root (packet capture)"; exit 1; }
-command -v tcpdump >/dev/null || { log "tcpdump missing (scripts/setup.sh test)"; exit 1; }
-[ -x "$PY" ] || { log ".venv/eio4 missing (scripts/setup.sh test)"; exit 1; }
-if command -v ss >/dev/null && [ -n "$(ss -Htln "sport = :$PORT")" ]; then
-    log "something already listens on port $PORT"; exit 1
-fi
-
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-work=$(mktemp -d /tmp/make-im-captures.XXXXXX)
-bg_pids=()
-cleanup() {
-    local p
-    for p in "${bg_pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-    for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-forget_pid() { local p keep=(); for p in "${bg_pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; bg_pids=("${keep[@]}"); }
+require_capture_setup tcpdump eio4
+setup_work
 
 pcap=$out/$NAME.pcap
 rm -f "$pcap" "$out/$NAME.client.jsonl" "$out/$NAME.server.jsonl"
 
 # the server (MSS 1460 and a 4 KiB receive buffer, as for the other captures)
-"$PY" "$here/peers/rules_server.py" --port $PORT --ping-interval 1 --ping-timeout 2 --mss 1460 --rcvbuf 4096 \
-    --log "$out/$NAME.server.jsonl" --ready-file "$work/server.ready" 2>"$work/server.err" &
-server_pid=$!
-bg_pids+=("$server_pid")
-for i in $(seq 300); do
-    [ -s "$work/server.ready" ] && break
-    kill -0 "$server_pid" 2>/dev/null || { log "server exited:"; cat "$work/server.err" >&2; exit 1; }
-    sleep 0.05
-done
-[ -s "$work/server.ready" ] || { log "server did not start"; cat "$work/server.err" >&2; exit 1; }
+start_peer_server "$PY" "$here/peers/rules_server.py" --port $PORT --ping-interval 1 --ping-timeout 2 --mss 1460 \
+    --rcvbuf 4096 --log "$out/$NAME.server.jsonl"
 
 # the capture
-tcpdump -i lo -U --immediate-mode -B 65536 -Z root -s 262144 --time-stamp-precision=micro \
-    -w "$pcap" "$FILTER" 2>"$work/tcpdump.err" &
-cap_pid=$!
-bg_pids+=("$cap_pid")
-for i in $(seq 200); do
-    grep -q "listening on" "$work/tcpdump.err" 2>/dev/null && break
-    kill -0 "$cap_pid" 2>/dev/null || { log "tcpdump exited:"; cat "$work/tcpdump.err" >&2; exit 1; }
-    sleep 0.05
-done
-grep -q "listening on" "$work/tcpdump.err" || { log "tcpdump did not start"; cat "$work/tcpdump.err" >&2; exit 1; }
-sleep 0.2
+start_capture tcpdump lo "" "$pcap" micro "$NAME"
 
 log "$NAME: rules_client.py -> rules_server.py on 127.0.0.1:$PORT, tcpdump -i lo -> $pcap"
 timeout 120 "$PY" "$here/peers/rules_client.py" --url "http://127.0.0.1:$PORT" --rcvbuf 4096 \
@@ -90,22 +57,11 @@ timeout 120 "$PY" "$here/peers/rules_client.py" --url "http://127.0.0.1:$PORT" -
 
 # let the last FIN/ACKs through, stop the server, then the capture
 sleep 0.5
-kill -INT "$server_pid"
-wait "$server_pid" || { log "server failed:"; cat "$work/server.err" >&2; exit 1; }
-forget_pid "$server_pid"
+stop_server
 sleep 0.7
-kill -INT "$cap_pid"
-wait "$cap_pid" || { log "tcpdump failed:"; cat "$work/tcpdump.err" >&2; exit 1; }
-forget_pid "$cap_pid"
-chmod 644 "$pcap" "$out/$NAME.client.jsonl" "$out/$NAME.server.jsonl"
-grep -Ei "captured|dropped" "$work/tcpdump.err" | sed "s/^/make-im-captures:   /" >&2 || true
-drops=$(grep -Eo '^[0-9]+ packets dropped by kernel' "$work/tcpdump.err" | grep -Eo '^[0-9]+' || echo 0)
-[ "$drops" = 0 ] || { log "tcpdump dropped $drops packets"; exit 1; }
-if command -v tshark >/dev/null; then
-    lost=$(tshark -r "$pcap" -Y 'tcp.analysis.lost_segment || tcp.analysis.ack_lost_segment' -T fields \
-        -e frame.number 2>/dev/null | wc -l)
-    [ "$lost" = 0 ] || { log "$pcap: tshark sees $lost lost/unseen segments"; exit 1; }
-fi
+stop_capture "$capture_pid" "$NAME" "$pcap"
+chmod 644 "$out/$NAME.client.jsonl" "$out/$NAME.server.jsonl"
+check_capture "$pcap" || exit 1
 size=$(stat -c %s "$pcap")
 [ "$size" -lt 1048576 ] || { log "$pcap is $size bytes (should stay well under 1 MB)"; exit 1; }
 log "wrote $pcap ($size bytes)"

@@ -33,109 +33,33 @@ PEERS=(ws-deflate-lo ws-deflate-nocontext-lo eio4-ws-midstream-lo)
 ALL=("${PEERS[@]}" ws-bomb)
 PY=$repo/.venv/eio4/bin/python
 
+PROG=make-ws-captures
+. "$here/lib-capture.sh"
+
 usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 
-out=$here/ws
-names=()
-while [ $# -gt 0 ]; do
-    case $1 in
-        -o|--out) out=$2; out_set=1; shift 2 ;;
-        -h|--help) usage; exit 0 ;;
-        -*) echo "make-ws-captures: unknown option $1" >&2; usage >&2; exit 2 ;;
-        *)
-            case " ${ALL[*]} " in
-                *" $1 "*) names+=("$1") ;;
-                *) if [ ${#names[@]} -eq 0 ] && [ -z "${out_set:-}" ]; then out=$1; out_set=1
-                   else echo "make-ws-captures: unknown capture '$1' (known: ${ALL[*]})" >&2; exit 2; fi ;;
-            esac
-            shift ;;
-    esac
-done
+parse_args "$here/ws" "$@"
 [ ${#names[@]} -gt 0 ] || names=("${PEERS[@]}")
-
-log() { echo "make-ws-captures: $*" >&2; }
 
 needs_peers=0
 for n in "${names[@]}"; do [ "$n" = ws-bomb ] || needs_peers=1; done
-if [ $needs_peers = 1 ]; then
-    [ "$(id -u)" = 0 ] || { log "must run as root (packet capture)"; exit 1; }
-    command -v tcpdump >/dev/null || { log "tcpdump missing (scripts/setup.sh test)"; exit 1; }
-    [ -x "$PY" ] || { log ".venv/eio4 missing (scripts/setup.sh test)"; exit 1; }
-    if command -v ss >/dev/null && [ -n "$(ss -Htln "sport = :$PORT")" ]; then
-        log "something already listens on port $PORT"; exit 1
-    fi
-fi
-
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-work=$(mktemp -d /tmp/make-ws-captures.XXXXXX)
-bg_pids=()
-cleanup() {
-    local p
-    for p in "${bg_pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-    for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-forget_pid() { local p keep=(); for p in "${bg_pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; bg_pids=("${keep[@]}"); }
-
-# wait_for FILE PID WHAT [PATTERN]: until FILE exists and is not empty (or holds PATTERN), 15 s
-wait_for() {
-    local i
-    for i in $(seq 300); do
-        if [ -n "${4:-}" ]; then grep -q "$4" "$1" 2>/dev/null && return 0
-        else [ -s "$1" ] && return 0; fi
-        kill -0 "$2" 2>/dev/null || { log "$3 exited early"; cat "$work"/*.err >&2 2>/dev/null; exit 1; }
-        sleep 0.05
-    done
-    log "$3 did not get ready"; cat "$work"/*.err >&2 2>/dev/null; exit 1
-}
+[ $needs_peers = 0 ] || require_capture_setup tcpdump eio4
+setup_work
 
 # start_server SCRIPT LOG [ARGS...] -> $server_pid
 start_server() {
     local script=$1 slog=$2
     shift 2
-    rm -f "$work/server.ready"
-    "$PY" "$here/peers/$script" --host 127.0.0.1 --port $PORT --log "$slog" --ready-file "$work/server.ready" \
-        "$@" 2>"$work/server.err" &
-    server_pid=$!
-    bg_pids+=("$server_pid")
-    wait_for "$work/server.ready" "$server_pid" "server"
+    start_peer_server "$PY" "$here/peers/$script" --host 127.0.0.1 --port $PORT --log "$slog" "$@"
 }
 
-stop_server() {
-    kill -INT "$server_pid"
-    wait "$server_pid" || { log "server failed:"; cat "$work/server.err" >&2; exit 1; }
-    forget_pid "$server_pid"
-}
+# start_capture_lo FILE -> $capture_pid: tcpdump -i lo (Ethernet), pcap us, as make-captures.sh does it
+start_capture_lo() { start_capture tcpdump lo "" "$1" micro "$(basename "$1" .pcap)"; }
 
-# start_capture FILE -> $capture_pid (tcpdump -i lo, as make-captures.sh does it)
-start_capture() {
-    rm -f "$1" "$work/tcpdump.err"
-    tcpdump -i lo -U --immediate-mode -B 65536 -Z root -s 262144 -w "$1" "$FILTER" 2>"$work/tcpdump.err" &
-    capture_pid=$!
-    bg_pids+=("$capture_pid")
-    wait_for "$work/tcpdump.err" "$capture_pid" "tcpdump" "listening on"
-    sleep 0.2
-}
-
-stop_capture() { # FILE
-    kill -INT "$capture_pid"
-    wait "$capture_pid" || { log "tcpdump failed:"; cat "$work/tcpdump.err" >&2; exit 1; }
-    forget_pid "$capture_pid"
-    chmod 644 "$1"
-    grep -Ei "captured|dropped" "$work/tcpdump.err" | sed "s/^/make-ws-captures:   /" >&2 || true
-    local drops
-    drops=$(grep -Eo '^[0-9]+ packets dropped by kernel' "$work/tcpdump.err" | grep -Eo '^[0-9]+' || echo 0)
-    if [ "$drops" != 0 ]; then log "$1: tcpdump dropped $drops packets"; exit 1; fi
-    if command -v tshark >/dev/null; then
-        local lost
-        lost=$(tshark -r "$1" -Y 'tcp.analysis.lost_segment || tcp.analysis.ack_lost_segment' -T fields \
-            -e frame.number 2>/dev/null | wc -l)
-        if [ "$lost" != 0 ]; then log "$1: tshark sees $lost lost/unseen segments"; return 1; fi
-    fi
-    return 0
+# stop_capture_lo FILE: stop it, fail on kernel drops; returns 1 if tshark sees a lost segment
+stop_capture_lo() {
+    stop_capture "$capture_pid" "$(basename "$1" .pcap)" "$1"
+    check_capture "$1"
 }
 
 deflate_capture() { # NAME CLIENT-ARGS...
@@ -143,13 +67,13 @@ deflate_capture() { # NAME CLIENT-ARGS...
     shift
     log "$name: aiohttp compress=15 ${*:-(context takeover)}, tcpdump -i lo -> $name.pcap"
     start_server deflate_server.py "$out/$name.server.jsonl"
-    start_capture "$out/$name.pcap"
+    start_capture_lo "$out/$name.pcap"
     timeout 60 "$PY" "$here/peers/deflate_client.py" --url "ws://127.0.0.1:$PORT/ws" --log "$out/$name.client.jsonl" \
         "$@" 2>"$work/client.err" || { log "client failed:"; cat "$work/client.err" >&2; exit 1; }
     sleep 0.5
     stop_server
     sleep 0.5
-    stop_capture "$out/$name.pcap" || exit 1
+    stop_capture_lo "$out/$name.pcap" || exit 1
 }
 
 # does the client's first captured payload byte of the first connection start a frame? (then the
@@ -180,9 +104,9 @@ midstream_capture() { # NAME
             --ready-file "$work/client.ready" --go-file "$work/client.go" 2>"$work/client.err" &
         local client_pid=$!
         bg_pids+=("$client_pid")
-        wait_for "$work/client.ready" "$client_pid" "stream client"
+        wait_for "$work/client.ready" "$client_pid" "stream client" "" "$work/client.err"
         sleep 0.7
-        start_capture "$out/$name.pcap"
+        start_capture_lo "$out/$name.pcap"
         touch "$work/client.go"
         wait "$client_pid" || { log "client failed:"; cat "$work/client.err" >&2; exit 1; }
         forget_pid "$client_pid"
@@ -190,7 +114,7 @@ midstream_capture() { # NAME
         stop_server
         sleep 0.5
         # tshark may call the first segments of a capture that starts mid-transfer "ACKed unseen"
-        stop_capture "$out/$name.pcap" || log "(expected for a capture that starts mid-transfer)"
+        stop_capture_lo "$out/$name.pcap" || log "(expected for a capture that starts mid-transfer)"
         if starts_on_boundary "$out/$name.pcap"; then
             log "$name: the client's first captured bytes start a frame; again"
             continue
