@@ -58,6 +58,9 @@ public final class PacketSource {
             pcap_close(handle)
         }
 
+        /// Set (from a signal handler, through ``PacketSource/requestStop()``) to end a live capture.
+        var stopRequested = false
+
         /// Advances to the next packet; returns false at the end or on error (`error` then says why).
         func advance(error: inout String?) -> Bool {
             while true {
@@ -70,7 +73,12 @@ public final class PacketSource {
                         nanoseconds: Int64(h.ts.tv_sec) &* 1_000_000_000 &+ Int64(h.ts.tv_usec), precision: precision)
                     return true
                 case 0:
-                    continue  // live capture: timeout with no packet
+                    // Live capture: the read timed out with no packet; a requested stop takes effect here too.
+                    if stopRequested {
+                        done = true
+                        return false
+                    }
+                    continue
                 case -2:  // PCAP_ERROR_BREAK: end of file
                     done = true
                     return false
@@ -131,8 +139,9 @@ public final class PacketSource {
             throw CaptureError("cannot open interface \(interface): \(why)")
         }
         pcap_set_snaplen(handle, snaplen)
+        // Packets come at most 100 ms late; not immediate mode, in which Linux libpcap waits for a packet without
+        // a timeout, so a stop could not take effect on a quiet interface.
         pcap_set_timeout(handle, 100)
-        pcap_set_immediate_mode(handle, 1)
         let nano = pcap_set_tstamp_precision(handle, Int32(PCAP_TSTAMP_PRECISION_NANO)) == 0
         let rc = pcap_activate(handle)
         if rc < 0 {
@@ -167,7 +176,13 @@ public final class PacketSource {
     }
 
     /// Asks a running ``forEach(_:onError:)`` to return after the current packet (from a signal handler's flag).
-    public func requestStop() { stop = true }
+    public func requestStop() {
+        stop = true
+        for input in inputs {
+            input.stopRequested = true
+            if isLive { pcap_breakloop(input.handle) }  // wakes a read waiting for packets
+        }
+    }
 
     /// Calls `body` for every packet in time order (inputs merged by timestamp; ties keep input order).
     /// A read error ends that input: `onError` gets the input's name, the packets read from it, and libpcap's
