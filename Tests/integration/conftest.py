@@ -74,6 +74,17 @@ def tshark():
     return path
 
 
+def assert_logs_agree(client, server):
+    """What one peer logged it sent, the other logged it received, in the same order (events and acks)."""
+    def pick(log, action):
+        return [(r["namespace"], r["event"], r["args"], r["ackId"]) for r in log if r["action"] == action]
+
+    assert pick(client, "emit") == pick(server, "recv")
+    assert pick(server, "emit") == pick(client, "recv")
+    assert pick(client, "ack_sent") == pick(server, "ack_recv")
+    assert pick(server, "ack_sent") == pick(client, "ack_recv")
+
+
 def per_path(compute):
     """A getter that computes `compute(str(path))` once per path for the session (the fixtures that run tshark or
     imscope on a capture share it)."""
@@ -174,6 +185,11 @@ def _live_prerequisites():
     for venv in ("eio4", "eio3"):
         if not (REPO / ".venv" / venv / "bin" / "python").exists():
             return ".venv/%s is missing (scripts/setup.sh test)" % venv
+    return port_9092_taken()
+
+
+def port_9092_taken():
+    """Why the peers' port 9092 cannot be used on loopback, or None when it is free."""
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

@@ -9,17 +9,7 @@ import time
 
 import pytest
 
-from conftest import imscope_path
-
-
-def port_free(port):
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
+from conftest import imscope_path, port_9092_taken
 
 
 def echo_traffic(port, connections=3, size=50_000):
@@ -54,8 +44,9 @@ def echo_traffic(port, connections=3, size=50_000):
 @pytest.mark.live
 @pytest.mark.skipif(os.geteuid() != 0, reason="live capture needs root")
 def test_live_capture_and_recording(tmp_path):
-    if not port_free(9092):
-        pytest.skip("port 9092 is in use")
+    taken = port_9092_taken()
+    if taken:
+        pytest.skip(taken)
     recording = tmp_path / "live.pcap"
     proc = subprocess.Popen([str(imscope_path()), "live", "-i", "lo", "--duration", "6", "-w", str(recording),
                              "--layer", "tcp", "--format", "jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
