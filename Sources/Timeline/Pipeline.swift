@@ -84,10 +84,8 @@ public final class Pipeline {
     /// Reads every packet of `source` and emits the timeline, then closes what is still open.
     public func run(_ source: PacketSource, onPacket: ((Packet) -> Void)? = nil) {
         var segment = TCPSegment()
-        var warnedLinks = Set<Int32>()
         var lastCtx = PacketContext(ts: Timestamp(nanoseconds: 0), frame: 0)
         for input in source.inputSummaries where !LinkType.isSupported(input.linkType) {
-            warnedLinks.insert(input.linkType)
             emitDiagnostic(
                 Diagnostic(
                     .captureUnsupportedLink,
