@@ -33,7 +33,10 @@ let package = Package(
         ),
         // zlib for permessage-deflate (RFC 7692): raw inflate, no hand-written inflater.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
-        .target(name: "ImscopeCore", swiftSettings: optimize),
+        // simdjson's SIMD UTF-8 validator (RFC 6455 requires every text message checked; the byte-wise check was 8 %
+        // of a full decode). A C++ library behind one C function: libsimdjson-dev.
+        .target(name: "CSimdjson", linkerSettings: [.linkedLibrary("simdjson")]),
+        .target(name: "ImscopeCore", dependencies: ["CSimdjson"], swiftSettings: optimize),
         .target(name: "Capture", dependencies: ["CPcap", "ImscopeCore"], swiftSettings: optimize),
         .target(name: "TCPReassembly", dependencies: ["Capture", "ImscopeCore"], swiftSettings: optimize),
         .target(name: "JSONScan", swiftSettings: optimize),

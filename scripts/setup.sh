@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what imscope's build, demo and tests need, only where it is missing:
-#   - Debian packages: libpcap-dev, zlib1g-dev (build), tcpdump, tshark (test peers and oracle)
+#   - Debian packages: libpcap-dev, zlib1g-dev, libsimdjson-dev (build), tcpdump, tshark (test peers and oracle)
 #   - Python virtualenvs for the real Socket.IO peers that generate test traffic:
 #       .venv/eio4  python-socketio 5.x (Engine.IO 4), aiohttp, pytest
 #       .venv/eio3  python-socketio 4.6.1 + python-engineio 3.14.2 (Engine.IO 3)
@@ -13,6 +13,7 @@ what=${1:-test}
 need_debs=()
 dpkg -s libpcap-dev >/dev/null 2>&1 || need_debs+=(libpcap-dev)
 dpkg -s zlib1g-dev >/dev/null 2>&1 || need_debs+=(zlib1g-dev)
+dpkg -s libsimdjson-dev >/dev/null 2>&1 || need_debs+=(libsimdjson-dev)
 command -v pkg-config >/dev/null 2>&1 || need_debs+=(pkg-config)
 if [ "$what" = test ]; then
     command -v tcpdump >/dev/null 2>&1 || need_debs+=(tcpdump)
