@@ -2,26 +2,41 @@
 public enum Base64 {
     static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
-    public static func encode(_ input: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+    /// How many bytes `encode` writes for `n` input bytes (padded).
+    @inlinable
+    public static func encodedCount(_ n: Int) -> Int { (n + 2) / 3 * 4 }
+
+    /// Writes the padded encoding of `input` at `out`, which has room for `encodedCount(input.count)` bytes.
+    public static func encode(_ input: UnsafeRawBufferPointer, to out: UnsafeMutablePointer<UInt8>) {
         let n = input.count
-        out.reserveCapacity(out.count + (n + 2) / 3 * 4)
         var i = 0
-        while i + 3 <= n {
-            let v = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
-            out.append(alphabet[Int(v >> 18)])
-            out.append(alphabet[Int((v >> 12) & 63)])
-            out.append(alphabet[Int((v >> 6) & 63)])
-            out.append(alphabet[Int(v & 63)])
-            i += 3
+        var o = 0
+        alphabet.withUnsafeBufferPointer { alphabet in
+            while i + 3 <= n {
+                let v = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
+                out[o] = alphabet[Int(v >> 18)]
+                out[o + 1] = alphabet[Int((v >> 12) & 63)]
+                out[o + 2] = alphabet[Int((v >> 6) & 63)]
+                out[o + 3] = alphabet[Int(v & 63)]
+                i += 3
+                o += 4
+            }
+            let rest = n - i
+            if rest > 0 {
+                let v = UInt32(input[i]) << 16 | (rest == 2 ? UInt32(input[i + 1]) << 8 : 0)
+                out[o] = alphabet[Int(v >> 18)]
+                out[o + 1] = alphabet[Int((v >> 12) & 63)]
+                out[o + 2] = rest == 2 ? alphabet[Int((v >> 6) & 63)] : UInt8(ascii: "=")
+                out[o + 3] = UInt8(ascii: "=")
+            }
         }
-        let rest = n - i
-        if rest > 0 {
-            let v = UInt32(input[i]) << 16 | (rest == 2 ? UInt32(input[i + 1]) << 8 : 0)
-            out.append(alphabet[Int(v >> 18)])
-            out.append(alphabet[Int((v >> 12) & 63)])
-            out.append(rest == 2 ? alphabet[Int((v >> 6) & 63)] : UInt8(ascii: "="))
-            out.append(UInt8(ascii: "="))
-        }
+    }
+
+    public static func encode(_ input: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        let start = out.count
+        let count = encodedCount(input.count)
+        out.append(contentsOf: repeatElement(0, count: count))
+        out.withUnsafeMutableBufferPointer { encode(input, to: $0.baseAddress! + start) }
     }
 
     public static func encode(_ bytes: [UInt8]) -> String {

@@ -88,23 +88,30 @@ public struct JSONScanner {
 
     /// The members of the object at `range` as (key range including quotes, value range); nil if not valid.
     public func objectMembers(_ range: Range<Int>) -> [(key: Range<Int>, value: Range<Int>)]? {
+        var out: [(key: Range<Int>, value: Range<Int>)] = []
+        return forEachMember(range) { out.append((key: $0, value: $1)) } ? out : nil
+    }
+
+    /// Calls `body` with each member of the object at `range` (key range including quotes, value range), without
+    /// collecting them; false if the object is not valid (`body` may have seen some members by then).
+    @inlinable
+    public func forEachMember(_ range: Range<Int>, _ body: (Range<Int>, Range<Int>) -> Void) -> Bool {
         var i = skipSpace(range.lowerBound)
-        guard i < range.upperBound, bytes[i] == UInt8(ascii: "{") else { return nil }
+        guard i < range.upperBound, bytes[i] == UInt8(ascii: "{") else { return false }
         i = skipSpace(i + 1)
-        var out: [(Range<Int>, Range<Int>)] = []
-        if i < range.upperBound && bytes[i] == UInt8(ascii: "}") { return out }
+        if i < range.upperBound && bytes[i] == UInt8(ascii: "}") { return true }
         while true {
-            guard i < range.upperBound, bytes[i] == UInt8(ascii: "\""), let keyEnd = string(i) else { return nil }
+            guard i < range.upperBound, bytes[i] == UInt8(ascii: "\""), let keyEnd = string(i) else { return false }
             let key = i..<keyEnd
             i = skipSpace(keyEnd)
-            guard i < range.upperBound, bytes[i] == UInt8(ascii: ":") else { return nil }
+            guard i < range.upperBound, bytes[i] == UInt8(ascii: ":") else { return false }
             i = skipSpace(i + 1)
-            guard let end = value(i, depth: 1), end <= range.upperBound else { return nil }
-            out.append((key, i..<end))
+            guard let end = value(i, depth: 1), end <= range.upperBound else { return false }
+            body(key, i..<end)
             i = skipSpace(end)
-            guard i < range.upperBound else { return nil }
-            if bytes[i] == UInt8(ascii: "}") { return out }
-            guard bytes[i] == UInt8(ascii: ",") else { return nil }
+            guard i < range.upperBound else { return false }
+            if bytes[i] == UInt8(ascii: "}") { return true }
+            guard bytes[i] == UInt8(ascii: ",") else { return false }
             i = skipSpace(i + 1)
         }
     }
@@ -199,7 +206,7 @@ public struct JSONScanner {
         return v
     }
 
-    func value(_ i: Int, depth: Int) -> Int? {
+    @usableFromInline func value(_ i: Int, depth: Int) -> Int? {
         guard i < bytes.count, depth <= maxDepth else { return nil }
         switch bytes[i] {
         case UInt8(ascii: "{"):
@@ -250,7 +257,7 @@ public struct JSONScanner {
 
     /// A string starting at the quote at `i`: control characters and bad escapes are invalid; the bytes inside
     /// are checked for UTF-8 by the layer that reads the message.
-    func string(_ i: Int) -> Int? {
+    @usableFromInline func string(_ i: Int) -> Int? {
         var k = i + 1
         let n = bytes.count
         guard let base = bytes.baseAddress else { return nil }
@@ -267,20 +274,7 @@ public struct JSONScanner {
             return nil
         }
         while k < n {
-            // Eight bytes at a time while none of them is a quote, a backslash or a control character
-            // (the classic "has a zero byte" test on the word XORed with each special byte).
-            while k + 8 <= n {
-                let w = base.loadUnaligned(fromByteOffset: k, as: UInt64.self)
-                let ones: UInt64 = 0x0101_0101_0101_0101
-                let highs: UInt64 = 0x8080_8080_8080_8080
-                let quote = w ^ (ones &* 0x22)
-                let backslash = w ^ (ones &* 0x5C)
-                let hasQuote = (quote &- ones) & ~quote & highs
-                let hasBackslash = (backslash &- ones) & ~backslash & highs
-                let hasControl = (w &- (ones &* 0x20)) & ~w & highs
-                if hasQuote | hasBackslash | hasControl != 0 { break }
-                k += 8
-            }
+            k = firstJSONStringSpecial(base, from: k, end: n)
             guard k < n else { return nil }
             let b = bytes[k]
             if b == UInt8(ascii: "\"") { return k + 1 }

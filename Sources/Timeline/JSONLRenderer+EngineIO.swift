@@ -188,7 +188,7 @@ extension JSONLRenderer {
             let members = s.objectMembers(range) ?? []
             if let num = placeholder(s, members), num >= 0, num < attachments.count {
                 out.append("{\"_binary\":\"" as StaticString)
-                attachments[num].withUnsafeBytes { Base64.encode($0, into: &out.bytes) }
+                attachments[num].withUnsafeBytes { out.appendBase64($0) }
                 out.append("\"}" as StaticString)
                 return
             }
@@ -240,7 +240,7 @@ extension JSONLRenderer {
         {
             appendCompact(bytes)
         } else {
-            out.bytes.append(contentsOf: bytes)
+            out.append(bytes)
         }
     }
 
@@ -251,7 +251,7 @@ extension JSONLRenderer {
         var escaped = false
         for b in bytes {
             if inString {
-                out.bytes.append(b)
+                out.append(byte: b)
                 if escaped {
                     escaped = false
                 } else if b == UInt8(ascii: "\\") {
@@ -261,7 +261,7 @@ extension JSONLRenderer {
                 }
             } else if b != 0x20 && b != 0x0A && b != 0x0D && b != 0x09 {
                 if b == UInt8(ascii: "\"") { inString = true }
-                out.bytes.append(b)
+                out.append(byte: b)
             }
         }
     }

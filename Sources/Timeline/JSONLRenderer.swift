@@ -136,7 +136,7 @@ public final class JSONLRenderer: RecordSink {
             appendText(m.payload, valid: m.validUTF8)
         } else {
             out.append(",\"base64\":\"" as StaticString)
-            Base64.encode(m.payload, into: &out.bytes)
+            out.appendBase64(m.payload)
             out.append(byte: UInt8(ascii: "\""))
         }
         if m.truncated { out.append(",\"truncated\":true" as StaticString) }

@@ -1,4 +1,5 @@
 import ImscopeCore
+import JSONScan
 
 extension OutputBuffer {
     /// Appends `s` as a JSON string literal (RFC 8259 escaping; non-ASCII passes through as UTF-8).
@@ -10,39 +11,50 @@ extension OutputBuffer {
     /// Appends UTF-8 bytes as a JSON string literal. Invalid UTF-8 is not repaired here; callers that pass
     /// bytes from the wire validate first.
     public func appendJSONString(utf8: UnsafeRawBufferPointer) {
-        bytes.append(UInt8(ascii: "\""))
-        var runStart = 0
-        for i in 0..<utf8.count {
-            let c = utf8[i]
-            if c >= 0x20 && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") { continue }
-            if runStart < i { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: utf8[runStart..<i])) }
-            runStart = i + 1
-            switch c {
-            case UInt8(ascii: "\""): append("\\\"" as StaticString)
-            case UInt8(ascii: "\\"): append("\\\\" as StaticString)
-            case 0x0A: append("\\n" as StaticString)
-            case 0x0D: append("\\r" as StaticString)
-            case 0x09: append("\\t" as StaticString)
-            default:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                append("\\u00" as StaticString)
-                bytes.append(hex[Int(c >> 4)])
-                bytes.append(hex[Int(c & 0x0f)])
+        append(byte: UInt8(ascii: "\""))
+        if let base = utf8.baseAddress {
+            let n = utf8.count
+            var runStart = 0
+            while runStart < n {
+                // Copy the run up to the next byte that needs escaping, found sixteen bytes at a time.
+                let i = firstJSONStringSpecial(base, from: runStart, end: n)
+                append(UnsafeRawBufferPointer(start: base + runStart, count: i - runStart))
+                guard i < n else { break }
+                runStart = i + 1
+                let c = utf8[i]
+                switch c {
+                case UInt8(ascii: "\""): append("\\\"" as StaticString)
+                case UInt8(ascii: "\\"): append("\\\\" as StaticString)
+                case 0x0A: append("\\n" as StaticString)
+                case 0x0D: append("\\r" as StaticString)
+                case 0x09: append("\\t" as StaticString)
+                default:
+                    let hex: StaticString = "0123456789abcdef"
+                    append("\\u00" as StaticString)
+                    append(byte: hex.utf8Start[Int(c >> 4)])
+                    append(byte: hex.utf8Start[Int(c & 0x0f)])
+                }
             }
         }
-        if runStart < utf8.count { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: utf8[runStart...])) }
-        bytes.append(UInt8(ascii: "\""))
+        append(byte: UInt8(ascii: "\""))
+    }
+
+    /// Appends the base64 encoding of `input` (padded), without quotes.
+    public func appendBase64(_ input: UnsafeRawBufferPointer) {
+        let n = Base64.encodedCount(input.count)
+        Base64.encode(input, to: reserve(n))
+        commit(n)
     }
 
     /// Appends a timestamp as seconds since the epoch with the capture's precision (6 or 9 decimals).
     public func appendTimestamp(_ ts: Timestamp) {
         var ns = ts.nanoseconds
         if ns < 0 {
-            bytes.append(UInt8(ascii: "-"))
+            append(byte: UInt8(ascii: "-"))
             ns = -ns
         }
         appendDigits(UInt64(ns / 1_000_000_000), minWidth: 1)
-        bytes.append(UInt8(ascii: "."))
+        append(byte: UInt8(ascii: "."))
         let fraction = UInt64(ns % 1_000_000_000)
         if ts.precision == 9 {
             appendDigits(fraction, minWidth: 9)

@@ -40,7 +40,7 @@ protocol KeyedRecordSink: AnyObject {
 
 /// A shard's output on its way to the merger: rendered records and, for each, its key and where it ends.
 final class ShardChunk: @unchecked Sendable {
-    var bytes: [UInt8] = []
+    var bytes = ByteBlock()
     var keys: [MergeKey] = []
     var ends: [Int] = []
     /// Every record of this shard with a key up to here is in this chunk or an earlier one.
@@ -89,13 +89,12 @@ final class ShardCollector: KeyedRecordSink {
     func emit(_ record: Record, key: MergeKey) {
         renderer.emit(record)
         chunk.keys.append(key)
-        chunk.ends.append(out.bytes.count)
+        chunk.ends.append(out.count)
     }
 
     /// Hands over what was rendered, promising no later record keys at or below `watermark`.
     func handOver(watermark: MergeKey) {
-        chunk.bytes = out.bytes
-        out.bytes.removeAll(keepingCapacity: true)
+        chunk.bytes = out.detach()
         chunk.watermark = watermark
         channel.put(chunk, shard: shard)
         chunk = ShardChunk()
@@ -190,24 +189,28 @@ func merge(_ channel: ShardChannel, jobs: Int, array: Bool, out: OutputBuffer) {
             channel.condition.wait()
             continue
         }
-        // Write out this shard's records while they stay the smallest (without the lock).
+        // Write out this shard's records while they stay the smallest (without the lock); without the array
+        // framing, a run of them is one copy.
         channel.condition.unlock()
         let chunk = current[best]!
         var i = position[best]
+        let runStart = i == 0 ? 0 : chunk.ends[i - 1]
         repeat {
-            let start = i == 0 ? 0 : chunk.ends[i - 1]
-            var end = chunk.ends[i]
             if array {
+                let start = i == 0 ? 0 : chunk.ends[i - 1]
+                var end = chunk.ends[i]
                 if chunk.bytes[end - 1] == 0x0A { end -= 1 }
                 if !first { out.append(",\n" as StaticString) }
                 first = false
+                out.append(UnsafeRawBufferPointer(start: chunk.bytes.base + start, count: end - start))
+                out.endRecord()
             }
-            chunk.bytes.withUnsafeBytes {
-                out.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[start..<end]))
-            }
-            out.endRecord()
             i += 1
         } while i < chunk.keys.count && isSmallest(chunk.keys[i], besides: best, current, position)
+        if !array {
+            out.append(UnsafeRawBufferPointer(start: chunk.bytes.base + runStart, count: chunk.ends[i - 1] - runStart))
+            out.endRecord()
+        }
         position[best] = i
         channel.condition.lock()
     }

@@ -17,6 +17,48 @@ import Timeline
         #expect(String(decoding: out.bytes, as: UTF8.self) == expected)
     }
 
+    /// Every byte that needs escaping, at every position of the word-wide scan (and two side by side, where the
+    /// scan's borrow could flag the wrong one), against a byte-by-byte escaper.
+    @Test(arguments: [UInt8(0x22), 0x5C, 0x00, 0x01, 0x0A, 0x1F])
+    func jsonStringEscapesAtEveryPosition(special: UInt8) {
+        func reference(_ bytes: [UInt8]) -> String {
+            var s = "\""
+            for b in bytes {
+                switch b {
+                case 0x22: s += "\\\""
+                case 0x5C: s += "\\\\"
+                case 0x0A: s += "\\n"
+                case 0x0D: s += "\\r"
+                case 0x09: s += "\\t"
+                case 0..<0x20: s += "\\u00" + (b < 16 ? "0" : "") + String(b, radix: 16)
+                default: s += String(UnicodeScalar(b))
+                }
+            }
+            return s + "\""
+        }
+        for length in [1, 7, 8, 9, 15, 16, 17, 24] {
+            for position in 0..<length {
+                for neighbour: UInt8 in [0x61, 0x00, 0x22, 0x21, 0x23, 0x5B, 0x5D, 0x20, 0x7F] {
+                    var bytes = [UInt8](repeating: 0x61, count: length)
+                    bytes[position] = special
+                    if position + 1 < length { bytes[position + 1] = neighbour }
+                    let out = OutputBuffer(fd: -1, threshold: 4)
+                    bytes.withUnsafeBytes { out.appendJSONString(utf8: $0) }
+                    #expect(String(decoding: out.bytes, as: UTF8.self) == reference(bytes), "\(bytes)")
+                }
+            }
+        }
+    }
+
+    @Test func base64AndGrowth() {
+        let out = OutputBuffer(fd: -1, threshold: 4)
+        for input in ["", "f", "fo", "foo", "foob", "fooba", "foobar"] {
+            Array(input.utf8).withUnsafeBytes { out.appendBase64($0) }
+            out.append(byte: UInt8(ascii: " "))
+        }
+        #expect(String(decoding: out.bytes, as: UTF8.self) == " Zg== Zm8= Zm9v Zm9vYg== Zm9vYmE= Zm9vYmFy ")
+    }
+
     @Test(arguments: [
         (Timestamp(nanoseconds: 1_700_000_000_123_456_000, precision: 6), "1700000000.123456"),
         (Timestamp(nanoseconds: 1_700_000_000_000_000_001, precision: 9), "1700000000.000000001"),
