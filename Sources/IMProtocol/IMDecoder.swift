@@ -1,6 +1,12 @@
 import ImscopeCore
 import JSONScan
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 extension DiagnosticKind {
     public static let imRequiredMissing = DiagnosticKind(
         "im.required_missing", .warning,
@@ -88,23 +94,71 @@ public struct IMDecoder: Sendable {
         eventBytes_.contains { $0.count == eventBytes.count && eventBytes.elementsEqual($0) }
     }
 
-    static let required = [
-        "msgId", "fromId", "fromType", "destId", "fromName", "imageIconUrl", "content", "messageType",
-    ]
-    /// The fields the decoder reads.
-    static let fields = required
-    static let fieldBytes: [[UInt8]] = fields.map { Array($0.utf8) }
+    /// The fields the decoder reads; all of them are required.
+    enum Field: Int, CaseIterable {
+        case msgId, fromId, fromType, destId, fromName, imageIconUrl, content, messageType
 
-    /// The value ranges of the fields read, by name.
-    struct FieldValues {
-        var found: [Range<Int>?]
-        subscript(name: String) -> Range<Int>? {
-            // The names are few and known: compare lengths and first bytes before whole strings.
-            for (index, field) in IMDecoder.fields.enumerated()
-            where field.utf8.count == name.utf8.count && field.utf8.first == name.utf8.first && field == name {
-                return found[index]
+        var name: String {
+            switch self {
+            case .msgId: "msgId"
+            case .fromId: "fromId"
+            case .fromType: "fromType"
+            case .destId: "destId"
+            case .fromName: "fromName"
+            case .imageIconUrl: "imageIconUrl"
+            case .content: "content"
+            case .messageType: "messageType"
             }
-            return nil
+        }
+
+        /// The field a member key names (its bytes without quotes, compared as sent: no escapes undone).
+        @inline(__always)
+        static func named(_ key: UnsafeRawBufferPointer) -> Field? {
+            func equals(_ name: StaticString) -> Bool { memcmp(key.baseAddress!, name.utf8Start, key.count) == 0 }
+            switch key.count {
+            case 5: return equals("msgId") ? .msgId : nil
+            case 6: return equals("fromId") ? .fromId : equals("destId") ? .destId : nil
+            case 7: return equals("content") ? .content : nil
+            case 8: return equals("fromType") ? .fromType : equals("fromName") ? .fromName : nil
+            case 11: return equals("messageType") ? .messageType : nil
+            case 12: return equals("imageIconUrl") ? .imageIconUrl : nil
+            default: return nil
+            }
+        }
+    }
+
+    /// The value ranges of the fields read (the last one when a key repeats), kept inline: no allocation.
+    struct FieldValues {
+        var values:
+            (
+                Range<Int>?, Range<Int>?, Range<Int>?, Range<Int>?, Range<Int>?, Range<Int>?, Range<Int>?, Range<Int>?
+            ) = (nil, nil, nil, nil, nil, nil, nil, nil)
+
+        subscript(field: Field) -> Range<Int>? {
+            get {
+                switch field {
+                case .msgId: values.0
+                case .fromId: values.1
+                case .fromType: values.2
+                case .destId: values.3
+                case .fromName: values.4
+                case .imageIconUrl: values.5
+                case .content: values.6
+                case .messageType: values.7
+                }
+            }
+            set {
+                switch field {
+                case .msgId: values.0 = newValue
+                case .fromId: values.1 = newValue
+                case .fromType: values.2 = newValue
+                case .destId: values.3 = newValue
+                case .fromName: values.4 = newValue
+                case .imageIconUrl: values.5 = newValue
+                case .content: values.6 = newValue
+                case .messageType: values.7 = newValue
+                }
+            }
         }
     }
 
@@ -148,21 +202,17 @@ public struct IMDecoder: Sendable {
         _ s: JSONScanner, _ range: Range<Int>, upstream: Bool, argument: UnsafeRawBufferPointer,
         into m: inout IMMessage
     ) {
-        // The fields read, by position in `Self.fields`, found by comparing key bytes (no Strings, no dictionary).
-        var found = [Range<Int>?](repeating: nil, count: Self.fields.count)
-        for member in s.objectMembers(range) ?? [] {
-            let key = UnsafeRawBufferPointer(
-                rebasing: s.bytes[(member.key.lowerBound + 1)..<(member.key.upperBound - 1)])
-            for (index, name) in Self.fieldBytes.enumerated() where name.count == key.count && key.elementsEqual(name) {
-                found[index] = member.value
-                break
-            }
+        // The fields read, found by comparing key bytes (no Strings, no dictionary, no array of members).
+        var values = FieldValues()
+        _ = s.forEachMember(range) { key, value in
+            let name = UnsafeRawBufferPointer(rebasing: s.bytes[(key.lowerBound + 1)..<(key.upperBound - 1)])
+            if let field = Field.named(name) { values[field] = value }
         }
-        let values = FieldValues(found: found)
         // Required fields.
-        let missing = Self.required.filter { name in
-            guard let v = values[name] else { return true }
-            return s.kind(at: v.lowerBound) == .null
+        var missing: [String] = []
+        for field in Field.allCases {
+            if let v = values[field], s.kind(at: v.lowerBound) != .null { continue }
+            missing.append(field.name)
         }
         if !missing.isEmpty {
             m.warnings.append(
@@ -170,54 +220,54 @@ public struct IMDecoder: Sendable {
         }
         // Types and values.
         var wrong: [String] = []
-        func text(_ name: String, allowNumber: Bool, keep: Bool = true) -> String? {
-            guard let v = values[name] else { return nil }
+        func text(_ field: Field, allowNumber: Bool, keep: Bool = true) -> String? {
+            guard let v = values[field] else { return nil }
             switch s.kind(at: v.lowerBound) {
             case .string: return keep ? s.decodeString(v) : nil
             case .number:
-                if !allowNumber { wrong.append("\(name) is a number, not a string") }
+                if !allowNumber { wrong.append("\(field.name) is a number, not a string") }
                 return String(decoding: UnsafeRawBufferPointer(rebasing: s.bytes[v]), as: UTF8.self)
             case .null: return nil
             default:
-                wrong.append("\(name) is not a string")
+                wrong.append("\(field.name) is not a string")
                 return nil
             }
         }
         var hugeType: String? = nil
-        func integer(_ name: String) -> Int? {
-            guard let v = values[name] else { return nil }
+        func integer(_ field: Field) -> Int? {
+            guard let v = values[field] else { return nil }
             switch s.kind(at: v.lowerBound) {
             case .number:
                 if let n = s.decodeInteger(v) { return Int(n) }
                 let raw = String(decoding: UnsafeRawBufferPointer(rebasing: s.bytes[v]), as: UTF8.self)
                 if raw.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-") }) {
                     // An integer beyond 64 bits: a number, just not one any table has.
-                    if name == "messageType" { hugeType = raw }
+                    if field == .messageType { hugeType = raw }
                     return nil
                 }
-                wrong.append("\(name) is not an integer")
+                wrong.append("\(field.name) is not an integer")
                 return nil
             case .string:
-                wrong.append("\(name) is a string, not a number")
+                wrong.append("\(field.name) is a string, not a number")
                 return s.decodeString(v).flatMap { Int($0) }
             case .null: return nil
             default:
-                wrong.append("\(name) is not a number")
+                wrong.append("\(field.name) is not a number")
                 return nil
             }
         }
-        m.messageType = integer("messageType")
-        m.fromType = integer("fromType")
+        m.messageType = integer(.messageType)
+        m.fromType = integer(.fromType)
         if let hugeType {
             m.hugeMessageType = hugeType
             m.warnings.append(IMWarning(kind: .imUnknownType, "messageType \(hugeType) is in no table"))
         }
-        m.msgId = text("msgId", allowNumber: false)
-        m.fromId = text("fromId", allowNumber: true)
-        m.destId = text("destId", allowNumber: true)
-        m.fromName = text("fromName", allowNumber: false)
-        _ = text("imageIconUrl", allowNumber: false, keep: false)
-        let content = values["content"]
+        m.msgId = text(.msgId, allowNumber: false)
+        m.fromId = text(.fromId, allowNumber: true)
+        m.destId = text(.destId, allowNumber: true)
+        m.fromName = text(.fromName, allowNumber: false)
+        _ = text(.imageIconUrl, allowNumber: false, keep: false)
+        let content = values[.content]
         if let content, ![.string, .object, .null].contains(s.kind(at: content.lowerBound)) {
             wrong.append("content is neither a string nor an object")
         }
