@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import IMProtocol
+import Testing
 import Timeline
 
 /// Each bundled capture decoded at the TCP layer, as JSONL and text, compared with committed golden output

@@ -50,7 +50,8 @@ import Timeline
     @Test func badFilter() throws {
         let capture = try #require(bundledCaptures().first)
         #expect(throws: CaptureError.self) {
-            try PacketSource(files: [repoRoot.appendingPathComponent("Captures/\(capture)").path], filter: "tcp port banana")
+            try PacketSource(
+                files: [repoRoot.appendingPathComponent("Captures/\(capture)").path], filter: "tcp port banana")
         }
     }
 }

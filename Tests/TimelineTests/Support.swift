@@ -13,7 +13,9 @@ func render(
 ) throws -> String {
     let source = try PacketSource(files: files, filter: filter)
     let out = OutputBuffer(fd: -1)
-    let renderer: RecordSink = format == "text" ? TextRenderer(out: out, color: false, fold: fold) : JSONLRenderer(out: out, array: format == "json")
+    let renderer: RecordSink =
+        format == "text"
+        ? TextRenderer(out: out, color: false, fold: fold) : JSONLRenderer(out: out, array: format == "json")
     let pipeline = try Pipeline(options: options, records: renderer)
     pipeline.run(source)
     return String(decoding: out.bytes, as: UTF8.self)
