@@ -98,33 +98,34 @@ public final class OutputBuffer {
 
     /// Appends `value` in decimal, left-padded with zeros to `minWidth` digits.
     public func appendDigits(_ value: UInt64, minWidth: Int) {
-        var digits = 1
+        // Backwards into the end of room for the longest number (20 digits), then moved to the front.
+        let room = max(20, minWidth)
+        let p = reserve(room)
+        var at = room
         var v = value
-        while v >= 10 {
+        repeat {
+            at -= 1
+            p[at] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
             v /= 10
-            digits += 1
+        } while v > 0
+        while room - at < minWidth {
+            at -= 1
+            p[at] = UInt8(ascii: "0")
         }
-        let width = max(digits, minWidth)
-        let p = reserve(width)
-        v = value
-        for i in stride(from: width - 1, through: 0, by: -1) {
-            p[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
-            v /= 10
-        }
-        count += width
+        if at > 0 { memmove(p, p + at, room - at) }
+        count += room - at
     }
 
     /// Drops what the buffer holds, keeping its memory.
     public func removeAll() { count = 0 }
 
-    /// Returns the buffer's block and continues with a fresh one (a shard passing what it rendered to the merger
-    /// without copying it).
-    public func detach() -> ByteBlock {
-        let block = ByteBlock(base: base, count: count)
-        capacity = threshold + 4096
-        base = .allocate(capacity: capacity)
+    /// Trades blocks with `block`: the block gets what the buffer holds, the buffer continues empty in the block's
+    /// memory (a shard passing what it rendered to the merger without copying, and reusing the merger's blocks).
+    public func exchange(_ block: ByteBlock) {
+        swap(&base, &block.base)
+        swap(&capacity, &block.capacity)
+        block.count = count
         count = 0
-        return block
     }
 
     /// Ends a record: writes out when the buffer is full, or at once when line-buffered.
@@ -157,19 +158,15 @@ public final class OutputBuffer {
     }
 }
 
-/// A block of rendered bytes taken from an `OutputBuffer`; freed with the block.
+/// A block of rendered bytes traded with an `OutputBuffer`; freed with the block.
 public final class ByteBlock: @unchecked Sendable {
-    public let base: UnsafeMutablePointer<UInt8>
-    public let count: Int
+    public fileprivate(set) var base: UnsafeMutablePointer<UInt8>
+    public fileprivate(set) var capacity: Int
+    public var count = 0
 
-    init(base: UnsafeMutablePointer<UInt8>, count: Int) {
-        self.base = base
-        self.count = count
-    }
-
-    public init() {
-        base = .allocate(capacity: 1)
-        count = 0
+    public init(capacity: Int = 1 << 16) {
+        self.capacity = capacity
+        base = .allocate(capacity: capacity)
     }
 
     deinit { base.deallocate() }

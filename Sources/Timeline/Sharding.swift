@@ -40,7 +40,7 @@ protocol KeyedRecordSink: AnyObject {
 
 /// A shard's output on its way to the merger: rendered records and, for each, its key and where it ends.
 final class ShardChunk: @unchecked Sendable {
-    var bytes = ByteBlock()
+    var bytes: ByteBlock! = nil
     var keys: [MergeKey] = []
     var ends: [Int] = []
     /// Every record of this shard with a key up to here is in this chunk or an earlier one.
@@ -54,6 +54,9 @@ final class ShardChannel: @unchecked Sendable {
     var watermarks: [MergeKey]
     var summaries: [RunSummary?]
     let maxQueued = 16
+    /// Blocks the merger has written out, for the shards to render into again (fresh blocks of this size would
+    /// come from mmap and fault in every page).
+    var spares: [ByteBlock] = []
 
     init(shards: Int) {
         queues = Array(repeating: [], count: shards)
@@ -61,13 +64,16 @@ final class ShardChannel: @unchecked Sendable {
         summaries = Array(repeating: nil, count: shards)
     }
 
-    func put(_ chunk: ShardChunk, shard: Int) {
+    /// Queues `chunk`; returns a spare block for the shard's next one, if there is one.
+    func put(_ chunk: ShardChunk, shard: Int) -> ByteBlock? {
         condition.lock()
         while queues[shard].count >= maxQueued { condition.wait() }
         queues[shard].append(chunk)
         watermarks[shard] = chunk.watermark
+        let spare = spares.popLast()
         condition.broadcast()
         condition.unlock()
+        return spare
     }
 }
 
@@ -78,6 +84,7 @@ final class ShardCollector: KeyedRecordSink {
     let channel: ShardChannel
     let shard: Int
     var chunk = ShardChunk()
+    var spare: ByteBlock? = nil
 
     init(renderer: RecordSink, out: OutputBuffer, channel: ShardChannel, shard: Int) {
         self.renderer = renderer
@@ -94,9 +101,11 @@ final class ShardCollector: KeyedRecordSink {
 
     /// Hands over what was rendered, promising no later record keys at or below `watermark`.
     func handOver(watermark: MergeKey) {
-        chunk.bytes = out.detach()
+        let block = spare ?? ByteBlock(capacity: out.capacity)
+        out.exchange(block)
+        chunk.bytes = block
         chunk.watermark = watermark
-        channel.put(chunk, shard: shard)
+        spare = channel.put(chunk, shard: shard)
         chunk = ShardChunk()
     }
 }
@@ -158,6 +167,7 @@ func merge(_ channel: ShardChannel, jobs: Int, array: Bool, out: OutputBuffer) {
     while true {
         // Take the next chunk of every shard whose current one is used up.
         for s in 0..<jobs where current[s] == nil || position[s] == current[s]!.keys.count {
+            if let done = current[s] { channel.spares.append(done.bytes) }
             if !channel.queues[s].isEmpty {
                 current[s] = channel.queues[s].removeFirst()
                 position[s] = 0
