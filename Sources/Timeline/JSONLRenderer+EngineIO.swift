@@ -235,13 +235,32 @@ extension JSONLRenderer {
             repaired.removeAll()
             return
         }
-        if let base = bytes.baseAddress,
-            memchr(base, 0x0A, bytes.count) != nil || memchr(base, 0x0D, bytes.count) != nil
-        {
+        if hasLineBreak(bytes) {
             appendCompact(bytes)
         } else {
             out.append(bytes)
         }
+    }
+
+    /// Whether `bytes` hold a line feed or a carriage return: eight bytes at a time, one pass for both.
+    func hasLineBreak(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress else { return false }
+        let n = bytes.count
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var k = 0
+        while k + 8 <= n {
+            let w = base.loadUnaligned(fromByteOffset: k, as: UInt64.self)
+            let lf = w ^ (ones &* 0x0A)
+            let cr = w ^ (ones &* 0x0D)
+            if ((lf &- ones) & ~lf | (cr &- ones) & ~cr) & highs != 0 { return true }
+            k += 8
+        }
+        while k < n {
+            if bytes[k] == 0x0A || bytes[k] == 0x0D { return true }
+            k += 1
+        }
+        return false
     }
 
     /// Appends JSON sent pretty-printed without the whitespace between tokens, so a record stays on one line
