@@ -1,4 +1,4 @@
-/// Standard base64 (RFC 4648 section 4, with padding), appended to a byte buffer without building Strings.
+/// Standard base64 (RFC 4648 section 4, with padding), written in place without building Strings.
 public enum Base64 {
     static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
@@ -32,17 +32,11 @@ public enum Base64 {
         }
     }
 
-    public static func encode(_ input: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        let start = out.count
-        let count = encodedCount(input.count)
-        out.append(contentsOf: repeatElement(0, count: count))
-        out.withUnsafeMutableBufferPointer { encode(input, to: $0.baseAddress! + start) }
-    }
-
     public static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        bytes.withUnsafeBytes { encode($0, into: &out) }
-        return String(decoding: out, as: UTF8.self)
+        String(unsafeUninitializedCapacity: encodedCount(bytes.count)) { out in
+            bytes.withUnsafeBytes { encode($0, to: out.baseAddress!) }
+            return out.count
+        }
     }
 }
 

@@ -1,20 +1,14 @@
 /// The first offset in `from..<end` of `base` holding a byte a JSON string cannot hold as it is: a quote, a
 /// backslash or a control character (below 0x20); `end` when there is none.
 ///
-/// Eight bytes at a time with the "has a zero byte" test on the word XORed with each special byte (and "has a byte
-/// below 0x20" for controls). A flag can be wrong only above a byte that really is special, so the lowest flag,
-/// found by counting trailing zero bits, is the first special byte. (Swift's `SIMD16` compiled to slow code here.)
+/// Eight bytes at a time (`WordBytes`): the lowest flag, found by counting trailing zero bits, is the first special
+/// byte. (Swift's `SIMD16` compiled to slow code here.)
 @inlinable
 public func firstJSONStringSpecial(_ base: UnsafeRawPointer, from: Int, end: Int) -> Int {
     var k = from
-    let ones: UInt64 = 0x0101_0101_0101_0101
-    let highs: UInt64 = 0x8080_8080_8080_8080
     while k + 8 <= end {
         let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: k, as: UInt64.self))
-        let quote = w ^ (ones &* 0x22)
-        let backslash = w ^ (ones &* 0x5C)
-        let flags =
-            ((quote &- ones) & ~quote | (backslash &- ones) & ~backslash | (w &- (ones &* 0x20)) & ~w) & highs
+        let flags = WordBytes.equal(w, 0x22) | WordBytes.equal(w, 0x5C) | WordBytes.below(w, 0x20)
         if flags != 0 { return k + flags.trailingZeroBitCount >> 3 }
         k += 8
     }
@@ -24,4 +18,25 @@ public func firstJSONStringSpecial(_ base: UnsafeRawPointer, from: Int, end: Int
         k += 1
     }
     return end
+}
+
+/// Tests on the eight bytes of a little-endian word at once, giving the high bit of each byte that passes. A bit
+/// can be set wrongly only above a byte that really passes (a borrow carries upwards), so whether any is set, and
+/// which is the lowest, are exact.
+public enum WordBytes {
+    public static let ones: UInt64 = 0x0101_0101_0101_0101
+    public static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    /// The bytes equal to `byte` (the "has a zero byte" test on the word XORed with it).
+    @inlinable
+    public static func equal(_ w: UInt64, _ byte: UInt8) -> UInt64 {
+        let x = w ^ (ones &* UInt64(byte))
+        return (x &- ones) & ~x & highs
+    }
+
+    /// The bytes below `bound` (at most 0x80).
+    @inlinable
+    public static func below(_ w: UInt64, _ bound: UInt8) -> UInt64 {
+        (w &- ones &* UInt64(bound)) & ~w & highs
+    }
 }

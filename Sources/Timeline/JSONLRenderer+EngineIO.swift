@@ -246,14 +246,10 @@ extension JSONLRenderer {
     func hasLineBreak(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let base = bytes.baseAddress else { return false }
         let n = bytes.count
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
         var k = 0
         while k + 8 <= n {
-            let w = base.loadUnaligned(fromByteOffset: k, as: UInt64.self)
-            let lf = w ^ (ones &* 0x0A)
-            let cr = w ^ (ones &* 0x0D)
-            if ((lf &- ones) & ~lf | (cr &- ones) & ~cr) & highs != 0 { return true }
+            let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: k, as: UInt64.self))
+            if WordBytes.equal(w, 0x0A) | WordBytes.equal(w, 0x0D) != 0 { return true }
             k += 8
         }
         while k < n {

@@ -37,8 +37,6 @@ public final class OutputBuffer {
     /// What the buffer holds (a copy; for tests and in-memory use).
     public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
-    public var isEmpty: Bool { count == 0 }
-
     /// Makes room for `n` more bytes and returns where they go; `commit(n)` then counts them in.
     @inline(__always)
     public func reserve(_ n: Int) -> UnsafeMutablePointer<UInt8> {
@@ -119,12 +117,11 @@ public final class OutputBuffer {
     /// Drops what the buffer holds, keeping its memory.
     public func removeAll() { count = 0 }
 
-    /// Trades blocks with `block`: the block gets what the buffer holds, the buffer continues empty in the block's
-    /// memory (a shard passing what it rendered to the merger without copying, and reusing the merger's blocks).
+    /// Trades blocks with `block`: the block gets the bytes the buffer holds (the caller knows where its records
+    /// end), the buffer continues empty in the block's memory (a shard passing what it rendered to the merger without copying, and reusing the merger's blocks).
     public func exchange(_ block: ByteBlock) {
         swap(&base, &block.base)
         swap(&capacity, &block.capacity)
-        block.count = count
         count = 0
     }
 
@@ -162,7 +159,6 @@ public final class OutputBuffer {
 public final class ByteBlock: @unchecked Sendable {
     public fileprivate(set) var base: UnsafeMutablePointer<UInt8>
     public fileprivate(set) var capacity: Int
-    public var count = 0
 
     public init(capacity: Int = 1 << 16) {
         self.capacity = capacity
