@@ -74,6 +74,13 @@ public final class HalfStream {
     @inline(__always)
     func offset(of seq: UInt32) -> Int64 { Int64(offset) &+ Int64(Int32(bitPattern: seq &- next)) }
 
+    /// Sets the byte counts of a copy made by ``Connection/detachedCopy()`` (the consumer on another thread is told
+    /// them when the connection closes).
+    public func setCounts(delivered: UInt64, missing: UInt64) {
+        self.delivered = delivered
+        self.missing = missing
+    }
+
     /// Whether data is known to exist beyond what was delivered: buffered segments or a FIN further on.
     var hasHole: Bool { !pending.isEmpty || (finOffset.map { $0 > offset } ?? false) }
 }
@@ -105,6 +112,12 @@ public final class Connection {
         self.handshakeSeen = handshakeSeen
         self.opened = ctx
         self.lastSeen = ctx.ts
+    }
+
+    /// A copy of this connection's identity (number, ends, how it opened) with empty halves, for a consumer that
+    /// works on another thread than the reassembler; the reassembler never sees the copy.
+    public func detachedCopy() -> Connection {
+        Connection(id: id, client: client, server: server, key: key, handshakeSeen: handshakeSeen, at: opened)
     }
 
     @inline(__always)

@@ -31,9 +31,6 @@ public struct PipelineOptions: Sendable {
     public var wsLimits = WebSocketLimits()
     /// Reads ImMessages at layer `im` (nil: no ImMessage decoding).
     public var im: IMDecoder? = nil
-    /// With `--jobs N`: this pipeline decodes the connections whose client address falls in shard `index` of
-    /// `count`, and emits only their records (and, for shard 0, the capture's own diagnostics).
-    public var shard: (index: Int, count: Int)? = nil
     /// When set, each connection's reassembled bytes are written to `DIR/<conn>.c2s` and `DIR/<conn>.s2c`.
     public var writeStreamsDirectory: String? = nil
     public init() {}
@@ -55,38 +52,45 @@ public struct RunSummary: Sendable {
 public final class Pipeline {
     public let options: PipelineOptions
     let records: RecordSink
-    let reassembler: TCPReassembler
-    var decoder: PacketDecoder
+    let loop: PacketLoop
     var tcpSink: TCPLayerSink
-    public private(set) var summary = RunSummary()
+    public var summary: RunSummary { loop.summary }
 
-    public convenience init(options: PipelineOptions, records: RecordSink) throws(CaptureError) {
-        try self.init(options: options, records: records, keyed: nil)
-    }
-
-    let keyed: ShardCollector?
-
-    init(options: PipelineOptions, records: RecordSink, keyed: ShardCollector?) throws(CaptureError) {
+    public init(options: PipelineOptions, records: RecordSink) throws(CaptureError) {
         self.options = options
         self.records = records
-        self.keyed = keyed
-        reassembler = TCPReassembler(
-            serverPorts: options.serverPorts, anyPort: options.anyPort, limits: options.tcpLimits)
-        decoder = PacketDecoder(limits: options.ipLimits)
-        var streams: StreamFiles? = nil
-        if let dir = options.writeStreamsDirectory { streams = try StreamFiles(directory: dir) }
-        tcpSink = TCPLayerSink(
-            emitter: Emitter(records: records), streams: streams, layer: options.layer, wsLimits: options.wsLimits,
-            im: options.layer == .im ? options.im : nil, shard: options.shard)
-        tcpSink.emitter.keyed = keyed
+        loop = PacketLoop(options: options)
+        tcpSink = try TCPLayerSink(emitter: Emitter(records: records), options: options)
     }
 
     /// Reads every packet of `source` and emits the timeline, then closes what is still open.
     public func run(_ source: PacketSource, onPacket: ((Packet) -> Void)? = nil) {
+        loop.drive(source, sink: &tcpSink, onPacket: onPacket)
+        loop.summary.diagnostics.merge(tcpSink.emitter.counts) { $0 + $1 }
+        loop.summary.diagnostics[.warning, default: 0] += tcpSink.emitter.imWarnings
+        records.finish()
+    }
+}
+
+/// Packets -> link/IP/TCP decoding -> TCP reassembly, driving a ``CaptureSink`` with the TCP layer's events.
+final class PacketLoop {
+    let reassembler: TCPReassembler
+    var decoder: PacketDecoder
+    var summary = RunSummary()
+
+    init(options: PipelineOptions) {
+        reassembler = TCPReassembler(
+            serverPorts: options.serverPorts, anyPort: options.anyPort, limits: options.tcpLimits)
+        decoder = PacketDecoder(limits: options.ipLimits)
+    }
+
+    /// The packet loop: decodes every packet of `source` down to TCP, reassembles, and hands the TCP layer's
+    /// events to `sink`, telling it where in the capture each comes from; then ends what is still open.
+    func drive<Sink: CaptureSink>(_ source: PacketSource, sink: inout Sink, onPacket: ((Packet) -> Void)? = nil) {
         var segment = TCPSegment()
         var lastCtx = PacketContext(ts: Timestamp(nanoseconds: 0), frame: 0)
         for input in source.inputSummaries where !LinkType.isSupported(input.linkType) {
-            emitDiagnostic(
+            sink.diagnostic(
                 Diagnostic(
                     .captureUnsupportedLink,
                     "\(input.name): link type \(LinkType.name(input.linkType)) is not decoded; its packets are skipped")
@@ -99,68 +103,56 @@ public final class Pipeline {
                 summary.capturedBytes += UInt64(packet.data.count)
                 if summary.firstTimestamp == nil {
                     summary.firstTimestamp = packet.ts
-                    records.begin(origin: packet.ts)
+                    sink.begin(origin: packet.ts)
                 }
                 summary.lastTimestamp = packet.ts
                 let ctx = PacketContext(ts: packet.ts, frame: packet.frame)
                 lastCtx = ctx
-                let emitter = tcpSink.emitter
-                emitter.frame = packet.frame
-                emitter.stage = .packet
+                sink.position(frame: packet.frame, stage: .packet)
                 switch decoder.decode(linkType: packet.linkType, packet.data, ts: packet.ts, into: &segment) {
                 case .tcp:
                     summary.tcpSegments += 1
-                    reassembler.process(segment, at: ctx, sink: &tcpSink)
-                    if segment.payloadLength > segment.payload.count { reportTruncation(segment, packet, ctx) }
+                    reassembler.process(segment, at: ctx, sink: &sink)
+                    if segment.payloadLength > segment.payload.count {
+                        reportTruncation(segment, packet, ctx, sink: &sink)
+                    }
                 case .skip, .fragmentBuffered:
                     break
                 case .problem(let kind, let message):
-                    emitDiagnostic(Diagnostic(kind, message, ts: packet.ts, frame: packet.frame))
+                    sink.diagnostic(Diagnostic(kind, message, ts: packet.ts, frame: packet.frame))
                 }
-                emitter.stage = .afterPacket
-                if let keyed, packet.frame % 512 == 0 {
-                    // Every frame before this one is complete in this shard's output.
-                    keyed.handOver(watermark: MergeKey(frame: packet.frame, stage: .start, order: 0, seq: 0))
-                }
+                sink.position(frame: packet.frame, stage: .afterPacket)
+                if packet.frame % 512 == 0 { sink.checkpoint(frame: packet.frame) }
                 if decoder.defragmenter.pending > 0 && packet.frame % 1024 == 0 {
                     for message in decoder.defragmenter.expire(now: packet.ts) {
-                        emitDiagnostic(Diagnostic(.ipFragmentIncomplete, message, ts: packet.ts, frame: packet.frame))
+                        sink.diagnostic(Diagnostic(.ipFragmentIncomplete, message, ts: packet.ts, frame: packet.frame))
                     }
                 }
             },
             onError: { name, count, message in
                 summary.readErrors += 1
-                emitDiagnostic(
+                sink.diagnostic(
                     Diagnostic(
                         .captureReadError,
                         "\(name == "-" ? "standard input" : name): reading stopped after \(count) packets: \(message)",
                         ts: lastCtx.frame > 0 ? lastCtx.ts : nil, frame: lastCtx.frame > 0 ? lastCtx.frame : nil))
             })
-        let emitter = tcpSink.emitter
-        emitter.frame = lastCtx.frame
-        emitter.stage = .endFragments
+        sink.position(frame: lastCtx.frame, stage: .endFragments)
         for message in decoder.defragmenter.expire(now: nil) {
-            emitDiagnostic(Diagnostic(.ipFragmentIncomplete, message, ts: lastCtx.ts, frame: lastCtx.frame))
+            sink.diagnostic(Diagnostic(.ipFragmentIncomplete, message, ts: lastCtx.ts, frame: lastCtx.frame))
         }
-        emitter.stage = .endConnections
-        reassembler.finishAll(at: lastCtx, sink: &tcpSink)
-        emitter.stage = .endSessions
-        tcpSink.finishSessions(at: lastCtx)
-        tcpSink.streams?.closeAll()
+        sink.position(frame: lastCtx.frame, stage: .endConnections)
+        reassembler.finishAll(at: lastCtx, sink: &sink)
+        sink.position(frame: lastCtx.frame, stage: .endSessions)
+        sink.finish(at: lastCtx)
         summary.connections = reassembler.connectionsSeen
-        summary.diagnostics.merge(tcpSink.emitter.counts) { $0 + $1 }
-        summary.diagnostics[.warning, default: 0] += tcpSink.emitter.imWarnings
-        keyed?.handOver(watermark: .end)
-        records.finish()
     }
 
-    func emitDiagnostic(_ d: Diagnostic) {
-        tcpSink.diagnostic(d)
-    }
-
-    func reportTruncation(_ segment: TCPSegment, _ packet: Packet, _ ctx: PacketContext) {
+    func reportTruncation<Sink: CaptureSink>(
+        _ segment: TCPSegment, _ packet: Packet, _ ctx: PacketContext, sink: inout Sink
+    ) {
         guard let (conn, dir) = reassembler.connection(of: segment) else { return }
-        emitDiagnostic(
+        sink.diagnostic(
             Diagnostic(
                 .captureTruncated,
                 "packet cut by the snapshot length (\(packet.data.count) of \(packet.wireLength) bytes captured): "
@@ -169,9 +161,22 @@ public final class Pipeline {
     }
 }
 
+/// What the packet loop drives: a consumer of the TCP layer's events, told where in the capture (and so in the
+/// merge order of ``MergeKey``) each event comes from.
+protocol CaptureSink: TCPStreamSink {
+    /// The first packet's time (the origin of relative times).
+    mutating func begin(origin: Timestamp)
+    /// The events that follow come from handling packet `frame` at `stage`.
+    mutating func position(frame: UInt64, stage: MergeKey.Stage)
+    /// Every packet up to `frame` is handled (a point where output split between threads can be handed on).
+    mutating func checkpoint(frame: UInt64)
+    /// The capture ended and every connection is closed: end what is left (Engine.IO sessions, stream files).
+    mutating func finish(at ctx: PacketContext)
+}
+
 /// The TCP layer's events as records (`conn` open and close; gaps come as diagnostics from the reassembler), and
 /// each connection's bytes handed to its ``ConnectionDecoder`` when decoding goes deeper than TCP.
-struct TCPLayerSink: TCPStreamSink {
+struct TCPLayerSink: CaptureSink {
     let emitter: Emitter
     var streams: StreamFiles?
     let decodeApplication: Bool
@@ -179,55 +184,39 @@ struct TCPLayerSink: TCPStreamSink {
     let wsLimits: WebSocketLimits
     let sessions = EngineIOSessions()
     let im: IMDecoder?
-    let shard: (index: Int, count: Int)?
-    /// With a shard: which connections are this shard's (kept a while after they close, for late diagnostics).
-    var ownership: [Int: Bool] = [:]
-    var closedOwnership: [Int] = []
     /// Per-connection decoders, indexed by `Connection.slot`; slots of closed connections are reused.
     var decoders: [ConnectionDecoder?] = []
     var freeSlots: [Int] = []
 
-    init(
-        emitter: Emitter, streams: StreamFiles?, layer: Layer, wsLimits: WebSocketLimits, im: IMDecoder?,
-        shard: (index: Int, count: Int)? = nil
-    ) {
-        self.im = im
-        self.shard = shard
+    init(emitter: Emitter, options: PipelineOptions) throws(CaptureError) {
         self.emitter = emitter
-        self.streams = streams
-        self.layer = layer
-        self.decodeApplication = layer.reaches(.ws)
-        self.wsLimits = wsLimits
+        if let dir = options.writeStreamsDirectory { streams = try StreamFiles(directory: dir) }
+        layer = options.layer
+        decodeApplication = options.layer.reaches(.ws)
+        wsLimits = options.wsLimits
+        im = options.layer == .im ? options.im : nil
     }
 
-    /// Ends the Engine.IO sessions still open at the end of the capture (unanswered requests are reported).
-    func finishSessions(at ctx: PacketContext) {
+    func begin(origin: Timestamp) { emitter.records.begin(origin: origin) }
+
+    func position(frame: UInt64, stage: MergeKey.Stage) {
+        emitter.frame = frame
+        emitter.stage = stage
+    }
+
+    func checkpoint(frame: UInt64) {}
+
+    /// Ends the Engine.IO sessions still open at the end of the capture (unanswered requests are reported), and
+    /// closes the stream files.
+    mutating func finish(at ctx: PacketContext) {
         for session in sessions.all() {
             emitter.order = session.registeredFrame
             ConnectionDecoder.finish(session, sessions: sessions, emitter: emitter, conn: nil, at: ctx)
         }
+        streams?.closeAll()
     }
 
-    /// Whether this pipeline decodes `conn` (always, without `--jobs`). A client's connections stay together, so an
-    /// Engine.IO session's polling requests and WebSocket are decoded by one shard.
-    func owns(_ conn: Connection) -> Bool {
-        guard let shard else { return true }
-        let a = conn.client.address
-        var h = (a.hi ^ (a.lo &* 0x9E37_79B9_7F4A_7C15))
-        h ^= h >> 29
-        h = h &* 0xBF58_476D_1CE4_E5B9
-        h ^= h >> 32
-        return Int(h % UInt64(shard.count)) == shard.index
-    }
-
-    /// Whether a record about connection `id` (or about no connection) is this shard's to emit.
-    func emits(conn id: Int?) -> Bool {
-        guard let shard else { return true }
-        guard let id, let owned = ownership[id] else { return shard.index == 0 }
-        return owned
-    }
-
-    mutating func housekeeping(_ kind: Housekeeping?) {
+    func housekeeping(_ kind: Housekeeping?) {
         switch kind {
         case .sweep: emitter.stage = .sweep
         case .eviction: emitter.stage = .eviction
@@ -236,10 +225,6 @@ struct TCPLayerSink: TCPStreamSink {
     }
 
     mutating func opened(_ conn: Connection, at ctx: PacketContext) {
-        if shard != nil {
-            ownership[conn.id] = owns(conn)
-            guard ownership[conn.id]! else { return }
-        }
         emitter.emit(
             Record(
                 ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: nil,
@@ -259,7 +244,6 @@ struct TCPLayerSink: TCPStreamSink {
     }
 
     mutating func data(_ conn: Connection, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
-        if shard != nil && conn.slot < 0 && !emits(conn: conn.id) { return }
         streams?.write(conn: conn.id, dir: dir, bytes)
         if conn.slot >= 0 { decoders[conn.slot]!.data(dir, bytes, at: ctx) }
     }
@@ -269,14 +253,6 @@ struct TCPLayerSink: TCPStreamSink {
     }
 
     mutating func closed(_ conn: Connection, reason: CloseReason, at ctx: PacketContext) {
-        if shard != nil {
-            closedOwnership.append(conn.id)
-            if closedOwnership.count > 131_072 {
-                for id in closedOwnership.prefix(65_536) { ownership[id] = nil }
-                closedOwnership.removeFirst(65_536)
-            }
-            guard emits(conn: conn.id) else { return }
-        }
         streams?.close(conn: conn.id)
         if conn.slot >= 0 {
             decoders[conn.slot]!.close(at: ctx)
@@ -294,8 +270,7 @@ struct TCPLayerSink: TCPStreamSink {
             ))
     }
 
-    mutating func diagnostic(_ diagnostic: Diagnostic) {
-        guard emits(conn: diagnostic.conn) else { return }
+    func diagnostic(_ diagnostic: Diagnostic) {
         emitter.diagnostic(diagnostic)
     }
 }

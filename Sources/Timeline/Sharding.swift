@@ -1,11 +1,12 @@
 import Capture
 import Foundation
 import ImscopeCore
+import TCPReassembly
 
 /// Where a record belongs in the output of a run split between threads (`--jobs N`).
 ///
-/// Every shard reads every packet and tracks every TCP connection (so connection numbers and closes are the same
-/// everywhere), but decodes and emits only the connections whose client address falls in its shard. Records are
+/// One reader thread decodes packets and reassembles TCP; each decoding shard gets the events of the connections
+/// whose client address falls in it, stamped with where the reader was (``Position``). Records are
 /// ordered by the packet being handled when they were emitted (`frame`), the stage of that handling, then — where
 /// the single-threaded run goes connection by connection (housekeeping, the end of the capture) — the connection,
 /// and last the order the shard emitted them in. Each shard's records come out in this order, so merging the
@@ -99,6 +100,14 @@ final class ShardCollector: KeyedRecordSink {
         chunk.ends.append(out.count)
     }
 
+    /// The shard is done: its counts, for the run's summary.
+    func finish(summary: RunSummary) {
+        channel.condition.lock()
+        channel.summaries[shard] = summary
+        channel.condition.broadcast()
+        channel.condition.unlock()
+    }
+
     /// Hands over what was rendered, promising no later record keys at or below `watermark`.
     func handOver(watermark: MergeKey) {
         let block = spare ?? ByteBlock(capacity: out.capacity)
@@ -110,50 +119,288 @@ final class ShardCollector: KeyedRecordSink {
     }
 }
 
-/// Decodes `files` with `jobs` threads and writes the merged records — byte for byte the output of a
-/// single-threaded run — to `out`. `makeRenderer` makes a shard's renderer writing into the buffer it is given;
-/// `array` frames the records as one JSON array.
+/// Where the reader is in the capture when it hands on an event: the packet and the stage of its handling.
+struct Position: Sendable {
+    var frame: UInt64
+    var stage: MergeKey.Stage
+}
+
+/// What the reader thread hands a decoding shard: the TCP layer's events for the shard's connections, in capture
+/// order, each with its ``Position``. Connections are the shard's own copies (``Connection/detachedCopy()``); the
+/// bytes of `data` are a range of the batch's buffer.
+enum ShardEvent {
+    case begin(Timestamp)
+    case opened(Connection, PacketContext, Position)
+    case data(Connection, Direction, Range<Int>, PacketContext, Position)
+    case gap(Connection, Direction, UInt64, GapCause, PacketContext, Position)
+    case closed(Connection, CloseReason, PacketContext, Position, counts: (UInt64, UInt64, UInt64, UInt64))
+    case diagnostic(Diagnostic, Position)
+    /// Every packet up to this frame is handled.
+    case checkpoint(UInt64)
+    /// The capture ended.
+    case end(PacketContext)
+}
+
+/// Events on their way from the reader to one shard, with the stream bytes they carry; reused once handled.
+final class ShardBatch: @unchecked Sendable {
+    var events: [ShardEvent] = []
+    var bytes: [UInt8] = []
+}
+
+/// One shard's queue of batches, and the batches it has handled, for the reader to fill again.
+final class ShardInbox: @unchecked Sendable {
+    let condition = NSCondition()
+    var queue: [ShardBatch] = []
+    var free: [ShardBatch] = []
+    let maxQueued = 8
+
+    /// Queues `batch` (waiting while the shard is behind) and returns an empty one to fill next.
+    func put(_ batch: ShardBatch) -> ShardBatch {
+        condition.lock()
+        while queue.count >= maxQueued { condition.wait() }
+        queue.append(batch)
+        let next = free.popLast() ?? ShardBatch()
+        condition.broadcast()
+        condition.unlock()
+        return next
+    }
+
+    /// The next batch; `done` is the one handled before it (emptied and kept for the reader).
+    func take(done: ShardBatch?) -> ShardBatch {
+        condition.lock()
+        if let done {
+            done.events.removeAll(keepingCapacity: true)
+            done.bytes.removeAll(keepingCapacity: true)
+            free.append(done)
+        }
+        while queue.isEmpty { condition.wait() }
+        let batch = queue.removeFirst()
+        condition.broadcast()
+        condition.unlock()
+        return batch
+    }
+}
+
+/// The reader side of `--jobs`: takes the TCP layer's events from the one packet loop and sends each to the shard
+/// that owns its connection. A client's connections stay together (ownership goes by client address), so an
+/// Engine.IO session's polling requests and WebSocket are decoded by one shard; records about no connection go to
+/// shard 0. Events are batched per shard and handed on at every checkpoint.
+struct DispatchSink: CaptureSink {
+    let inboxes: [ShardInbox]
+    var batches: [ShardBatch]
+    var at = Position(frame: 0, stage: .start)
+    /// Whether shards need the stream bytes (decoding past TCP, or writing stream files).
+    let needsBytes: Bool
+    /// Each connection's shard and the shard's copy of it, indexed by the reassembler's `Connection.slot`.
+    var routes: [(shard: Int, copy: Connection)?] = []
+    var freeRoutes: [Int] = []
+    /// Which shard owns each connection number (kept a while after it closes, for late diagnostics).
+    var ownership: [Int: Int] = [:]
+    var closedOwnership: [Int] = []
+
+    init(inboxes: [ShardInbox], needsBytes: Bool) {
+        self.inboxes = inboxes
+        self.needsBytes = needsBytes
+        batches = inboxes.map { _ in ShardBatch() }
+    }
+
+    func owner(_ conn: Connection) -> Int {
+        let a = conn.client.address
+        var h = (a.hi ^ (a.lo &* 0x9E37_79B9_7F4A_7C15))
+        h ^= h >> 29
+        h = h &* 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 32
+        return Int(h % UInt64(inboxes.count))
+    }
+
+    mutating func toAll(_ event: ShardEvent) {
+        for s in batches.indices { batches[s].events.append(event) }
+    }
+
+    mutating func handOn() {
+        for s in batches.indices { batches[s] = inboxes[s].put(batches[s]) }
+    }
+
+    mutating func begin(origin: Timestamp) { toAll(.begin(origin)) }
+
+    mutating func position(frame: UInt64, stage: MergeKey.Stage) { at = Position(frame: frame, stage: stage) }
+
+    mutating func checkpoint(frame: UInt64) {
+        toAll(.checkpoint(frame))
+        handOn()
+    }
+
+    mutating func finish(at ctx: PacketContext) {
+        toAll(.end(ctx))
+        handOn()
+    }
+
+    mutating func housekeeping(_ kind: Housekeeping?) {
+        switch kind {
+        case .sweep: at.stage = .sweep
+        case .eviction: at.stage = .eviction
+        case nil: at.stage = .packet
+        }
+    }
+
+    mutating func opened(_ conn: Connection, at ctx: PacketContext) {
+        let shard = owner(conn)
+        ownership[conn.id] = shard
+        let copy = conn.detachedCopy()
+        if let slot = freeRoutes.popLast() {
+            routes[slot] = (shard, copy)
+            conn.slot = slot
+        } else {
+            conn.slot = routes.count
+            routes.append((shard, copy))
+        }
+        batches[shard].events.append(.opened(copy, ctx, at))
+    }
+
+    mutating func data(_ conn: Connection, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
+        guard needsBytes, conn.slot >= 0, let route = routes[conn.slot] else { return }
+        let batch = batches[route.shard]
+        let start = batch.bytes.count
+        batch.bytes.append(contentsOf: bytes)
+        batch.events.append(.data(route.copy, dir, start..<batch.bytes.count, ctx, at))
+    }
+
+    mutating func gap(_ conn: Connection, _ dir: Direction, length: UInt64, cause: GapCause, at ctx: PacketContext) {
+        guard conn.slot >= 0, let route = routes[conn.slot] else { return }
+        batches[route.shard].events.append(.gap(route.copy, dir, length, cause, ctx, at))
+    }
+
+    mutating func closed(_ conn: Connection, reason: CloseReason, at ctx: PacketContext) {
+        guard conn.slot >= 0, let route = routes[conn.slot] else { return }
+        routes[conn.slot] = nil
+        freeRoutes.append(conn.slot)
+        conn.slot = -1
+        let counts = (conn.c2s.delivered, conn.c2s.missing, conn.s2c.delivered, conn.s2c.missing)
+        batches[route.shard].events.append(.closed(route.copy, reason, ctx, at, counts: counts))
+        closedOwnership.append(conn.id)
+        if closedOwnership.count > 131_072 {
+            for id in closedOwnership.prefix(65_536) { ownership[id] = nil }
+            closedOwnership.removeFirst(65_536)
+        }
+    }
+
+    mutating func diagnostic(_ diagnostic: Diagnostic) {
+        let shard = diagnostic.conn.flatMap { ownership[$0] } ?? 0
+        batches[shard].events.append(.diagnostic(diagnostic, at))
+    }
+}
+
+/// A decoding shard of `--jobs`: the TCP layer's sink for its connections, fed from its inbox, rendering keyed
+/// records for the merger.
+final class DecodeShard: @unchecked Sendable {
+    let inbox = ShardInbox()
+    var sink: TCPLayerSink
+    let collector: ShardCollector
+
+    init(options: PipelineOptions, collector: ShardCollector) throws(CaptureError) {
+        self.collector = collector
+        let emitter = Emitter(records: collector.renderer)
+        emitter.keyed = collector
+        sink = try TCPLayerSink(emitter: emitter, options: options)
+    }
+
+    /// Handles batches until the end of the capture, then hands over the last records and the shard's counts.
+    func run() {
+        var done: ShardBatch? = nil
+        var ended = false
+        while !ended {
+            let batch = inbox.take(done: done)
+            batch.bytes.withUnsafeBytes { bytes in
+                for event in batch.events { ended = handle(event, bytes) || ended }
+            }
+            done = batch
+        }
+        sink.emitter.records.finish()
+        var summary = RunSummary()
+        summary.diagnostics = sink.emitter.counts
+        summary.diagnostics[.warning, default: 0] += sink.emitter.imWarnings
+        collector.finish(summary: summary)
+    }
+
+    /// Handles one event; true at the end of the capture.
+    func handle(_ event: ShardEvent, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        switch event {
+        case .begin(let origin):
+            sink.begin(origin: origin)
+        case .opened(let conn, let ctx, let at):
+            sink.position(frame: at.frame, stage: at.stage)
+            sink.opened(conn, at: ctx)
+        case .data(let conn, let dir, let range, let ctx, let at):
+            sink.position(frame: at.frame, stage: at.stage)
+            sink.data(conn, dir, UnsafeRawBufferPointer(rebasing: bytes[range]), at: ctx)
+        case .gap(let conn, let dir, let length, let cause, let ctx, let at):
+            sink.position(frame: at.frame, stage: at.stage)
+            sink.gap(conn, dir, length: length, cause: cause, at: ctx)
+        case .closed(let conn, let reason, let ctx, let at, let counts):
+            sink.position(frame: at.frame, stage: at.stage)
+            conn.c2s.setCounts(delivered: counts.0, missing: counts.1)
+            conn.s2c.setCounts(delivered: counts.2, missing: counts.3)
+            sink.closed(conn, reason: reason, at: ctx)
+        case .diagnostic(let diagnostic, let at):
+            sink.position(frame: at.frame, stage: at.stage)
+            sink.diagnostic(diagnostic)
+        case .checkpoint(let frame):
+            // Every frame before this one is complete in this shard's output.
+            collector.handOver(watermark: MergeKey(frame: frame, stage: .start, order: 0, seq: 0))
+        case .end(let ctx):
+            sink.position(frame: ctx.frame, stage: .endSessions)
+            sink.finish(at: ctx)
+            collector.handOver(watermark: .end)
+            return true
+        }
+        return false
+    }
+}
+
+/// Decodes `files` with one reader thread (packets, IP, TCP reassembly) and `jobs` decoding threads (everything
+/// above TCP, and rendering), and writes the merged records — byte for byte the output of a single-threaded run —
+/// to `out`. `makeRenderer` makes a shard's renderer writing into the buffer it is given; `array` frames the
+/// records as one JSON array.
 public func runSharded(
     files: [String], filter: String?, options: PipelineOptions, jobs: Int, array: Bool, out: OutputBuffer,
     makeRenderer: @escaping @Sendable (OutputBuffer) -> RecordSink
 ) throws(CaptureError) -> RunSummary {
     let channel = ShardChannel(shards: jobs)
-    // Open every shard's input first, so a bad file is reported before any thread starts.
-    var sources: [PacketSource] = []
-    for _ in 0..<jobs { sources.append(try PacketSource(files: files, filter: filter)) }
-    var pipelines: [Pipeline] = []
+    let source = try PacketSource(files: files, filter: filter)
+    var shards: [DecodeShard] = []
     for shard in 0..<jobs {
-        var o = options
-        o.shard = (shard, jobs)
         let buffer = OutputBuffer(fd: -1)
         let collector = ShardCollector(renderer: makeRenderer(buffer), out: buffer, channel: channel, shard: shard)
-        pipelines.append(try Pipeline(options: o, records: collector.renderer, keyed: collector))
+        shards.append(try DecodeShard(options: options, collector: collector))
     }
-    final class Box: @unchecked Sendable {
-        let pipeline: Pipeline
+    final class Reader: @unchecked Sendable {
+        let loop: PacketLoop
         let source: PacketSource
-        init(_ p: Pipeline, _ s: PacketSource) {
-            pipeline = p
+        var sink: DispatchSink
+        init(_ l: PacketLoop, _ s: PacketSource, _ sink: DispatchSink) {
+            loop = l
             source = s
+            self.sink = sink
         }
+        func run() { loop.drive(source, sink: &sink) }
     }
-    for shard in 0..<jobs {
-        let box = Box(pipelines[shard], sources[shard])
-        let thread = Thread {
-            box.pipeline.run(box.source)
-            channel.condition.lock()
-            channel.summaries[shard] = box.pipeline.summary
-            channel.condition.broadcast()
-            channel.condition.unlock()
-        }
+    let reader = Reader(
+        PacketLoop(options: options), source,
+        DispatchSink(
+            inboxes: shards.map(\.inbox),
+            needsBytes: options.layer.reaches(.ws) || options.writeStreamsDirectory != nil))
+    for shard in shards {
+        let thread = Thread { shard.run() }
         thread.stackSize = 8 << 20
         thread.start()
     }
+    let readerThread = Thread { reader.run() }
+    readerThread.stackSize = 8 << 20
+    readerThread.start()
     merge(channel, jobs: jobs, array: array, out: out)
-    var summary = channel.summaries[0]!
-    for s in channel.summaries.dropFirst() {
-        summary.diagnostics.merge(s!.diagnostics) { $0 + $1 }
-    }
+    // The merger is done only after every shard's end, which comes after the reader's last event.
+    var summary = reader.loop.summary
+    for s in channel.summaries { summary.diagnostics.merge(s!.diagnostics) { $0 + $1 } }
     return summary
 }
 
