@@ -39,7 +39,9 @@ let package = Package(
         .target(name: "ImscopeCore", dependencies: ["CSimdjson"], swiftSettings: optimize),
         .target(name: "Capture", dependencies: ["CPcap", "ImscopeCore"], swiftSettings: optimize),
         .target(name: "TCPReassembly", dependencies: ["Capture", "ImscopeCore"], swiftSettings: optimize),
-        .target(name: "JSONScan", swiftSettings: optimize),
+        // Two SIMD byte scans (JSON string specials, line breaks) no library offers; C with SSE2/AVX2.
+        .target(name: "CByteScan"),
+        .target(name: "JSONScan", dependencies: ["CByteScan"], swiftSettings: optimize),
         .target(name: "Inflate", dependencies: ["CZlib"], swiftSettings: optimize),
         .target(name: "HTTP1", dependencies: ["ImscopeCore"], swiftSettings: optimize),
         .target(
@@ -84,7 +86,7 @@ let package = Package(
         // Golden outputs live in Tests/TimelineTests/Golden and are read by path (re-recorded with IMSCOPE_RECORD=1).
         .testTarget(
             name: "TimelineTests",
-            dependencies: ["Timeline", "Capture", "TCPReassembly", "IMProtocol", "ImscopeCore"],
+            dependencies: ["Timeline", "Capture", "TCPReassembly", "IMProtocol", "ImscopeCore", "JSONScan", "CByteScan"],
             exclude: ["Golden"]
         ),
     ]

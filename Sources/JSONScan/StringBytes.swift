@@ -1,23 +1,32 @@
+import CByteScan
+
 /// The first offset in `from..<end` of `base` holding a byte a JSON string cannot hold as it is: a quote, a
 /// backslash or a control character (below 0x20); `end` when there is none.
 ///
-/// Eight bytes at a time (`WordBytes`): the lowest flag, found by counting trailing zero bits, is the first special
-/// byte. (Swift's `SIMD16` compiled to slow code here.)
+/// The first eight bytes are tested here at once (`WordBytes`), which ends most scans of short strings (names,
+/// ids); longer runs (base64 images and files) go to a SIMD loop in C, 16 or 32 bytes at a time. (Swift's `SIMD16`
+/// compiled to slow code here.)
 @inlinable
 public func firstJSONStringSpecial(_ base: UnsafeRawPointer, from: Int, end: Int) -> Int {
-    var k = from
-    while k + 8 <= end {
-        let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: k, as: UInt64.self))
+    if from + 8 <= end {
+        let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: from, as: UInt64.self))
         let flags = WordBytes.equal(w, 0x22) | WordBytes.equal(w, 0x5C) | WordBytes.below(w, 0x20)
-        if flags != 0 { return k + flags.trailingZeroBitCount >> 3 }
-        k += 8
+        if flags != 0 { return from + flags.trailingZeroBitCount >> 3 }
+        return from + 8 + imscope_find_json_string_special(base + from + 8, end - from - 8)
     }
+    var k = from
     while k < end {
         let b = base.load(fromByteOffset: k, as: UInt8.self)
         if b == 0x22 || b == 0x5C || b < 0x20 { return k }
         k += 1
     }
     return end
+}
+
+/// Whether `bytes` hold a line feed or a carriage return (one SIMD pass in C for both).
+public func hasLineBreak(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    guard let base = bytes.baseAddress else { return false }
+    return imscope_has_line_break(base, bytes.count) != 0
 }
 
 /// Tests on the eight bytes of a little-endian word at once, giving the high bit of each byte that passes. A bit

@@ -242,23 +242,6 @@ extension JSONLRenderer {
         }
     }
 
-    /// Whether `bytes` hold a line feed or a carriage return: eight bytes at a time, one pass for both.
-    func hasLineBreak(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let base = bytes.baseAddress else { return false }
-        let n = bytes.count
-        var k = 0
-        while k + 8 <= n {
-            let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: k, as: UInt64.self))
-            if WordBytes.equal(w, 0x0A) | WordBytes.equal(w, 0x0D) != 0 { return true }
-            k += 8
-        }
-        while k < n {
-            if bytes[k] == 0x0A || bytes[k] == 0x0D { return true }
-            k += 1
-        }
-        return false
-    }
-
     /// Appends JSON sent pretty-printed without the whitespace between tokens, so a record stays on one line
     /// (strings are kept as they are).
     func appendCompact(_ bytes: UnsafeRawBufferPointer) {

@@ -1,5 +1,7 @@
+import CByteScan
 import Capture
 import ImscopeCore
+import JSONScan
 import Testing
 import Timeline
 
@@ -17,34 +19,79 @@ import Timeline
         #expect(String(decoding: out.bytes, as: UTF8.self) == expected)
     }
 
-    /// Every byte that needs escaping, at every position of the word-wide scan (and two side by side, where the
-    /// scan's borrow could flag the wrong one), against a byte-by-byte escaper.
+    /// Every byte that needs escaping, at every position of the scan (the first word tested in Swift, then 32- or
+    /// 16-byte blocks and the tail in C), next to bytes that must pass (high bytes, where a signed compare would see
+    /// a control character; and two specials side by side, where the word test's borrow could flag the wrong one),
+    /// against a byte-by-byte escaper.
     @Test(arguments: [UInt8(0x22), 0x5C, 0x00, 0x01, 0x0A, 0x1F])
     func jsonStringEscapesAtEveryPosition(special: UInt8) {
-        func reference(_ bytes: [UInt8]) -> String {
-            var s = "\""
+        func reference(_ bytes: [UInt8]) -> [UInt8] {
+            var s: [UInt8] = [0x22]
             for b in bytes {
                 switch b {
-                case 0x22: s += "\\\""
-                case 0x5C: s += "\\\\"
-                case 0x0A: s += "\\n"
-                case 0x0D: s += "\\r"
-                case 0x09: s += "\\t"
-                case 0..<0x20: s += "\\u00" + (b < 16 ? "0" : "") + String(b, radix: 16)
-                default: s += String(UnicodeScalar(b))
+                case 0x22: s += Array("\\\"".utf8)
+                case 0x5C: s += Array("\\\\".utf8)
+                case 0x0A: s += Array("\\n".utf8)
+                case 0x0D: s += Array("\\r".utf8)
+                case 0x09: s += Array("\\t".utf8)
+                case 0..<0x20: s += Array(("\\u00" + (b < 16 ? "0" : "") + String(b, radix: 16)).utf8)
+                default: s.append(b)
                 }
             }
-            return s + "\""
+            return s + [0x22]
         }
-        for length in [1, 7, 8, 9, 15, 16, 17, 24] {
+        for length in [1, 7, 8, 9, 15, 16, 17, 24, 39, 40, 41, 47, 48, 56, 71, 72, 73, 100] {
             for position in 0..<length {
-                for neighbour: UInt8 in [0x61, 0x00, 0x22, 0x21, 0x23, 0x5B, 0x5D, 0x20, 0x7F] {
+                for neighbour: UInt8 in [0x61, 0x00, 0x22, 0x21, 0x23, 0x5B, 0x5D, 0x20, 0x7F, 0x80, 0x9F, 0xFF] {
                     var bytes = [UInt8](repeating: 0x61, count: length)
+                    for i in stride(from: 1, to: length, by: 5) { bytes[i] = 0xE4 }
                     bytes[position] = special
                     if position + 1 < length { bytes[position + 1] = neighbour }
                     let out = OutputBuffer(fd: -1, threshold: 4)
                     bytes.withUnsafeBytes { out.appendJSONString(utf8: $0) }
-                    #expect(String(decoding: out.bytes, as: UTF8.self) == reference(bytes), "\(bytes)")
+                    #expect(out.bytes == reference(bytes), "\(bytes)")
+                }
+            }
+        }
+    }
+
+    /// The line-break scan that decides whether copied JSON must be compacted, at every position and block length.
+    @Test func lineBreakAtEveryPosition() {
+        for length in [0, 1, 15, 16, 17, 31, 32, 33, 64, 65, 100] {
+            let clean = [UInt8](repeating: 0x8A, count: length)
+            #expect(!clean.withUnsafeBytes { hasLineBreak($0) })
+            for position in 0..<length {
+                for b: UInt8 in [0x0A, 0x0D] {
+                    var bytes = clean
+                    bytes[position] = b
+                    #expect(bytes.withUnsafeBytes { hasLineBreak($0) }, "\(length) \(position)")
+                }
+            }
+        }
+    }
+
+    /// Every instruction-set variant of the C scans this CPU runs (AVX2, SSE2) gives what the byte loop gives,
+    /// for every byte value at every position of blocks and tails (the run-time choice tests only the best one).
+    @Test func byteScanVariantsAgree() {
+        let top = Int(imscope_bytescan_level())
+        for length in [1, 15, 16, 17, 33, 70] {
+            for position in 0..<length {
+                for value in 0...255 {
+                    var bytes = [UInt8](repeating: 0x61, count: length)
+                    bytes[position] = UInt8(value)
+                    bytes.withUnsafeBytes { raw in
+                        let special = imscope_find_json_string_special_level(raw.baseAddress, length, 0)
+                        let lineBreak = imscope_has_line_break_level(raw.baseAddress, length, 0)
+                        for level in 1...max(1, top) where level <= top {
+                            #expect(
+                                imscope_find_json_string_special_level(raw.baseAddress, length, Int32(level)) == special
+                            )
+                            #expect(imscope_has_line_break_level(raw.baseAddress, length, Int32(level)) == lineBreak)
+                        }
+                    }
+                    #expect(
+                        bytes.withUnsafeBytes { imscope_find_json_string_special_level($0.baseAddress, length, 0) }
+                            == ((value == 0x22 || value == 0x5C || value < 0x20) ? position : length))
                 }
             }
         }

@@ -1,0 +1,104 @@
+// Byte scans over long runs of text (base64 images and files inside JSON strings), 16 or 32 bytes at a time.
+// No library offers these two searches (simdjson keeps its string scanner internal); they are a few lines of
+// SSE2, which every x86-64 has, with an AVX2 variant chosen at run time, and a portable loop elsewhere.
+#include "bytescan.h"
+
+#include <stdint.h>
+
+static size_t special_bytes(const uint8_t *p, size_t i, size_t n) {
+    for (; i < n; i++) {
+        uint8_t b = p[i];
+        if (b == '"' || b == '\\' || b < 0x20) return i;
+    }
+    return n;
+}
+
+static int line_break_bytes(const uint8_t *p, size_t i, size_t n) {
+    for (; i < n; i++)
+        if (p[i] == '\n' || p[i] == '\r') return 1;
+    return 0;
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+__attribute__((target("avx2"))) static size_t special_avx2(const uint8_t *p, size_t n) {
+    const __m256i quote = _mm256_set1_epi8('"'), backslash = _mm256_set1_epi8('\\'), low = _mm256_set1_epi8(0x1F);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(p + i));
+        // x <= 0x1F (unsigned): the minimum of x and 0x1F is x.
+        __m256i hit = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, quote), _mm256_cmpeq_epi8(x, backslash)),
+                                      _mm256_cmpeq_epi8(_mm256_min_epu8(x, low), x));
+        unsigned mask = (unsigned)_mm256_movemask_epi8(hit);
+        if (mask) return i + (size_t)__builtin_ctz(mask);
+    }
+    return special_bytes(p, i, n);
+}
+
+static size_t special_sse2(const uint8_t *p, size_t n) {
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), low = _mm_set1_epi8(0x1F);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(p + i));
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+                                   _mm_cmpeq_epi8(_mm_min_epu8(x, low), x));
+        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+        if (mask) return i + (size_t)__builtin_ctz(mask);
+    }
+    return special_bytes(p, i, n);
+}
+
+__attribute__((target("avx2"))) static int line_break_avx2(const uint8_t *p, size_t n) {
+    const __m256i lf = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r');
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(p + i));
+        if (_mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(x, lf), _mm256_cmpeq_epi8(x, cr)))) return 1;
+    }
+    return line_break_bytes(p, i, n);
+}
+
+static int line_break_sse2(const uint8_t *p, size_t n) {
+    const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(p + i));
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr)))) return 1;
+    }
+    return line_break_bytes(p, i, n);
+}
+
+int imscope_bytescan_level(void) { return __builtin_cpu_supports("avx2") ? 2 : 1; }
+
+size_t imscope_find_json_string_special_level(const void *p, size_t n, int level) {
+    return level >= 2 ? special_avx2(p, n) : level == 1 ? special_sse2(p, n) : special_bytes(p, 0, n);
+}
+
+int imscope_has_line_break_level(const void *p, size_t n, int level) {
+    return level >= 2 ? line_break_avx2(p, n) : level == 1 ? line_break_sse2(p, n) : line_break_bytes(p, 0, n);
+}
+
+#else
+
+int imscope_bytescan_level(void) { return 0; }
+
+size_t imscope_find_json_string_special_level(const void *p, size_t n, int level) {
+    (void)level;
+    return special_bytes(p, 0, n);
+}
+
+int imscope_has_line_break_level(const void *p, size_t n, int level) {
+    (void)level;
+    return line_break_bytes(p, 0, n);
+}
+
+#endif
+
+size_t imscope_find_json_string_special(const void *p, size_t n) {
+    return imscope_find_json_string_special_level(p, n, imscope_bytescan_level());
+}
+
+int imscope_has_line_break(const void *p, size_t n) {
+    return imscope_has_line_break_level(p, n, imscope_bytescan_level());
+}

@@ -1,0 +1,20 @@
+#ifndef IMSCOPE_BYTESCAN_H
+#define IMSCOPE_BYTESCAN_H
+
+#include <stddef.h>
+
+/// The offset of the first byte of `p[0..<n]` that a JSON string cannot hold as it is (a quote, a backslash or a
+/// control character below 0x20), or `n` when there is none.
+size_t imscope_find_json_string_special(const void *p, size_t n);
+
+/// Whether `p[0..<n]` holds a line feed or a carriage return.
+int imscope_has_line_break(const void *p, size_t n);
+
+/// The same scans with a given instruction set: 2 for AVX2 (when the CPU has it), 1 for SSE2, 0 byte by byte. For
+/// the tests, which check every variant the machine can run against the others.
+size_t imscope_find_json_string_special_level(const void *p, size_t n, int level);
+int imscope_has_line_break_level(const void *p, size_t n, int level);
+/// The highest level this CPU runs.
+int imscope_bytescan_level(void);
+
+#endif
