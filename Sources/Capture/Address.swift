@@ -91,6 +91,17 @@ public struct FlowKey: Hashable, Sendable {
     public var a: Endpoint
     public var b: Endpoint
 
+    /// Hashes the key's fields mixed into one word: one `combine` instead of six (the flow table is looked up for
+    /// every packet). Equality still compares every field.
+    public func hash(into hasher: inout Hasher) {
+        var h = a.address.hi &* 0x9E37_79B9_7F4A_7C15
+        h = (h ^ a.address.lo) &* 0xBF58_476D_1CE4_E5B9
+        h = (h ^ b.address.hi) &* 0x94D0_49BB_1331_11EB
+        h = (h ^ b.address.lo) &* 0x9E37_79B9_7F4A_7C15
+        h ^= UInt64(a.port) << 16 | UInt64(b.port)
+        hasher.combine(h)
+    }
+
     /// The key for a segment from `src` to `dst`; `srcIsA` says whether the source became `a`.
 
     public init(src: Endpoint, dst: Endpoint, srcIsA: inout Bool) {

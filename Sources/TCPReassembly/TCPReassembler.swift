@@ -36,8 +36,10 @@ public final class TCPReassembler {
 
     public let limits: Limits
     /// Ports a server listens on: connections touching none of them are ignored unless `anyPort`.
-    public var serverPorts: Set<UInt16>
-    public var anyPort: Bool
+    public let serverPorts: Set<UInt16>
+    public let anyPort: Bool
+    /// `serverPorts` as one bit per port, tested for every packet (a set lookup hashes the port each time).
+    let portBits: [UInt64]
 
     var table: [FlowKey: Connection] = [:]
     var nextID = 1
@@ -58,14 +60,20 @@ public final class TCPReassembler {
         self.serverPorts = serverPorts
         self.anyPort = anyPort
         self.limits = limits
+        var bits = [UInt64](repeating: 0, count: 1024)
+        for port in serverPorts { bits[Int(port >> 6)] |= 1 << UInt64(port & 63) }
+        portBits = bits
     }
+
+    @inline(__always)
+    func isServerPort(_ port: UInt16) -> Bool { portBits[Int(port >> 6)] & (1 << UInt64(port & 63)) != 0 }
 
     // MARK: - Segments
 
     /// Processes one segment seen at `ctx`.
 
     public func process<S: TCPStreamSink>(_ seg: TCPSegment, at ctx: PacketContext, sink: inout S) {
-        if !anyPort && !serverPorts.contains(seg.dst.port) && !serverPorts.contains(seg.src.port) { return }
+        if !anyPort && !isServerPort(seg.dst.port) && !isServerPort(seg.src.port) { return }
         processTracked(seg, at: ctx, sink: &sink)
     }
 
@@ -170,8 +178,8 @@ public final class TCPReassembler {
         let srcIsClient: Bool
         if syn {
             srcIsClient = !seg.flags.contains(.ack)
-        } else if serverPorts.contains(seg.dst.port) != serverPorts.contains(seg.src.port) {
-            srcIsClient = serverPorts.contains(seg.dst.port)
+        } else if isServerPort(seg.dst.port) != isServerPort(seg.src.port) {
+            srcIsClient = isServerPort(seg.dst.port)
         } else {
             srcIsClient = seg.src.port != seg.dst.port ? seg.src.port > seg.dst.port : true
         }
