@@ -123,21 +123,18 @@ extension JSONLRenderer {
             out.append(huge)
         }
         if let info = im.info {
-            key("typeName")
-            out.appendJSONString(info.typeName)
-            key("description")
-            out.appendJSONString(info.description)
-            key("direction")
-            out.appendJSONString(info.direction.rawValue)
-        }
-        for (name, value) in [("msgId", im.msgId), ("fromId", im.fromId), ("destId", im.destId)] {
-            guard let value else { continue }
             if !first { out.append(byte: UInt8(ascii: ",")) }
             first = false
-            out.appendJSONString(name)
-            out.append(byte: UInt8(ascii: ":"))
+            appendTypeInfo(info)
+        }
+        func text(_ k: StaticString, _ value: String?) {
+            guard let value else { return }
+            key(k)
             out.appendJSONString(value)
         }
+        text("msgId", im.msgId)
+        text("fromId", im.fromId)
+        text("destId", im.destId)
         if let f = im.fromType {
             key("fromType")
             out.append(int: f)
@@ -162,6 +159,26 @@ extension JSONLRenderer {
             out.append(byte: UInt8(ascii: "}"))
         }
         out.append("]}" as StaticString)
+    }
+
+    /// `"typeName":…,"description":…,"direction":…` of a messageType, rendered once per type and copied after.
+    func appendTypeInfo(_ info: MessageTypeInfo) {
+        let t = info.messageType
+        if t >= 0 && t < typeInfoJSON.count, let bytes = typeInfoJSON[t], bytes.info == info {
+            bytes.json.withUnsafeBytes { out.append($0) }
+            return
+        }
+        let start = out.count
+        out.append("\"typeName\":" as StaticString)
+        out.appendJSONString(info.typeName)
+        out.append(",\"description\":" as StaticString)
+        out.appendJSONString(info.description)
+        out.append(",\"direction\":" as StaticString)
+        out.appendJSONString(info.direction.rawValue)
+        if t >= 0 && t < 4096 {
+            if typeInfoJSON.count <= t { typeInfoJSON += Array(repeating: nil, count: t + 1 - typeInfoJSON.count) }
+            typeInfoJSON[t] = (info, Array(UnsafeBufferPointer(start: out.base + start, count: out.count - start)))
+        }
     }
 
     /// Milliseconds with microsecond resolution, as a JSON number.

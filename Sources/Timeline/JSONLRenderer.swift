@@ -1,3 +1,4 @@
+import IMProtocol
 import ImscopeCore
 import WebSocket
 
@@ -7,6 +8,8 @@ public final class JSONLRenderer: RecordSink {
     let out: OutputBuffer
     let array: Bool
     var first = true
+    /// The rendered type information of each messageType seen (below 4096), by number.
+    var typeInfoJSON: [(info: MessageTypeInfo, json: [UInt8])?] = []
 
     public init(out: OutputBuffer, array: Bool = false) {
         self.out = out
