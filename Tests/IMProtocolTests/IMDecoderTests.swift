@@ -88,6 +88,14 @@ let base = #""msgId":"m1","fromId":"u1","fromType":1,"destId":"u2","fromName":"A
         #expect(v2.events == ["chat", "chatroom"])
         #expect(v1.events == ["chat"])
         #expect(throws: MessageTypeTable.LoadError.self) { try MessageTypeTable.parse("1\tsideways\tx\ty", name: "t") }
+        // A table saved with CRLF line ends reads as the same table.
+        let crlf = try MessageTypeTable.parse(
+            "@schema\tw\r\n# comment\r\n\r\n@event\tchat\r\n@fromType\t1\tperson\r\n2\tboth\ttext\t文本\r\n3\tup\timage\r\n",
+            name: "t")
+        #expect(crlf.schema == "w" && crlf.events == ["chat"] && crlf.fromTypes[1]?.name == "person")
+        #expect(crlf.types[2]?.direction == .both && crlf.types[2]?.typeName == "text")
+        #expect(crlf.types[2]?.description == "文本" && crlf.types[3]?.description == "")
+        #expect(crlf.types[3]?.direction == .up && crlf.types[3]?.typeName == "image")
         #expect(throws: MessageTypeTable.LoadError.self) {
             try MessageTypeTable.parse("@content\t9\tobject\ta:string\n1\tup\tx\ty", name: "t")
         }
