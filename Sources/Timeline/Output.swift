@@ -131,6 +131,37 @@ public final class OutputBuffer {
         if fd >= 0 && (lineBuffered || count >= threshold) { flush() }
     }
 
+    /// Whether ``writeGathered(_:)`` writes straight to a file (not line by line to a terminal, not into memory).
+    public var writesDirectly: Bool { fd >= 0 && !lineBuffered }
+
+    /// Writes what the buffer holds, then the pieces of memory `pieces` point to, in order, without copying them
+    /// (the merger of `--jobs` writing runs of records from the shards' blocks).
+    public func writeGathered(_ pieces: inout [iovec]) {
+        flush()
+        var first = 0
+        while first < pieces.count && !failed {
+            let n = pieces.withUnsafeBufferPointer {
+                writev(fd, $0.baseAddress! + first, Int32(min($0.count - first, 1024)))
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                failed = true
+                break
+            }
+            // Skip what was written; a partly written piece continues where it stopped.
+            var left = n
+            while first < pieces.count && left >= pieces[first].iov_len {
+                left -= pieces[first].iov_len
+                first += 1
+            }
+            if left > 0 {
+                pieces[first].iov_base += left
+                pieces[first].iov_len -= left
+            }
+        }
+        pieces.removeAll(keepingCapacity: true)
+    }
+
     public func flush() {
         guard count > 0, fd >= 0 else { return }
         if !failed {
