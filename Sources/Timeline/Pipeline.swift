@@ -143,9 +143,11 @@ final class PacketLoop {
         }
         sink.position(frame: lastCtx.frame, stage: .endConnections)
         reassembler.finishAll(at: lastCtx, sink: &sink)
+        // The summary is complete before the sink's end: with `--jobs`, the merger reads it once every shard has
+        // seen the end (handed over under the shards' locks).
+        summary.connections = reassembler.connectionsSeen
         sink.position(frame: lastCtx.frame, stage: .endSessions)
         sink.finish(at: lastCtx)
-        summary.connections = reassembler.connectionsSeen
     }
 
     func reportTruncation<Sink: CaptureSink>(
