@@ -120,10 +120,31 @@ func countRecords(_ jsonl: String) -> (eio: UInt64, sio: UInt64) {
     return (eio, sio)
 }
 
-guard let command = arguments.first else {
-    fail("usage: imscope-bench generate|run [options] (see the comment at the top of main.swift)")
-}
+let usage = """
+    usage: imscope-bench generate --connections 500 --size-mb 114 [--deflate 0.2] [--seed 1] [--packet-gap-us 37] -o FILE
+           imscope-bench run [--sizes 10,114,1000] [--connections 500] [--runs 3] [--imscope PATH] [--tshark-max-mb 200]
+                             [--jobs N] [--deflate SHARE] [--dir .bench]
+    """
+guard let command = arguments.first else { fail(usage) }
 arguments.removeFirst()
+if command == "--help" || command == "-h" || arguments.contains("--help") || arguments.contains("-h") {
+    print(usage)
+    exit(0)
+}
+// Every option takes a value; an unknown one (a typo) is an error rather than silently ignored.
+let known: [String: Set<String>] = [
+    "generate": ["--connections", "--size-mb", "--deflate", "--seed", "--packet-gap-us", "-o"],
+    "run": ["--sizes", "--connections", "--runs", "--imscope", "--tshark-max-mb", "--jobs", "--deflate", "--dir"],
+]
+if let allowed = known[command] {
+    var i = 0
+    while i < arguments.count {
+        guard allowed.contains(arguments[i]), i + 1 < arguments.count else {
+            fail("\(command): unexpected \"\(arguments[i])\"\n\(usage)")
+        }
+        i += 2
+    }
+}
 
 switch command {
 case "generate":
