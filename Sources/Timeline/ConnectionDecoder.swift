@@ -21,6 +21,13 @@ final class Emitter {
 
     init(records: RecordSink) { self.records = records }
 
+    /// Diagnostics emitted by severity, with the rule warnings on `im` objects counted as warnings (the summary).
+    var summaryCounts: [Severity: Int] {
+        var c = counts
+        c[.warning, default: 0] += imWarnings
+        return c
+    }
+
     @inline(__always)
     func emit(_ record: Record) {
         if let keyed {

@@ -66,8 +66,7 @@ public final class Pipeline {
     /// Reads every packet of `source` and emits the timeline, then closes what is still open.
     public func run(_ source: PacketSource, onPacket: ((Packet) -> Void)? = nil) {
         loop.drive(source, sink: &tcpSink, onPacket: onPacket)
-        loop.summary.diagnostics.merge(tcpSink.emitter.counts) { $0 + $1 }
-        loop.summary.diagnostics[.warning, default: 0] += tcpSink.emitter.imWarnings
+        loop.summary.diagnostics.merge(tcpSink.emitter.summaryCounts) { $0 + $1 }
         records.finish()
     }
 }
@@ -218,13 +217,7 @@ struct TCPLayerSink: CaptureSink {
         streams?.closeAll()
     }
 
-    func housekeeping(_ kind: Housekeeping?) {
-        switch kind {
-        case .sweep: emitter.stage = .sweep
-        case .eviction: emitter.stage = .eviction
-        case nil: emitter.stage = .packet
-        }
-    }
+    func housekeeping(_ kind: Housekeeping?) { emitter.stage = MergeKey.Stage(kind) }
 
     mutating func opened(_ conn: Connection, at ctx: PacketContext) {
         emitter.emit(

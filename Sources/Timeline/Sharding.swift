@@ -34,6 +34,17 @@ public struct MergeKey: Comparable, Sendable {
     static let end = MergeKey(frame: .max, stage: .endSessions, order: .max, seq: .max)
 }
 
+extension MergeKey.Stage {
+    /// The stage of the reassembler's housekeeping `kind`; nil is back to the packet at hand.
+    init(_ kind: Housekeeping?) {
+        switch kind {
+        case .sweep: self = .sweep
+        case .eviction: self = .eviction
+        case nil: self = .packet
+        }
+    }
+}
+
 /// Receives records with their merge keys.
 protocol KeyedRecordSink: AnyObject {
     func emit(_ record: Record, key: MergeKey)
@@ -235,13 +246,7 @@ struct DispatchSink: CaptureSink {
         handOn()
     }
 
-    mutating func housekeeping(_ kind: Housekeeping?) {
-        switch kind {
-        case .sweep: at.stage = .sweep
-        case .eviction: at.stage = .eviction
-        case nil: at.stage = .packet
-        }
-    }
+    mutating func housekeeping(_ kind: Housekeeping?) { at.stage = MergeKey.Stage(kind) }
 
     mutating func opened(_ conn: Connection, at ctx: PacketContext) {
         let shard = owner(conn)
@@ -317,8 +322,7 @@ final class DecodeShard: @unchecked Sendable {
         }
         sink.emitter.records.finish()
         var summary = RunSummary()
-        summary.diagnostics = sink.emitter.counts
-        summary.diagnostics[.warning, default: 0] += sink.emitter.imWarnings
+        summary.diagnostics = sink.emitter.summaryCounts
         collector.finish(summary: summary)
     }
 
