@@ -373,50 +373,68 @@ public struct HTTPStreamParser {
     }
 
     mutating func parseHead(_ raw: UnsafeRawBufferPointer, _ emit: (HTTPEvent) -> Void) {
-        // Split into lines, tolerating bare LF; skip empty lines before a start line (RFC 9112 section 2.2).
-        // (Split on the LF byte: a String would treat CR LF as one character.)
-        var lines: [Substring] = []
+        // Split into lines on the LF byte, tolerating bare LF; skip empty lines before a start line (RFC 9112
+        // section 2.2). Lines stay byte ranges: only the pieces kept become Strings.
+        var lines: [Range<Int>] = []
         var lineStart = 0
         for k in 0...raw.count where k == raw.count || raw[k] == 0x0A {
             var lineEnd = k
             if lineEnd > lineStart && raw[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-            let l = Substring(
-                String(decoding: UnsafeRawBufferPointer(rebasing: raw[lineStart..<lineEnd]), as: UTF8.self))
+            let l = lineStart..<lineEnd
             lineStart = k + 1
             if lines.isEmpty && l.isEmpty { continue }
             lines.append(l)
         }
         while lines.last?.isEmpty == true { lines.removeLast() }
         guard let start = lines.first else { return }
+        func text(_ r: Range<Int>) -> String {
+            String(decoding: UnsafeRawBufferPointer(rebasing: raw[r]), as: UTF8.self)
+        }
+        func find(_ byte: UInt8, in r: Range<Int>) -> Int? { r.first { raw[$0] == byte } }
+        func trimmed(_ r: Range<Int>) -> Range<Int> {
+            var (lo, hi) = (r.lowerBound, r.upperBound)
+            while lo < hi && HTTPBytes.isOWS(raw[lo]) { lo += 1 }
+            while hi > lo && HTTPBytes.isOWS(raw[hi - 1]) { hi -= 1 }
+            return lo..<hi
+        }
         var head = HTTPMessageHead(isRequest: role == .request)
-        let parts = start.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+        // The start line in at most three parts split on single spaces, the last keeping any further spaces.
+        var parts: [Range<Int>] = []
+        var partStart = start.lowerBound
+        for k in start where raw[k] == 0x20 && parts.count < 2 {
+            parts.append(partStart..<k)
+            partStart = k + 1
+        }
+        parts.append(partStart..<start.upperBound)
+        let httpSlash: [UInt8] = Array("HTTP/".utf8)
+        func isHTTPVersion(_ r: Range<Int>) -> Bool { r.count >= 5 && zip(raw[r], httpSlash).allSatisfy { $0 == $1 } }
         if role == .request {
-            guard parts.count == 3, parts[2].hasPrefix("HTTP/") else {
-                return fail("not an HTTP request line: \(start.prefix(80))", emit)
+            guard parts.count == 3, isHTTPVersion(parts[2]) else {
+                return fail("not an HTTP request line: \(text(start).prefix(80))", emit)
             }
-            head.method = String(parts[0])
-            head.uri = String(parts[1])
-            head.version = String(parts[2])
+            head.method = text(parts[0])
+            head.uri = text(parts[1])
+            head.version = text(parts[2])
         } else {
-            guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), parts[1].count == 3,
-                parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let status = Int(parts[1])
+            guard parts.count >= 2, isHTTPVersion(parts[0]), parts[1].count == 3,
+                raw[parts[1]].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
             else {
-                return fail("not an HTTP status line: \(start.prefix(80))", emit)
+                return fail("not an HTTP status line: \(text(start).prefix(80))", emit)
             }
-            head.version = String(parts[0])
-            head.status = status
-            head.reason = parts.count > 2 ? String(parts[2]) : ""
+            head.version = text(parts[0])
+            head.status = raw[parts[1]].reduce(0) { $0 * 10 + Int($1 - 0x30) }
+            head.reason = parts.count > 2 ? text(parts[2]) : ""
         }
         for l in lines.dropFirst() {
-            if let f = l.first, f == " " || f == "\t", !head.headers.isEmpty {  // obsolete line folding
-                head.headers[head.headers.count - 1].value += " " + l.trimming(" \t")
+            if let f = l.first.map({ raw[$0] }), HTTPBytes.isOWS(f), !head.headers.isEmpty {  // obsolete line folding
+                head.headers[head.headers.count - 1].value += " " + text(trimmed(l))
                 continue
             }
-            guard let colon = l.firstIndex(of: ":") else {
-                emit(.problem(.httpMalformed, "header line without a colon: \(l.prefix(80))"))
+            guard let colon = find(UInt8(ascii: ":"), in: l) else {
+                emit(.problem(.httpMalformed, "header line without a colon: \(text(l).prefix(80))"))
                 continue
             }
-            head.headers.append((String(l[..<colon]), l[l.index(after: colon)...].trimming(" \t")))
+            head.headers.append((text(l.lowerBound..<colon), text(trimmed(colon + 1..<l.upperBound))))
         }
         emit(.head(head))
         if head.value("Content-Length") != nil && head.contentLength == nil && !head.isChunked {

@@ -18,7 +18,12 @@ struct PollingRequest {
 extension ConnectionDecoder {
     /// The Engine.IO view of a request: a Socket.IO path or an `EIO=` parameter.
     static func engineIORequest(_ head: HTTPMessageHead) -> (transport: String?, sid: String?, version: Int?)? {
-        guard head.uri.contains("/socket.io/") || head.queryParameter("EIO") != nil else { return nil }
+        let path = Array("/socket.io/".utf8)
+        let uri = Array(head.uri.utf8)
+        let hasPath =
+            uri.count >= path.count
+            && (0...uri.count - path.count).contains { uri[$0..<$0 + path.count].elementsEqual(path) }
+        guard hasPath || head.queryParameter("EIO") != nil else { return nil }
         return (
             head.queryParameter("transport"), head.queryParameter("sid"), head.queryParameter("EIO").flatMap { Int($0) }
         )

@@ -96,23 +96,49 @@ public final class OutputBuffer {
 
     /// Appends `value` in decimal, left-padded with zeros to `minWidth` digits.
     public func appendDigits(_ value: UInt64, minWidth: Int) {
-        // Backwards into the end of room for the longest number (20 digits), then moved to the front.
-        let room = max(20, minWidth)
-        let p = reserve(room)
-        var at = room
+        // The digit count first (from the bit length, corrected by one power of ten), then two digits at a time
+        // from the end, straight into place.
+        let bits = 64 - value.leadingZeroBitCount
+        var digits = (bits * 1233) >> 12
+        if digits < 20 && value >= Self.powersOfTen[digits] { digits += 1 }
+        digits = max(digits, 1)
+        let width = max(digits, minWidth)
+        let p = reserve(width)
+        var at = width
         var v = value
-        repeat {
+        let pairs = Self.digitPairs.utf8Start
+        while v >= 100 {
+            let r = Int(v % 100)
+            v /= 100
+            at -= 2
+            p[at] = pairs[2 * r]
+            p[at + 1] = pairs[2 * r + 1]
+        }
+        if v >= 10 {
+            at -= 2
+            p[at] = pairs[2 * Int(v)]
+            p[at + 1] = pairs[2 * Int(v) + 1]
+        } else {
             at -= 1
-            p[at] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v % 10)
-            v /= 10
-        } while v > 0
-        while room - at < minWidth {
+            p[at] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v)
+        }
+        while at > 0 {
             at -= 1
             p[at] = UInt8(ascii: "0")
         }
-        if at > 0 { memmove(p, p + at, room - at) }
-        count += room - at
+        count += width
     }
+
+    /// "00" to "99" one after the other.
+    static let digitPairs: StaticString = """
+        0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899
+        """
+    /// 10^0 ... 10^19.
+    static let powersOfTen: [UInt64] = (0..<20).map { n in (0..<n).reduce(1) { acc, _ in acc * 10 } }
 
     /// Drops what the buffer holds, keeping its memory.
     public func removeAll() { count = 0 }

@@ -86,6 +86,10 @@ import Testing
         LengthCase(values: ["0x10"], expected: nil),
         LengthCase(values: [""], expected: nil),
         LengthCase(values: ["99999999999999999999999"], expected: nil),
+        // Nothing between commas is no list element; whitespace alone is an empty one, which is not a length.
+        LengthCase(values: ["5,"], expected: 5),
+        LengthCase(values: [",5"], expected: 5),
+        LengthCase(values: ["5, ,5"], expected: nil),
     ]
 
     @Test(arguments: lengthCases)
@@ -120,6 +124,8 @@ import Testing
         ChunkedCase(values: ["chunked, gzip"], expected: false),
         ChunkedCase(values: ["gzip"], expected: false),
         ChunkedCase(values: ["chunked "], expected: true),
+        ChunkedCase(values: ["chunked,"], expected: true),
+        ChunkedCase(values: ["chunked, "], expected: false),
     ]
 
     @Test(arguments: chunkedCases)

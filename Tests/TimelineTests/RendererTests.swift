@@ -124,6 +124,29 @@ import Timeline
         #expect(String(decoding: out.bytes, as: UTF8.self) == expected)
     }
 
+    /// The digit count is worked out from the bit length: every power of ten and of two and their neighbours,
+    /// at several widths.
+    @Test func digitsAtPowersOfTen() {
+        var values: [UInt64] = [0, UInt64.max]
+        for k in 0..<64 { values += [1 << k, (1 << k) - 1] }
+        var p: UInt64 = 1
+        for _ in 0..<20 {
+            values += [p - 1, p, p + 1]
+            let (next, overflow) = p.multipliedReportingOverflow(by: 10)
+            if overflow { break }
+            p = next
+        }
+        for v in values {
+            for width in [0, 1, 2, 3, 10, 21, 25] {
+                let out = OutputBuffer(fd: -1)
+                out.appendDigits(v, minWidth: width)
+                let plain = String(v)
+                let expected = String(repeating: "0", count: max(0, width - plain.count)) + plain
+                #expect(String(decoding: out.bytes, as: UTF8.self) == expected, "\(v) width \(width)")
+            }
+        }
+    }
+
     @Test func jsonArrayFormat() {
         let out = OutputBuffer(fd: -1)
         let renderer = JSONLRenderer(out: out, array: true)
