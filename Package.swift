@@ -83,10 +83,13 @@ let package = Package(
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP1", "ImscopeCore", "DecoderTestSupport"]),
         .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "SocketIO", "JSONScan", "ImscopeCore"]),
         .testTarget(name: "IMProtocolTests", dependencies: ["IMProtocol", "JSONScan", "ImscopeCore"]),
+        .testTarget(name: "JSONScanTests", dependencies: ["JSONScan"]),
         // Golden outputs live in Tests/TimelineTests/Golden and are read by path (re-recorded with IMSCOPE_RECORD=1).
         .testTarget(
             name: "TimelineTests",
-            dependencies: ["Timeline", "Capture", "TCPReassembly", "IMProtocol", "ImscopeCore", "JSONScan", "CByteScan"],
+            dependencies: [
+                "Timeline", "Capture", "TCPReassembly", "IMProtocol", "ImscopeCore", "JSONScan", "CByteScan",
+            ],
             exclude: ["Golden"]
         ),
     ]

@@ -79,11 +79,30 @@ public struct IMDecoder: Sendable {
     public let others: [MessageTypeTable]
 
     let eventBytes_: [[UInt8]]
+    /// What the chosen table says of each messageType and fromType, indexed by number (the tables' dictionaries
+    /// cost a hashed lookup each, several per message).
+    let typeSlots: DenseTable<TypeSlot>
+    let fromTypeNames: DenseTable<String>
+
+    struct TypeSlot {
+        var info: MessageTypeInfo?
+        var rule: ContentRule?
+        /// Whether this table or another gives the type a structured content.
+        var anyRule: Bool
+    }
 
     public init(table: MessageTypeTable, others: [MessageTypeTable]) {
         self.table = table
         self.others = others
         self.eventBytes_ = table.events.map { Array($0.utf8) }
+        var slots: [Int: TypeSlot] = [:]
+        for type in Set(table.types.keys).union(table.contents.keys).union(others.flatMap(\.contents.keys)) {
+            slots[type] = TypeSlot(
+                info: table.types[type], rule: table.contents[type],
+                anyRule: table.contents[type] != nil || others.contains { $0.contents[type] != nil })
+        }
+        typeSlots = DenseTable(slots)
+        fromTypeNames = DenseTable(table.fromTypes.mapValues(\.name))
     }
 
     /// Whether an event carries an ImMessage.
@@ -273,8 +292,8 @@ public struct IMDecoder: Sendable {
         }
         if !wrong.isEmpty { m.warnings.append(IMWarning(kind: .imWrongType, message: wrong.joined(separator: "; "))) }
         if let f = m.fromType {
-            if let entry = table.fromTypes[f] {
-                m.fromTypeName = entry.name
+            if let name = fromTypeNames[f] {
+                m.fromTypeName = name
             } else if !table.fromTypes.isEmpty {
                 m.warnings.append(
                     IMWarning(
@@ -286,9 +305,9 @@ public struct IMDecoder: Sendable {
         // The type, its direction and its content.
         guard let type = m.messageType else { return }
         // Only a type some table gives a structured content is worth decoding the content for (a text is not).
-        let anyRule = table.contents[type] != nil || others.contains { $0.contents[type] != nil }
-        let structured = anyRule ? content.map { structuredContent(s, $0) } : nil
-        if let info = table.types[type] {
+        let slot = typeSlots[type]
+        let structured = slot?.anyRule == true ? content.map { structuredContent(s, $0) } : nil
+        if let info = slot?.info {
             m.info = info
             if info.direction == .down && upstream || info.direction == .up && !upstream {
                 m.warnings.append(
@@ -297,11 +316,11 @@ public struct IMDecoder: Sendable {
                         "\(type) \(info.typeName) is \(info.direction == .down ? "downstream" : "upstream") only, "
                             + "but was sent by the \(upstream ? "client" : "server")"))
             }
-            if let rule = table.contents[type] {
-                if let problem = check(rule, structured) {
+            if let rule = slot?.rule {
+                if let problem = check(rule, structured, s) {
                     var warned = false
                     for other in others {
-                        if let otherRule = other.contents[type], check(otherRule, structured) == nil,
+                        if let otherRule = other.contents[type], check(otherRule, structured, s) == nil,
                             let otherInfo = other.types[type]
                         {
                             m.warnings.append(
@@ -321,7 +340,7 @@ public struct IMDecoder: Sendable {
                 for other in others {
                     // Only when the other table reads the number as another type (both call 17 a red packet).
                     if let otherRule = other.contents[type], case .object = otherRule,
-                        check(otherRule, structured) == nil,
+                        check(otherRule, structured, s) == nil,
                         let otherInfo = other.types[type], otherInfo.typeName != info.typeName
                     {
                         m.warnings.append(
@@ -333,8 +352,14 @@ public struct IMDecoder: Sendable {
                     }
                 }
             }
-            if let structured, table.contents[type] != nil, structured.isObject {
-                m.content = structured.json
+            if let structured, slot?.rule != nil, structured.isObject {
+                if let decoded = structured.decoded {
+                    m.content = decoded
+                } else if s.bytes.baseAddress == argument.baseAddress {
+                    m.contentRange = structured.range  // the object as sent: no copy
+                } else {
+                    m.content = Array(UnsafeRawBufferPointer(rebasing: s.bytes[structured.range]))
+                }
             }
         } else if let other = others.first(where: { $0.types[type] != nil }) {
             m.warnings.append(
@@ -345,7 +370,7 @@ public struct IMDecoder: Sendable {
         } else {
             m.warnings.append(IMWarning(kind: .imUnknownType, "messageType \(type) is in no table"))
         }
-        if m.content == nil, let content {
+        if m.content == nil, m.contentRange == nil, let content {
             if s.bytes.baseAddress == argument.baseAddress {
                 m.contentRange = content  // a slice of the argument as sent: no copy
             } else {
@@ -355,50 +380,66 @@ public struct IMDecoder: Sendable {
     }
 
     /// A content value as a structure: the object it is or holds (when a string holds JSON), or the scalar.
+    /// A content as a structure: the object it is, or the object a string holding JSON decodes to.
     struct Structured {
-        var json: [UInt8]
+        /// The content's range in the scanner's bytes.
+        var range: Range<Int>
+        /// The JSON a string held, when it holds an object (validated); nil when the content is used as sent.
+        var decoded: [UInt8]?
         var isObject: Bool
+
+        /// Calls `body` with the JSON text of the structure.
+        func withJSON<R>(_ s: JSONScanner, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+            if let decoded { return decoded.withUnsafeBytes(body) }
+            return body(UnsafeRawBufferPointer(rebasing: s.bytes[range]))
+        }
     }
 
     func structuredContent(_ s: JSONScanner, _ range: Range<Int>) -> Structured {
         switch s.kind(at: range.lowerBound) {
         case .object:
-            return Structured(json: Array(UnsafeRawBufferPointer(rebasing: s.bytes[range])), isObject: true)
+            return Structured(range: range, decoded: nil, isObject: true)
         case .string:
-            let text = s.decodeString(range) ?? ""
-            let bytes = Array(text.utf8)
+            let bytes = Array((s.decodeString(range) ?? "").utf8)
             let isObject = bytes.withUnsafeBytes { b in
                 let inner = JSONScanner(b)
                 return inner.kind(at: 0) == .object && inner.isValidDocument()
             }
-            return isObject
-                ? Structured(json: bytes, isObject: true)
-                : Structured(json: Array(UnsafeRawBufferPointer(rebasing: s.bytes[range])), isObject: false)
+            return Structured(range: range, decoded: isObject ? bytes : nil, isObject: isObject)
         default:
-            return Structured(json: Array(UnsafeRawBufferPointer(rebasing: s.bytes[range])), isObject: false)
+            return Structured(range: range, decoded: nil, isObject: false)
         }
     }
 
-    /// Why `content` breaks `rule`, or nil when it keeps it.
-    func check(_ rule: ContentRule, _ content: Structured?) -> String? {
+    /// Why `content` (read from the bytes of `s`) breaks `rule`, or nil when it keeps it.
+    func check(_ rule: ContentRule, _ content: Structured?, _ s: JSONScanner) -> String? {
         guard let content else { return "no content" }
         switch rule {
         case .enumeration(let allowed):
-            var value = String(decoding: content.json, as: UTF8.self)
+            var value = content.withJSON(s) { String(decoding: $0, as: UTF8.self) }
             if value.hasPrefix("\"") && value.hasSuffix("\"") && value.count >= 2 {
                 value = String(value.dropFirst().dropLast())
             }
             return allowed.contains(value) ? nil : "content \(value) is not one of " + allowed.joined(separator: ", ")
         case .object(let fields):
             guard content.isObject else { return "content is not an object (nor a string holding one)" }
-            return content.json.withUnsafeBytes { bytes -> String? in
-                let s = JSONScanner(bytes)
-                guard let members = s.objectMembers(0..<bytes.count) else { return "content is not valid JSON" }
-                var kinds: [String: JSONScanner.Kind] = [:]
-                for m in members { if let k = s.decodeString(m.key) { kinds[k] = s.kind(at: m.value.lowerBound) } }
+            return content.withJSON(s) { bytes -> String? in
+                // Valid JSON: a slice of a validated argument, or a string's JSON validated when it was decoded.
+                let inner = JSONScanner(bytes, trusted: true)
+                // The kind of each rule field's member; a repeated key counts as its last value.
+                var kinds = [JSONScanner.Kind?](repeating: nil, count: fields.count)
+                let names = fields.map { Array($0.name.utf8) }
+                _ = inner.forEachMember(0..<bytes.count) { key, value in
+                    let raw = UnsafeRawBufferPointer(rebasing: bytes[(key.lowerBound + 1)..<(key.upperBound - 1)])
+                    let escaped = raw.contains(UInt8(ascii: "\\"))
+                    let decoded = escaped ? inner.decodeString(key).map { Array($0.utf8) } : nil
+                    for (k, name) in names.enumerated() where escaped ? decoded == name : raw.elementsEqual(name) {
+                        kinds[k] = inner.kind(at: value.lowerBound)
+                    }
+                }
                 var problems: [String] = []
-                for field in fields {
-                    guard let kind = kinds[field.name] else {
+                for (field, kind) in zip(fields, kinds) {
+                    guard let kind else {
                         problems.append("\(field.name) missing")
                         continue
                     }
@@ -415,6 +456,25 @@ public struct IMDecoder: Sendable {
                 return problems.isEmpty ? nil : problems.joined(separator: "; ")
             }
         }
+    }
+}
+
+/// Values by small non-negative integer in an array, others in a dictionary.
+struct DenseTable<Value: Sendable>: Sendable {
+    private var slots: [Value?]
+    private var rest: [Int: Value]
+
+    init(_ values: [Int: Value], maxDense: Int = 1 << 16) {
+        let top = values.keys.filter { $0 >= 0 && $0 < maxDense }.max() ?? -1
+        slots = Array(repeating: nil, count: top + 1)
+        rest = [:]
+        for (k, v) in values {
+            if k >= 0 && k <= top { slots[k] = v } else { rest[k] = v }
+        }
+    }
+
+    subscript(key: Int) -> Value? {
+        key >= 0 && key < slots.count ? slots[key] : rest.isEmpty ? nil : rest[key]
     }
 }
 

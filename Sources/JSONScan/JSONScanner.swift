@@ -137,43 +137,73 @@ public struct JSONScanner {
         let i = skipSpace(range.lowerBound)
         guard i < bytes.count, bytes[i] == UInt8(ascii: "\""), let end = string(i) else { return nil }
         let inner = UnsafeRawBufferPointer(rebasing: bytes[(i + 1)..<(end - 1)])
-        if !inner.contains(UInt8(ascii: "\\")) { return String(decoding: inner, as: UTF8.self) }
-        var out: [UInt8] = []
-        out.reserveCapacity(inner.count)
-        var k = 0
-        while k < inner.count {
-            let b = inner[k]
-            guard b == UInt8(ascii: "\\") else {
-                out.append(b)
-                k += 1
-                continue
-            }
-            let e = inner[k + 1]
-            k += 2
-            switch e {
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "u"):
-                var scalar = hex4(inner, k)
-                k += 4
-                if scalar >= 0xD800 && scalar < 0xDC00 && k + 6 <= inner.count && inner[k] == UInt8(ascii: "\\")
-                    && inner[k + 1] == UInt8(ascii: "u")
-                {
-                    let low = hex4(inner, k + 2)
-                    if low >= 0xDC00 && low < 0xE000 {
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                        k += 6
-                    }
-                }
-                let u = Unicode.Scalar(scalar) ?? "\u{FFFD}"
-                out.append(contentsOf: Array(String(Character(u)).utf8))
-            default: out.append(e)
-            }
+        guard let base = inner.baseAddress, let first = memchr(base, 0x5C, inner.count) else {
+            return String(decoding: inner, as: UTF8.self)
         }
-        return String(decoding: out, as: UTF8.self)
+        // Runs between escapes are copied whole. The result is never longer than the escaped text: an escape of
+        // 2 bytes gives 1, `\uXXXX` (6) at most 3, a surrogate pair (12) 4.
+        return String(unsafeUninitializedCapacity: inner.count) { out in
+            var w = 0
+            var k = 0
+            var next = base.distance(to: UnsafeRawPointer(first))
+            func put(_ b: UInt8) {
+                out[w] = b
+                w += 1
+            }
+            while true {
+                // The run up to the next backslash.
+                if next > k {
+                    UnsafeMutableRawPointer(out.baseAddress! + w).copyMemory(from: base + k, byteCount: next - k)
+                    w += next - k
+                }
+                k = next
+                guard k < inner.count else { break }
+                let e = inner[k + 1]
+                k += 2
+                switch e {
+                case UInt8(ascii: "n"): put(0x0A)
+                case UInt8(ascii: "t"): put(0x09)
+                case UInt8(ascii: "r"): put(0x0D)
+                case UInt8(ascii: "b"): put(0x08)
+                case UInt8(ascii: "f"): put(0x0C)
+                case UInt8(ascii: "u"):
+                    var scalar = hex4(inner, k)
+                    k += 4
+                    if scalar >= 0xD800 && scalar < 0xDC00 && k + 6 <= inner.count && inner[k] == UInt8(ascii: "\\")
+                        && inner[k + 1] == UInt8(ascii: "u")
+                    {
+                        let low = hex4(inner, k + 2)
+                        if low >= 0xDC00 && low < 0xE000 {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                            k += 6
+                        }
+                    }
+                    if scalar >= 0xD800 && scalar < 0xE000 { scalar = 0xFFFD }  // a lone surrogate
+                    switch scalar {
+                    case ..<0x80:
+                        put(UInt8(scalar))
+                    case ..<0x800:
+                        put(0xC0 | UInt8(scalar >> 6))
+                        put(0x80 | UInt8(scalar & 0x3F))
+                    case ..<0x10000:
+                        put(0xE0 | UInt8(scalar >> 12))
+                        put(0x80 | UInt8(scalar >> 6 & 0x3F))
+                        put(0x80 | UInt8(scalar & 0x3F))
+                    default:
+                        put(0xF0 | UInt8(scalar >> 18))
+                        put(0x80 | UInt8(scalar >> 12 & 0x3F))
+                        put(0x80 | UInt8(scalar >> 6 & 0x3F))
+                        put(0x80 | UInt8(scalar & 0x3F))
+                    }
+                default: put(e)
+                }
+                next =
+                    k < inner.count
+                    ? memchr(base + k, 0x5C, inner.count - k).map { base.distance(to: UnsafeRawPointer($0)) }
+                        ?? inner.count : inner.count
+            }
+            return w
+        }
     }
 
     /// The number at `range` as a Double, if it is a number.

@@ -46,6 +46,12 @@ let base = #""msgId":"m1","fromId":"u1","fromType":1,"destId":"u2","fromName":"A
         ),
         (#"{\#(base),"content":"{\"url\":\"http://v\"}","messageType":16}"#, true, "v2", ["im.bad_content"]),
         (#"{\#(base),"content":"2","messageType":43}"#, true, "v2", ["im.bad_content"]),
+        // Content keys are compared with their escapes undone; a repeated key counts as its last value.
+        (#"{\#(base),"content":{"\u0075rl":"http://v","t\u0069me":3},"messageType":16}"#, false, "v2", []),
+        (#"{\#(base),"content":"{\"\\u0075rl\":\"v\",\"time\":3}","messageType":16}"#, false, "v2", []),
+        (#"{\#(base),"content":{"url":"v","time":3,"time":"x"},"messageType":16}"#, false, "v2", ["im.bad_content"]),
+        (#"{\#(base),"content":{"url":"v","time":"x","time":3},"messageType":16}"#, false, "v2", []),
+        (#"{\#(base),"content":{"urL":"v","time":3},"messageType":16}"#, false, "v2", ["im.bad_content"]),
         (#"{\#(base),"content":"hi","messageType":100}"#, true, "v1", ["im.schema_mismatch"]),
         (
             #"{\#(base),"content":{"msgCodes":"a","msgString":"b","msgType":"c","aiteId":[1,2]},"messageType":34}"#,
@@ -69,6 +75,18 @@ let base = #""msgId":"m1","fromId":"u1","fromType":1,"destId":"u2","fromName":"A
         #expect(m.fromTypeName == "person")
         // The content string holds the object: it is shown decoded.
         #expect(m.content.map { String(decoding: $0, as: UTF8.self) } == #"{"url":"http://v","time":3}"#)
+    }
+
+    /// A structured content sent as an object is shown as sent, spacing included.
+    @Test func structuredContentAsSent() {
+        let json = #"{\#(base),"content":{ "url" : "http://v", "time":3 },"messageType":16}"#
+        let decoder = IMDecoder(table: v2, others: [v1])
+        let shown = Array(json.utf8).withUnsafeBytes { bytes in
+            let m = decoder.decode(bytes, upstream: false)
+            #expect(m.warnings.isEmpty)
+            return m.withContentJSON(in: bytes) { $0.map { String(decoding: $0, as: UTF8.self) } }
+        }
+        #expect(shown == #"{ "url" : "http://v", "time":3 }"#)
     }
 
     @Test func numericIdsAreAccepted() {

@@ -1,0 +1,59 @@
+import Foundation
+import JSONScan
+import Testing
+
+/// `JSONScanner.decodeString`: escapes undone, runs between them copied whole.
+@Suite struct DecodeStringTests {
+    static func decoded(_ json: String, trusted: Bool) -> String? {
+        Array(json.utf8).withUnsafeBytes { JSONScanner($0, trusted: trusted).decodeString(0..<$0.count) }
+    }
+
+    /// Cases Foundation cannot be the oracle for (lone surrogates) and edges of the copying.
+    @Test(arguments: [
+        (#""""#, ""),
+        (#""plain""#, "plain"),
+        (#""\n""#, "\n"),
+        (#""a\"b\\c\/d""#, "a\"b\\c/d"),
+        (#""\b\f\n\r\t""#, "\u{8}\u{C}\n\r\t"),
+        (#""\u0041\u00e9\u4e2d""#, "Aé中"),
+        (#""\ud83d\ude00!""#, "😀!"),
+        (#""x\ud800y""#, "x\u{FFFD}y"),
+        (#""\udc00""#, "\u{FFFD}"),
+        (#""\ud800\u0041""#, "\u{FFFD}A"),
+        (#""\ud800\ud800\udc00""#, "\u{FFFD}\u{10000}"),
+        (#""中\u6587é""#, "中文é"),
+    ])
+    func table(json: String, expected: String) {
+        #expect(Self.decoded(json, trusted: false) == expected)
+        #expect(Self.decoded(json, trusted: true) == expected)
+    }
+
+    /// Seeded random strings of plain runs, raw UTF-8 and every kind of escape, against Foundation's decoder.
+    @Test func againstFoundation() throws {
+        let pieces = [
+            "a", "hello world ", "中", "é", "😀", #"\n"#, #"\""#, #"\\"#, #"\/"#, #"\t"#, #"\u00e9"#, #"\u4E2D"#,
+            #"\ud83d\ude00"#, #"\u0000"#, #"\b"#, #"\f"#, #"\r"#, String(repeating: "x", count: 40),
+        ]
+        var rng = SplitMix(seed: 6)
+        for _ in 0..<2000 {
+            let count = Int(rng.next() % 12)
+            let body = (0..<count).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
+            let json = "\"" + body + "\""
+            let oracle = try JSONSerialization.jsonObject(with: Data(json.utf8), options: .fragmentsAllowed) as? String
+            #expect(Self.decoded(json, trusted: false) == oracle, "\(json)")
+            #expect(Self.decoded(json, trusted: true) == oracle, "\(json)")
+        }
+    }
+}
+
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
