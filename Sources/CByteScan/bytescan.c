@@ -19,6 +19,47 @@ static int line_break_bytes(const uint8_t *p, size_t i, size_t n) {
     return 0;
 }
 
+// Eight bytes at once in a word (little-endian): the high bit of each byte that is special. A bit can be set
+// wrongly only above a byte that really is (a borrow carries upwards), so the lowest set bit is exact.
+static inline uint64_t load64(const uint8_t *p) {
+    uint64_t w;
+    __builtin_memcpy(&w, p, 8);
+    return w;
+}
+static inline uint64_t word_equal(uint64_t w, uint8_t b) {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t x = w ^ (ones * b);
+    return (x - ones) & ~x & highs;
+}
+static inline uint64_t word_special(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    return word_equal(w, '"') | word_equal(w, '\\') | ((w - ones * 0x20) & ~w & highs);
+}
+
+// Short runs, 8 <= n: the first word, then the last one (overlapping what was checked, which holds nothing
+// special, so its first hit is a new one); the words between one at a time. Shorter runs byte by byte.
+static size_t special_short(const uint8_t *p, size_t i, size_t n) {
+    if (n - i < 8) return special_bytes(p, i, n);
+    for (; i + 8 <= n; i += 8) {
+        uint64_t m = word_special(load64(p + i));
+        if (m) return i + (size_t)(__builtin_ctzll(m) >> 3);
+    }
+    if (i == n) return n;
+    uint64_t m = word_special(load64(p + n - 8));
+    return m ? n - 8 + (size_t)(__builtin_ctzll(m) >> 3) : n;
+}
+
+static int line_break_short(const uint8_t *p, size_t i, size_t n) {
+    if (n - i < 8) return line_break_bytes(p, i, n);
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = load64(p + i);
+        if (word_equal(w, '\n') | word_equal(w, '\r')) return 1;
+    }
+    if (i == n) return 0;
+    uint64_t w = load64(p + n - 8);
+    return (word_equal(w, '\n') | word_equal(w, '\r')) != 0;
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -33,7 +74,14 @@ __attribute__((target("avx2"))) static size_t special_avx2(const uint8_t *p, siz
         unsigned mask = (unsigned)_mm256_movemask_epi8(hit);
         if (mask) return i + (size_t)__builtin_ctz(mask);
     }
-    return special_bytes(p, i, n);
+    if (i == n) return n;
+    if (n < 32) return special_short(p, i, n);
+    // The last 32 bytes, overlapping bytes found clean: a hit is past them.
+    __m256i x = _mm256_loadu_si256((const __m256i *)(p + n - 32));
+    __m256i hit = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, quote), _mm256_cmpeq_epi8(x, backslash)),
+                                  _mm256_cmpeq_epi8(_mm256_min_epu8(x, low), x));
+    unsigned mask = (unsigned)_mm256_movemask_epi8(hit);
+    return mask ? n - 32 + (size_t)__builtin_ctz(mask) : n;
 }
 
 static size_t special_sse2(const uint8_t *p, size_t n) {
@@ -46,7 +94,13 @@ static size_t special_sse2(const uint8_t *p, size_t n) {
         unsigned mask = (unsigned)_mm_movemask_epi8(hit);
         if (mask) return i + (size_t)__builtin_ctz(mask);
     }
-    return special_bytes(p, i, n);
+    if (i == n) return n;
+    if (n < 16) return special_short(p, i, n);
+    __m128i x = _mm_loadu_si128((const __m128i *)(p + n - 16));
+    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+                               _mm_cmpeq_epi8(_mm_min_epu8(x, low), x));
+    unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+    return mask ? n - 16 + (size_t)__builtin_ctz(mask) : n;
 }
 
 __attribute__((target("avx2"))) static int line_break_avx2(const uint8_t *p, size_t n) {
@@ -56,7 +110,10 @@ __attribute__((target("avx2"))) static int line_break_avx2(const uint8_t *p, siz
         __m256i x = _mm256_loadu_si256((const __m256i *)(p + i));
         if (_mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(x, lf), _mm256_cmpeq_epi8(x, cr)))) return 1;
     }
-    return line_break_bytes(p, i, n);
+    if (i == n) return 0;
+    if (n < 32) return line_break_short(p, i, n);
+    __m256i x = _mm256_loadu_si256((const __m256i *)(p + n - 32));
+    return _mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(x, lf), _mm256_cmpeq_epi8(x, cr))) != 0;
 }
 
 static int line_break_sse2(const uint8_t *p, size_t n) {
@@ -66,7 +123,10 @@ static int line_break_sse2(const uint8_t *p, size_t n) {
         __m128i x = _mm_loadu_si128((const __m128i *)(p + i));
         if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr)))) return 1;
     }
-    return line_break_bytes(p, i, n);
+    if (i == n) return 0;
+    if (n < 16) return line_break_short(p, i, n);
+    __m128i x = _mm_loadu_si128((const __m128i *)(p + n - 16));
+    return _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr))) != 0;
 }
 
 int imscope_bytescan_level(void) { return __builtin_cpu_supports("avx2") ? 2 : 1; }
@@ -81,16 +141,14 @@ int imscope_has_line_break_level(const void *p, size_t n, int level) {
 
 #else
 
-int imscope_bytescan_level(void) { return 0; }
+int imscope_bytescan_level(void) { return 1; }  // the word-at-a-time scans
 
 size_t imscope_find_json_string_special_level(const void *p, size_t n, int level) {
-    (void)level;
-    return special_bytes(p, 0, n);
+    return level >= 1 ? special_short(p, 0, n) : special_bytes(p, 0, n);
 }
 
 int imscope_has_line_break_level(const void *p, size_t n, int level) {
-    (void)level;
-    return line_break_bytes(p, 0, n);
+    return level >= 1 ? line_break_short(p, 0, n) : line_break_bytes(p, 0, n);
 }
 
 #endif

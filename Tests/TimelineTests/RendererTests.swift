@@ -71,10 +71,11 @@ import Timeline
     }
 
     /// Every instruction-set variant of the C scans this CPU runs (AVX2, SSE2) gives what the byte loop gives,
-    /// for every byte value at every position of blocks and tails (the run-time choice tests only the best one).
+    /// for every byte value at every position of blocks and tails, for lengths around the word (8) and vector
+    /// (16, 32) sizes where the last load overlaps the one before (the run-time choice tests only the best one).
     @Test func byteScanVariantsAgree() {
         let top = Int(imscope_bytescan_level())
-        for length in [1, 15, 16, 17, 33, 70] {
+        for length in [1, 2, 7, 8, 9, 15, 16, 17, 23, 31, 32, 33, 47, 64, 70] {
             for position in 0..<length {
                 for value in 0...255 {
                     var bytes = [UInt8](repeating: 0x61, count: length)
