@@ -51,12 +51,12 @@ public struct IMMessage: Sendable {
     /// A messageType that is a JSON integer too large for 64 bits, as sent.
     public var hugeMessageType: String? = nil
     public var info: MessageTypeInfo?
-    public var msgId: String?
-    public var fromId: String?
-    public var destId: String?
+    public var msgId: IMText?
+    public var fromId: IMText?
+    public var destId: IMText?
     public var fromType: Int?
     public var fromTypeName: String?
-    public var fromName: String?
+    public var fromName: IMText?
     /// JSON text of the content to show: the decoded object for structured types, else the value as sent.
     public var content: [UInt8]?
     /// Or, when the content is the value as sent, its range in the argument `decode` was given.
@@ -70,6 +70,24 @@ public struct IMMessage: Sendable {
         return body(nil)
     }
     public var warnings: [IMWarning]
+}
+
+/// A text field of an ImMessage (an id, a name) as it was read.
+public enum IMText: Sendable, Equatable {
+    /// Bytes of the argument the message was decoded from that are the text as they stand: the characters of a
+    /// JSON string without escapes (between its quotes), or a number as sent. Valid JSON string content when the
+    /// argument is valid UTF-8, so a renderer copies them.
+    case bytes(Range<Int>)
+    /// The text decoded (a string with escapes, or a field of an ImMessage sent inside a JSON string).
+    case string(String)
+
+    /// The text, given the argument the message was decoded from (invalid UTF-8 repaired).
+    public func string(in argument: UnsafeRawBufferPointer) -> String {
+        switch self {
+        case .bytes(let r): String(decoding: UnsafeRawBufferPointer(rebasing: argument[r]), as: UTF8.self)
+        case .string(let s): s
+        }
+    }
 }
 
 /// Reads ImMessages (the first argument of `chat`/`chatroom` events) against a messageType table.
@@ -239,13 +257,24 @@ public struct IMDecoder: Sendable {
         }
         // Types and values.
         var wrong: [String] = []
-        func text(_ field: Field, allowNumber: Bool, keep: Bool = true) -> String? {
+        // A text is kept as its bytes in the argument when they are the text (no escapes), else decoded.
+        let inArgument = s.bytes.baseAddress == argument.baseAddress
+        func text(_ field: Field, allowNumber: Bool, keep: Bool = true) -> IMText? {
             guard let v = values[field] else { return nil }
             switch s.kind(at: v.lowerBound) {
-            case .string: return keep ? s.decodeString(v) : nil
+            case .string:
+                guard keep else { return nil }
+                let inner = (v.lowerBound + 1)..<(v.upperBound - 1)
+                if inArgument, s.bytes[v.upperBound - 1] == UInt8(ascii: "\""),
+                    memchr(s.bytes.baseAddress! + inner.lowerBound, 0x5C, inner.count) == nil
+                {
+                    return .bytes(inner)
+                }
+                return s.decodeString(v).map(IMText.string)
             case .number:
                 if !allowNumber { wrong.append("\(field.name) is a number, not a string") }
-                return String(decoding: UnsafeRawBufferPointer(rebasing: s.bytes[v]), as: UTF8.self)
+                if inArgument { return .bytes(v) }
+                return .string(String(decoding: UnsafeRawBufferPointer(rebasing: s.bytes[v]), as: UTF8.self))
             case .null: return nil
             default:
                 wrong.append("\(field.name) is not a string")

@@ -40,9 +40,16 @@ public struct SocketIOPacket: Sendable, Equatable {
     /// An event's name (its first element).
     public func eventName(in text: UnsafeRawBufferPointer) -> String? {
         guard type.isEvent, let first = elements?.first, first.count >= 2 else { return nil }
+        if let inner = eventNameBytes(in: text) { return String(decoding: inner, as: UTF8.self) }
+        return JSONScanner(text).decodeString(first)
+    }
+
+    /// The characters of the event name's JSON string when they are the name as it stands (no escapes), so a
+    /// renderer can copy them; nil otherwise.
+    public func eventNameBytes(in text: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard type.isEvent, let first = elements?.first, first.count >= 2 else { return nil }
         let inner = UnsafeRawBufferPointer(rebasing: text[(first.lowerBound + 1)..<(first.upperBound - 1)])
-        if inner.contains(UInt8(ascii: "\\")) { return JSONScanner(text).decodeString(first) }
-        return String(decoding: inner, as: UTF8.self)
+        return inner.contains(UInt8(ascii: "\\")) ? nil : inner
     }
 
     /// The arguments: an event's elements after its name, an ack's elements.

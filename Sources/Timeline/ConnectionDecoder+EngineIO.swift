@@ -168,11 +168,16 @@ extension ConnectionDecoder {
             let emit: (SocketIOEvent) -> Void = { event in
                 switch event {
                 case .message(let message):
-                    var record = SIORecord(transport: transport, sid: session.sid, version: version, message: message)
-                    if let im = self.im { record.im = Self.imMessage(im, message, upstream: dir == .c2s) }
-                    self.emitter.imWarnings += record.im?.warnings.count ?? 0
+                    // Built in place in the record (a SIORecord held in a variable was copied into it).
+                    let im = self.im.flatMap { Self.imMessage($0, message, upstream: dir == .c2s) }
+                    self.emitter.imWarnings += im?.warnings.count ?? 0
                     self.emitter.emit(
-                        Record(ts: ctx.ts, frame: ctx.frame, conn: self.conn.id, dir: dir, body: .sio(record)))
+                        Record(
+                            ts: ctx.ts, frame: ctx.frame, conn: self.conn.id, dir: dir,
+                            body: .sio(
+                                SIORecord(
+                                    transport: transport, sid: session.sid, version: version, message: message, im: im)
+                            )))
                 case .problem(let kind, let text):
                     self.emitter.diagnostic(
                         Diagnostic(kind, text, ts: ctx.ts, frame: ctx.frame, conn: self.conn.id, dir: dir))

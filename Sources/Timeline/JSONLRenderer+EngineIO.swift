@@ -71,7 +71,11 @@ extension JSONLRenderer {
         let scanner = JSONScanner(m.text, trusted: true)  // validated when the packet was parsed
         if let data = p.data {
             if p.type.isEvent || p.type.isAck, p.elements != nil {
-                if let name = p.eventName(in: m.text) {
+                if m.validUTF8, let raw = p.eventNameBytes(in: m.text) {
+                    out.append(",\"event\":\"" as StaticString)  // no escapes, no control characters: as sent
+                    out.append(raw)
+                    out.append(byte: UInt8(ascii: "\""))
+                } else if let name = p.eventName(in: m.text) {
                     out.append(",\"event\":" as StaticString)
                     out.appendJSONString(name)
                 }
@@ -91,10 +95,7 @@ extension JSONLRenderer {
             out.append(int: p.attachments)
         }
         out.append(byte: UInt8(ascii: "}"))
-        if let im = r.im {
-            let argument = p.elements.flatMap { $0.count > 1 ? UnsafeRawBufferPointer(rebasing: m.text[$0[1]]) : nil }
-            writeIM(im, argument: argument ?? UnsafeRawBufferPointer(start: nil, count: 0), valid: m.validUTF8)
-        }
+        if let im = r.im { writeIM(im, argument: r.imArgument, valid: m.validUTF8) }
         if let answers = m.answers, let ts {
             out.append(",\"ack\":{\"frame\":" as StaticString)
             out.append(int: answers.frame)
@@ -127,10 +128,17 @@ extension JSONLRenderer {
             first = false
             appendTypeInfo(info)
         }
-        func text(_ k: StaticString, _ value: String?) {
+        func text(_ k: StaticString, _ value: IMText?) {
             guard let value else { return }
             key(k)
-            out.appendJSONString(value)
+            if case .bytes(let r) = value, valid {
+                // The characters of a JSON string without escapes, or a number: as they stand, quoted.
+                out.append(byte: UInt8(ascii: "\""))
+                out.append(UnsafeRawBufferPointer(rebasing: argument[r]))
+                out.append(byte: UInt8(ascii: "\""))
+            } else {
+                out.appendJSONString(value.string(in: argument))
+            }
         }
         text("msgId", im.msgId)
         text("fromId", im.fromId)

@@ -68,6 +68,15 @@ public struct SIORecord {
     public var message: SocketIOMessage
     /// The ImMessage of a `chat`/`chatroom` event (layer `im`).
     public var im: IMMessage? = nil
+
+    /// The argument the ImMessage was decoded from (the event's second element; empty when there is none), which
+    /// the ImMessage's ranges index. Valid while the message text is.
+    public var imArgument: UnsafeRawBufferPointer {
+        guard let elements = message.packet.elements, elements.count > 1 else {
+            return UnsafeRawBufferPointer(start: nil, count: 0)
+        }
+        return UnsafeRawBufferPointer(rebasing: message.text[elements[1]])
+    }
 }
 
 /// One timeline record, as every renderer receives it. Traffic records carry where they happened.

@@ -117,8 +117,11 @@ public struct RecordFilter: Sendable {
             if let events { guard let event, events.contains(event) else { return false } }
             if let types { guard let t = im?.messageType, types.contains(t) else { return false } }
             if let users {
-                guard let im, (im.fromId.map(users.contains) ?? false) || (im.destId.map(users.contains) ?? false)
-                else { return false }
+                guard case .sio(let s) = r.body, let im else { return false }
+                let argument = s.imArgument
+                let from = im.fromId?.string(in: argument)
+                let to = im.destId?.string(in: argument)
+                guard (from.map(users.contains) ?? false) || (to.map(users.contains) ?? false) else { return false }
             }
         }
         return true

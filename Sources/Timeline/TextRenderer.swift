@@ -248,11 +248,12 @@ public final class TextRenderer: RecordSink {
             out.append(s.message.packet.namespace)
             out.append(" " as StaticString)
         }
+        let argument = s.imArgument
         paint("\u{1B}[1m")
-        out.append(im.fromId ?? "?")
+        out.append(im.fromId?.string(in: argument) ?? "?")
         reset()
         out.append(" → " as StaticString)
-        out.append(im.destId ?? "?")
+        out.append(im.destId?.string(in: argument) ?? "?")
         out.append("  " as StaticString)
         paint("\u{1B}[36m")
         if let info = im.info {
@@ -267,10 +268,6 @@ public final class TextRenderer: RecordSink {
             out.append(event)
             out.append(")" as StaticString)
         }
-        let p = s.message.packet
-        let argument =
-            p.elements.flatMap { $0.count > 1 ? UnsafeRawBufferPointer(rebasing: s.message.text[$0[1]]) : nil }
-            ?? UnsafeRawBufferPointer(start: nil, count: 0)
         im.withContentJSON(in: argument) { content in
             guard let content, !content.isEmpty else { return }
             out.append("  " as StaticString)

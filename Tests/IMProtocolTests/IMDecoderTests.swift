@@ -11,6 +11,15 @@ func decode(_ json: String, upstream: Bool = true, schema: String = "v2") -> IMM
 
 func codes(_ m: IMMessage) -> [String] { m.warnings.map(\.code) }
 
+/// The text fields as Strings, read while the argument they may index is alive.
+func texts(_ json: String, upstream: Bool = true) -> (message: IMMessage, texts: [String?]) {
+    let decoder = IMDecoder(table: v2, others: [v1])
+    return Array(json.utf8).withUnsafeBytes { bytes in
+        let m = decoder.decode(bytes, upstream: upstream)
+        return (m, [m.msgId, m.fromId, m.destId, m.fromName].map { $0?.string(in: bytes) })
+    }
+}
+
 let base = #""msgId":"m1","fromId":"u1","fromType":1,"destId":"u2","fromName":"A","imageIconUrl":"http://x/a.png""#
 
 /// Each rule of the ImMessage layer, once broken and once kept.
@@ -64,13 +73,11 @@ let base = #""msgId":"m1","fromId":"u1","fromType":1,"destId":"u2","fromName":"A
     }
 
     @Test func fieldsAndStructuredContent() throws {
-        let m = decode(#"{\#(base),"content":"{\"url\":\"http://v\",\"time\":3}","messageType":16}"#)
+        let (m, ids) = texts(#"{\#(base),"content":"{\"url\":\"http://v\",\"time\":3}","messageType":16}"#)
         #expect(m.messageType == 16)
         #expect(m.info?.typeName == "offline-voice")
         #expect(m.info?.direction == .both)
-        #expect(m.msgId == "m1")
-        #expect(m.fromId == "u1")
-        #expect(m.destId == "u2")
+        #expect(ids == ["m1", "u1", "u2", "A"])
         #expect(m.fromType == 1)
         #expect(m.fromTypeName == "person")
         // The content string holds the object: it is shown decoded.
@@ -90,12 +97,33 @@ let base = #""msgId":"m1","fromId":"u1","fromType":1,"destId":"u2","fromName":"A
     }
 
     @Test func numericIdsAreAccepted() {
-        let m = decode(
+        let (m, ids) = texts(
             #"{"msgId":"m","fromId":42,"fromType":2,"destId":7,"fromName":"A","imageIconUrl":"i","content":"x","messageType":2}"#
         )
-        #expect(m.fromId == "42")
-        #expect(m.destId == "7")
+        #expect(ids == ["m", "42", "7", "A"])
+        #expect(m.fromId == .bytes(22..<24))  // the number as sent
         #expect(m.warnings.isEmpty)
+    }
+
+    /// A text without escapes stays bytes of the argument; one with escapes, or in an ImMessage sent as a string
+    /// (whose bytes are a decoded copy), is decoded.
+    @Test func textsAsBytesOrDecoded() {
+        let (m, ids) = texts(
+            #"{"msgId":"m\u00e9","fromId":"u\"1","fromType":2,"destId":"","fromName":"中","imageIconUrl":"i","content":"x","messageType":2}"#
+        )
+        #expect(ids == ["mé", "u\"1", "", "中"])
+        #expect(m.msgId == .string("mé"))
+        #expect(m.fromId == .string("u\"1"))
+        guard case .bytes = m.destId, case .bytes = m.fromName else {
+            Issue.record("expected bytes: \(String(describing: m.destId)), \(String(describing: m.fromName))")
+            return
+        }
+        let (inner, innerIds) = texts(
+            #""{\"msgId\":\"m1\",\"fromId\":7,\"fromType\":1,\"destId\":\"u2\",\"fromName\":\"A\",\"imageIconUrl\":\"i\",\"content\":\"hi\",\"messageType\":2}""#
+        )
+        #expect(innerIds == ["m1", "7", "u2", "A"])
+        #expect(inner.msgId == .string("m1"))
+        #expect(inner.fromId == .string("7"))
     }
 
     @Test func tablesLoadAndLookUp() throws {
