@@ -206,13 +206,15 @@ public struct IMDecoder: Sendable {
 
     /// Decodes the ImMessage in `json` (an object, or a string holding one), sent by the client when `upstream`.
     /// `json` must be valid JSON — a Socket.IO argument is, once its packet was parsed — so it is not validated again.
-    public func decode(_ json: UnsafeRawBufferPointer, upstream: Bool) -> IMMessage {
+    /// `members`: the object's members, when the caller found them validating it (see
+    /// `SocketIOPacket.argumentMembers`), so that it is not walked again.
+    public func decode(_ json: UnsafeRawBufferPointer, upstream: Bool, members: [JSONMember]? = nil) -> IMMessage {
         var m = IMMessage(warnings: [])
         let s = JSONScanner(json, trusted: true)  // part of a Socket.IO payload validated already
         let all = 0..<json.count
         switch s.kind(at: 0) {
         case .object:
-            read(s, all, upstream: upstream, argument: json, into: &m)
+            read(s, all, upstream: upstream, argument: json, members: members, into: &m)
         case .string:
             // An ImMessage sent as a JSON string: decode the string and read the object inside.
             if let text = s.decodeString(all) {
@@ -237,13 +239,18 @@ public struct IMDecoder: Sendable {
     /// `argument` is the bytes `decode` was given: a content that is a slice of them is kept as a range.
     func read(
         _ s: JSONScanner, _ range: Range<Int>, upstream: Bool, argument: UnsafeRawBufferPointer,
-        into m: inout IMMessage
+        members: [JSONMember]? = nil, into m: inout IMMessage
     ) {
-        // The fields read, found by comparing key bytes (no Strings, no dictionary, no array of members).
+        // The fields read, found by comparing key bytes (no Strings, no dictionary).
         var values = FieldValues()
-        _ = s.forEachMember(range) { key, value in
+        func member(_ key: Range<Int>, _ value: Range<Int>) {
             let name = UnsafeRawBufferPointer(rebasing: s.bytes[(key.lowerBound + 1)..<(key.upperBound - 1)])
             if let field = Field.named(name) { values[field] = value }
+        }
+        if let members {
+            for x in members { member(x.key, x.value) }
+        } else {
+            _ = s.forEachMember(range, member)
         }
         // Required fields.
         var missing: [String] = []

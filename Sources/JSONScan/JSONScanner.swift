@@ -9,6 +9,24 @@
 ///
 /// Decoders use it to read the few fields they need and to copy JSON through to the output unchanged, without
 /// building trees they would throw away. ``JSONValue`` builds a tree for the rare cases that need one.
+/// A member of a JSON object: its key's range (with the quotes) and its value's range.
+public struct JSONMember: Equatable, Sendable {
+    public var key: Range<Int>
+    public var value: Range<Int>
+
+    public init(key: Range<Int>, value: Range<Int>) {
+        self.key = key
+        self.value = value
+    }
+
+    /// The member with both ranges moved by `delta`.
+    public func shifted(by delta: Int) -> JSONMember {
+        JSONMember(
+            key: (key.lowerBound + delta)..<(key.upperBound + delta),
+            value: (value.lowerBound + delta)..<(value.upperBound + delta))
+    }
+}
+
 public struct JSONScanner {
     public let bytes: UnsafeRawBufferPointer
     /// Nesting depth allowed (a limit against hostile input).
@@ -70,13 +88,30 @@ public struct JSONScanner {
     /// Validates the array that starts at `start` (after whitespace): its elements' ranges and the position just past
     /// its `]`; nil if it is not a valid array.
     public func array(at start: Int) -> (elements: [Range<Int>], end: Int)? {
+        var unused: [JSONMember] = []
+        return array(at: start, membersOf: -1, into: &unused)
+    }
+
+    /// `array(at:)`, also listing the members of element `index` when it is an object (in the same validating
+    /// pass, so a reader of that object need not walk it again).
+    public func array(at start: Int, membersOf index: Int, into members: inout [JSONMember]) -> (
+        elements: [Range<Int>], end: Int
+    )? {
         var i = skipSpace(start)
         guard i < bytes.count, bytes[i] == UInt8(ascii: "[") else { return nil }
         i = skipSpace(i + 1)
         var out: [Range<Int>] = []
         if i < bytes.count && bytes[i] == UInt8(ascii: "]") { return (out, i + 1) }
+        out.reserveCapacity(4)  // an event's name and arguments, mostly: no growing one by one
+        if index >= 0 { members.reserveCapacity(16) }
         while true {
-            guard let end = value(i, depth: 1) else { return nil }
+            let end: Int?
+            if out.count == index && i < bytes.count && bytes[i] == UInt8(ascii: "{") {
+                end = objectEnd(i, depth: 1) { members.append(JSONMember(key: $0, value: $1)) }
+            } else {
+                end = value(i, depth: 1)
+            }
+            guard let end else { return nil }
             out.append(i..<end)
             i = skipSpace(end)
             guard i < bytes.count else { return nil }
@@ -240,20 +275,7 @@ public struct JSONScanner {
         guard i < bytes.count, depth <= maxDepth else { return nil }
         switch bytes[i] {
         case UInt8(ascii: "{"):
-            var k = skipSpace(i + 1)
-            guard k < bytes.count else { return nil }
-            if bytes[k] == UInt8(ascii: "}") { return k + 1 }
-            while true {
-                guard k < bytes.count, bytes[k] == UInt8(ascii: "\""), let keyEnd = string(k) else { return nil }
-                k = skipSpace(keyEnd)
-                guard k < bytes.count, bytes[k] == UInt8(ascii: ":") else { return nil }
-                guard let end = value(skipSpace(k + 1), depth: depth + 1) else { return nil }
-                k = skipSpace(end)
-                guard k < bytes.count else { return nil }
-                if bytes[k] == UInt8(ascii: "}") { return k + 1 }
-                guard bytes[k] == UInt8(ascii: ",") else { return nil }
-                k = skipSpace(k + 1)
-            }
+            return objectEnd(i, depth: depth) { _, _ in }
         case UInt8(ascii: "["):
             var k = skipSpace(i + 1)
             guard k < bytes.count else { return nil }
@@ -273,6 +295,30 @@ public struct JSONScanner {
         case UInt8(ascii: "n"): return literal(i, "null")
         default:
             return number(i)
+        }
+    }
+
+    /// The end of the object at `i` (its `{`) at `depth`, calling `member` with each key (with its quotes) and value
+    /// range; nil if it is not valid.
+    @inline(__always)
+    func objectEnd(_ i: Int, depth: Int, _ member: (Range<Int>, Range<Int>) -> Void) -> Int? {
+        guard depth <= maxDepth else { return nil }
+        var k = skipSpace(i + 1)
+        guard k < bytes.count else { return nil }
+        if bytes[k] == UInt8(ascii: "}") { return k + 1 }
+        while true {
+            guard k < bytes.count, bytes[k] == UInt8(ascii: "\""), let keyEnd = string(k) else { return nil }
+            let key = k..<keyEnd
+            k = skipSpace(keyEnd)
+            guard k < bytes.count, bytes[k] == UInt8(ascii: ":") else { return nil }
+            let start = skipSpace(k + 1)
+            guard let end = value(start, depth: depth + 1) else { return nil }
+            member(key, start..<end)
+            k = skipSpace(end)
+            guard k < bytes.count else { return nil }
+            if bytes[k] == UInt8(ascii: "}") { return k + 1 }
+            guard bytes[k] == UInt8(ascii: ",") else { return nil }
+            k = skipSpace(k + 1)
         }
     }
 

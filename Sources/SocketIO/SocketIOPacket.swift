@@ -36,6 +36,9 @@ public struct SocketIOPacket: Sendable, Equatable {
     /// When the payload is an array (events, acks): its elements' ranges, found while validating it, so that no
     /// later reader scans the JSON again.
     public var elements: [Range<Int>]? = nil
+    /// An event's first argument, when it is an object: its members, with ranges in that argument's bytes (found in
+    /// the same validating pass, for the ImMessage reader).
+    public var argumentMembers: [JSONMember]? = nil
 
     /// An event's name (its first element).
     public func eventName(in text: UnsafeRawBufferPointer) -> String? {
@@ -96,13 +99,22 @@ public struct SocketIOPacket: Sendable, Equatable {
         if digits > 0 { ackId = id }
         var data: Range<Int>? = nil
         var elements: [Range<Int>]? = nil
+        var argumentMembers: [JSONMember]? = nil
         if i < n {
             // One validating pass; an array is split into its elements as it is checked.
             let scanner = JSONScanner(text)
             let end: Int?
-            if scanner.kind(at: i) == .array, let (list, arrayEnd) = scanner.array(at: i) {
+            var members: [JSONMember] = []
+            if scanner.kind(at: i) == .array,
+                let (list, arrayEnd) = scanner.array(at: i, membersOf: type.isEvent ? 1 : -1, into: &members)
+            {
                 elements = list
                 end = arrayEnd
+                if type.isEvent && list.count > 1 && text[list[1].lowerBound] == UInt8(ascii: "{") {
+                    let start = list[1].lowerBound
+                    for k in members.indices { members[k] = members[k].shifted(by: -start) }
+                    argumentMembers = members
+                }
             } else {
                 end = scanner.valueEnd(from: i)
             }
@@ -110,7 +122,8 @@ public struct SocketIOPacket: Sendable, Equatable {
             data = i..<n
         }
         let packet = SocketIOPacket(
-            type: type, attachments: attachments, namespace: namespace, ackId: ackId, data: data, elements: elements)
+            type: type, attachments: attachments, namespace: namespace, ackId: ackId, data: data, elements: elements,
+            argumentMembers: argumentMembers)
         if let problem = packet.shapeProblem(text) { return .failure(.init(problem)) }
         return .success(packet)
     }

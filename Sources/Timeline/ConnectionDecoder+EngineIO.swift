@@ -232,7 +232,9 @@ extension ConnectionDecoder {
                     rebasing: message.text[(first.lowerBound + 1)..<(first.upperBound - 1)]))
         else { return nil }
         guard elements.count >= 2 else { return im.missing(upstream: upstream) }
-        return im.decode(UnsafeRawBufferPointer(rebasing: message.text[elements[1]]), upstream: upstream)
+        return im.decode(
+            UnsafeRawBufferPointer(rebasing: message.text[elements[1]]), upstream: upstream,
+            members: p.argumentMembers)
     }
 
     func finishSession(_ session: EngineIOSession, at ctx: PacketContext) {

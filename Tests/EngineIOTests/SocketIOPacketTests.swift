@@ -1,3 +1,4 @@
+import JSONScan
 import SocketIO
 import Testing
 
@@ -32,6 +33,36 @@ import Testing
         #expect(p.ackId == ackId)
         #expect(p.attachments == attachments)
         #expect((p.data != nil) == hasData)
+    }
+
+    /// The members of an event's first argument, found while validating, as (key, value) texts of that argument;
+    /// none for other shapes. Fed whole: a packet is parsed as a whole message.
+    @Test(
+        arguments: [
+            (
+                #"2["chat",{"a":1, "b" : [1,{"c":2}] ,"d":"x\"y"}]"#,
+                [["\"a\"", "1"], ["\"b\"", #"[1,{"c":2}]"#], ["\"d\"", #""x\"y""#]]
+            ),
+            (#"2/nsp,7[ "chat" , { } ]"#, []),
+            (#"2["chat",{"k":{"n":{}}},{"ignored":1}]"#, [["\"k\"", #"{"n":{}}"#]]),
+            (#"2["chat","not an object"]"#, nil),
+            (#"2["chat"]"#, nil),
+            (#"35[{"a":1},{"b":2}]"#, nil),
+            (#"51-["chat",{"_placeholder":true,"num":0}]"#, [["\"_placeholder\"", "true"], ["\"num\"", "0"]]),
+        ] as [(String, [[String]]?)])
+    func argumentMembers(text: String, expected: [[String]]?) throws {
+        let bytes = Array(text.utf8)
+        let p = try Self.parse(text).get()
+        let found = p.argumentMembers.map { members in
+            members.map { m -> [String] in
+                let argument = bytes[p.elements![1]]
+                let base = argument.startIndex
+                return [m.key, m.value].map {
+                    String(decoding: argument[(base + $0.lowerBound)..<(base + $0.upperBound)], as: UTF8.self)
+                }
+            }
+        }
+        #expect(found == expected)
     }
 
     @Test(arguments: ["", "9", "2{\"a\":1}", "2[1]", "2[\"x\"", "3[]", "5[\"x\"]", "2/admin,[\"x\",]"])

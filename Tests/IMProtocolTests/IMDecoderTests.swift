@@ -1,4 +1,5 @@
 import IMProtocol
+import SocketIO
 import Testing
 
 let v2 = try! MessageTypeTable.builtin("v2")
@@ -70,6 +71,21 @@ let base = #""msgId":"m1","fromId":"u1","fromType":1,"destId":"u2","fromName":"A
     ])
     func rules(json: String, upstream: Bool, schema: String, expected: [String]) {
         #expect(codes(decode(json, upstream: upstream, schema: schema)) == expected, "\(json)")
+        // Given the members found by the Socket.IO parser, the decoder reads the same.
+        let decoder = schema == "v2" ? IMDecoder(table: v2, others: [v1]) : IMDecoder(table: v1, others: [v2])
+        let event = Array(("2[\"chat\"," + json + "]").utf8)
+        event.withUnsafeBytes { text in
+            guard case .success(let p) = SocketIOPacket.parse(text), let elements = p.elements else {
+                Issue.record("not an event: \(json)")
+                return
+            }
+            let argument = UnsafeRawBufferPointer(rebasing: text[elements[1]])
+            let walked = decoder.decode(argument, upstream: upstream)
+            let given = decoder.decode(argument, upstream: upstream, members: p.argumentMembers)
+            #expect(p.argumentMembers != nil || !json.hasPrefix("{"))
+            #expect(given.warnings == walked.warnings && given.msgId == walked.msgId && given.info == walked.info)
+            #expect(codes(given) == expected, "\(json)")
+        }
     }
 
     @Test func fieldsAndStructuredContent() throws {
