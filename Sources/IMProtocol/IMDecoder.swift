@@ -91,7 +91,7 @@ public enum IMText: Sendable, Equatable {
 }
 
 /// Reads ImMessages (the first argument of `chat`/`chatroom` events) against a messageType table.
-public struct IMDecoder: Sendable {
+public final class IMDecoder: Sendable {
     public let table: MessageTypeTable
     /// The other shipped tables, to recognise a message written for another version.
     public let others: [MessageTypeTable]
