@@ -109,18 +109,18 @@ extension JSONLRenderer {
     func writeIM(_ im: IMMessage, argument: UnsafeRawBufferPointer, valid: Bool) {
         out.append(",\"im\":{" as StaticString)
         var first = true
+        // `k` is the key with its comma and colon (`,"msgId":`): one copy, without the comma for the first key.
         func key(_ k: StaticString) {
-            if !first { out.append(byte: UInt8(ascii: ",")) }
+            out.append(
+                UnsafeRawBufferPointer(
+                    start: k.utf8Start + (first ? 1 : 0), count: k.utf8CodeUnitCount - (first ? 1 : 0)))
             first = false
-            out.append(byte: UInt8(ascii: "\""))
-            out.append(k)
-            out.append("\":" as StaticString)
         }
         if let t = im.messageType {
-            key("messageType")
+            key(",\"messageType\":")
             out.append(int: t)
         } else if let huge = im.hugeMessageType {
-            key("messageType")
+            key(",\"messageType\":")
             out.append(huge)
         }
         if let info = im.info {
@@ -140,23 +140,23 @@ extension JSONLRenderer {
                 out.appendJSONString(value.string(in: argument))
             }
         }
-        text("msgId", im.msgId)
-        text("fromId", im.fromId)
-        text("destId", im.destId)
+        text(",\"msgId\":", im.msgId)
+        text(",\"fromId\":", im.fromId)
+        text(",\"destId\":", im.destId)
         if let f = im.fromType {
-            key("fromType")
+            key(",\"fromType\":")
             out.append(int: f)
         }
         if let n = im.fromTypeName {
-            key("fromTypeName")
+            key(",\"fromTypeName\":")
             out.appendJSONString(n)
         }
         im.withContentJSON(in: argument) { content in
             guard let content else { return }
-            key("content")
+            key(",\"content\":")
             writeJSON(content, valid: valid)
         }
-        key("warnings")
+        key(",\"warnings\":")
         out.append(byte: UInt8(ascii: "["))
         for (i, w) in im.warnings.enumerated() {
             if i > 0 { out.append(byte: UInt8(ascii: ",")) }
