@@ -165,7 +165,9 @@ extension ConnectionDecoder {
         let version = session?.version ?? 4
         if packet.type == .message {
             guard let session else { return }
-            let emit: (SocketIOEvent) -> Void = { event in
+            // A local function, not a closure held in a constant: that closure's context was allocated for every
+            // message.
+            func emit(_ event: SocketIOEvent) {
                 switch event {
                 case .message(let message):
                     // Built in place in the record (a SIORecord held in a variable was copied into it).
