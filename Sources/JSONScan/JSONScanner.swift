@@ -97,16 +97,26 @@ public struct JSONScanner {
     public func array(at start: Int, membersOf index: Int, into members: inout [JSONMember]) -> (
         elements: [Range<Int>], end: Int
     )? {
+        var out: [Range<Int>] = []
+        guard let end = array(at: start, elements: &out, membersOf: index, into: &members) else { return nil }
+        return (out, end)
+    }
+
+    /// The same, appending the elements to `out` (so a caller can reuse its arrays' memory); the position just
+    /// past the `]`, or nil.
+    public func array(
+        at start: Int, elements out: inout [Range<Int>], membersOf index: Int, into members: inout [JSONMember]
+    ) -> Int? {
         var i = skipSpace(start)
         guard i < bytes.count, bytes[i] == UInt8(ascii: "[") else { return nil }
         i = skipSpace(i + 1)
-        var out: [Range<Int>] = []
-        if i < bytes.count && bytes[i] == UInt8(ascii: "]") { return (out, i + 1) }
+        if i < bytes.count && bytes[i] == UInt8(ascii: "]") { return i + 1 }
         out.reserveCapacity(4)  // an event's name and arguments, mostly: no growing one by one
         if index >= 0 { members.reserveCapacity(16) }
+        let first = out.count
         while true {
             let end: Int?
-            if out.count == index && i < bytes.count && bytes[i] == UInt8(ascii: "{") {
+            if out.count - first == index && i < bytes.count && bytes[i] == UInt8(ascii: "{") {
                 end = objectEnd(i, depth: 1) { members.append(JSONMember(key: $0, value: $1)) }
             } else {
                 end = value(i, depth: 1)
@@ -115,7 +125,7 @@ public struct JSONScanner {
             out.append(i..<end)
             i = skipSpace(end)
             guard i < bytes.count else { return nil }
-            if bytes[i] == UInt8(ascii: "]") { return (out, i + 1) }
+            if bytes[i] == UInt8(ascii: "]") { return i + 1 }
             guard bytes[i] == UInt8(ascii: ",") else { return nil }
             i = skipSpace(i + 1)
         }

@@ -63,6 +63,22 @@ public struct SocketIOPacket: Sendable, Equatable {
 
     /// Parses a packet; the error says what is wrong.
     public static func parse(_ text: UnsafeRawBufferPointer) -> Result<SocketIOPacket, SocketIOParseError> {
+        var scratch = ParseScratch()
+        return parse(text, reusing: &scratch)
+    }
+
+    /// Memory a parser of many packets lends to each packet's arrays: once the previous packet is gone, they are
+    /// refilled in place instead of allocated anew.
+    public struct ParseScratch {
+        var elements: [Range<Int>] = []
+        var members: [JSONMember] = []
+        public init() {}
+    }
+
+    /// Parses a packet, its element and member lists built in `scratch`'s memory.
+    public static func parse(_ text: UnsafeRawBufferPointer, reusing scratch: inout ParseScratch) -> Result<
+        SocketIOPacket, SocketIOParseError
+    > {
         let n = text.count
         guard n > 0 else { return .failure(.init("empty packet")) }
         guard text[0] >= UInt8(ascii: "0"), let type = SocketIOPacketType(rawValue: text[0] &- UInt8(ascii: "0"))
@@ -104,16 +120,19 @@ public struct SocketIOPacket: Sendable, Equatable {
             // One validating pass; an array is split into its elements as it is checked.
             let scanner = JSONScanner(text)
             let end: Int?
-            var members: [JSONMember] = []
+            scratch.elements.removeAll(keepingCapacity: true)
+            scratch.members.removeAll(keepingCapacity: true)
             if scanner.kind(at: i) == .array,
-                let (list, arrayEnd) = scanner.array(at: i, membersOf: type.isEvent ? 1 : -1, into: &members)
+                let arrayEnd = scanner.array(
+                    at: i, elements: &scratch.elements, membersOf: type.isEvent ? 1 : -1, into: &scratch.members)
             {
+                let list = scratch.elements
                 elements = list
                 end = arrayEnd
                 if type.isEvent && list.count > 1 && text[list[1].lowerBound] == UInt8(ascii: "{") {
                     let start = list[1].lowerBound
-                    for k in members.indices { members[k] = members[k].shifted(by: -start) }
-                    argumentMembers = members
+                    for k in scratch.members.indices { scratch.members[k] = scratch.members[k].shifted(by: -start) }
+                    argumentMembers = scratch.members
                 }
             } else {
                 end = scanner.valueEnd(from: i)

@@ -45,6 +45,8 @@ public final class SocketIOSession {
     }
 
     var waiting: [Waiting?] = [nil, nil]
+    /// The memory of the last packet's lists, reused for the next one.
+    var scratch = SocketIOPacket.ParseScratch()
     var pendingAcks: [AckKey: (frame: UInt64, ts: Timestamp, order: UInt64)] = [:]
     var order: UInt64 = 0
 
@@ -67,7 +69,7 @@ public final class SocketIOSession {
                         + "before the next packet"))
             waiting[side] = nil
         }
-        switch SocketIOPacket.parse(text) {
+        switch SocketIOPacket.parse(text, reusing: &scratch) {
         case .failure(let error):
             let raw = String(decoding: UnsafeRawBufferPointer(rebasing: text[0..<min(text.count, 200)]), as: UTF8.self)
             emit(.problem(.sioBadPacket, "\(error.message): \(raw)\(text.count > 200 ? "…" : "")"))
