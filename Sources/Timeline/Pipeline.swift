@@ -73,6 +73,9 @@ public final class Pipeline {
 
 /// Packets -> link/IP/TCP decoding -> TCP reassembly, driving a ``CaptureSink`` with the TCP layer's events.
 final class PacketLoop {
+    /// Packets between checkpoints: with `--jobs`, how often batches go to the shards and rendered records to the
+    /// merger (each hand-over can wake a thread).
+    static let checkpointInterval: UInt64 = 2048
     let reassembler: TCPReassembler
     var decoder: PacketDecoder
     var summary = RunSummary()
@@ -121,7 +124,7 @@ final class PacketLoop {
                     sink.diagnostic(Diagnostic(kind, message, ts: packet.ts, frame: packet.frame))
                 }
                 sink.position(frame: packet.frame, stage: .afterPacket)
-                if packet.frame % 512 == 0 { sink.checkpoint(frame: packet.frame) }
+                if packet.frame % Self.checkpointInterval == 0 { sink.checkpoint(frame: packet.frame) }
                 if decoder.defragmenter.pending > 0 && packet.frame % 1024 == 0 {
                     for message in decoder.defragmenter.expire(now: packet.ts) {
                         sink.diagnostic(Diagnostic(.ipFragmentIncomplete, message, ts: packet.ts, frame: packet.frame))

@@ -65,7 +65,7 @@ final class ShardChannel: @unchecked Sendable {
     var queues: [[ShardChunk]]
     var watermarks: [MergeKey]
     var summaries: [RunSummary?]
-    let maxQueued = 16
+    let maxQueued = 8
     /// Blocks the merger has written out, for the shards to render into again (fresh blocks of this size would
     /// come from mmap and fault in every page).
     var spares: [ByteBlock] = []
@@ -163,7 +163,7 @@ final class ShardInbox: @unchecked Sendable {
     let condition = NSCondition()
     var queue: [ShardBatch] = []
     var free: [ShardBatch] = []
-    let maxQueued = 8
+    let maxQueued = 4
 
     /// Queues `batch` (waiting while the shard is behind) and returns an empty one to fill next.
     func put(_ batch: ShardBatch) -> ShardBatch {
@@ -186,7 +186,9 @@ final class ShardInbox: @unchecked Sendable {
         }
         while queue.isEmpty { condition.wait() }
         let batch = queue.removeFirst()
-        condition.broadcast()
+        // A reader waiting for room is woken once the queue is half empty, to fill it in one go: waking it for
+        // every batch taken cost a context switch per batch on cores busy decoding.
+        if queue.count <= maxQueued / 2 { condition.broadcast() }
         condition.unlock()
         return batch
     }
