@@ -63,20 +63,20 @@ public struct SocketIOPacket: Sendable, Equatable {
 
     /// Parses a packet; the error says what is wrong.
     public static func parse(_ text: UnsafeRawBufferPointer) -> Result<SocketIOPacket, SocketIOParseError> {
-        var scratch = ParseScratch()
-        return parse(text, reusing: &scratch)
+        parse(text, reusing: ParseScratch())
     }
 
-    /// Memory a parser of many packets lends to each packet's arrays: once the previous packet is gone, they are
-    /// refilled in place instead of allocated anew.
-    public struct ParseScratch {
+    /// Memory the parsing of many packets lends to each packet's arrays: once the previous packet is gone, they
+    /// are refilled in place instead of allocated anew (a packet still held keeps its own copy). One per thread of
+    /// decoding, shared by its sessions.
+    public final class ParseScratch {
         var elements: [Range<Int>] = []
         var members: [JSONMember] = []
         public init() {}
     }
 
     /// Parses a packet, its element and member lists built in `scratch`'s memory.
-    public static func parse(_ text: UnsafeRawBufferPointer, reusing scratch: inout ParseScratch) -> Result<
+    public static func parse(_ text: UnsafeRawBufferPointer, reusing scratch: ParseScratch) -> Result<
         SocketIOPacket, SocketIOParseError
     > {
         let n = text.count

@@ -45,12 +45,12 @@ public final class SocketIOSession {
     }
 
     var waiting: [Waiting?] = [nil, nil]
-    /// The memory of the last packet's lists, reused for the next one.
-    var scratch = SocketIOPacket.ParseScratch()
+    /// The memory of the last packet's lists, reused for the next one (shared with the other sessions of a thread).
+    let scratch: SocketIOPacket.ParseScratch
     var pendingAcks: [AckKey: (frame: UInt64, ts: Timestamp, order: UInt64)] = [:]
     var order: UInt64 = 0
 
-    public init() {}
+    public init(scratch: SocketIOPacket.ParseScratch = SocketIOPacket.ParseScratch()) { self.scratch = scratch }
 
     /// A text Engine.IO message from `dir` (`fromClient`), seen at `frame`/`ts`.
     /// `validUTF8` says whether the text is known to be valid UTF-8 (a WebSocket text message was checked
@@ -69,7 +69,7 @@ public final class SocketIOSession {
                         + "before the next packet"))
             waiting[side] = nil
         }
-        switch SocketIOPacket.parse(text, reusing: &scratch) {
+        switch SocketIOPacket.parse(text, reusing: scratch) {
         case .failure(let error):
             let raw = String(decoding: UnsafeRawBufferPointer(rebasing: text[0..<min(text.count, 200)]), as: UTF8.self)
             emit(.problem(.sioBadPacket, "\(error.message): \(raw)\(text.count > 200 ? "…" : "")"))

@@ -88,7 +88,7 @@ extension ConnectionDecoder {
         }
         var session = request.sid.flatMap { sessions.find($0) }
         if session == nil, let sid = request.sid {
-            let s = EngineIOSession(sid: sid, version: request.version)
+            let s = EngineIOSession(sid: sid, version: request.version, scratch: sessions.scratch)
             if let evicted = sessions.register(s, frame: emitter.frame) { finishSession(evicted, at: ctx) }
             emitter.diagnostic(
                 Diagnostic(
@@ -102,7 +102,7 @@ extension ConnectionDecoder {
             let problem = EngineIOPayload.decodePayload(bytes, version: version, jsonp: request.jsonp) { packet in
                 if session == nil, packet.type == .open, let handshake = EngineIOPayload.handshake(packet.data) {
                     // The handshake response of a new polling session.
-                    let s = EngineIOSession(sid: handshake.sid, version: request.version)
+                    let s = EngineIOSession(sid: handshake.sid, version: request.version, scratch: sessions.scratch)
                     if let evicted = sessions.register(s, frame: emitter.frame) { finishSession(evicted, at: ctx) }
                     session = s
                 }
@@ -122,7 +122,7 @@ extension ConnectionDecoder {
         _ payload: UnsafeRawBufferPointer, binary: Bool, validUTF8: Bool, _ dir: Direction, at ctx: PacketContext
     ) {
         if wsSession == nil {
-            wsSession = EngineIOSession(sid: nil, version: wsVersion)
+            wsSession = EngineIOSession(sid: nil, version: wsVersion, scratch: sessions.scratch)
         }
         let session = wsSession!
         if binary {

@@ -366,7 +366,7 @@ final class ConnectionDecoder {
                     if let existing = sessions.find(sid) {
                         wsSession = existing
                     } else {
-                        let session = EngineIOSession(sid: sid, version: info.version)
+                        let session = EngineIOSession(sid: sid, version: info.version, scratch: sessions.scratch)
                         if let evicted = sessions.register(session, frame: emitter.frame) {
                             finishSession(evicted, at: ctx)
                         }

@@ -12,12 +12,13 @@ final class EngineIOSession {
     var versionKnown: Bool
     /// Whether the guess was already confirmed or corrected by behaviour.
     var versionSettled: Bool
-    let sio = SocketIOSession()
+    let sio: SocketIOSession
     var finished = false
     /// The frame in which the session was registered under its sid (sessions end in this order).
     var registeredFrame: UInt64 = 0
 
-    init(sid: String?, version: Int?) {
+    init(sid: String?, version: Int?, scratch: SocketIOPacket.ParseScratch) {
+        sio = SocketIOSession(scratch: scratch)
         self.sid = sid
         self.version = version ?? 4
         self.versionKnown = version != nil
@@ -29,6 +30,8 @@ final class EngineIOSession {
 /// session is finished and forgotten.
 final class EngineIOSessions {
     var bySid: [String: EngineIOSession] = [:]
+    /// The Socket.IO parsing memory all sessions of this thread share.
+    let scratch = SocketIOPacket.ParseScratch()
     var order: [String] = []
     var maxSessions = 65_536
 
