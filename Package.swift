@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP1", "ImscopeCore", "DecoderTestSupport"]),
         .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "SocketIO", "JSONScan", "ImscopeCore"]),
         .testTarget(name: "IMProtocolTests", dependencies: ["IMProtocol", "JSONScan", "SocketIO", "ImscopeCore"]),
-        .testTarget(name: "JSONScanTests", dependencies: ["JSONScan"]),
+        .testTarget(name: "JSONScanTests", dependencies: ["JSONScan", "DecoderTestSupport"]),
         // Golden outputs live in Tests/TimelineTests/Golden and are read by path (re-recorded with IMSCOPE_RECORD=1).
         .testTarget(
             name: "TimelineTests",

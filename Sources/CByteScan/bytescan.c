@@ -63,43 +63,46 @@ static int line_break_short(const uint8_t *p, size_t i, size_t n) {
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-__attribute__((target("avx2"))) static size_t special_avx2(const uint8_t *p, size_t n) {
+// The special bytes among the 32 at `p`, one bit each.
+__attribute__((target("avx2"))) static inline unsigned special_mask_avx2(const uint8_t *p) {
     const __m256i quote = _mm256_set1_epi8('"'), backslash = _mm256_set1_epi8('\\'), low = _mm256_set1_epi8(0x1F);
+    __m256i x = _mm256_loadu_si256((const __m256i *)p);
+    // x <= 0x1F (unsigned): the minimum of x and 0x1F is x.
+    __m256i hit = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, quote), _mm256_cmpeq_epi8(x, backslash)),
+                                  _mm256_cmpeq_epi8(_mm256_min_epu8(x, low), x));
+    return (unsigned)_mm256_movemask_epi8(hit);
+}
+
+__attribute__((target("avx2"))) static size_t special_avx2(const uint8_t *p, size_t n) {
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        __m256i x = _mm256_loadu_si256((const __m256i *)(p + i));
-        // x <= 0x1F (unsigned): the minimum of x and 0x1F is x.
-        __m256i hit = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, quote), _mm256_cmpeq_epi8(x, backslash)),
-                                      _mm256_cmpeq_epi8(_mm256_min_epu8(x, low), x));
-        unsigned mask = (unsigned)_mm256_movemask_epi8(hit);
+        unsigned mask = special_mask_avx2(p + i);
         if (mask) return i + (size_t)__builtin_ctz(mask);
     }
     if (i == n) return n;
     if (n < 32) return special_short(p, i, n);
     // The last 32 bytes, overlapping bytes found clean: a hit is past them.
-    __m256i x = _mm256_loadu_si256((const __m256i *)(p + n - 32));
-    __m256i hit = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, quote), _mm256_cmpeq_epi8(x, backslash)),
-                                  _mm256_cmpeq_epi8(_mm256_min_epu8(x, low), x));
-    unsigned mask = (unsigned)_mm256_movemask_epi8(hit);
+    unsigned mask = special_mask_avx2(p + n - 32);
     return mask ? n - 32 + (size_t)__builtin_ctz(mask) : n;
 }
 
-static size_t special_sse2(const uint8_t *p, size_t n) {
+static inline unsigned special_mask_sse2(const uint8_t *p) {
     const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), low = _mm_set1_epi8(0x1F);
+    __m128i x = _mm_loadu_si128((const __m128i *)p);
+    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+                               _mm_cmpeq_epi8(_mm_min_epu8(x, low), x));
+    return (unsigned)_mm_movemask_epi8(hit);
+}
+
+static size_t special_sse2(const uint8_t *p, size_t n) {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(p + i));
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
-                                   _mm_cmpeq_epi8(_mm_min_epu8(x, low), x));
-        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+        unsigned mask = special_mask_sse2(p + i);
         if (mask) return i + (size_t)__builtin_ctz(mask);
     }
     if (i == n) return n;
     if (n < 16) return special_short(p, i, n);
-    __m128i x = _mm_loadu_si128((const __m128i *)(p + n - 16));
-    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
-                               _mm_cmpeq_epi8(_mm_min_epu8(x, low), x));
-    unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+    unsigned mask = special_mask_sse2(p + n - 16);
     return mask ? n - 16 + (size_t)__builtin_ctz(mask) : n;
 }
 

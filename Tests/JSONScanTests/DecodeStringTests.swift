@@ -1,3 +1,4 @@
+import DecoderTestSupport
 import Foundation
 import JSONScan
 import Testing
@@ -34,7 +35,7 @@ import Testing
             "a", "hello world ", "中", "é", "😀", #"\n"#, #"\""#, #"\\"#, #"\/"#, #"\t"#, #"\u00e9"#, #"\u4E2D"#,
             #"\ud83d\ude00"#, #"\u0000"#, #"\b"#, #"\f"#, #"\r"#, String(repeating: "x", count: 40),
         ]
-        var rng = SplitMix(seed: 6)
+        var rng = SplitMix64(seed: 6)
         for _ in 0..<2000 {
             let count = Int(rng.next() % 12)
             let body = (0..<count).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
@@ -43,17 +44,5 @@ import Testing
             #expect(Self.decoded(json, trusted: false) == oracle, "\(json)")
             #expect(Self.decoded(json, trusted: true) == oracle, "\(json)")
         }
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
