@@ -500,7 +500,7 @@ struct DenseTable<Value: Sendable>: Sendable {
     private var slots: [Value?]
     private var rest: [Int: Value]
 
-    init(_ values: [Int: Value], maxDense: Int = 1 << 16) {
+    init(_ values: [Int: Value], maxDense: Int = 4096) {
         let top = values.keys.filter { $0 >= 0 && $0 < maxDense }.max() ?? -1
         slots = Array(repeating: nil, count: top + 1)
         rest = [:]

@@ -100,6 +100,26 @@ let base = #""msgId":"m1","fromId":"u1","fromType":1,"destId":"u2","fromName":"A
         #expect(m.content.map { String(decoding: $0, as: UTF8.self) } == #"{"url":"http://v","time":3}"#)
     }
 
+    /// A table's types and fromTypes are found whatever their numbers: small ones in the decoder's arrays, negative
+    /// ones and ones past the arrays' bound in its dictionaries.
+    @Test(arguments: [0, 7, 4095, 4096, 70_000, -3, Int.max])
+    func typeNumbersOfATable(type: Int) throws {
+        let table = try MessageTypeTable.parse(
+            "@schema\tcustom\n@fromType\t\(type)\tsomeone\n\(type)\tboth\tcustom-type\tx\n"
+                + "@content\t\(type)\tobject\tn:number\n", name: "custom")
+        let decoder = IMDecoder(table: table, others: [])
+        func decode(_ content: String) -> IMMessage {
+            let json =
+                #"{"msgId":"m","fromId":"a","fromType":\#(type),"destId":"b","fromName":"A","imageIconUrl":"i","content":\#(content),"messageType":\#(type)}"#
+            return Array(json.utf8).withUnsafeBytes { decoder.decode($0, upstream: true) }
+        }
+        let good = decode(#"{"n":1}"#)
+        #expect(good.info?.typeName == "custom-type")
+        #expect(good.fromTypeName == "someone")
+        #expect(good.warnings.isEmpty)
+        #expect(codes(decode(#"{"n":"1"}"#)) == ["im.bad_content"])
+    }
+
     /// A structured content sent as an object is shown as sent, spacing included.
     @Test func structuredContentAsSent() {
         let json = #"{\#(base),"content":{ "url" : "http://v", "time":3 },"messageType":16}"#
