@@ -110,12 +110,34 @@ public struct MessageTypeTable: Sendable {
 
     /// A table shipped with imscope: `v1` or `v2`.
     public static func builtin(_ version: String) throws(LoadError) -> MessageTypeTable {
-        guard
-            let url = Bundle.module.url(
-                forResource: "messagetypes-\(version)", withExtension: "tsv", subdirectory: "Resources"),
-            let text = try? String(contentsOf: url, encoding: .utf8)
-        else { throw LoadError(description: "no built-in table \"\(version)\" (v1 and v2 ship with imscope)") }
+        let file = "messagetypes-\(version)"
+        guard let text = besideExecutable("imscope_IMProtocol.resources/Resources/\(file).tsv") ?? bundled(file) else {
+            throw LoadError(description: "no built-in table \"\(version)\" (v1 and v2 ship with imscope)")
+        }
         return try parse(text, name: version)
+    }
+
+    /// A file in the resource bundle SwiftPM puts next to the executable, read without building a `Bundle`
+    /// (`Bundle.module` lists directories on first use: a fifth of imscope's start-up); nil where there is no
+    /// `/proc/self/exe` or no such file, and `Bundle.module` is asked instead.
+    /// A table file of the resource bundle, found through `Bundle.module`.
+    static func bundled(_ file: String) -> String? {
+        Bundle.module.url(forResource: file, withExtension: "tsv", subdirectory: "Resources").flatMap {
+            try? String(contentsOf: $0, encoding: .utf8)
+        }
+    }
+
+    static func besideExecutable(_ relativePath: String) -> String? {
+        #if os(Linux)
+            var buffer = [CChar](repeating: 0, count: 4096)
+            let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+            guard n > 0 else { return nil }
+            let exe = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard let slash = exe.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+            return try? String(contentsOfFile: String(exe[...slash]) + relativePath, encoding: .utf8)
+        #else
+            return nil
+        #endif
     }
 
     /// `v1`, `v2`, or the path of a table file.

@@ -1,6 +1,7 @@
-import IMProtocol
 import SocketIO
 import Testing
+
+@testable import IMProtocol
 
 let v2 = try! MessageTypeTable.builtin("v2")
 let v1 = try! MessageTypeTable.builtin("v1")
@@ -181,5 +182,17 @@ let base = #""msgId":"m1","fromId":"u1","fromType":1,"destId":"u2","fromName":"A
         #expect(throws: MessageTypeTable.LoadError.self) {
             try MessageTypeTable.parse("@content\t9\tobject\ta:string\n1\tup\tx\ty", name: "t")
         }
+    }
+}
+
+/// The shipped tables are read next to the executable without a `Bundle` (start-up), and that finds the files
+/// `Bundle.module` finds.
+@Suite struct BuiltinTableTests {
+    @Test(arguments: ["v1", "v2"])
+    func besideExecutableMatchesTheBundle(version: String) throws {
+        let direct = try #require(
+            MessageTypeTable.besideExecutable("imscope_IMProtocol.resources/Resources/messagetypes-\(version).tsv"))
+        #expect(direct == MessageTypeTable.bundled("messagetypes-\(version)"))
+        #expect(MessageTypeTable.besideExecutable("imscope_IMProtocol.resources/Resources/none.tsv") == nil)
     }
 }
