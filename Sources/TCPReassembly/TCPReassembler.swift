@@ -42,6 +42,10 @@ public final class TCPReassembler {
     let portBits: [UInt64]
 
     var table: [FlowKey: Connection] = [:]
+    /// The last connection looked up and its key: the next packet is often of the same connection (a reply, an
+    /// ACK), which then costs no hashing. Forgotten whenever the table changes.
+    var lastKey: FlowKey? = nil
+    var lastConn: Connection? = nil
     var nextID = 1
     var bufferedTotal = 0
     var heldSegmentsTotal = 0
@@ -86,7 +90,15 @@ public final class TCPReassembler {
         var srcIsA = false
         let key = FlowKey(src: seg.src, dst: seg.dst, srcIsA: &srcIsA)
         var conn: Connection
-        if let existing = table[key] {
+        let found: Connection?
+        if let last = lastConn, lastKey == key {
+            found = last
+        } else {
+            found = table[key]
+            lastKey = key
+            lastConn = found
+        }
+        if let existing = found {
             conn = existing
             let synOnly = seg.flags.contains(.syn) && !seg.flags.contains(.ack)
             if synOnly && !conn.isClosed && !(conn.c2s.synSeen && conn.c2s.isn == seg.seq) && conn.packets > 0 {
@@ -106,6 +118,7 @@ public final class TCPReassembler {
                     return
                 }
                 table[key] = nil  // port reused: a new connection
+                lastConn = nil
                 conn = open(seg, key: key, at: ctx, sink: &sink)
             }
         } else {
@@ -188,6 +201,7 @@ public final class TCPReassembler {
             handshakeSeen: syn, at: ctx)
         nextID += 1
         table[key] = conn
+        lastConn = nil
         sink.opened(conn, at: ctx)
         if !syn {
             sink.diagnostic(
@@ -522,6 +536,7 @@ public final class TCPReassembler {
             finish(oldest, reason: .timeout, at: ctx, sink: &sink)
         }
         table[oldest.key] = nil
+        lastConn = nil
     }
 
     /// Runs the capture-time housekeeping: idle connections close, closed ones stop lingering, stale holes go.
@@ -549,6 +564,7 @@ public final class TCPReassembler {
             if expired {
                 finish(conn, reason: .timeout, at: ctx, sink: &sink)
                 table[conn.key] = nil
+                lastConn = nil
             } else {
                 for dir in Direction.allCases where conn.half(dir).suspectedAt != nil {
                     checkLoss(conn, dir, at: ctx, sink: &sink)
@@ -564,6 +580,7 @@ public final class TCPReassembler {
             finish(conn, reason: .endOfCapture, at: ctx, sink: &sink)
         }
         table.removeAll()
+        lastConn = nil
     }
 }
 
