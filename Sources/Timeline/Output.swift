@@ -96,6 +96,10 @@ public final class OutputBuffer {
 
     /// Appends `value` in decimal, left-padded with zeros to `minWidth` digits.
     public func appendDigits(_ value: UInt64, minWidth: Int) {
+        if value < 10 && minWidth <= 1 {  // versions, types, small ids
+            append(byte: UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value))
+            return
+        }
         // The digit count first (from the bit length, corrected by one power of ten), then two digits at a time
         // from the end, straight into place.
         let bits = 64 - value.leadingZeroBitCount
