@@ -4,11 +4,6 @@
     import Darwin
 #endif
 
-/// A validating JSON scanner (RFC 8259) that works on bytes in place: it finds where values begin and end,
-/// lists the members of objects and elements of arrays as ranges, and decodes strings and numbers on request.
-///
-/// Decoders use it to read the few fields they need and to copy JSON through to the output unchanged, without
-/// building trees they would throw away. ``JSONValue`` builds a tree for the rare cases that need one.
 /// A member of a JSON object: its key's range (with the quotes) and its value's range.
 public struct JSONMember: Equatable, Sendable {
     public var key: Range<Int>
@@ -27,6 +22,11 @@ public struct JSONMember: Equatable, Sendable {
     }
 }
 
+/// A validating JSON scanner (RFC 8259) that works on bytes in place: it finds where values begin and end,
+/// lists the members of objects and elements of arrays as ranges, and decodes strings and numbers on request.
+///
+/// Decoders use it to read the few fields they need and to copy JSON through to the output unchanged, without
+/// building trees they would throw away. ``JSONValue`` builds a tree for the rare cases that need one.
 public struct JSONScanner {
     public let bytes: UnsafeRawBufferPointer
     /// Nesting depth allowed (a limit against hostile input).
