@@ -45,17 +45,21 @@ public final class PacketSource {
         var ts: Timestamp = Timestamp(nanoseconds: 0)
         var done = false
         var count: UInt64 = 0
+        /// The stdio buffer the file is read through, freed after the handle (which closes the file).
+        let readBuffer: UnsafeMutableRawPointer?
 
-        init(name: String, handle: OpaquePointer, precision: UInt8) {
+        init(name: String, handle: OpaquePointer, precision: UInt8, readBuffer: UnsafeMutableRawPointer? = nil) {
             self.name = name
             self.handle = handle
             self.linkType = pcap_datalink(handle)
             self.precision = precision
+            self.readBuffer = readBuffer
         }
 
         deinit {
             if var f = filter { pcap_freecode(&f) }
             pcap_close(handle)
+            readBuffer?.deallocate()
         }
 
         /// Set (from a signal handler, through ``PacketSource/requestStop()``) to end a live capture.
@@ -96,12 +100,16 @@ public final class PacketSource {
     private var frame: UInt64 = 0
     private var stop = false
 
+    /// The stdio buffer capture files are read through.
+    static let readBufferBytes = 1 << 20
+
     /// Opens capture files; `-` is standard input. Throws when a file cannot be opened or is not a capture.
     public init(files: [String], filter: String? = nil) throws(CaptureError) {
         var inputs: [Input] = []
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         for name in files {
             let handle: OpaquePointer?
+            var readBuffer: UnsafeMutableRawPointer? = nil
             var precision: UInt8 = 6
             if name == "-" {
                 let (file, sniffed) = PrecisionSniffer.wrapStandardInput()
@@ -116,13 +124,30 @@ public final class PacketSource {
                     throw CaptureError("cannot open \(name): is a directory")
                 }
                 precision = PrecisionSniffer.precision(ofFile: name)
-                handle = pcap_open_offline_with_tstamp_precision(name, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+                // Read through a large stdio buffer: libpcap reads each record with fread, and the default buffer
+                // (4 KiB here) meant one read(2) per 4 KiB of capture. glibc sizes a buffer only when given one;
+                // libpcap closes the file with the handle, and the buffer goes after that.
+                if let file = fopen(name, "rb") {
+                    let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.readBufferBytes, alignment: 16)
+                    setvbuf(file, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, Self.readBufferBytes)
+                    handle = pcap_fopen_offline_with_tstamp_precision(
+                        file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+                    if handle == nil {
+                        fclose(file)
+                        buffer.deallocate()
+                    } else {
+                        readBuffer = buffer
+                    }
+                } else {  // libpcap says why
+                    handle = pcap_open_offline_with_tstamp_precision(
+                        name, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+                }
             }
             guard let handle else {
                 let why = errbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
                 throw CaptureError("cannot read \(name == "-" ? "standard input" : name) as a capture: \(why)")
             }
-            let input = Input(name: name, handle: handle, precision: precision)
+            let input = Input(name: name, handle: handle, precision: precision, readBuffer: readBuffer)
             input.index = inputs.count
             if let filter { input.filter = try Self.compile(filter, on: handle) }
             inputs.append(input)
