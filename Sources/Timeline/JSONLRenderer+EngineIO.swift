@@ -177,12 +177,7 @@ extension JSONLRenderer {
             return
         }
         let start = out.count
-        out.append("\"typeName\":" as StaticString)
-        out.appendJSONString(info.typeName)
-        out.append(",\"description\":" as StaticString)
-        out.appendJSONString(info.description)
-        out.append(",\"direction\":" as StaticString)
-        out.appendJSONString(info.direction.rawValue)
+        out.appendTypeInfoFields(info)
         if t >= 0 && t < 4096 {
             if typeInfoJSON.count <= t { typeInfoJSON += Array(repeating: nil, count: t + 1 - typeInfoJSON.count) }
             typeInfoJSON[t] = (info, Array(UnsafeBufferPointer(start: out.base + start, count: out.count - start)))

@@ -1,3 +1,4 @@
+import IMProtocol
 import ImscopeCore
 import JSONScan
 
@@ -61,5 +62,16 @@ extension OutputBuffer {
         } else {
             appendDigits(fraction / 1000, minWidth: 6)
         }
+    }
+
+    /// `"typeName":…,"description":…,"direction":…` of a messageType row: the fields the `im` object of the
+    /// timeline and `imscope types` share.
+    public func appendTypeInfoFields(_ info: MessageTypeInfo) {
+        append("\"typeName\":" as StaticString)
+        appendJSONString(info.typeName)
+        append(",\"description\":" as StaticString)
+        appendJSONString(info.description)
+        append(",\"direction\":" as StaticString)
+        appendJSONString(info.direction.rawValue)
     }
 }

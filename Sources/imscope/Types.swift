@@ -34,12 +34,8 @@ extension IMScope {
                 if jsonl {
                     out.append("{\"messageType\":" as StaticString)
                     out.append(int: row.messageType)
-                    out.append(",\"typeName\":" as StaticString)
-                    out.appendJSONString(row.typeName)
-                    out.append(",\"description\":" as StaticString)
-                    out.appendJSONString(row.description)
-                    out.append(",\"direction\":" as StaticString)
-                    out.appendJSONString(row.direction.rawValue)
+                    out.append(byte: UInt8(ascii: ","))
+                    out.appendTypeInfoFields(row)
                     out.append("}" as StaticString)
                 } else {
                     let number = String(row.messageType)
