@@ -123,6 +123,11 @@ public final class IMDecoder: Sendable {
         fromTypeNames = DenseTable(table.fromTypes.mapValues(\.name))
     }
 
+    /// A decoder with the same tables and no storage shared with this one.
+    public func isolatedCopy() -> IMDecoder {
+        IMDecoder(table: table.isolatedCopy(), others: others.map { $0.isolatedCopy() })
+    }
+
     /// Whether an event carries an ImMessage.
     public func carries(event: String) -> Bool { table.events.contains(event) }
 

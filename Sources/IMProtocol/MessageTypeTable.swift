@@ -43,6 +43,27 @@ public struct MessageTypeTable: Sendable {
         public var description: String
     }
 
+    /// The same table in storage of its own: every string, array and dictionary copied.
+    public func isolatedCopy() -> MessageTypeTable {
+        func own(_ s: String) -> String { String(decoding: Array(s.utf8), as: UTF8.self) }
+        func own(_ rule: ContentRule) -> ContentRule {
+            switch rule {
+            case .object(let fields): .object(fields.map { .init(name: own($0.name), type: own($0.type)) })
+            case .enumeration(let values): .enumeration(values.map(own))
+            }
+        }
+        var copy = MessageTypeTable(
+            schema: own(schema), events: events.map(own), fromTypes: [:], types: [:], contents: [:])
+        for (k, v) in fromTypes { copy.fromTypes[k] = (own(v.name), own(v.description)) }
+        for (k, v) in types {
+            copy.types[k] = MessageTypeInfo(
+                messageType: v.messageType, direction: v.direction, typeName: own(v.typeName),
+                description: own(v.description))
+        }
+        for (k, v) in contents { copy.contents[k] = own(v) }
+        return copy
+    }
+
     /// The rows in messageType order.
     public var rows: [MessageTypeInfo] { types.values.sorted { $0.messageType < $1.messageType } }
 

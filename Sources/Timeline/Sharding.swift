@@ -137,14 +137,16 @@ struct Position: Sendable {
 }
 
 /// What the reader thread hands a decoding shard: the TCP layer's events for the shard's connections, in capture
-/// order, each with its ``Position``. Connections are the shard's own copies (``Connection/detachedCopy()``); the
-/// bytes of `data` are a range of the batch's buffer.
+/// order, each with its ``Position``. `opened` hands the shard its own copy of the connection
+/// (``Connection/detachedCopy()``) and the number the later events name it by: the events hold no reference the
+/// reader and the shard would both count (reference counts touched from two cores move their cache line between
+/// them for every event). The bytes of `data` are a range of the batch's buffer.
 enum ShardEvent {
     case begin(Timestamp)
-    case opened(Connection, PacketContext, Position)
-    case data(Connection, Direction, Range<Int>, PacketContext, Position)
-    case gap(Connection, Direction, UInt64, GapCause, PacketContext, Position)
-    case closed(Connection, CloseReason, PacketContext, Position, counts: (UInt64, UInt64, UInt64, UInt64))
+    case opened(Connection, slot: Int, PacketContext, Position)
+    case data(slot: Int, Direction, Range<Int>, PacketContext, Position)
+    case gap(slot: Int, Direction, UInt64, GapCause, PacketContext, Position)
+    case closed(slot: Int, CloseReason, PacketContext, Position, counts: (UInt64, UInt64, UInt64, UInt64))
     case diagnostic(Diagnostic, Position)
     /// Every packet up to this frame is handled.
     case checkpoint(UInt64)
@@ -197,24 +199,51 @@ final class ShardInbox: @unchecked Sendable {
 /// The reader side of `--jobs`: takes the TCP layer's events from the one packet loop and sends each to the shard
 /// that owns its connection. A client's connections stay together (ownership goes by client address), so an
 /// Engine.IO session's polling requests and WebSocket are decoded by one shard; records about no connection go to
-/// shard 0. Events are batched per shard and handed on at every checkpoint.
+/// shard 0.
+///
+/// Shard 0 is decoded on the reader's own thread: its events are handled as they come, with the reassembler's
+/// bytes where they lie (no copy), and it owns a smaller share of the clients (``inlineShare``) so that reading and
+/// its decoding together weigh about what each other shard decodes. The other shards' events are batched and
+/// handed on at every checkpoint, before shard 0 hands over its own records (so the merger is never left waiting
+/// for a shard whose input is still with the reader).
 struct DispatchSink: CaptureSink {
+    let inline: DecodeShard
     let inboxes: [ShardInbox]
     var batches: [ShardBatch]
+    /// Shard `s` owns the client addresses whose hash is below `bounds[s]` (and at or above `bounds[s - 1]`).
+    let bounds: [UInt64]
     var at = Position(frame: 0, stage: .start)
     /// Whether shards need the stream bytes (decoding past TCP, or writing stream files).
     let needsBytes: Bool
-    /// Each connection's shard and the shard's copy of it, indexed by the reassembler's `Connection.slot`.
-    var routes: [(shard: Int, copy: Connection)?] = []
+    /// Each open connection's shard, indexed by the reassembler's `Connection.slot` (the number events name the
+    /// connection by).
+    var routes: [Int?] = []
     var freeRoutes: [Int] = []
     /// Which shard owns each connection number (kept a while after it closes, for late diagnostics).
     var ownership: [Int: Int] = [:]
     var closedOwnership: [Int] = []
 
-    init(inboxes: [ShardInbox], needsBytes: Bool) {
+    /// The share of the decoding work the reader's own shard takes with `shards` shards in all: reading and TCP
+    /// reassembly are about a fifth of a full decode (callgrind, Docs/performance.md), so with two shards the
+    /// reader's thread decodes 37.5 % of the clients and the other 62.5 %; with five or more it decodes none.
+    static func inlineShare(shards: Int) -> Double {
+        let reading = 0.2
+        return max(0, (1 / Double(shards) - reading) / (1 - reading))
+    }
+
+    /// `inboxes` are those of shards 1 and up.
+    init(inline: DecodeShard, inboxes: [ShardInbox], needsBytes: Bool) {
+        self.inline = inline
         self.inboxes = inboxes
         self.needsBytes = needsBytes
         batches = inboxes.map { _ in ShardBatch() }
+        let share = Self.inlineShare(shards: inboxes.count + 1)
+        var bounds: [UInt64] = []
+        for s in 0...inboxes.count {
+            let upTo = share + (1 - share) * Double(s) / Double(max(inboxes.count, 1))
+            bounds.append(s == inboxes.count ? .max : UInt64(upTo * 0x1p64))
+        }
+        self.bounds = bounds
     }
 
     func owner(_ conn: Connection) -> Int {
@@ -223,67 +252,80 @@ struct DispatchSink: CaptureSink {
         h ^= h >> 29
         h = h &* 0xBF58_476D_1CE4_E5B9
         h ^= h >> 32
-        return Int(h % UInt64(inboxes.count))
+        return bounds.firstIndex { h < $0 } ?? bounds.count - 1
+    }
+
+    /// Hands `event` to shard `shard`: handled now for shard 0, batched for the others.
+    @inline(__always)
+    mutating func send(_ shard: Int, _ event: ShardEvent) {
+        if shard == 0 {
+            _ = inline.handle(event, UnsafeRawBufferPointer(start: nil, count: 0))
+        } else {
+            batches[shard - 1].events.append(event)
+        }
     }
 
     mutating func toAll(_ event: ShardEvent) {
         for s in batches.indices { batches[s].events.append(event) }
+        _ = inline.handle(event, UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
-    mutating func handOn() {
-        for s in batches.indices { batches[s] = inboxes[s].put(batches[s]) }
+    /// Queues the other shards' batches; shard 0's checkpoint or end follows.
+    mutating func handOn(_ event: ShardEvent) {
+        for s in batches.indices {
+            batches[s].events.append(event)
+            batches[s] = inboxes[s].put(batches[s])
+        }
+        _ = inline.handle(event, UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
     mutating func begin(origin: Timestamp) { toAll(.begin(origin)) }
 
     mutating func position(frame: UInt64, stage: MergeKey.Stage) { at = Position(frame: frame, stage: stage) }
 
-    mutating func checkpoint(frame: UInt64) {
-        toAll(.checkpoint(frame))
-        handOn()
-    }
+    mutating func checkpoint(frame: UInt64) { handOn(.checkpoint(frame)) }
 
-    mutating func finish(at ctx: PacketContext) {
-        toAll(.end(ctx))
-        handOn()
-    }
+    mutating func finish(at ctx: PacketContext) { handOn(.end(ctx)) }
 
     mutating func housekeeping(_ kind: Housekeeping?) { at.stage = MergeKey.Stage(kind) }
 
     mutating func opened(_ conn: Connection, at ctx: PacketContext) {
         let shard = owner(conn)
         ownership[conn.id] = shard
-        let copy = conn.detachedCopy()
         if let slot = freeRoutes.popLast() {
-            routes[slot] = (shard, copy)
+            routes[slot] = shard
             conn.slot = slot
         } else {
             conn.slot = routes.count
-            routes.append((shard, copy))
+            routes.append(shard)
         }
-        batches[shard].events.append(.opened(copy, ctx, at))
+        send(shard, .opened(conn.detachedCopy(), slot: conn.slot, ctx, at))
     }
 
     mutating func data(_ conn: Connection, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
-        guard needsBytes, conn.slot >= 0, let route = routes[conn.slot] else { return }
-        let batch = batches[route.shard]
+        guard needsBytes, conn.slot >= 0, let shard = routes[conn.slot] else { return }
+        if shard == 0 {
+            _ = inline.handle(.data(slot: conn.slot, dir, 0..<bytes.count, ctx, at), bytes)
+            return
+        }
+        let batch = batches[shard - 1]
         let start = batch.bytes.count
         batch.bytes.append(contentsOf: bytes)
-        batch.events.append(.data(route.copy, dir, start..<batch.bytes.count, ctx, at))
+        batch.events.append(.data(slot: conn.slot, dir, start..<batch.bytes.count, ctx, at))
     }
 
     mutating func gap(_ conn: Connection, _ dir: Direction, length: UInt64, cause: GapCause, at ctx: PacketContext) {
-        guard conn.slot >= 0, let route = routes[conn.slot] else { return }
-        batches[route.shard].events.append(.gap(route.copy, dir, length, cause, ctx, at))
+        guard conn.slot >= 0, let shard = routes[conn.slot] else { return }
+        send(shard, .gap(slot: conn.slot, dir, length, cause, ctx, at))
     }
 
     mutating func closed(_ conn: Connection, reason: CloseReason, at ctx: PacketContext) {
-        guard conn.slot >= 0, let route = routes[conn.slot] else { return }
+        guard conn.slot >= 0, let shard = routes[conn.slot] else { return }
+        let counts = (conn.c2s.delivered, conn.c2s.missing, conn.s2c.delivered, conn.s2c.missing)
+        send(shard, .closed(slot: conn.slot, reason, ctx, at, counts: counts))
         routes[conn.slot] = nil
         freeRoutes.append(conn.slot)
         conn.slot = -1
-        let counts = (conn.c2s.delivered, conn.c2s.missing, conn.s2c.delivered, conn.s2c.missing)
-        batches[route.shard].events.append(.closed(route.copy, reason, ctx, at, counts: counts))
         closedOwnership.append(conn.id)
         if closedOwnership.count > 131_072 {
             for id in closedOwnership.prefix(65_536) { ownership[id] = nil }
@@ -293,7 +335,7 @@ struct DispatchSink: CaptureSink {
 
     mutating func diagnostic(_ diagnostic: Diagnostic) {
         let shard = diagnostic.conn.flatMap { ownership[$0] } ?? 0
-        batches[shard].events.append(.diagnostic(diagnostic, at))
+        send(shard, .diagnostic(diagnostic, at))
     }
 }
 
@@ -303,6 +345,8 @@ final class DecodeShard: @unchecked Sendable {
     let inbox = ShardInbox()
     var sink: TCPLayerSink
     let collector: ShardCollector
+    /// The shard's copies of its open connections, by the number the reader's events give them.
+    var conns: [Connection?] = []
 
     init(options: PipelineOptions, collector: ShardCollector) throws(CaptureError) {
         self.collector = collector
@@ -322,6 +366,11 @@ final class DecodeShard: @unchecked Sendable {
             }
             done = batch
         }
+        finish()
+    }
+
+    /// After the end of the capture: the last records and the shard's counts.
+    func finish() {
         sink.emitter.records.finish()
         var summary = RunSummary()
         summary.diagnostics = sink.emitter.summaryCounts
@@ -333,17 +382,21 @@ final class DecodeShard: @unchecked Sendable {
         switch event {
         case .begin(let origin):
             sink.begin(origin: origin)
-        case .opened(let conn, let ctx, let at):
+        case .opened(let conn, let slot, let ctx, let at):
             sink.position(frame: at.frame, stage: at.stage)
+            if slot >= conns.count { conns.append(contentsOf: repeatElement(nil, count: slot + 1 - conns.count)) }
+            conns[slot] = conn
             sink.opened(conn, at: ctx)
-        case .data(let conn, let dir, let range, let ctx, let at):
+        case .data(let slot, let dir, let range, let ctx, let at):
             sink.position(frame: at.frame, stage: at.stage)
-            sink.data(conn, dir, UnsafeRawBufferPointer(rebasing: bytes[range]), at: ctx)
-        case .gap(let conn, let dir, let length, let cause, let ctx, let at):
+            sink.data(conns[slot]!, dir, UnsafeRawBufferPointer(rebasing: bytes[range]), at: ctx)
+        case .gap(let slot, let dir, let length, let cause, let ctx, let at):
             sink.position(frame: at.frame, stage: at.stage)
-            sink.gap(conn, dir, length: length, cause: cause, at: ctx)
-        case .closed(let conn, let reason, let ctx, let at, let counts):
+            sink.gap(conns[slot]!, dir, length: length, cause: cause, at: ctx)
+        case .closed(let slot, let reason, let ctx, let at, let counts):
             sink.position(frame: at.frame, stage: at.stage)
+            let conn = conns[slot]!
+            conns[slot] = nil
             conn.c2s.setCounts(delivered: counts.0, missing: counts.1)
             conn.s2c.setCounts(delivered: counts.2, missing: counts.3)
             sink.closed(conn, reason: reason, at: ctx)
@@ -377,7 +430,9 @@ public func runSharded(
     for shard in 0..<jobs {
         let buffer = OutputBuffer(fd: -1)
         let collector = ShardCollector(renderer: makeRenderer(buffer), out: buffer, channel: channel, shard: shard)
-        shards.append(try DecodeShard(options: options, collector: collector))
+        var own = options
+        own.im = options.im?.isolatedCopy()
+        shards.append(try DecodeShard(options: own, collector: collector))
     }
     final class Reader: @unchecked Sendable {
         let loop: PacketLoop
@@ -388,14 +443,17 @@ public func runSharded(
             source = s
             self.sink = sink
         }
-        func run() { loop.drive(source, sink: &sink) }
+        func run() {
+            loop.drive(source, sink: &sink)
+            sink.inline.finish()
+        }
     }
     let reader = Reader(
         PacketLoop(options: options), source,
         DispatchSink(
-            inboxes: shards.map(\.inbox),
+            inline: shards[0], inboxes: shards.dropFirst().map(\.inbox),
             needsBytes: options.layer.reaches(.ws) || options.writeStreamsDirectory != nil))
-    for shard in shards {
+    for shard in shards.dropFirst() {
         let thread = Thread { shard.run() }
         thread.stackSize = 8 << 20
         thread.start()
