@@ -4,7 +4,7 @@ import ImscopeCore
 public enum EngineIOPacketType: UInt8, Sendable, CaseIterable {
     case open = 0, close, ping, pong, message, upgrade, noop
 
-    public var name: String {
+    public var staticName: StaticString {
         switch self {
         case .open: return "open"
         case .close: return "close"
@@ -15,6 +15,8 @@ public enum EngineIOPacketType: UInt8, Sendable, CaseIterable {
         case .noop: return "noop"
         }
     }
+
+    public var name: String { staticName.description }
 }
 
 /// One Engine.IO packet: its type and data, a view valid during the callback that delivers it.

@@ -7,7 +7,7 @@ public enum SocketIOPacketType: UInt8, Sendable, CaseIterable {
 
     /// The name used in every output format. Type 4 is `ERROR` in protocol 4 and `CONNECT_ERROR` in 5; both are
     /// shown as `CONNECT_ERROR`.
-    public var name: String {
+    public var staticName: StaticString {
         switch self {
         case .connect: return "CONNECT"
         case .disconnect: return "DISCONNECT"
@@ -18,6 +18,8 @@ public enum SocketIOPacketType: UInt8, Sendable, CaseIterable {
         case .binaryAck: return "BINARY_ACK"
         }
     }
+
+    public var name: String { staticName.description }
 
     public var isBinary: Bool { self == .binaryEvent || self == .binaryAck }
     public var isEvent: Bool { self == .event || self == .binaryEvent }

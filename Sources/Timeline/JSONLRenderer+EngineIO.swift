@@ -13,10 +13,11 @@ import SocketIO
 extension JSONLRenderer {
     /// The keys every Engine.IO and Socket.IO record starts with: transport, sid, and `eio` opened with its version
     /// and type.
-    func writeEngineIOHead(_ transport: Transport, _ sid: String?, _ version: Int, type: String) {
-        out.append(",\"transport\":\"" as StaticString)
-        out.append(transport.rawValue)
-        out.append(byte: UInt8(ascii: "\""))
+    func writeEngineIOHead(_ transport: Transport, _ sid: String?, _ version: Int, type: StaticString) {
+        switch transport {
+        case .websocket: out.append(",\"transport\":\"websocket\"" as StaticString)
+        case .polling: out.append(",\"transport\":\"polling\"" as StaticString)
+        }
         if let sid {
             out.append(",\"sid\":" as StaticString)
             out.appendJSONString(sid)
@@ -28,7 +29,7 @@ extension JSONLRenderer {
     }
 
     func writeEIO(_ r: EIORecord) {
-        writeEngineIOHead(r.transport, r.sid, r.version, type: r.type.name)
+        writeEngineIOHead(r.transport, r.sid, r.version, type: r.type.staticName)
         out.append(byte: UInt8(ascii: "\""))
         if let h = r.handshake {
             out.append(",\"data\":" as StaticString)
@@ -61,7 +62,7 @@ extension JSONLRenderer {
         let p = m.packet
         writeEngineIOHead(r.transport, r.sid, r.version, type: "message")
         out.append("\"},\"sio\":{\"type\":\"" as StaticString)
-        out.append(p.type.name)
+        out.append(p.type.staticName)
         out.append("\",\"nsp\":" as StaticString)
         out.appendJSONString(p.namespace)
         if let id = p.ackId {
