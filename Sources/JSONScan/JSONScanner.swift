@@ -260,7 +260,25 @@ public struct JSONScanner {
     /// The number at `range` as an integer, if it is a number without fraction or exponent that fits.
     public func decodeInteger(_ range: Range<Int>) -> Int64? {
         guard kind(at: range.lowerBound) == .number else { return nil }
-        return Int64(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self))
+        // The digits read in place (through a String, two numbers of an ImMessage cost 700 instructions).
+        var i = range.lowerBound
+        let negative = bytes[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
+        guard i < range.upperBound else { return nil }
+        var magnitude: UInt64 = 0
+        while i < range.upperBound {
+            let digit = bytes[i] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }  // a fraction or an exponent
+            let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(digit))
+            if o1 || o2 { return nil }
+            magnitude = sum
+            i += 1
+        }
+        if negative {
+            return magnitude <= UInt64(Int64.max) ? -Int64(magnitude) : magnitude == 1 << 63 ? .min : nil
+        }
+        return magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil
     }
 
     // MARK: - Grammar

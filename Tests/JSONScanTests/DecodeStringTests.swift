@@ -46,3 +46,16 @@ import Testing
         }
     }
 }
+
+/// `JSONScanner.decodeInteger`: the digits read in place, against `Int64(String)`.
+@Suite struct DecodeIntegerTests {
+    @Test(arguments: [
+        "0", "-0", "7", "-7", "16", "1790000000240", "9223372036854775807", "-9223372036854775808",
+        "9223372036854775808", "-9223372036854775809", "18446744073709551616", "99999999999999999999",
+        "1.5", "1e3", "-1E+2", "0.0", "-", "123456789012345678",
+    ])
+    func againstInt64(text: String) {
+        let decoded = Array(text.utf8).withUnsafeBytes { JSONScanner($0, trusted: true).decodeInteger(0..<$0.count) }
+        #expect(decoded == Int64(text), "\(text)")
+    }
+}
