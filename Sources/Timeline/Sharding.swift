@@ -416,8 +416,8 @@ final class DecodeShard: @unchecked Sendable {
     }
 }
 
-/// Decodes `files` with one reader thread (packets, IP, TCP reassembly) and `jobs` decoding threads (everything
-/// above TCP, and rendering), and writes the merged records — byte for byte the output of a single-threaded run —
+/// Decodes `files` with `jobs` decoding shards (everything above TCP, and rendering), the first of them on the
+/// reader thread (packets, IP, TCP reassembly) and each other on a thread of its own, and writes the merged records — byte for byte the output of a single-threaded run —
 /// to `out`. `makeRenderer` makes a shard's renderer writing into the buffer it is given; `array` frames the
 /// records as one JSON array.
 public func runSharded(
