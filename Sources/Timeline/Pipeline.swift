@@ -180,6 +180,29 @@ protocol CaptureSink: TCPStreamSink {
 
 /// The TCP layer's events as records (`conn` open and close; gaps come as diagnostics from the reassembler), and
 /// each connection's bytes handed to its ``ConnectionDecoder`` when decoding goes deeper than TCP.
+/// Values under small numbers (a connection's `slot`), the numbers of removed values given out again.
+struct SlotTable<Value> {
+    private var values: [Value?] = []
+    private var free: [Int] = []
+
+    /// Stores `value` and returns its number.
+    mutating func insert(_ value: Value) -> Int {
+        if let slot = free.popLast() {
+            values[slot] = value
+            return slot
+        }
+        values.append(value)
+        return values.count - 1
+    }
+
+    mutating func remove(at slot: Int) {
+        values[slot] = nil
+        free.append(slot)
+    }
+
+    subscript(slot: Int) -> Value? { values[slot] }
+}
+
 struct TCPLayerSink: CaptureSink {
     let emitter: Emitter
     var streams: StreamFiles?
@@ -188,9 +211,8 @@ struct TCPLayerSink: CaptureSink {
     let wsLimits: WebSocketLimits
     let sessions = EngineIOSessions()
     let im: IMDecoder?
-    /// Per-connection decoders, indexed by `Connection.slot`; slots of closed connections are reused.
-    var decoders: [ConnectionDecoder?] = []
-    var freeSlots: [Int] = []
+    /// Per-connection decoders, indexed by `Connection.slot`.
+    var decoders = SlotTable<ConnectionDecoder>()
 
     init(emitter: Emitter, options: PipelineOptions) throws(CaptureError) {
         self.emitter = emitter
@@ -232,13 +254,7 @@ struct TCPLayerSink: CaptureSink {
         guard decodeApplication else { return }
         let decoder = ConnectionDecoder(
             conn: conn, emitter: emitter, wsLimits: wsLimits, sessions: sessions, layer: layer, im: im)
-        if let slot = freeSlots.popLast() {
-            decoders[slot] = decoder
-            conn.slot = slot
-        } else {
-            conn.slot = decoders.count
-            decoders.append(decoder)
-        }
+        conn.slot = decoders.insert(decoder)
     }
 
     mutating func data(_ conn: Connection, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
@@ -254,8 +270,7 @@ struct TCPLayerSink: CaptureSink {
         streams?.close(conn: conn.id)
         if conn.slot >= 0 {
             decoders[conn.slot]!.close(at: ctx)
-            decoders[conn.slot] = nil
-            freeSlots.append(conn.slot)
+            decoders.remove(at: conn.slot)
             conn.slot = -1
         }
         emitter.emit(

@@ -217,8 +217,7 @@ struct DispatchSink: CaptureSink {
     let needsBytes: Bool
     /// Each open connection's shard, indexed by the reassembler's `Connection.slot` (the number events name the
     /// connection by).
-    var routes: [Int?] = []
-    var freeRoutes: [Int] = []
+    var routes = SlotTable<Int>()
     /// Which shard owns each connection number (kept a while after it closes, for late diagnostics).
     var ownership: [Int: Int] = [:]
     var closedOwnership: [Int] = []
@@ -267,7 +266,7 @@ struct DispatchSink: CaptureSink {
 
     mutating func toAll(_ event: ShardEvent) {
         for s in batches.indices { batches[s].events.append(event) }
-        _ = inline.handle(event, UnsafeRawBufferPointer(start: nil, count: 0))
+        send(0, event)
     }
 
     /// Queues the other shards' batches; shard 0's checkpoint or end follows.
@@ -276,7 +275,7 @@ struct DispatchSink: CaptureSink {
             batches[s].events.append(event)
             batches[s] = inboxes[s].put(batches[s])
         }
-        _ = inline.handle(event, UnsafeRawBufferPointer(start: nil, count: 0))
+        send(0, event)
     }
 
     mutating func begin(origin: Timestamp) { toAll(.begin(origin)) }
@@ -292,13 +291,7 @@ struct DispatchSink: CaptureSink {
     mutating func opened(_ conn: Connection, at ctx: PacketContext) {
         let shard = owner(conn)
         ownership[conn.id] = shard
-        if let slot = freeRoutes.popLast() {
-            routes[slot] = shard
-            conn.slot = slot
-        } else {
-            conn.slot = routes.count
-            routes.append(shard)
-        }
+        conn.slot = routes.insert(shard)
         send(shard, .opened(conn.detachedCopy(), slot: conn.slot, ctx, at))
     }
 
@@ -323,8 +316,7 @@ struct DispatchSink: CaptureSink {
         guard conn.slot >= 0, let shard = routes[conn.slot] else { return }
         let counts = (conn.c2s.delivered, conn.c2s.missing, conn.s2c.delivered, conn.s2c.missing)
         send(shard, .closed(slot: conn.slot, reason, ctx, at, counts: counts))
-        routes[conn.slot] = nil
-        freeRoutes.append(conn.slot)
+        routes.remove(at: conn.slot)
         conn.slot = -1
         closedOwnership.append(conn.id)
         if closedOwnership.count > 131_072 {
