@@ -22,6 +22,7 @@ import Timeline
 
     @Test func notACapture() throws {
         let path = try temporary("text.pcap", Array("this is not a capture file at all\n".utf8))
+        defer { try? FileManager.default.removeItem(atPath: path) }
         do {
             _ = try PacketSource(files: [path])
             Issue.record("a text file was accepted as a capture")
@@ -32,6 +33,7 @@ import Timeline
 
     @Test func emptyFile() throws {
         let path = try temporary("empty.pcap", [])
+        defer { try? FileManager.default.removeItem(atPath: path) }
         #expect(throws: CaptureError.self) { try PacketSource(files: [path]) }
     }
 
@@ -39,6 +41,7 @@ import Timeline
         let capture = try #require(bundledCaptures().first(where: { $0.hasSuffix(".pcap") }))
         let whole = try Data(contentsOf: repoRoot.appendingPathComponent("Captures/\(capture)"))
         let path = try temporary("cut.pcap", Array(whole.prefix(whole.count * 2 / 3 + 7)))
+        defer { try? FileManager.default.removeItem(atPath: path) }
         var options = PipelineOptions()
         options.layer = .tcp
         let output = try render([path], options: options)
