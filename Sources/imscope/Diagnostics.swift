@@ -5,6 +5,7 @@ import Timeline
 extension IMScope {
     struct Diagnostics: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "diagnostics",
             abstract: "List every diagnostic code with its severity and meaning.")
 
         @Option(help: "Output format: text or jsonl.")

@@ -12,25 +12,29 @@ extension NotYetAvailable {
 
 extension IMScope {
     struct Stats: NotYetAvailable {
-        static let configuration = CommandConfiguration(abstract: "Counts and rates per layer, type, user, connection.")
+        static let configuration = CommandConfiguration(
+            commandName: "stats", abstract: "Counts and rates per layer, type, user, connection.")
         @Argument var files: [String] = []
     }
     struct Audit: NotYetAvailable {
-        static let configuration = CommandConfiguration(abstract: "Message-flow audit across connections.")
+        static let configuration = CommandConfiguration(
+            commandName: "audit", abstract: "Message-flow audit across connections.")
         @Argument var files: [String] = []
     }
     struct Report: NotYetAvailable {
-        static let configuration = CommandConfiguration(abstract: "A self-contained HTML timeline.")
+        static let configuration = CommandConfiguration(
+            commandName: "report", abstract: "A self-contained HTML timeline.")
         @Argument var files: [String] = []
         @Option(name: .shortAndLong) var output: String?
     }
     struct Export: NotYetAvailable {
-        static let configuration = CommandConfiguration(abstract: "An editable replay script.")
+        static let configuration = CommandConfiguration(commandName: "export", abstract: "An editable replay script.")
         @Argument var file: String?
         @Option(name: .shortAndLong) var output: String?
     }
     struct Replay: NotYetAvailable {
-        static let configuration = CommandConfiguration(abstract: "Replay a session against a server and compare.")
+        static let configuration = CommandConfiguration(
+            commandName: "replay", abstract: "Replay a session against a server and compare.")
         @Argument var file: String?
         @Option var server: String?
     }

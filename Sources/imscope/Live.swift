@@ -17,6 +17,7 @@ nonisolated(unsafe) var liveSource: PacketSource? = nil
 extension IMScope {
     struct Live: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "live",
             abstract: "Capture from an interface and print the timeline as it happens; optionally record.",
             discussion: """
                 Needs the capture privilege (root or CAP_NET_RAW). Stops on Ctrl-C, after --count packets or \

@@ -12,6 +12,7 @@ import Timeline
 extension IMScope {
     struct Read: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "read",
             abstract: "Decode capture files into a timeline.",
             discussion: """
                 Several files are merged in time order; frame numbers count the merged packets. '-' reads standard \

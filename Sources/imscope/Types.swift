@@ -11,6 +11,7 @@ import Timeline
 extension IMScope {
     struct Types: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "types",
             abstract: "List a messageType table: number, short name, direction and the table's own description.")
 
         @Option(help: ArgumentHelp("The table: v1, v2 or a table file.", valueName: "v1|v2|file"))
