@@ -54,7 +54,7 @@ extension OutputBuffer {
             append(byte: UInt8(ascii: "-"))
             ns = -ns
         }
-        appendDigits(UInt64(ns / 1_000_000_000), minWidth: 1)
+        appendSeconds(UInt64(ns / 1_000_000_000))
         append(byte: UInt8(ascii: "."))
         let fraction = UInt64(ns % 1_000_000_000)
         if ts.precision == 9 {
@@ -62,6 +62,26 @@ extension OutputBuffer {
         } else {
             appendDigits(fraction / 1000, minWidth: 6)
         }
+    }
+
+    /// Whole seconds in decimal, copied from the last conversion when they are the same.
+    @inline(__always)
+    func appendSeconds(_ seconds: UInt64) {
+        if seconds == cachedSeconds {
+            let n = cachedSecondsCount
+            let p = reserve(n)
+            withUnsafeBytes(of: &cachedSecondsDigits) {
+                p.update(from: $0.bindMemory(to: UInt8.self).baseAddress!, count: n)
+            }
+            commit(n)
+            return
+        }
+        let start = count
+        appendDigits(seconds, minWidth: 1)
+        cachedSeconds = seconds
+        cachedSecondsCount = count - start  // at most 20 digits: they fit the 24 bytes kept
+        let written = UnsafeRawBufferPointer(start: base + start, count: cachedSecondsCount)
+        withUnsafeMutableBytes(of: &cachedSecondsDigits) { $0.copyMemory(from: written) }
     }
 
     /// `"typeName":…,"description":…,"direction":…` of a messageType row: the fields the `im` object of the
