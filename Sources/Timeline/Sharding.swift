@@ -420,7 +420,7 @@ public func runSharded(
     let source = try PacketSource(files: files, filter: filter)
     var shards: [DecodeShard] = []
     for shard in 0..<jobs {
-        let buffer = OutputBuffer(fd: -1)
+        let buffer = OutputBuffer(fd: -1, threshold: 4 << 20)
         let collector = ShardCollector(renderer: makeRenderer(buffer), out: buffer, channel: channel, shard: shard)
         var own = options
         own.im = options.im?.isolatedCopy()
