@@ -379,11 +379,6 @@ public final class WebSocketStream {
             messageOpcode = h.opcode
             messageCompressed = h.rsv1 && rsv1Allowed
             messageFragments = 1
-            if !messageCompressed && h.length > UInt64(messageBuffer.capacity) {
-                // The frame is split between segments: room for all of it at once, not doubled as it comes (each
-                // doubling copied what had come). Capped, so a bogus length costs no more than address space.
-                messageBuffer.reserveCapacity(Int(min(h.length, UInt64(min(limits.maxMessageBytes, 4 << 20)))))
-            }
             if messageCompressed {
                 if inflater == nil { inflater = Inflater() }
                 if deflate.noContextTakeover || contextLost { inflater!.reset() }
