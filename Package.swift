@@ -39,14 +39,16 @@ let package = Package(
         .target(name: "ImscopeCore", dependencies: ["CSimdjson"], swiftSettings: optimize),
         .target(name: "Capture", dependencies: ["CPcap", "ImscopeCore"], swiftSettings: optimize),
         .target(name: "TCPReassembly", dependencies: ["Capture", "ImscopeCore"], swiftSettings: optimize),
-        // Two SIMD byte scans (JSON string specials, line breaks) no library offers; C with SSE2/AVX2.
+        // Two SIMD byte scans (JSON string specials, line breaks) and WebSocket unmasking; C with SSE2/AVX2.
         .target(name: "CByteScan"),
         .target(name: "JSONScan", dependencies: ["CByteScan"], swiftSettings: optimize),
         .target(name: "Inflate", dependencies: ["CZlib"], swiftSettings: optimize),
         .target(name: "HTTP1", dependencies: ["ImscopeCore"], swiftSettings: optimize),
         .target(
             name: "WebSocket",
-            dependencies: ["Inflate", "HTTP1", "ImscopeCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "Inflate", "HTTP1", "ImscopeCore", "CByteScan", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: optimize
         ),
         .target(name: "EngineIO", dependencies: ["ImscopeCore", "JSONScan"], swiftSettings: optimize),

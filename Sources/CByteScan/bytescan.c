@@ -1,5 +1,6 @@
-// Byte scans over long runs of text (base64 images and files inside JSON strings), 16 or 32 bytes at a time.
-// No library offers these two searches (simdjson keeps its string scanner internal); they are a few lines of
+// Byte scans over long runs of text (base64 images and files inside JSON strings), 16 or 32 bytes at a time, and
+// WebSocket unmasking the same way. No library offers these two searches (simdjson keeps its string scanner
+// internal) or the unmasking outside a network stack (SwiftNIO's works on its own buffers); they are a few lines of
 // SSE2, which every x86-64 has, with an AVX2 variant chosen at run time, and a portable loop elsewhere.
 #include "bytescan.h"
 
@@ -60,8 +61,39 @@ static int line_break_short(const uint8_t *p, size_t i, size_t n) {
     return (word_equal(w, '\n') | word_equal(w, '\r')) != 0;
 }
 
+static void unmask_bytes(uint8_t *d, const uint8_t *s, size_t i, size_t n, uint32_t pattern) {
+    for (; i < n; i++) d[i] = s[i] ^ (uint8_t)(pattern >> (8 * (i & 3)));
+}
+
+// A word at a time; `i` stays a multiple of 4, so the pattern stays in step.
+static void unmask_words(uint8_t *d, const uint8_t *s, size_t n, uint32_t pattern) {
+    const uint64_t key = (uint64_t)pattern | (uint64_t)pattern << 32;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = load64(s + i) ^ key;
+        __builtin_memcpy(d + i, &w, 8);
+    }
+    unmask_bytes(d, s, i, n, pattern);
+}
+
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+__attribute__((target("avx2"))) static void unmask_avx2(uint8_t *d, const uint8_t *s, size_t n, uint32_t pattern) {
+    const __m256i key = _mm256_set1_epi32((int)pattern);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        _mm256_storeu_si256((__m256i *)(d + i), _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(s + i)), key));
+    unmask_words(d + i, s + i, n - i, pattern);
+}
+
+static void unmask_sse2(uint8_t *d, const uint8_t *s, size_t n, uint32_t pattern) {
+    const __m128i key = _mm_set1_epi32((int)pattern);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm_storeu_si128((__m128i *)(d + i), _mm_xor_si128(_mm_loadu_si128((const __m128i *)(s + i)), key));
+    unmask_words(d + i, s + i, n - i, pattern);
+}
 
 // The special bytes among the 32 at `p`, one bit each.
 __attribute__((target("avx2"))) static inline unsigned special_mask_avx2(const uint8_t *p) {
@@ -142,6 +174,12 @@ int imscope_has_line_break_level(const void *p, size_t n, int level) {
     return level >= 2 ? line_break_avx2(p, n) : level == 1 ? line_break_sse2(p, n) : line_break_bytes(p, 0, n);
 }
 
+void imscope_unmask_level(void *dst, const void *src, size_t n, uint32_t pattern, int level) {
+    if (level >= 2) unmask_avx2(dst, src, n, pattern);
+    else if (level == 1) unmask_sse2(dst, src, n, pattern);
+    else unmask_bytes(dst, src, 0, n, pattern);
+}
+
 #else
 
 int imscope_bytescan_level(void) { return 1; }  // the word-at-a-time scans
@@ -154,6 +192,11 @@ int imscope_has_line_break_level(const void *p, size_t n, int level) {
     return level >= 1 ? line_break_short(p, 0, n) : line_break_bytes(p, 0, n);
 }
 
+void imscope_unmask_level(void *dst, const void *src, size_t n, uint32_t pattern, int level) {
+    if (level >= 1) unmask_words(dst, src, n, pattern);
+    else unmask_bytes(dst, src, 0, n, pattern);
+}
+
 #endif
 
 size_t imscope_find_json_string_special(const void *p, size_t n) {
@@ -162,4 +205,8 @@ size_t imscope_find_json_string_special(const void *p, size_t n) {
 
 int imscope_has_line_break(const void *p, size_t n) {
     return imscope_has_line_break_level(p, n, imscope_bytescan_level());
+}
+
+void imscope_unmask(void *dst, const void *src, size_t n, uint32_t pattern) {
+    imscope_unmask_level(dst, src, n, pattern, imscope_bytescan_level());
 }

@@ -98,6 +98,37 @@ import Timeline
         }
     }
 
+    /// WebSocket unmasking: every variant XORs byte `i` with byte `i % 4` of the pattern (RFC 6455 section 5.3),
+    /// for lengths around the word and vector sizes, from unaligned starts, into another buffer and in place.
+    @Test func unmaskVariantsAgree() {
+        let top = Int(imscope_bytescan_level())
+        let pattern: UInt32 = 0xA1B2_C3D4
+        let keyBytes: [UInt8] = [0xD4, 0xC3, 0xB2, 0xA1]  // its bytes in memory order
+        for length in [0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100] {
+            for start in 0..<3 {
+                let source = (0..<(length + start)).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+                let expected = (0..<length).map { source[start + $0] ^ keyBytes[$0 % 4] }
+                for level in 0...max(1, top) where level <= max(1, top) {
+                    var out = [UInt8](repeating: 0, count: length + 1)
+                    source.withUnsafeBytes { src in
+                        out.withUnsafeMutableBytes {
+                            imscope_unmask_level(
+                                $0.baseAddress, src.baseAddress! + start, length, pattern, Int32(level))
+                        }
+                    }
+                    #expect(Array(out[0..<length]) == expected, "level \(level), length \(length), start \(start)")
+                    #expect(out[length] == 0, "level \(level) wrote past the end")
+                    var inPlace = source
+                    inPlace.withUnsafeMutableBytes {
+                        imscope_unmask_level(
+                            $0.baseAddress! + start, $0.baseAddress! + start, length, pattern, Int32(level))
+                    }
+                    #expect(Array(inPlace[start...]) == expected, "level \(level) in place, length \(length)")
+                }
+            }
+        }
+    }
+
     @Test func base64AndGrowth() {
         let out = OutputBuffer(fd: -1, threshold: 4)
         for input in ["", "f", "fo", "foo", "foob", "fooba", "foobar"] {

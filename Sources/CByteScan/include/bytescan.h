@@ -2,6 +2,7 @@
 #define IMSCOPE_BYTESCAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// The offset of the first byte of `p[0..<n]` that a JSON string cannot hold as it is (a quote, a backslash or a
 /// control character below 0x20), or `n` when there is none.
@@ -14,6 +15,10 @@ int imscope_has_line_break(const void *p, size_t n);
 /// the tests, which check every variant the machine can run against the others.
 size_t imscope_find_json_string_special_level(const void *p, size_t n, int level);
 int imscope_has_line_break_level(const void *p, size_t n, int level);
+/// WebSocket unmasking (RFC 6455 section 5.3): `dst[i] = src[i] ^ ` byte `i % 4` of `pattern` in memory order (its
+/// little-endian bytes: the masking key already turned to where `src` starts in the payload). `dst` may be `src`.
+void imscope_unmask(void *dst, const void *src, size_t n, uint32_t pattern);
+void imscope_unmask_level(void *dst, const void *src, size_t n, uint32_t pattern, int level);
 /// The highest level this CPU runs.
 int imscope_bytescan_level(void);
 
