@@ -223,10 +223,12 @@ struct DispatchSink: CaptureSink {
     var closedOwnership: [Int] = []
 
     /// The share of the decoding work the reader's own shard takes with `shards` shards in all: reading and TCP
-    /// reassembly are about a fifth of a full decode (callgrind, Docs/performance.md), so with two shards the
-    /// reader's thread decodes 37.5 % of the clients and the other 62.5 %; with five or more it decodes none.
+    /// reassembly weigh about a quarter of a full decode — a fifth of its instructions (callgrind), plus the
+    /// kernel's copy of the file, which only the reader's thread pays (Docs/performance.md) — so with two shards the
+    /// reader's thread decodes a third of the clients and the other thread two thirds; with four or more it decodes
+    /// none.
     static func inlineShare(shards: Int) -> Double {
-        let reading = 0.2
+        let reading = 0.25
         return max(0, (1 / Double(shards) - reading) / (1 - reading))
     }
 
