@@ -65,9 +65,12 @@ static void unmask_bytes(uint8_t *d, const uint8_t *s, size_t i, size_t n, uint3
     for (; i < n; i++) d[i] = s[i] ^ (uint8_t)(pattern >> (8 * (i & 3)));
 }
 
-// A word at a time; `i` stays a multiple of 4, so the pattern stays in step.
+// A word at a time; `i` stays a multiple of 4, so the pattern stays in step. The word of key bytes is laid out byte
+// by byte, so it is right on a host of either byte order.
 static void unmask_words(uint8_t *d, const uint8_t *s, size_t n, uint32_t pattern) {
-    const uint64_t key = (uint64_t)pattern | (uint64_t)pattern << 32;
+    uint8_t bytes[8];
+    for (int j = 0; j < 8; j++) bytes[j] = (uint8_t)(pattern >> (8 * (j & 3)));
+    const uint64_t key = load64(bytes);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t w = load64(s + i) ^ key;

@@ -583,7 +583,7 @@ public final class WebSocketStream {
     func unmask(_ raw: UnsafeRawBufferPointer, key: UInt32, offset: UInt64) {
         if scratch.count < raw.count { scratch = [UInt8](repeating: 0, count: max(raw.count, 512)) }
         guard let src = raw.baseAddress else { return }
-        // The key's bytes in memory order (it is read big-endian from the header), turned to `offset`.
+        // The key with its first byte lowest (it is read big-endian from the header), turned to `offset`.
         let inOrder = key.byteSwapped
         let turn = UInt32(offset & 3) * 8
         let pattern = turn == 0 ? inOrder : inOrder >> turn | inOrder << (32 - turn)

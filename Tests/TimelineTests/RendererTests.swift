@@ -103,7 +103,7 @@ import Timeline
     @Test func unmaskVariantsAgree() {
         let top = Int(imscope_bytescan_level())
         let pattern: UInt32 = 0xA1B2_C3D4
-        let keyBytes: [UInt8] = [0xD4, 0xC3, 0xB2, 0xA1]  // its bytes in memory order
+        let keyBytes: [UInt8] = [0xD4, 0xC3, 0xB2, 0xA1]  // its bytes, lowest first
         for length in [0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100] {
             for start in 0..<3 {
                 let source = (0..<(length + start)).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }

@@ -15,8 +15,8 @@ int imscope_has_line_break(const void *p, size_t n);
 /// the tests, which check every variant the machine can run against the others.
 size_t imscope_find_json_string_special_level(const void *p, size_t n, int level);
 int imscope_has_line_break_level(const void *p, size_t n, int level);
-/// WebSocket unmasking (RFC 6455 section 5.3): `dst[i] = src[i] ^ ` byte `i % 4` of `pattern` in memory order (its
-/// little-endian bytes: the masking key already turned to where `src` starts in the payload). `dst` may be `src`.
+/// WebSocket unmasking (RFC 6455 section 5.3): `dst[i] = src[i] ^ (pattern >> (8 * (i % 4)))`, the low byte of
+/// `pattern` first (the masking key already turned to where `src` starts in the payload). `dst` may be `src`.
 void imscope_unmask(void *dst, const void *src, size_t n, uint32_t pattern);
 void imscope_unmask_level(void *dst, const void *src, size_t n, uint32_t pattern, int level);
 /// The highest level this CPU runs.
