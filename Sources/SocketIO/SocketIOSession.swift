@@ -38,10 +38,11 @@ public final class SocketIOSession {
         var bytes = 0
     }
 
+    /// `id` first: equality compares the fields in order, so the cheap integer settles most comparisons.
     struct AckKey: Equatable {
+        var id: Int64
         var requestFromClient: Bool
         var namespace: String
-        var id: Int64
     }
 
     struct PendingAck {
@@ -126,7 +127,7 @@ public final class SocketIOSession {
         var answers: (UInt64, Timestamp)? = nil
         if let id = packet.ackId {
             if packet.type.isAck {
-                let key = AckKey(requestFromClient: !fromClient, namespace: packet.namespace, id: id)
+                let key = AckKey(id: id, requestFromClient: !fromClient, namespace: packet.namespace)
                 if let i = pendingIndex(key) {
                     let request = pendingAcks.remove(at: i)
                     answers = (request.frame, request.ts)
@@ -146,7 +147,7 @@ public final class SocketIOSession {
                             "more than \(maxPendingAcks) requests waiting; gave up on id \(oldest.key.id) (frame "
                                 + "\(oldest.frame))"))
                 }
-                let key = AckKey(requestFromClient: fromClient, namespace: packet.namespace, id: id)
+                let key = AckKey(id: id, requestFromClient: fromClient, namespace: packet.namespace)
                 // The same id again replaces the earlier request, which becomes the newest.
                 if let i = pendingIndex(key) { pendingAcks.remove(at: i) }
                 pendingAcks.append(PendingAck(key: key, frame: frame, ts: ts))
@@ -159,12 +160,7 @@ public final class SocketIOSession {
     }
 
     /// Where the request `key` waits, if it does.
-    func pendingIndex(_ key: AckKey) -> Int? {
-        pendingAcks.firstIndex {
-            $0.key.id == key.id && $0.key.requestFromClient == key.requestFromClient
-                && $0.key.namespace == key.namespace
-        }
-    }
+    func pendingIndex(_ key: AckKey) -> Int? { pendingAcks.firstIndex { $0.key == key } }
 
     /// The session ended: reports what never completed.
     public func finish(_ emit: (SocketIOEvent) -> Void) {
