@@ -170,16 +170,12 @@ extension ConnectionDecoder {
             func emit(_ event: SocketIOEvent) {
                 switch event {
                 case .message(let message):
-                    // Built in place in the record (a SIORecord held in a variable was copied into it).
+                    // Handed over in parts: a Record holding them was copied, counted and destroyed for every message.
                     let im = self.im.flatMap { Self.imMessage($0, message, upstream: dir == .c2s) }
                     self.emitter.imWarnings += im?.warnings.count ?? 0
-                    self.emitter.emit(
-                        Record(
-                            ts: ctx.ts, frame: ctx.frame, conn: self.conn.id, dir: dir,
-                            body: .sio(
-                                SIORecord(
-                                    transport: transport, sid: session.sid, version: version, message: message, im: im)
-                            )))
+                    self.emitter.emitSIO(
+                        RecordPlace(ts: ctx.ts, frame: ctx.frame, conn: self.conn.id, dir: dir), transport,
+                        sid: session.sid, version: version, message: message, im: im)
                 case .problem(let kind, let text):
                     self.emitter.diagnostic(
                         Diagnostic(kind, text, ts: ctx.ts, frame: ctx.frame, conn: self.conn.id, dir: dir))

@@ -3,6 +3,7 @@ import EngineIO
 import HTTP1
 import IMProtocol
 import ImscopeCore
+import SocketIO
 import TCPReassembly
 import WebSocket
 
@@ -31,16 +32,33 @@ final class Emitter {
     @inline(__always)
     func emit(_ record: Record) {
         if let keyed {
-            seq += 1
-            // Housekeeping and the end of the capture act connection by connection, in connection order.
-            let byConnection = stage == .sweep || stage == .eviction || stage == .endConnections
-            keyed.emit(
-                record,
-                key: MergeKey(
-                    frame: frame, stage: stage, order: byConnection ? UInt64(record.conn ?? 0) : order, seq: seq))
+            keyed.emit(record, key: nextKey(conn: record.conn))
         } else {
             records.emit(record)
         }
+    }
+
+    /// A `sio` record in parts (see ``RecordSink/emitSIO(_:_:sid:version:message:im:)``).
+    @inline(__always)
+    func emitSIO(
+        _ place: RecordPlace, _ transport: Transport, sid: String?, version: Int, message: SocketIOMessage,
+        im: IMMessage?
+    ) {
+        if let keyed {
+            keyed.emitSIO(
+                place, transport, sid: sid, version: version, message: message, im: im, key: nextKey(conn: place.conn))
+        } else {
+            records.emitSIO(place, transport, sid: sid, version: version, message: message, im: im)
+        }
+    }
+
+    /// The merge key of the next record (with `--jobs`).
+    @inline(__always)
+    func nextKey(conn: Int?) -> MergeKey {
+        seq += 1
+        // Housekeeping and the end of the capture act connection by connection, in connection order.
+        let byConnection = stage == .sweep || stage == .eviction || stage == .endConnections
+        return MergeKey(frame: frame, stage: stage, order: byConnection ? UInt64(conn ?? 0) : order, seq: seq)
     }
 
     func diagnostic(_ d: Diagnostic) {

@@ -57,10 +57,12 @@ extension JSONLRenderer {
         out.append(byte: UInt8(ascii: "}"))
     }
 
-    func writeSIO(_ r: SIORecord, ts: Timestamp?) {
-        let m = r.message
+    func writeSIO(
+        _ transport: Transport, sid: String?, version: Int, message m: SocketIOMessage, im: IMMessage?,
+        ts: Timestamp?
+    ) {
         let p = m.packet
-        writeEngineIOHead(r.transport, r.sid, r.version, type: "message")
+        writeEngineIOHead(transport, sid, version, type: "message")
         out.append("\"},\"sio\":{\"type\":\"" as StaticString)
         out.append(p.type.staticName)
         out.append("\",\"nsp\":" as StaticString)
@@ -96,7 +98,7 @@ extension JSONLRenderer {
             out.append(int: p.attachments)
         }
         out.append(byte: UInt8(ascii: "}"))
-        if let im = r.im { writeIM(im, argument: r.imArgument, valid: m.validUTF8) }
+        if let im { writeIM(im, argument: m.imArgument, valid: m.validUTF8) }
         if let answers = m.answers, let ts {
             out.append(",\"ack\":{\"frame\":" as StaticString)
             out.append(int: answers.frame)

@@ -1,5 +1,6 @@
 import IMProtocol
 import ImscopeCore
+import SocketIO
 import WebSocket
 
 /// Writes records as JSON Lines (schema version 1 in `Docs/jsonl-schema.md`), or as one JSON array when
@@ -18,11 +19,32 @@ public final class JSONLRenderer: RecordSink {
     }
 
     public func emit(_ record: Record) {
+        startRecord()
+        write(record)
+        endRecord()
+    }
+
+    public func emitSIO(
+        _ place: RecordPlace, _ transport: Transport, sid: String?, version: Int, message: SocketIOMessage,
+        im: IMMessage?
+    ) {
+        startRecord()
+        writeHead("sio", ts: place.ts, frame: place.frame, conn: place.conn, dir: place.dir)
+        writeSIO(transport, sid: sid, version: version, message: message, im: im, ts: place.ts)
+        out.append(byte: UInt8(ascii: "}"))
+        endRecord()
+    }
+
+    @inline(__always)
+    func startRecord() {
         if array {
             if !first { out.append(",\n" as StaticString) }
             first = false
         }
-        write(record)
+    }
+
+    @inline(__always)
+    func endRecord() {
         if !array { out.append(byte: 0x0A) }
         out.endRecord()
     }
@@ -32,25 +54,30 @@ public final class JSONLRenderer: RecordSink {
         out.flush()
     }
 
-    func write(_ r: Record) {
+    /// The keys every record starts with: `{"kind":…` and where it happened, as far as known.
+    func writeHead(_ kind: String, ts: Timestamp?, frame: UInt64?, conn: Int?, dir: Direction?) {
         out.append("{\"kind\":\"" as StaticString)
-        out.append(r.kind)
+        out.append(kind)
         out.append(byte: UInt8(ascii: "\""))
-        if let ts = r.ts {
+        if let ts {
             out.append(",\"ts\":" as StaticString)
             out.appendTimestamp(ts)
         }
-        if let frame = r.frame {
+        if let frame {
             out.append(",\"frame\":" as StaticString)
             out.append(int: frame)
         }
-        if let conn = r.conn {
+        if let conn {
             out.append(",\"conn\":" as StaticString)
             out.append(int: conn)
         }
-        if let dir = r.dir {
+        if let dir {
             out.append(dir == .c2s ? ",\"dir\":\"c2s\"" as StaticString : ",\"dir\":\"s2c\"" as StaticString)
         }
+    }
+
+    func write(_ r: Record) {
+        writeHead(r.kind, ts: r.ts, frame: r.frame, conn: r.conn, dir: r.dir)
         switch r.body {
         case .conn(let c):
             out.append(",\"event\":\"" as StaticString)
@@ -103,7 +130,7 @@ public final class JSONLRenderer: RecordSink {
         case .eio(let e):
             writeEIO(e)
         case .sio(let m):
-            writeSIO(m, ts: r.ts)
+            writeSIO(m.transport, sid: m.sid, version: m.version, message: m.message, im: m.im, ts: r.ts)
         case .diagnostic(let d):
             out.append(",\"severity\":\"" as StaticString)
             out.append(d.severity.name)

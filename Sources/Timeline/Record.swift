@@ -69,13 +69,18 @@ public struct SIORecord {
     /// The ImMessage of a `chat`/`chatroom` event (layer `im`).
     public var im: IMMessage? = nil
 
-    /// The argument the ImMessage was decoded from (the event's second element; empty when there is none), which
+    /// The argument the ImMessage was decoded from (see ``SocketIOMessage/imArgument``).
+    public var imArgument: UnsafeRawBufferPointer { message.imArgument }
+}
+
+extension SocketIOMessage {
+    /// The argument an ImMessage is decoded from (the event's second element; empty when there is none), which
     /// the ImMessage's ranges index. Valid while the message text is.
     public var imArgument: UnsafeRawBufferPointer {
-        guard let elements = message.packet.elements, elements.count > 1 else {
+        guard let elements = packet.elements, elements.count > 1 else {
             return UnsafeRawBufferPointer(start: nil, count: 0)
         }
-        return UnsafeRawBufferPointer(rebasing: message.text[elements[1]])
+        return UnsafeRawBufferPointer(rebasing: text[elements[1]])
     }
 }
 
@@ -104,6 +109,10 @@ public struct Record {
         self.body = body
     }
 
+    public init(_ place: RecordPlace, _ body: Body) {
+        self.init(ts: place.ts, frame: place.frame, conn: place.conn, dir: place.dir, body: body)
+    }
+
     public init(_ diagnostic: Diagnostic) {
         self.init(
             ts: diagnostic.ts, frame: diagnostic.frame, conn: diagnostic.conn, dir: diagnostic.dir,
@@ -123,15 +132,43 @@ public struct Record {
     }
 }
 
+/// Where and when a traffic record happened: its packet, connection and direction.
+public struct RecordPlace: Sendable {
+    public var ts: Timestamp
+    public var frame: UInt64
+    public var conn: Int
+    public var dir: Direction
+
+    public init(ts: Timestamp, frame: UInt64, conn: Int, dir: Direction) {
+        self.ts = ts
+        self.frame = frame
+        self.conn = conn
+        self.dir = dir
+    }
+}
+
 /// Receives timeline records in order.
 public protocol RecordSink: AnyObject {
     /// Called once with the time of the capture's first packet, before any record.
     func begin(origin: Timestamp)
     func emit(_ record: Record)
+    /// A `sio` record in its parts, borrowed from the decoder: the record of nearly every message, which a sink that
+    /// renders it at once takes without the copies (and reference counting) of a ``Record`` holding a
+    /// ``SIORecord``. The default builds that record and hands it to ``emit(_:)``.
+    func emitSIO(
+        _ place: RecordPlace, _ transport: Transport, sid: String?, version: Int, message: SocketIOMessage,
+        im: IMMessage?)
     /// Called once when the capture ends, before the output is flushed.
     func finish()
 }
 
 extension RecordSink {
     public func begin(origin: Timestamp) {}
+
+    public func emitSIO(
+        _ place: RecordPlace, _ transport: Transport, sid: String?, version: Int, message: SocketIOMessage,
+        im: IMMessage?
+    ) {
+        emit(Record(place, .sio(SIORecord(transport: transport, sid: sid, version: version, message: message, im: im))))
+    }
 }

@@ -1,6 +1,8 @@
 import Capture
 import Foundation
+import IMProtocol
 import ImscopeCore
+import SocketIO
 import TCPReassembly
 
 /// Where a record belongs in the output of a run split between threads (`--jobs N`).
@@ -48,6 +50,9 @@ extension MergeKey.Stage {
 /// Receives records with their merge keys.
 protocol KeyedRecordSink: AnyObject {
     func emit(_ record: Record, key: MergeKey)
+    func emitSIO(
+        _ place: RecordPlace, _ transport: Transport, sid: String?, version: Int, message: SocketIOMessage,
+        im: IMMessage?, key: MergeKey)
 }
 
 /// A shard's output on its way to the merger: rendered records and, for each, its key and where it ends.
@@ -107,6 +112,15 @@ final class ShardCollector: KeyedRecordSink {
 
     func emit(_ record: Record, key: MergeKey) {
         renderer.emit(record)
+        chunk.keys.append(key)
+        chunk.ends.append(out.count)
+    }
+
+    func emitSIO(
+        _ place: RecordPlace, _ transport: Transport, sid: String?, version: Int, message: SocketIOMessage,
+        im: IMMessage?, key: MergeKey
+    ) {
+        renderer.emitSIO(place, transport, sid: sid, version: version, message: message, im: im)
         chunk.keys.append(key)
         chunk.ends.append(out.count)
     }

@@ -37,6 +37,19 @@ import Timeline
         #expect(try matchesGolden(text, "\(capture).im.txt"), "differs from Golden/\(capture).im.txt")
     }
 
+    /// A renderer takes `sio` records in parts from the decoder, and whole when a sink between them (a filter)
+    /// builds the ``Record``: both ways must write the same bytes.
+    @Test(arguments: bundledCaptures())
+    func sioInPartsAndWhole(capture: String) throws {
+        var options = PipelineOptions()
+        options.layer = .im
+        options.im = IMDecoder(table: try MessageTypeTable.builtin("v2"), others: [try MessageTypeTable.builtin("v1")])
+        let path = repoRoot.appendingPathComponent("Captures/\(capture)").path
+        let direct = try render([path], options: options)
+        #expect(direct.contains("\"kind\":\"sio\""))
+        #expect(try render([path], options: options, recordFilter: RecordFilter()) == direct)
+    }
+
     @Test func bundledCapturesExist() {
         #expect(bundledCaptures().count >= 4, "Captures/ should hold the real captures")
     }

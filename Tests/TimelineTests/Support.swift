@@ -6,16 +6,17 @@ import Timeline
 let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-/// Runs the pipeline over `files` and returns the rendered output.
+/// Runs the pipeline over `files` and returns the rendered output (through `recordFilter` when given).
 func render(
     _ files: [String], format: String = "jsonl", options: PipelineOptions = PipelineOptions(), filter: String? = nil,
-    fold: Bool = false
+    fold: Bool = false, recordFilter: RecordFilter? = nil
 ) throws -> String {
     let source = try PacketSource(files: files, filter: filter)
     let out = OutputBuffer(fd: -1)
-    let renderer: RecordSink =
+    var renderer: RecordSink =
         format == "text"
         ? TextRenderer(out: out, color: false, fold: fold) : JSONLRenderer(out: out, array: format == "json")
+    if let recordFilter { renderer = FilteringSink(filter: recordFilter, next: renderer) }
     let pipeline = try Pipeline(options: options, records: renderer)
     pipeline.run(source)
     return String(decoding: out.bytes, as: UTF8.self)
