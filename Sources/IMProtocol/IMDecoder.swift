@@ -221,24 +221,28 @@ public final class IMDecoder: Sendable {
         case .object:
             read(s, all, upstream: upstream, argument: json, members: members, into: &m)
         case .string:
-            // An ImMessage sent as a JSON string: decode the string and read the object inside.
-            if let text = s.decodeString(all) {
-                var inner = Array(text.utf8)
-                inner.withUnsafeBytes { bytes in
-                    let si = JSONScanner(bytes)
-                    if si.kind(at: 0) == .object && si.isValidDocument() {
-                        read(si, 0..<bytes.count, upstream: upstream, argument: json, into: &m)
-                    } else {
-                        m.warnings.append(
-                            IMWarning(kind: .imWrongType, message: "the ImMessage string does not hold a JSON object"))
-                    }
-                }
-                inner.removeAll()
-            }
+            if let text = s.decodeString(all) { readString(text, upstream: upstream, argument: json, into: &m) }
         default:
             m.warnings.append(IMWarning(kind: .imWrongType, message: "the ImMessage is not a JSON object"))
         }
+        // `m` is captured by no closure here, so it is moved out, not copied (a copy of every ImMessage, its
+        // strings and lists retained and released, when the closure below was written inline).
         return m
+    }
+
+    /// An ImMessage sent as a JSON string (`text`, decoded): reads the object inside.
+    func readString(_ text: String, upstream: Bool, argument: UnsafeRawBufferPointer, into m: inout IMMessage) {
+        var inner = Array(text.utf8)
+        inner.withUnsafeBytes { bytes in
+            let si = JSONScanner(bytes)
+            if si.kind(at: 0) == .object && si.isValidDocument() {
+                read(si, 0..<bytes.count, upstream: upstream, argument: argument, into: &m)
+            } else {
+                m.warnings.append(
+                    IMWarning(kind: .imWrongType, message: "the ImMessage string does not hold a JSON object"))
+            }
+        }
+        inner.removeAll()
     }
 
     /// `argument` is the bytes `decode` was given: a content that is a slice of them is kept as a range.
