@@ -91,6 +91,7 @@ let package = Package(
             name: "TimelineTests",
             dependencies: [
                 "Timeline", "Capture", "TCPReassembly", "IMProtocol", "ImscopeCore", "JSONScan", "CByteScan",
+                "SocketIO",
             ],
             exclude: ["Golden"]
         ),

@@ -20,6 +20,15 @@ static int line_break_bytes(const uint8_t *p, size_t i, size_t n) {
     return 0;
 }
 
+static int copy_line_break_bytes(uint8_t *d, const uint8_t *s, size_t i, size_t n) {
+    int found = 0;
+    for (; i < n; i++) {
+        d[i] = s[i];
+        found |= s[i] == '\n' || s[i] == '\r';
+    }
+    return found;
+}
+
 // Eight bytes at once in a word (little-endian): the high bit of each byte that is special. A bit can be set
 // wrongly only above a byte that really is (a borrow carries upwards), so the lowest set bit is exact.
 static inline uint64_t load64(const uint8_t *p) {
@@ -59,6 +68,27 @@ static int line_break_short(const uint8_t *p, size_t i, size_t n) {
     if (i == n) return 0;
     uint64_t w = load64(p + n - 8);
     return (word_equal(w, '\n') | word_equal(w, '\r')) != 0;
+}
+
+// Copies 8 <= n bytes a word at a time, the last word overlapping the one before; whether any was a line break.
+static int copy_line_break_words(uint8_t *d, const uint8_t *s, size_t n) {
+    uint64_t found = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = load64(s + i);
+        __builtin_memcpy(d + i, &w, 8);
+        found |= word_equal(w, '\n') | word_equal(w, '\r');
+    }
+    if (i < n) {
+        uint64_t w = load64(s + n - 8);
+        __builtin_memcpy(d + n - 8, &w, 8);
+        found |= word_equal(w, '\n') | word_equal(w, '\r');
+    }
+    return found != 0;
+}
+
+static int copy_line_break_short(uint8_t *d, const uint8_t *s, size_t n) {
+    return n < 8 ? copy_line_break_bytes(d, s, 0, n) : copy_line_break_words(d, s, n);
 }
 
 static void unmask_bytes(uint8_t *d, const uint8_t *s, size_t i, size_t n, uint32_t pattern) {
@@ -167,7 +197,50 @@ static int line_break_sse2(const uint8_t *p, size_t n) {
     return _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr))) != 0;
 }
 
+// Copy and line-break test in one pass: 32 bytes at a time, the last block overlapping the one before.
+__attribute__((target("avx2"))) static int copy_line_break_avx2(uint8_t *d, const uint8_t *s, size_t n) {
+    if (n < 32) return copy_line_break_short(d, s, n);
+    const __m256i lf = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r');
+    __m256i found = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(s + i));
+        _mm256_storeu_si256((__m256i *)(d + i), x);
+        found = _mm256_or_si256(found, _mm256_or_si256(_mm256_cmpeq_epi8(x, lf), _mm256_cmpeq_epi8(x, cr)));
+    }
+    if (i < n) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(s + n - 32));
+        _mm256_storeu_si256((__m256i *)(d + n - 32), x);
+        found = _mm256_or_si256(found, _mm256_or_si256(_mm256_cmpeq_epi8(x, lf), _mm256_cmpeq_epi8(x, cr)));
+    }
+    return _mm256_movemask_epi8(found) != 0;
+}
+
+static int copy_line_break_sse2(uint8_t *d, const uint8_t *s, size_t n) {
+    if (n < 16) return copy_line_break_short(d, s, n);
+    const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+    __m128i found = _mm_setzero_si128();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(s + i));
+        _mm_storeu_si128((__m128i *)(d + i), x);
+        found = _mm_or_si128(found, _mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr)));
+    }
+    if (i < n) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(s + n - 16));
+        _mm_storeu_si128((__m128i *)(d + n - 16), x);
+        found = _mm_or_si128(found, _mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr)));
+    }
+    return _mm_movemask_epi8(found) != 0;
+}
+
 int imscope_bytescan_level(void) { return __builtin_cpu_supports("avx2") ? 2 : 1; }
+
+int imscope_copy_line_break_level(void *dst, const void *src, size_t n, int level) {
+    return level >= 2 ? copy_line_break_avx2(dst, src, n)
+        : level == 1  ? copy_line_break_sse2(dst, src, n)
+                      : copy_line_break_bytes(dst, src, 0, n);
+}
 
 size_t imscope_find_json_string_special_level(const void *p, size_t n, int level) {
     return level >= 2 ? special_avx2(p, n) : level == 1 ? special_sse2(p, n) : special_bytes(p, 0, n);
@@ -186,6 +259,10 @@ void imscope_unmask_level(void *dst, const void *src, size_t n, uint32_t pattern
 #else
 
 int imscope_bytescan_level(void) { return 1; }  // the word-at-a-time scans
+
+int imscope_copy_line_break_level(void *dst, const void *src, size_t n, int level) {
+    return level >= 1 ? copy_line_break_short(dst, src, n) : copy_line_break_bytes(dst, src, 0, n);
+}
 
 size_t imscope_find_json_string_special_level(const void *p, size_t n, int level) {
     return level >= 1 ? special_short(p, 0, n) : special_bytes(p, 0, n);
@@ -212,4 +289,8 @@ int imscope_has_line_break(const void *p, size_t n) {
 
 void imscope_unmask(void *dst, const void *src, size_t n, uint32_t pattern) {
     imscope_unmask_level(dst, src, n, pattern, imscope_bytescan_level());
+}
+
+int imscope_copy_line_break(void *dst, const void *src, size_t n) {
+    return imscope_copy_line_break_level(dst, src, n, imscope_bytescan_level());
 }

@@ -29,6 +29,14 @@ public func hasLineBreak(_ bytes: UnsafeRawBufferPointer) -> Bool {
     return imscope_has_line_break(base, bytes.count) != 0
 }
 
+/// Copies `bytes` to `destination` (room for them, not overlapping them) and tells whether they held a line feed
+/// or a carriage return, in one pass.
+@inline(__always)
+public func copyReportingLineBreak(_ bytes: UnsafeRawBufferPointer, to destination: UnsafeMutableRawPointer) -> Bool {
+    guard let base = bytes.baseAddress else { return false }
+    return imscope_copy_line_break(destination, base, bytes.count) != 0
+}
+
 /// Tests on the eight bytes of a little-endian word at once, giving the high bit of each byte that passes. A bit
 /// can be set wrongly only above a byte that really passes (a borrow carries upwards), so whether any is set, and
 /// which is the lowest, are exact.

@@ -258,10 +258,12 @@ extension JSONLRenderer {
             repaired.removeAll()
             return
         }
-        if hasLineBreak(bytes) {
+        // Copied and checked in one pass; JSON sent pretty-printed (line breaks between its tokens) is written
+        // again over the copy, compacted.
+        if copyReportingLineBreak(bytes, to: out.reserve(bytes.count)) {
             appendCompact(bytes)
         } else {
-            out.append(bytes)
+            out.commit(bytes.count)
         }
     }
 

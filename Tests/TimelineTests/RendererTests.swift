@@ -2,6 +2,7 @@ import CByteScan
 import Capture
 import ImscopeCore
 import JSONScan
+import SocketIO
 import Testing
 import Timeline
 
@@ -65,9 +66,22 @@ import Timeline
                     var bytes = clean
                     bytes[position] = b
                     #expect(bytes.withUnsafeBytes { hasLineBreak($0) }, "\(length) \(position)")
+                    #expect(copied(bytes) == (bytes, true), "\(length) \(position)")
                 }
             }
+            #expect(copied(clean) == (clean, false), "\(length)")
         }
+    }
+
+    /// `copyReportingLineBreak` into a buffer with guard bytes around it: what it copied (nothing outside the
+    /// room given), and what it reported.
+    func copied(_ bytes: [UInt8]) -> ([UInt8], Bool) {
+        var room = [UInt8](repeating: 0xEE, count: bytes.count + 64)
+        let found = room.withUnsafeMutableBytes { dst in
+            bytes.withUnsafeBytes { copyReportingLineBreak($0, to: dst.baseAddress! + 32) }
+        }
+        #expect(room[..<32].allSatisfy { $0 == 0xEE } && room[(32 + bytes.count)...].allSatisfy { $0 == 0xEE })
+        return (Array(room[32..<(32 + bytes.count)]), found)
     }
 
     /// Every instruction-set variant of the C scans this CPU runs (AVX2, SSE2) gives what the byte loop gives,
@@ -83,11 +97,16 @@ import Timeline
                     bytes.withUnsafeBytes { raw in
                         let special = imscope_find_json_string_special_level(raw.baseAddress, length, 0)
                         let lineBreak = imscope_has_line_break_level(raw.baseAddress, length, 0)
-                        for level in 1...max(1, top) where level <= top {
+                        for level in 0...max(1, top) where level <= top {
                             #expect(
                                 imscope_find_json_string_special_level(raw.baseAddress, length, Int32(level)) == special
                             )
                             #expect(imscope_has_line_break_level(raw.baseAddress, length, Int32(level)) == lineBreak)
+                            var copy = [UInt8](repeating: 0, count: length)
+                            let found = copy.withUnsafeMutableBytes {
+                                imscope_copy_line_break_level($0.baseAddress, raw.baseAddress, length, Int32(level))
+                            }
+                            #expect((found != 0) == (lineBreak != 0) && copy == bytes)
                         }
                     }
                     #expect(
@@ -176,6 +195,38 @@ import Timeline
                 let expected = String(repeating: "0", count: max(0, width - plain.count)) + plain
                 #expect(String(decoding: out.bytes, as: UTF8.self) == expected, "\(v) width \(width)")
             }
+        }
+    }
+
+    /// JSON sent pretty-printed is copied without the whitespace between its tokens, so the record stays one line;
+    /// the same JSON sent compact is copied as it is. Line breaks at the start, the middle and the end of blocks of
+    /// 32 bytes, where the copy checks them.
+    @Test(arguments: [
+        "2[\"chat\",{\n  \"a\": [1,\r\n 2],\n  \"s\": \"x  y\"\n}]",
+        "2[\"chat\",{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":\n[1,2],\"s\":\"x  y\"}]",
+        "2[\"chat\",{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":[1,2],\"s\":\"x  y\"\r}]",
+    ])
+    func prettyPrintedJSONStaysOnOneLine(text: String) {
+        // By scalar: "\r\n" is one Character.
+        let kept = text.unicodeScalars.filter { $0 != "\n" && $0 != "\r" && $0 != " " }
+        let compact = String(String.UnicodeScalarView(kept)).replacingOccurrences(of: "xy", with: "x  y")
+        for (sent, expected) in [(text, compact), (compact, compact)] {
+            let out = OutputBuffer(fd: -1)
+            let renderer = JSONLRenderer(out: out)
+            Array(sent.utf8).withUnsafeBytes { raw in
+                SocketIOSession().text(raw, fromClient: true, frame: 1, ts: Timestamp(nanoseconds: 0), validUTF8: true)
+                { event in
+                    guard case .message(let message) = event else { return }
+                    renderer.emitSIO(
+                        RecordPlace(ts: Timestamp(nanoseconds: 0), frame: 1, conn: 1, dir: .c2s), .websocket, sid: nil,
+                        version: 4, message: message, im: nil)
+                }
+            }
+            let line = String(decoding: out.bytes, as: UTF8.self)
+            let args = String(compact.dropFirst("2[\"chat\",".count).dropLast())
+            #expect(line.contains("\"args\":[\(args)]"), "\(line)")
+            #expect(
+                line.unicodeScalars.filter { $0 == "\n" || $0 == "\r" }.count == 1 && line.hasSuffix("\n"), "\(line)")
         }
     }
 
