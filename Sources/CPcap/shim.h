@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #ifdef __linux__
+#include <stdio_ext.h> /* __fsetlocking */
 /* glibc's fopencookie, declared here because Swift's Glibc module is built without _GNU_SOURCE.
    The struct has the layout of glibc's cookie_io_functions_t. imscope uses it to hand libpcap a stream that
    replays the bytes it read from standard input to learn the capture's timestamp precision. */

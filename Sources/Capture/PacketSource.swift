@@ -130,6 +130,11 @@ public final class PacketSource {
                 if let file = fopen(name, "rb") {
                     let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.readBufferBytes, alignment: 16)
                     setvbuf(file, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, Self.readBufferBytes)
+                    #if os(Linux)
+                        // One thread reads the stream (the reader's, with --jobs too): glibc need not lock it for
+                        // each of libpcap's two freads per packet, which it does once a process has threads.
+                        _ = __fsetlocking(file, Int32(FSETLOCKING_BYCALLER))
+                    #endif
                     handle = pcap_fopen_offline_with_tstamp_precision(
                         file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
                     if handle == nil {
