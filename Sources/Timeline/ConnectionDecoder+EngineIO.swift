@@ -124,7 +124,16 @@ extension ConnectionDecoder {
         if wsSession == nil {
             wsSession = EngineIOSession(sid: nil, version: wsVersion, scratch: sessions.scratch)
         }
-        let session = wsSession!
+        // Lent without counting a reference: only the upgrade, before any WebSocket message, sets it again.
+        Unmanaged.passUnretained(wsSession!)._withUnsafeGuaranteedRef { session in
+            engineIOWebSocket(payload, binary: binary, validUTF8: validUTF8, dir, session, at: ctx)
+        }
+    }
+
+    func engineIOWebSocket(
+        _ payload: UnsafeRawBufferPointer, binary: Bool, validUTF8: Bool, _ dir: Direction, _ session: EngineIOSession,
+        at ctx: PacketContext
+    ) {
         if binary {
             let problem = EngineIOPayload.decodeBinaryPacket(payload, version: session.version) { packet in
                 engineIOPacket(packet, dir, .websocket, session, at: ctx)

@@ -156,12 +156,15 @@ final class ConnectionDecoder {
                 feedResponse(bytes, at: ctx)
             }
         case .websocket:
-            let stream = dir == .c2s ? client! : server!
-            // While frames are being searched for, remember which packet brought which bytes: messages decoded
-            // once a boundary is proved carry the packet that completed them.
-            if !stream.inSync { logChunk(dir, end: stream.fedPosition + UInt64(bytes.count), ctx) }
-            stream.feed(bytes) { event in self.webSocketEvent(event, dir, at: ctx) }
-            if stream.inSync && !chunkLog[dir == .c2s ? 0 : 1].isEmpty { chunkLog[dir == .c2s ? 0 : 1] = [] }
+            // Lent without counting a reference: in WebSocket mode the streams are set for good (only deciding the
+            // mode and the upgrade, both before it, set them).
+            Unmanaged.passUnretained(dir == .c2s ? client! : server!)._withUnsafeGuaranteedRef { stream in
+                // While frames are being searched for, remember which packet brought which bytes: messages decoded
+                // once a boundary is proved carry the packet that completed them.
+                if !stream.inSync { logChunk(dir, end: stream.fedPosition + UInt64(bytes.count), ctx) }
+                stream.feed(bytes) { event in self.webSocketEvent(event, dir, at: ctx) }
+                if stream.inSync && !chunkLog[dir == .c2s ? 0 : 1].isEmpty { chunkLog[dir == .c2s ? 0 : 1] = [] }
+            }
             if unsyncedBytes >= 0 { checkRecognised(bytes.count, at: ctx) }
         }
     }

@@ -203,6 +203,19 @@ struct SlotTable<Value> {
     subscript(slot: Int) -> Value? { values[slot] }
 }
 
+extension SlotTable where Value: AnyObject {
+    /// Calls `body` with the object in `slot`, if there is one, lent without counting a reference to it: the table
+    /// holds one throughout, as `body` must not remove the object. (Counting cost two atomic operations for every
+    /// TCP segment a connection's decoder was handed.)
+    @inline(__always)
+    func lend(_ slot: Int, _ body: (Value) -> Void) {
+        values.withUnsafeBufferPointer { stored in
+            guard let object = stored[slot] else { return }
+            Unmanaged.passUnretained(object)._withUnsafeGuaranteedRef(body)
+        }
+    }
+}
+
 struct TCPLayerSink: CaptureSink {
     let emitter: Emitter
     var streams: StreamFiles?
@@ -259,7 +272,7 @@ struct TCPLayerSink: CaptureSink {
 
     mutating func data(_ conn: Connection, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
         streams?.write(conn: conn.id, dir: dir, bytes)
-        if conn.slot >= 0 { decoders[conn.slot]!.data(dir, bytes, at: ctx) }
+        if conn.slot >= 0 { decoders.lend(conn.slot) { $0.data(dir, bytes, at: ctx) } }
     }
 
     mutating func gap(_ conn: Connection, _ dir: Direction, length: UInt64, cause: GapCause, at ctx: PacketContext) {

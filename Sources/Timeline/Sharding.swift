@@ -433,7 +433,12 @@ final class DecodeShard: @unchecked Sendable {
             opened(batch!.opened[index], slot: slot, ctx, at)
         case .data(let slot, let dir, let range, let ctx, let at):
             sink.position(frame: at.frame, stage: at.stage)
-            sink.data(conns[slot]!, dir, UnsafeRawBufferPointer(rebasing: bytes[range]), at: ctx)
+            // Lent without counting a reference (`conns` holds it until the connection's `closed`).
+            conns.withUnsafeBufferPointer { stored in
+                Unmanaged.passUnretained(stored[slot]!)._withUnsafeGuaranteedRef {
+                    sink.data($0, dir, UnsafeRawBufferPointer(rebasing: bytes[range]), at: ctx)
+                }
+            }
         case .gap(let slot, let dir, let length, let cause, let ctx, let at):
             sink.position(frame: at.frame, stage: at.stage)
             sink.gap(conns[slot]!, dir, length: length, cause: cause, at: ctx)
