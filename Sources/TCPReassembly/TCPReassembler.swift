@@ -43,9 +43,9 @@ public final class TCPReassembler {
 
     var table: [FlowKey: Connection] = [:]
     /// The last connection looked up and its key: the next packet is often of the same connection (a reply, an
-    /// ACK), which then costs no hashing. Forgotten whenever the table changes.
+    /// ACK), which then costs no hashing. Forgotten whenever the table changes (so not counted: the table holds it).
     var lastKey: FlowKey? = nil
-    var lastConn: Connection? = nil
+    var lastConn: Unmanaged<Connection>? = nil
     var nextID = 1
     var bufferedTotal = 0
     var heldSegmentsTotal = 0
@@ -89,47 +89,76 @@ public final class TCPReassembler {
         }
         var srcIsA = false
         let key = FlowKey(src: seg.src, dst: seg.dst, srcIsA: &srcIsA)
-        var conn: Connection
-        let found: Connection?
+        let found: Unmanaged<Connection>?
         if let last = lastConn, lastKey == key {
             found = last
         } else {
-            found = table[key]
+            found = table[key].map { Unmanaged.passUnretained($0) }
             lastKey = key
             lastConn = found
         }
-        if let existing = found {
-            conn = existing
-            let synOnly = seg.flags.contains(.syn) && !seg.flags.contains(.ack)
-            if synOnly && !conn.isClosed && !(conn.c2s.synSeen && conn.c2s.isn == seg.seq) && conn.packets > 0 {
-                // A new handshake on a tuple whose previous connection never closed in the capture.
-                finish(conn, reason: .timeout, at: ctx, sink: &sink)
-            }
-            if conn.isClosed {
-                let isNewSYN = seg.flags.contains(.syn) && !seg.flags.contains(.ack) && conn.c2s.isn != seg.seq
-                guard isNewSYN else {
-                    if seg.payloadLength > 0 && !seg.flags.contains(.rst) {
-                        sink.diagnostic(
-                            Diagnostic(
-                                .tcpDataAfterClose, "\(seg.payloadLength) bytes after the connection closed",
-                                ts: ctx.ts, frame: ctx.frame, conn: conn.id,
-                                dir: seg.src == conn.client ? .c2s : .s2c))
-                    }
-                    return
-                }
-                table[key] = nil  // port reused: a new connection
-                lastConn = nil
-                conn = open(seg, key: key, at: ctx, sink: &sink)
-            }
-        } else {
+        guard let found else {
             if seg.flags.contains(.rst) && seg.payloadLength == 0 { return }  // a lone reset opens nothing
-            conn = open(seg, key: key, at: ctx, sink: &sink)
+            segment(seg, open(seg, key: key, at: ctx, sink: &sink), at: ctx, sink: &sink)
+            return
         }
+        // Lent without counting a reference: the table holds the connection while the segment is handled (the
+        // sweep, evictions and a reused tuple, which take connections out, come before or after). Counting cost
+        // several atomic operations per segment, the most of any code here.
+        let reused = found._withUnsafeGuaranteedRef { conn in segment(seg, of: conn, at: ctx, sink: &sink) }
+        if reused {
+            table[key] = nil  // port reused: a new connection
+            lastConn = nil
+            segment(seg, open(seg, key: key, at: ctx, sink: &sink), at: ctx, sink: &sink)
+        }
+    }
+
+    /// A segment of a connection in the table: handled, or true when it opens a new connection on the tuple of
+    /// this closed one.
+    func segment<S: TCPStreamSink>(
+        _ seg: TCPSegment, of conn: Connection, at ctx: PacketContext, sink: inout S
+    ) -> Bool {
+        let synOnly = seg.flags.contains(.syn) && !seg.flags.contains(.ack)
+        if synOnly && !conn.isClosed && !(conn.c2s.synSeen && conn.c2s.isn == seg.seq) && conn.packets > 0 {
+            // A new handshake on a tuple whose previous connection never closed in the capture.
+            finish(conn, reason: .timeout, at: ctx, sink: &sink)
+        }
+        if conn.isClosed {
+            let isNewSYN = seg.flags.contains(.syn) && !seg.flags.contains(.ack) && conn.c2s.isn != seg.seq
+            guard isNewSYN else {
+                if seg.payloadLength > 0 && !seg.flags.contains(.rst) {
+                    sink.diagnostic(
+                        Diagnostic(
+                            .tcpDataAfterClose, "\(seg.payloadLength) bytes after the connection closed",
+                            ts: ctx.ts, frame: ctx.frame, conn: conn.id,
+                            dir: seg.src == conn.client ? .c2s : .s2c))
+                }
+                return false
+            }
+            return true
+        }
+        segment(seg, conn, at: ctx, sink: &sink)
+        return false
+    }
+
+    /// A segment of an open connection.
+    func segment<S: TCPStreamSink>(_ seg: TCPSegment, _ conn: Connection, at ctx: PacketContext, sink: inout S) {
         conn.lastSeen = ctx.ts
         conn.packets &+= 1
-        let dir: Direction = seg.src == conn.client ? .c2s : .s2c
-        let half = conn.half(dir)
-        let peer = conn.half(dir.reversed)
+        // The halves passed straight from the connection's constants, so they are lent, not counted (a half chosen
+        // into a variable was retained and released for every segment).
+        if seg.src == conn.client {
+            segment(seg, conn, .c2s, conn.c2s, peer: conn.s2c, at: ctx, sink: &sink)
+        } else {
+            segment(seg, conn, .s2c, conn.s2c, peer: conn.c2s, at: ctx, sink: &sink)
+        }
+    }
+
+    /// A segment of an open connection from side `dir`, whose half is `half`.
+    func segment<S: TCPStreamSink>(
+        _ seg: TCPSegment, _ conn: Connection, _ dir: Direction, _ half: HalfStream, peer: HalfStream,
+        at ctx: PacketContext, sink: inout S
+    ) {
 
         // The acknowledgment speaks of the other direction's bytes.
         if seg.flags.contains(.ack) && peer.started {
