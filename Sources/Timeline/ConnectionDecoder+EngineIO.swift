@@ -170,10 +170,13 @@ extension ConnectionDecoder {
         _ packet: EngineIOPacket, _ dir: Direction, _ transport: Transport, _ session: EngineIOSession?,
         validUTF8: Bool? = nil, at ctx: PacketContext
     ) {
-        if let session { inferVersion(session, packet, dir, at: ctx) }
+        if packet.type == .ping, let session { inferVersion(session, packet, dir, at: ctx) }  // only pings tell
         let version = session?.version ?? 4
         if packet.type == .message {
             guard let session else { return }
+            // Captured lent, not counted: the caller holds the session throughout (capturing it retained it, and
+            // its Socket.IO state, for every message).
+            let lent = Unmanaged.passUnretained(session)
             // A local function, not a closure held in a constant: that closure's context was allocated for every
             // message.
             func emit(_ event: SocketIOEvent) {
@@ -184,17 +187,19 @@ extension ConnectionDecoder {
                     self.emitter.imWarnings += im?.warnings.count ?? 0
                     self.emitter.emitSIO(
                         RecordPlace(ts: ctx.ts, frame: ctx.frame, conn: self.conn.id, dir: dir), transport,
-                        sid: session.sid, version: version, message: message, im: im)
+                        sid: lent._withUnsafeGuaranteedRef { $0.sid }, version: version, message: message, im: im)
                 case .problem(let kind, let text):
                     self.emitter.diagnostic(
                         Diagnostic(kind, text, ts: ctx.ts, frame: ctx.frame, conn: self.conn.id, dir: dir))
                 }
             }
-            if packet.binary {
-                session.sio.binary(packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, emit)
-            } else {
-                session.sio.text(
-                    packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, validUTF8: validUTF8, emit)
+            lent._withUnsafeGuaranteedRef { session in
+                if packet.binary {
+                    session.sio.binary(packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, emit)
+                } else {
+                    session.sio.text(
+                        packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, validUTF8: validUTF8, emit)
+                }
             }
             return
         }
