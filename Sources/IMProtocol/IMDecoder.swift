@@ -264,7 +264,7 @@ public final class IMDecoder: Sendable {
         // Required fields.
         var missing: [String] = []
         for field in Field.allCases {
-            if let v = values[field], s.kind(at: v.lowerBound) != .null { continue }
+            if let v = values[field], s.valueKind(at: v.lowerBound) != .null { continue }
             missing.append(field.name)
         }
         if !missing.isEmpty {
@@ -277,7 +277,7 @@ public final class IMDecoder: Sendable {
         let inArgument = s.bytes.baseAddress == argument.baseAddress
         func text(_ field: Field, allowNumber: Bool, keep: Bool = true) -> IMText? {
             guard let v = values[field] else { return nil }
-            switch s.kind(at: v.lowerBound) {
+            switch s.valueKind(at: v.lowerBound) {
             case .string:
                 guard keep else { return nil }
                 let inner = (v.lowerBound + 1)..<(v.upperBound - 1)
@@ -300,7 +300,7 @@ public final class IMDecoder: Sendable {
         var hugeType: String? = nil
         func integer(_ field: Field) -> Int? {
             guard let v = values[field] else { return nil }
-            switch s.kind(at: v.lowerBound) {
+            switch s.valueKind(at: v.lowerBound) {
             case .number:
                 if let n = s.decodeInteger(v) { return Int(n) }
                 let raw = String(decoding: UnsafeRawBufferPointer(rebasing: s.bytes[v]), as: UTF8.self)
@@ -332,7 +332,7 @@ public final class IMDecoder: Sendable {
         m.fromName = text(.fromName, allowNumber: false)
         _ = text(.imageIconUrl, allowNumber: false, keep: false)
         let content = values[.content]
-        if let content, ![.string, .object, .null].contains(s.kind(at: content.lowerBound)) {
+        if let content, ![.string, .object, .null].contains(s.valueKind(at: content.lowerBound)) {
             wrong.append("content is neither a string nor an object")
         }
         if !wrong.isEmpty { m.warnings.append(IMWarning(kind: .imWrongType, message: wrong.joined(separator: "; "))) }

@@ -65,8 +65,12 @@ public struct JSONScanner {
     /// The kind of value that starts at `i` (after whitespace).
     public enum Kind: Equatable, Sendable { case object, array, string, number, bool, null, invalid }
 
-    public func kind(at i: Int) -> Kind {
-        let i = skipSpace(i)
+    public func kind(at i: Int) -> Kind { valueKind(at: skipSpace(i)) }
+
+    /// The kind of value whose first byte is at `i` (no whitespace before it: where the ranges this scanner gives
+    /// start).
+    @inlinable
+    public func valueKind(at i: Int) -> Kind {
         guard i < bytes.count else { return .invalid }
         switch bytes[i] {
         case UInt8(ascii: "{"): return .object
@@ -259,7 +263,7 @@ public struct JSONScanner {
 
     /// The number at `range` as an integer, if it is a number without fraction or exponent that fits.
     public func decodeInteger(_ range: Range<Int>) -> Int64? {
-        guard kind(at: range.lowerBound) == .number else { return nil }
+        guard valueKind(at: range.lowerBound) == .number else { return nil }
         // The digits read in place (through a String, two numbers of an ImMessage cost 700 instructions).
         var i = range.lowerBound
         let negative = bytes[i] == UInt8(ascii: "-")
