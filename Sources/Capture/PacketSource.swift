@@ -124,21 +124,10 @@ public final class PacketSource {
                     throw CaptureError("cannot open \(name): is a directory")
                 }
                 precision = PrecisionSniffer.precision(ofFile: name)
-                #if canImport(Glibc)
-                    // A regular file is copied once, out of a mapping (see MappedCaptureFile).
-                    let mapped = (st.st_mode & S_IFMT) == S_IFREG ? MappedCaptureFile.open(name) : nil
-                #else
-                    let mapped: UnsafeMutablePointer<FILE>? = nil
-                #endif
-                if let file = mapped {
-                    handle = pcap_fopen_offline_with_tstamp_precision(
-                        file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
-                    if handle == nil { fclose(file) }
-                } else if let file = fopen(name, "rb") {
-                    // Other files (pipes, devices) are read through a large stdio buffer: libpcap reads each record
-                    // with fread, and the default buffer (4 KiB here) meant one read(2) per 4 KiB of capture. glibc
-                    // sizes a buffer only when given one; libpcap closes the file with the handle, and the buffer
-                    // goes after that.
+                // Read through a large stdio buffer: libpcap reads each record with fread, and the default buffer
+                // (4 KiB here) meant one read(2) per 4 KiB of capture. glibc sizes a buffer only when given one;
+                // libpcap closes the file with the handle, and the buffer goes after that.
+                if let file = fopen(name, "rb") {
                     let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.readBufferBytes, alignment: 16)
                     setvbuf(file, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, Self.readBufferBytes)
                     #if os(Linux)
