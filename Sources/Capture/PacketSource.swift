@@ -13,7 +13,8 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
-/// One packet as libpcap handed it over: the bytes are a view of libpcap's buffer, valid during the callback.
+/// One packet as it was read: the bytes are a view of libpcap's buffer or of the mapped file, valid during the
+/// callback.
 public struct Packet {
     public var ts: Timestamp
     /// 1-based number in the (merged) capture, as Wireshark numbers frames.
@@ -29,7 +30,8 @@ public struct Packet {
 /// Reads packets from capture files (pcap or pcapng, any number, merged in time order), standard input (`-`) or
 /// a live interface, through libpcap.
 ///
-/// Zero-copy: each packet is passed as a view of libpcap's own buffer. A BPF filter is applied after reading,
+/// Zero-copy: each packet is passed as a view of libpcap's own buffer, or of the file itself for a classic pcap
+/// file (``MappedPcap``). A BPF filter is applied after reading,
 /// with `pcap_offline_filter`, so frame numbers stay those of the whole file (as Wireshark shows them).
 public final class PacketSource {
     final class Input {
@@ -47,19 +49,34 @@ public final class PacketSource {
         var count: UInt64 = 0
         /// The stdio buffer the file is read through, freed after the handle (which closes the file).
         let readBuffer: UnsafeMutableRawPointer?
+        /// A classic pcap file's records, read in place instead of through libpcap (which opened the file), and the
+        /// header of the record being offered.
+        let mapped: MappedPcap?
+        let mappedHeader: UnsafeMutablePointer<pcap_pkthdr>?
 
-        init(name: String, handle: OpaquePointer, precision: UInt8, readBuffer: UnsafeMutableRawPointer? = nil) {
+        init(
+            name: String, handle: OpaquePointer, precision: UInt8, readBuffer: UnsafeMutableRawPointer? = nil,
+            mapped: MappedPcap? = nil
+        ) {
             self.name = name
             self.handle = handle
             self.linkType = pcap_datalink(handle)
             self.precision = precision
             self.readBuffer = readBuffer
+            self.mapped = mapped
+            if mapped != nil {
+                mappedHeader = .allocate(capacity: 1)
+                mappedHeader!.initialize(to: pcap_pkthdr())
+            } else {
+                mappedHeader = nil
+            }
         }
 
         deinit {
             if var f = filter { pcap_freecode(&f) }
             pcap_close(handle)
             readBuffer?.deallocate()
+            mappedHeader?.deallocate()
         }
 
         /// Set (from a signal handler, through ``PacketSource/requestStop()``) to end a live capture.
@@ -67,6 +84,19 @@ public final class PacketSource {
 
         /// Advances to the next packet; returns false at the end or on error (`error` then says why).
         func advance(error: inout String?) -> Bool {
+            if let mapped {
+                guard let next = mapped.next(&mappedHeader!.pointee, error: &error) else {
+                    done = true
+                    return false
+                }
+                count += 1
+                header = mappedHeader
+                bytes = next
+                let h = mappedHeader!.pointee
+                ts = Timestamp(
+                    nanoseconds: Int64(h.ts.tv_sec) &* 1_000_000_000 &+ Int64(h.ts.tv_usec), precision: precision)
+                return true
+            }
             while true {
                 let rc = pcap_next_ex(handle, &header, &bytes)
                 switch rc {
@@ -110,6 +140,7 @@ public final class PacketSource {
         for name in files {
             let handle: OpaquePointer?
             var readBuffer: UnsafeMutableRawPointer? = nil
+            var mapped: MappedPcap? = nil
             var precision: UInt8 = 6
             if name == "-" {
                 let (file, sniffed) = PrecisionSniffer.wrapStandardInput()
@@ -124,10 +155,16 @@ public final class PacketSource {
                     throw CaptureError("cannot open \(name): is a directory")
                 }
                 precision = PrecisionSniffer.precision(ofFile: name)
-                // Read through a large stdio buffer: libpcap reads each record with fread, and the default buffer
-                // (4 KiB here) meant one read(2) per 4 KiB of capture. glibc sizes a buffer only when given one;
-                // libpcap closes the file with the handle, and the buffer goes after that.
-                if let file = fopen(name, "rb") {
+                // A classic pcap file is read in place (see MappedPcap); libpcap opens it all the same, and reads
+                // only its header then (through stdio's own small buffer).
+                mapped = MappedPcap.open(name)
+                if mapped != nil {
+                    handle = pcap_open_offline_with_tstamp_precision(
+                        name, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+                } else if let file = fopen(name, "rb") {
+                    // Read through a large stdio buffer: libpcap reads each record with fread, and the default
+                    // buffer (4 KiB here) meant one read(2) per 4 KiB of capture. glibc sizes a buffer only when
+                    // given one; libpcap closes the file with the handle, and the buffer goes after that.
                     let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.readBufferBytes, alignment: 16)
                     setvbuf(file, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, Self.readBufferBytes)
                     #if os(Linux)
@@ -152,7 +189,7 @@ public final class PacketSource {
                 let why = errbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
                 throw CaptureError("cannot read \(name == "-" ? "standard input" : name) as a capture: \(why)")
             }
-            let input = Input(name: name, handle: handle, precision: precision, readBuffer: readBuffer)
+            let input = Input(name: name, handle: handle, precision: precision, readBuffer: readBuffer, mapped: mapped)
             input.index = inputs.count
             if let filter { input.filter = try Self.compile(filter, on: handle) }
             inputs.append(input)

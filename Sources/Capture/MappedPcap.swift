@@ -1,0 +1,116 @@
+import CPcap
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The records of a classic pcap file, read in place from a read-only mapping of the file.
+///
+/// libpcap reads a file with two `fread`s per packet: the kernel copies every byte into a stdio buffer, stdio
+/// copies it again into libpcap's buffer, and the calls cost 470 instructions a packet besides — 15 % of a
+/// single-threaded run on the 114 MB capture (perf: `_copy_to_iter` 5.5 %, the `fread` copy 3.7 %, `pcap_next_ex`
+/// and stdio 6.7 % of the instructions), all of it on the thread that must keep up with the others under
+/// `--jobs`. libpcap has no way to hand out packets where they lie in a file, so this does, for the one format
+/// simple enough to need nothing else: a 24-byte file header and a 16-byte header per record. libpcap still opens
+/// the file (it checks the header and gives the link type and the filter compiler); pcapng, and whatever is not a
+/// regular file, are read by libpcap throughout.
+///
+/// Pages already handed out are given back every ``releaseBytes`` (`MADV_DONTNEED`), so resident memory does not
+/// grow with the file. The file is read to the size it had when it was opened; a file cut shorter while it is
+/// read would fault. Malformed records end the input with libpcap's own messages for them.
+final class MappedPcap {
+    let base: UnsafeRawPointer
+    let size: Int
+    /// Whether the file's byte order is not this host's, and whether its fractions are nanoseconds.
+    let swapped: Bool
+    let nanosecondFile: Bool
+    /// Where the next record starts, and how far pages were given back.
+    var offset = 24
+    var released = 0
+
+    static let releaseBytes = 2 << 20
+    /// libpcap's largest record (MAXIMUM_SNAPLEN): a longer one is an error there, and so here.
+    static let maximumCaptureLength: UInt32 = 262_144
+
+    /// Maps `path` when it is a regular file in the classic pcap format; nil otherwise (libpcap reads it).
+    static func open(_ path: String) -> MappedPcap? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size >= 24 else { return nil }
+        let size = Int(st.st_size)
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else { return nil }
+        let magic = p.loadUnaligned(as: UInt32.self)
+        let swapped: Bool
+        let nano: Bool
+        switch magic {
+        case 0xa1b2_c3d4: (swapped, nano) = (false, false)
+        case 0xa1b2_3c4d: (swapped, nano) = (false, true)
+        case 0xd4c3_b2a1: (swapped, nano) = (true, false)
+        case 0x4d3c_b2a1: (swapped, nano) = (true, true)
+        default:
+            munmap(p, size)
+            return nil
+        }
+        madvise(p, size, MADV_SEQUENTIAL)
+        return MappedPcap(base: UnsafeRawPointer(p), size: size, swapped: swapped, nano: nano)
+    }
+
+    init(base: UnsafeRawPointer, size: Int, swapped: Bool, nano: Bool) {
+        self.base = base
+        self.size = size
+        self.swapped = swapped
+        self.nanosecondFile = nano
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+
+    @inline(__always)
+    func field(_ at: Int) -> UInt32 {
+        let v = base.loadUnaligned(fromByteOffset: at, as: UInt32.self)
+        return swapped ? v.byteSwapped : v
+    }
+
+    /// The next record: its header (the fraction in nanoseconds, as libpcap gives it when asked for nanosecond
+    /// precision) and its bytes where they lie. Nil at the end of the file, or on a malformed record (then `error`
+    /// says why, in libpcap's words).
+    @inline(__always)
+    func next(_ header: inout pcap_pkthdr, error: inout String?) -> UnsafePointer<UInt8>? {
+        if offset - released >= Self.releaseBytes { release() }
+        let left = size - offset
+        guard left >= 16 else {
+            if left > 0 { error = "truncated dump file; tried to read 16 header bytes, only got \(left)" }
+            return nil
+        }
+        let caplen = field(offset + 8)
+        guard caplen <= Self.maximumCaptureLength else {
+            error = "invalid packet capture length \(caplen), bigger than maximum of \(Self.maximumCaptureLength)"
+            return nil
+        }
+        guard Int(caplen) <= left - 16 else {
+            error = "truncated dump file; tried to read \(caplen) captured bytes, only got \(left - 16)"
+            return nil
+        }
+        let fraction = field(offset + 4)
+        header.ts.tv_sec = Int(field(offset))
+        header.ts.tv_usec = Int(nanosecondFile ? fraction : fraction &* 1000)
+        header.caplen = caplen
+        header.len = field(offset + 12)
+        let bytes = (base + offset + 16).assumingMemoryBound(to: UInt8.self)
+        offset += 16 + Int(caplen)
+        return bytes
+    }
+
+    /// Gives back the pages before the current record (whole pages: the record's own stay mapped).
+    func release() {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let upTo = (offset / page) * page
+        if upTo > released {
+            madvise(UnsafeMutableRawPointer(mutating: base + released), upTo - released, MADV_DONTNEED)
+            released = upTo
+        }
+    }
+}
