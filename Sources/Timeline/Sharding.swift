@@ -250,12 +250,11 @@ struct DispatchSink: CaptureSink {
     var closedOwnership: [Int] = []
 
     /// The share of the decoding work the reader's own shard takes with `shards` shards in all: reading and TCP
-    /// reassembly weigh about a quarter of a full decode — a fifth of its instructions (callgrind), plus the
-    /// kernel's copy of the file, which only the reader's thread pays (Docs/performance.md) — so with two shards the
-    /// reader's thread decodes a third of the clients and the other thread two thirds; with four or more it decodes
-    /// none.
+    /// reassembly weigh about a fifth of a full decode (measured with perf, per thread: Docs/performance.md), so
+    /// with two shards the reader's thread decodes 36 % of the clients and the other thread the rest; with four or
+    /// more it decodes none.
     static func inlineShare(shards: Int) -> Double {
-        let reading = 0.25
+        let reading = 0.22
         return max(0, (1 / Double(shards) - reading) / (1 - reading))
     }
 
