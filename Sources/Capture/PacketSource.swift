@@ -52,6 +52,7 @@ public final class PacketSource {
         /// A classic pcap file's records, read in place instead of through libpcap (which opened the file), and the
         /// header of the record being offered.
         let mapped: MappedPcap?
+        let lentMapped: Unmanaged<MappedPcap>?
         let mappedHeader: UnsafeMutablePointer<pcap_pkthdr>?
 
         init(
@@ -64,6 +65,7 @@ public final class PacketSource {
             self.precision = precision
             self.readBuffer = readBuffer
             self.mapped = mapped
+            lentMapped = mapped.map { .passUnretained($0) }
             if mapped != nil {
                 mappedHeader = .allocate(capacity: 1)
                 mappedHeader!.initialize(to: pcap_pkthdr())
@@ -84,8 +86,10 @@ public final class PacketSource {
 
         /// Advances to the next packet; returns false at the end or on error (`error` then says why).
         func advance(error: inout String?) -> Bool {
-            if let mapped {
-                guard let next = mapped.next(&mappedHeader!.pointee, error: &error) else {
+            if let mapped = lentMapped {
+                // Lent, not counted (`mapped` holds it): a retain and a release per packet otherwise.
+                guard let next = mapped._withUnsafeGuaranteedRef({ $0.next(&mappedHeader!.pointee, error: &error) })
+                else {
                     done = true
                     return false
                 }
