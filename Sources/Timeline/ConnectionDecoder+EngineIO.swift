@@ -173,34 +173,9 @@ extension ConnectionDecoder {
         if packet.type == .ping, let session { inferVersion(session, packet, dir, at: ctx) }  // only pings tell
         let version = session?.version ?? 4
         if packet.type == .message {
-            guard let session else { return }
-            // Captured lent, not counted: the caller holds the session throughout (capturing it retained it, and
-            // its Socket.IO state, for every message).
-            let lent = Unmanaged.passUnretained(session)
-            // A local function, not a closure held in a constant: that closure's context was allocated for every
-            // message.
-            func emit(_ event: SocketIOEvent) {
-                switch event {
-                case .message(let message):
-                    // Handed over in parts: a Record holding them was copied, counted and destroyed for every message.
-                    let im = self.im.flatMap { Self.imMessage($0, message, upstream: dir == .c2s) }
-                    self.emitter.imWarnings += im?.warnings.count ?? 0
-                    self.emitter.emitSIO(
-                        RecordPlace(ts: ctx.ts, frame: ctx.frame, conn: self.conn.id, dir: dir), transport,
-                        sid: lent._withUnsafeGuaranteedRef { $0.sid }, version: version, message: message, im: im)
-                case .problem(let kind, let text):
-                    self.emitter.diagnostic(
-                        Diagnostic(kind, text, ts: ctx.ts, frame: ctx.frame, conn: self.conn.id, dir: dir))
-                }
-            }
-            lent._withUnsafeGuaranteedRef { session in
-                if packet.binary {
-                    session.sio.binary(packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, emit)
-                } else {
-                    session.sio.text(
-                        packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, validUTF8: validUTF8, emit)
-                }
-            }
+            // The session passed on as it was given, lent (bound to a constant here, it was retained and released
+            // for every message).
+            if session != nil { engineIOMessage(packet, dir, transport, session!, version, validUTF8, at: ctx) }
             return
         }
         let handshake = packet.type == .open ? EngineIOPayload.handshake(packet.data) : nil
@@ -218,6 +193,34 @@ extension ConnectionDecoder {
                         transport: transport, sid: session?.sid, version: version, type: packet.type,
                         data: packet.data, handshake: handshake))))
         if packet.type == .close, let session { finishSession(session, at: ctx) }
+    }
+
+    /// An Engine.IO message of `session`: its Socket.IO packet, and the ImMessage an event carries.
+    func engineIOMessage(
+        _ packet: EngineIOPacket, _ dir: Direction, _ transport: Transport, _ session: EngineIOSession, _ version: Int,
+        _ validUTF8: Bool?, at ctx: PacketContext
+    ) {
+        // A local function, not a closure held in a constant: that closure's context was allocated for every
+        // message.
+        func emit(_ event: SocketIOEvent) {
+            switch event {
+            case .message(let message):
+                // Handed over in parts: a Record holding them was copied, counted and destroyed for every message.
+                let im = self.im.flatMap { Self.imMessage($0, message, upstream: dir == .c2s) }
+                emitter.imWarnings += im?.warnings.count ?? 0
+                emitter.emitSIO(
+                    RecordPlace(ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir), transport, sid: session.sid,
+                    version: version, message: message, im: im)
+            case .problem(let kind, let text):
+                emitter.diagnostic(Diagnostic(kind, text, ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
+            }
+        }
+        if packet.binary {
+            session.sio.binary(packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, emit)
+        } else {
+            session.sio.text(
+                packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, validUTF8: validUTF8, emit)
+        }
     }
 
     /// Settles a guessed version from behaviour: in version 3 the client pings, in version 4 the server does.
