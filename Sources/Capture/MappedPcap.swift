@@ -36,7 +36,11 @@ final class MappedPcap {
 
     /// Maps `path` when it is a regular file in the classic pcap format; nil otherwise (libpcap reads it).
     static func open(_ path: String) -> MappedPcap? {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        #if canImport(Glibc)
+            let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        #else
+            let fd = Darwin.open(path, O_RDONLY | O_CLOEXEC)
+        #endif
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var st = stat()
