@@ -17,8 +17,9 @@ import CPcap
 /// the file (it checks the header and gives the link type and the filter compiler); pcapng, and whatever is not a
 /// regular file, are read by libpcap throughout.
 ///
-/// Pages already handed out are given back every ``releaseBytes`` (`MADV_DONTNEED`), so resident memory does not
-/// grow with the file. The file is read to the size it had when it was opened; a file cut shorter while it is
+/// Pages already handed out are given back every ``releaseBytes`` (`MADV_DONTNEED`), ``releaseLag`` behind the
+/// current record, so resident memory does not grow with the file. The mapping itself lasts as long as the input,
+/// so a record's bytes stay valid until then (with `--jobs`, shards read them where they lie). The file is read to the size it had when it was opened; a file cut shorter while it is
 /// read would fault. Malformed records end the input with libpcap's own messages for them.
 final class MappedPcap {
     let base: UnsafeRawPointer
@@ -29,6 +30,10 @@ final class MappedPcap {
     /// Where the next record starts, and how far pages were given back.
     var offset = 24
     var released = 0
+    /// How far behind the current record pages are kept: with `--jobs`, other threads read records the reader
+    /// handed them a while ago (a page given back too early is read again from the file, so this is about speed
+    /// and memory, not correctness).
+    var releaseLag = 0
 
     static let releaseBytes = 2 << 20
     /// libpcap's largest record (MAXIMUM_SNAPLEN): a longer one is an error there, and so here.
@@ -83,7 +88,7 @@ final class MappedPcap {
     /// says why, in libpcap's words).
     @inline(__always)
     func next(_ header: inout pcap_pkthdr, error: inout String?) -> UnsafePointer<UInt8>? {
-        if offset - released >= Self.releaseBytes { release() }
+        if offset - releaseLag - released >= Self.releaseBytes { release() }
         let left = size - offset
         guard left >= 16 else {
             if left > 0 { error = "truncated dump file; tried to read 16 header bytes, only got \(left)" }
@@ -111,7 +116,7 @@ final class MappedPcap {
     /// Gives back the pages before the current record (whole pages: the record's own stay mapped).
     func release() {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let upTo = (offset / page) * page
+        let upTo = (max(0, offset - releaseLag) / page) * page
         if upTo > released {
             madvise(UnsafeMutableRawPointer(mutating: base + released), upTo - released, MADV_DONTNEED)
             released = upTo

@@ -241,6 +241,22 @@ public final class PacketSource {
         return program
     }
 
+    /// Keeps the pages of records read in place `bytes` behind the current one (see ``MappedPcap``), for readers
+    /// on other threads.
+    public func keepRecords(bytes: Int) {
+        for input in inputs { input.mapped?.releaseLag = bytes }
+    }
+
+    /// Whether `bytes` lie in a capture file read in place: they then stay valid as long as this source.
+    @inline(__always)
+    public func holdsInPlace(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let p = bytes.baseAddress else { return false }
+        for input in inputs {
+            if let m = input.mapped, p >= m.base, p + bytes.count <= m.base + m.size { return true }
+        }
+        return false
+    }
+
     /// The input names, link types and precisions, for messages.
     public var inputSummaries: [(name: String, linkType: Int32, precision: UInt8)] {
         inputs.map { ($0.name, $0.linkType, $0.precision) }

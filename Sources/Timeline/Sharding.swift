@@ -163,6 +163,8 @@ enum ShardEvent {
     case begin(Timestamp)
     case opened(index: Int, slot: Int, PacketContext, Position)
     case data(slot: Int, Direction, Range<Int>, PacketContext, Position)
+    /// Stream bytes that lie where the capture file was read in place, valid for the whole run: not copied.
+    case dataInPlace(slot: Int, Direction, UnsafeRawBufferPointer, PacketContext, Position)
     case gap(slot: Int, Direction, UInt64, GapCause, PacketContext, Position)
     case closed(slot: Int, CloseReason, PacketContext, Position, counts: (UInt64, UInt64, UInt64, UInt64))
     case diagnostic(index: Int, Position)
@@ -236,6 +238,8 @@ final class ShardInbox: @unchecked Sendable {
 struct DispatchSink: CaptureSink {
     let inline: DecodeShard
     let inboxes: [ShardInbox]
+    /// Where the packets come from: stream bytes that lie in a file it reads in place go to the shards uncopied.
+    let source: PacketSource
     var batches: [ShardBatch]
     /// Shard `s` owns the client addresses whose hash is below `bounds[s]` (and at or above `bounds[s - 1]`).
     let bounds: [UInt64]
@@ -259,9 +263,10 @@ struct DispatchSink: CaptureSink {
     }
 
     /// `inboxes` are those of shards 1 and up.
-    init(inline: DecodeShard, inboxes: [ShardInbox], needsBytes: Bool) {
+    init(inline: DecodeShard, inboxes: [ShardInbox], source: PacketSource, needsBytes: Bool) {
         self.inline = inline
         self.inboxes = inboxes
+        self.source = source
         self.needsBytes = needsBytes
         batches = inboxes.map { _ in ShardBatch() }
         let share = Self.inlineShare(shards: inboxes.count + 1)
@@ -336,6 +341,10 @@ struct DispatchSink: CaptureSink {
             return
         }
         let batch = batches[shard - 1]
+        if source.holdsInPlace(bytes) {
+            batch.events.append(.dataInPlace(slot: conn.slot, dir, bytes, ctx, at))
+            return
+        }
         let start = batch.bytes.count
         batch.bytes.append(contentsOf: bytes)
         batch.events.append(.data(slot: conn.slot, dir, start..<batch.bytes.count, ctx, at))
@@ -409,6 +418,15 @@ final class DecodeShard: @unchecked Sendable {
         collector.finish(summary: summary)
     }
 
+    @inline(__always)
+    func data(_ slot: Int, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, _ ctx: PacketContext, _ at: Position) {
+        sink.position(frame: at.frame, stage: at.stage)
+        // Lent without counting a reference (`conns` holds it until the connection's `closed`).
+        conns.withUnsafeBufferPointer { stored in
+            Unmanaged.passUnretained(stored[slot]!)._withUnsafeGuaranteedRef { sink.data($0, dir, bytes, at: ctx) }
+        }
+    }
+
     /// A connection the reader opened, to be named `slot` by the events that follow.
     func opened(_ conn: Connection, slot: Int, _ ctx: PacketContext, _ at: Position) {
         sink.position(frame: at.frame, stage: at.stage)
@@ -431,13 +449,9 @@ final class DecodeShard: @unchecked Sendable {
         case .opened(let index, let slot, let ctx, let at):
             opened(batch!.opened[index], slot: slot, ctx, at)
         case .data(let slot, let dir, let range, let ctx, let at):
-            sink.position(frame: at.frame, stage: at.stage)
-            // Lent without counting a reference (`conns` holds it until the connection's `closed`).
-            conns.withUnsafeBufferPointer { stored in
-                Unmanaged.passUnretained(stored[slot]!)._withUnsafeGuaranteedRef {
-                    sink.data($0, dir, UnsafeRawBufferPointer(rebasing: bytes[range]), at: ctx)
-                }
-            }
+            data(slot, dir, UnsafeRawBufferPointer(rebasing: bytes[range]), ctx, at)
+        case .dataInPlace(let slot, let dir, let bytes, let ctx, let at):
+            data(slot, dir, bytes, ctx, at)
         case .gap(let slot, let dir, let length, let cause, let ctx, let at):
             sink.position(frame: at.frame, stage: at.stage)
             sink.gap(conns[slot]!, dir, length: length, cause: cause, at: ctx)
@@ -498,8 +512,11 @@ public func runSharded(
     let reader = Reader(
         PacketLoop(options: options), source,
         DispatchSink(
-            inline: shards[0], inboxes: shards.dropFirst().map(\.inbox),
+            inline: shards[0], inboxes: shards.dropFirst().map(\.inbox), source: source,
             needsBytes: options.layer.reaches(.ws) || options.writeStreamsDirectory != nil))
+    // The shards read stream bytes where they lie in the file, up to 4 batches behind the reader: its pages are
+    // kept that long (about 3 MiB of capture on the 114 MB one; a page given back sooner is read again).
+    source.keepRecords(bytes: 8 << 20)
     for shard in shards.dropFirst() {
         let thread = Thread { shard.run() }
         thread.stackSize = 8 << 20

@@ -75,6 +75,28 @@ import Testing
         #expect(read.records == records)
     }
 
+    /// What `--jobs` relies on: a record read in place stays valid, where it lies, as long as the source, even after
+    /// its pages were given back (they are read again from the file).
+    @Test(arguments: [0, 8 << 20])
+    func recordsStayValidWhileTheSourceLasts(lag: Int) throws {
+        let (file, records) = makeCapture(count: 6000, bigEndian: false, nano: true)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("imscope-\(UUID()).pcap").path
+        try Data(file).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let source = try PacketSource(files: [path])
+        source.keepRecords(bytes: lag)
+        var kept: [UnsafeRawBufferPointer] = []
+        source.forEach(
+            { packet in
+                #expect(source.holdsInPlace(packet.data))
+                kept.append(packet.data)
+            }, onError: { _, _, message in Issue.record("\(message)") })
+        #expect(kept.count == records.count)
+        #expect(zip(kept, records).allSatisfy { Array($0) == $1.bytes })
+        let elsewhere = [UInt8](repeating: 0, count: 8)
+        #expect(!elsewhere.withUnsafeBytes { source.holdsInPlace($0) })
+    }
+
     @Test func truncatedEndsSayWhatLibpcapSays() throws {
         let (file, records) = makeCapture(count: 10, bigEndian: false, nano: false)
         let fifth = 24 + records[0..<5].reduce(0) { $0 + 16 + $1.bytes.count }
