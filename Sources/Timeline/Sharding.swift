@@ -70,7 +70,7 @@ final class ShardChannel: @unchecked Sendable {
     var queues: [[ShardChunk]]
     var watermarks: [MergeKey]
     var summaries: [RunSummary?]
-    let maxQueued = 8
+    let maxQueued = 4
     /// Blocks the merger has written out, for the shards to render into again (fresh blocks of this size would
     /// come from mmap and fault in every page).
     var spares: [ByteBlock] = []
