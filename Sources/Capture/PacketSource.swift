@@ -158,35 +158,50 @@ public final class PacketSource {
                 guard (st.st_mode & S_IFMT) != S_IFDIR else {
                     throw CaptureError("cannot open \(name): is a directory")
                 }
-                precision = PrecisionSniffer.precision(ofFile: name)
-                // A classic pcap file is read in place (see MappedPcap); libpcap opens it all the same, and reads
-                // only its header then (through stdio's own small buffer).
-                mapped = MappedPcap.open(name)
-                if mapped != nil {
-                    handle = pcap_open_offline_with_tstamp_precision(
-                        name, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
-                } else if let file = fopen(name, "rb") {
-                    // Read through a large stdio buffer: libpcap reads each record with fread, and the default
-                    // buffer (4 KiB here) meant one read(2) per 4 KiB of capture. glibc sizes a buffer only when
-                    // given one; libpcap closes the file with the handle, and the buffer goes after that.
-                    let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.readBufferBytes, alignment: 16)
-                    setvbuf(file, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, Self.readBufferBytes)
-                    #if os(Linux)
-                        // One thread reads the stream (the reader's, with --jobs too): glibc need not lock it for
-                        // each of libpcap's two freads per packet, which it does once a process has threads.
-                        _ = __fsetlocking(file, Int32(FSETLOCKING_BYCALLER))
-                    #endif
+                if (st.st_mode & S_IFMT) != S_IFREG {
+                    // A pipe (`<(tcpdump -w - …)`), a device: read once, its head sniffed and replayed as for `-`
+                    // (sniffing it by name first consumed the head, and libpcap then saw no capture).
+                    let fd = open(name, O_RDONLY | O_CLOEXEC)
+                    guard fd >= 0 else {
+                        throw CaptureError("cannot open \(name): \(String(cString: strerror(errno)))")
+                    }
+                    let (file, sniffed) = PrecisionSniffer.wrap(fd: fd)
+                    precision = sniffed
                     handle = pcap_fopen_offline_with_tstamp_precision(
                         file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
-                    if handle == nil {
-                        fclose(file)
-                        buffer.deallocate()
-                    } else {
-                        readBuffer = buffer
+                    if handle == nil { fclose(file) }
+                } else {
+                    precision = PrecisionSniffer.precision(ofFile: name)
+                    // A classic pcap file is read in place (see MappedPcap); libpcap opens it all the same, and reads
+                    // only its header then (through stdio's own small buffer).
+                    mapped = MappedPcap.open(name)
+                    if mapped != nil {
+                        handle = pcap_open_offline_with_tstamp_precision(
+                            name, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+                    } else if let file = fopen(name, "rb") {
+                        // Other capture files (pcapng) are read through a large stdio buffer: libpcap reads each
+                        // record with fread, and the default buffer (4 KiB here) meant one read(2) per 4 KiB of
+                        // capture. glibc sizes a buffer only when given one; libpcap closes the file with the
+                        // handle, and the buffer goes after that.
+                        let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.readBufferBytes, alignment: 16)
+                        setvbuf(file, buffer.assumingMemoryBound(to: CChar.self), _IOFBF, Self.readBufferBytes)
+                        #if os(Linux)
+                            // One thread reads the stream (the reader's, with --jobs too): glibc need not lock it for
+                            // each of libpcap's two freads per packet, which it does once a process has threads.
+                            _ = __fsetlocking(file, Int32(FSETLOCKING_BYCALLER))
+                        #endif
+                        handle = pcap_fopen_offline_with_tstamp_precision(
+                            file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+                        if handle == nil {
+                            fclose(file)
+                            buffer.deallocate()
+                        } else {
+                            readBuffer = buffer
+                        }
+                    } else {  // libpcap says why
+                        handle = pcap_open_offline_with_tstamp_precision(
+                            name, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
                     }
-                } else {  // libpcap says why
-                    handle = pcap_open_offline_with_tstamp_precision(
-                        name, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
                 }
             }
             guard let handle else {

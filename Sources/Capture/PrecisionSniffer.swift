@@ -66,13 +66,17 @@ enum PrecisionSniffer {
 
     /// Reads the head of standard input to find its precision, and returns a stream that yields that head and
     /// then the rest of standard input, for libpcap to read.
-    static func wrapStandardInput() -> (UnsafeMutablePointer<FILE>, UInt8) {
-        let state = StdinReplay()
+    static func wrapStandardInput() -> (UnsafeMutablePointer<FILE>, UInt8) { wrap(fd: 0) }
+
+    /// The same for any stream that cannot be read twice (a pipe, `<(…)` in a shell): the descriptor is closed with
+    /// the stream.
+    static func wrap(fd: Int32) -> (UnsafeMutablePointer<FILE>, UInt8) {
+        let state = StdinReplay(fd: fd)
         var head = [UInt8](repeating: 0, count: 4096)
         var filled = 0
         // Enough for a pcap header, or a pcapng SHB and the first IDB in all but odd files.
         while filled < head.count {
-            let n = read(0, &head[filled], head.count - filled)
+            let n = read(fd, &head[filled], head.count - filled)
             if n <= 0 { break }
             filled += n
         }
@@ -92,12 +96,18 @@ enum PrecisionSniffer {
             if let file = fopencookie(cookie, "r", functions) { return (file, precision) }
             Unmanaged<StdinReplay>.fromOpaque(cookie).release()
         #endif
-        return (fdopen(0, "r"), precision)  // (not reached on Linux) the sniffed bytes would be lost elsewhere
+        // (Not reached on Linux.) Elsewhere the sniffed bytes would be lost; the replay closes `fd` as it goes.
+        return (fdopen(fd == 0 ? 0 : dup(fd), "r"), precision)
     }
 
     final class StdinReplay {
+        let fd: Int32
         var head: [UInt8] = []
         var position = 0
+
+        init(fd: Int32) { self.fd = fd }
+
+        deinit { if fd != 0 { close(fd) } }
 
         func read(into buffer: UnsafeMutablePointer<CChar>, _ size: Int) -> Int {
             if position < head.count {
@@ -108,7 +118,7 @@ enum PrecisionSniffer {
                 position += n
                 return n
             }
-            let n = Glibc.read(0, buffer, size)
+            let n = Glibc.read(fd, buffer, size)
             return n < 0 ? -1 : n
         }
     }

@@ -3,6 +3,10 @@ import Foundation
 import ImscopeCore
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Classic pcap files are read in place (MappedPcap) rather than through libpcap: every record arrives as written,
 /// in either byte order, with microsecond or nanosecond fractions, across the stretches whose pages are given back;
 /// a malformed end gives libpcap's own messages.
@@ -95,6 +99,37 @@ import Testing
         #expect(zip(kept, records).allSatisfy { Array($0) == $1.bytes })
         let elsewhere = [UInt8](repeating: 0, count: 8)
         #expect(!elsewhere.withUnsafeBytes { source.holdsInPlace($0) })
+    }
+
+    /// A capture that is not a regular file (a pipe, as `<(tcpdump -w - …)` gives) is read once, through libpcap:
+    /// its head is sniffed and replayed, not consumed (libpcap then saw no capture: "unknown file format").
+    @Test(.timeLimit(.minutes(1)), arguments: [false, true])
+    func aPipeIsReadOnce(nano: Bool) throws {
+        let (file, records) = makeCapture(count: 500, bigEndian: false, nano: nano)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("imscope-\(UUID()).fifo").path
+        #expect(mkfifo(path, 0o600) == 0)
+        defer { unlink(path) }
+        signal(SIGPIPE, SIG_IGN)  // a reader that gives up early fails the test, not the whole run
+        let writer = Thread {
+            let fd = open(path, O_WRONLY)
+            file.withUnsafeBytes { raw in
+                var done = 0
+                while done < raw.count {
+                    let n = write(fd, raw.baseAddress! + done, raw.count - done)
+                    if n <= 0 { break }
+                    done += n
+                }
+            }
+            close(fd)
+        }
+        writer.start()
+        let source = try PacketSource(files: [path])
+        var read: [Record] = []
+        source.forEach(
+            { read.append(Record(ns: $0.ts.nanoseconds, bytes: Array($0.data), wireLength: $0.wireLength)) },
+            onError: { _, _, message in Issue.record("\(message)") })
+        #expect(read == records)
+        #expect(source.inputSummaries[0].precision == (nano ? 9 : 6))
     }
 
     @Test func truncatedEndsSayWhatLibpcapSays() throws {
