@@ -2,12 +2,13 @@
 //
 //   imscope-bench generate --connections 500 --size-mb 114 [--deflate 0.2] [--seed 1] [--packet-gap-us 37] -o FILE
 //   imscope-bench run [--sizes 10,114,1000] [--connections 500] [--runs 3] [--imscope PATH] [--tshark-max-mb 200]
-//                     [--jobs N] [--dir .bench]
+//                     [--tshark-runs 3] [--jobs N] [--dir .bench]
 //
 // `run` generates the captures it lacks (cached in --dir), runs `imscope read --format jsonl` to /dev/null
-// several times and tshark once per size (when installed, up to --tshark-max-mb), and prints MB/s, packets/s, peak
-// RSS (from wait4) and the ratio to tshark, with the median of the runs. It also checks that imscope decoded every
-// Engine.IO packet the generator wrote.
+// several times and tshark --tshark-runs times per size (when installed, up to --tshark-max-mb), the two
+// interleaved so that both are timed through the same spells of a machine whose speed drifts, and prints MB/s,
+// packets/s, peak RSS (from wait4) and the ratio of the medians. It also checks that imscope decoded every Engine.IO
+// packet the generator wrote.
 
 #if canImport(Glibc)
     import Glibc
@@ -123,7 +124,7 @@ func countRecords(_ jsonl: String) -> (eio: UInt64, sio: UInt64) {
 let usage = """
     usage: imscope-bench generate --connections 500 --size-mb 114 [--deflate 0.2] [--seed 1] [--packet-gap-us 37] -o FILE
            imscope-bench run [--sizes 10,114,1000] [--connections 500] [--runs 3] [--imscope PATH] [--tshark-max-mb 200]
-                             [--jobs N] [--deflate SHARE] [--dir .bench]
+                             [--tshark-runs 3] [--jobs N] [--deflate SHARE] [--dir .bench]
     """
 guard let command = arguments.first else { fail(usage) }
 arguments.removeFirst()
@@ -134,7 +135,10 @@ if command == "--help" || command == "-h" || arguments.contains("--help") || arg
 // Every option takes a value; an unknown one (a typo) is an error rather than silently ignored.
 let known: [String: Set<String>] = [
     "generate": ["--connections", "--size-mb", "--deflate", "--seed", "--packet-gap-us", "-o"],
-    "run": ["--sizes", "--connections", "--runs", "--imscope", "--tshark-max-mb", "--jobs", "--deflate", "--dir"],
+    "run": [
+        "--sizes", "--connections", "--runs", "--imscope", "--tshark-max-mb", "--tshark-runs", "--jobs", "--deflate",
+        "--dir",
+    ],
 ]
 if let allowed = known[command] {
     var i = 0
@@ -164,11 +168,12 @@ case "run":
     let runs = Int(option("--runs") ?? "3") ?? 3
     let imscope = option("--imscope") ?? ".build/release/imscope"
     let tsharkMax = Double(option("--tshark-max-mb") ?? "200") ?? 200
+    let tsharkRuns = max(1, Int(option("--tshark-runs") ?? "3") ?? 3)
     let deflate = Double(option("--deflate") ?? "0") ?? 0
     let extra = option("--jobs").map { ["--jobs", $0] } ?? []
     let haveTshark = which("tshark")
     print(
-        "imscope-bench: \(connections) connections, sizes \(sizes.map { format($0, 0) }.joined(separator: ", ")) MB, \(runs) runs each (median), deflate share \(format(deflate, 2))"
+        "imscope-bench: \(connections) connections, sizes \(sizes.map { format($0, 0) }.joined(separator: ", ")) MB, \(runs) runs each (median), tshark \(tsharkRuns) interleaved (median), deflate share \(format(deflate, 2))"
     )
     print("")
     print(
@@ -181,13 +186,28 @@ case "run":
         }
         let counts = readCounts(path) ?? [:]
         let bytes = fileSize(path)
+        // imscope's runs in as many rounds as tshark runs, each round followed by one tshark run.
+        let withTshark = haveTshark && size <= tsharkMax
+        let rounds = withTshark ? min(tsharkRuns, runs) : 1
         var times: [Double] = []
         var rss = 0
-        for _ in 0..<runs {
-            let r = measure([imscope, "read", path, "--format", "jsonl"] + extra)
-            if r.status != 0 { fail("imscope exited \(r.status) on \(path)") }
-            times.append(r.seconds)
-            rss = max(rss, r.maxRSSKiB)
+        var tsharkTimes: [Double] = []
+        var tsharkRSS = 0
+        for round in 0..<rounds {
+            for _ in 0..<(runs / rounds + (round < runs % rounds ? 1 : 0)) {
+                let r = measure([imscope, "read", path, "--format", "jsonl"] + extra)
+                if r.status != 0 { fail("imscope exited \(r.status) on \(path)") }
+                times.append(r.seconds)
+                rss = max(rss, r.maxRSSKiB)
+            }
+            if withTshark {
+                let r = measure([
+                    "tshark", "-n", "-r", path, "-o", "tcp.reassemble_out_of_order:TRUE", "-d",
+                    "tcp.port==9092,http", "-Y", "websocket", "-T", "fields", "-e", "websocket.payload.text",
+                ])
+                tsharkTimes.append(r.seconds)
+                tsharkRSS = max(tsharkRSS, r.maxRSSKiB)
+            }
         }
         // Every Engine.IO packet decoded: the records equal what the generator wrote.
         let check = "\(dir)/check.jsonl"
@@ -197,13 +217,10 @@ case "run":
         let ok = eio == counts["eio", default: 0] && sio == counts["sio", default: 0]
         let t = median(times)
         var tsharkText = "       -      -         -         -"
-        if haveTshark && size <= tsharkMax {
-            let r = measure([
-                "tshark", "-n", "-r", path, "-o", "tcp.reassemble_out_of_order:TRUE", "-d", "tcp.port==9092,http",
-                "-Y", "websocket", "-T", "fields", "-e", "websocket.payload.text",
-            ])
+        if withTshark {
+            let ts = median(tsharkTimes)
             tsharkText =
-                "\(pad(format(r.seconds, 2), 8)) \(pad(format(bytes / 1e6 / r.seconds), 6)) \(pad(format(Double(r.maxRSSKiB) / 1024, 0), 8))  \(pad(format(r.seconds / t, 1) + "x", 8))"
+                "\(pad(format(ts, 2), 8)) \(pad(format(bytes / 1e6 / ts), 6)) \(pad(format(Double(tsharkRSS) / 1024, 0), 8))  \(pad(format(ts / t, 1) + "x", 8))"
         }
         let packets = Double(counts["packets", default: 0])
         print(
