@@ -27,9 +27,7 @@ import Timeline
     /// The default layer (`im`): the annotated timeline, as JSONL and as the text people read.
     @Test(arguments: bundledCaptures())
     func imLayer(capture: String) throws {
-        var options = PipelineOptions()
-        options.layer = .im
-        options.im = IMDecoder(table: try MessageTypeTable.builtin("v2"), others: [try MessageTypeTable.builtin("v1")])
+        let options = try imOptions()
         let path = repoRoot.appendingPathComponent("Captures/\(capture)").path
         let jsonl = try render([path], options: options)
         #expect(try matchesGolden(jsonl, "\(capture).im.jsonl"), "differs from Golden/\(capture).im.jsonl")
@@ -41,13 +39,19 @@ import Timeline
     /// builds the ``Record``: both ways must write the same bytes.
     @Test(arguments: bundledCaptures())
     func sioInPartsAndWhole(capture: String) throws {
-        var options = PipelineOptions()
-        options.layer = .im
-        options.im = IMDecoder(table: try MessageTypeTable.builtin("v2"), others: [try MessageTypeTable.builtin("v1")])
+        let options = try imOptions()
         let path = repoRoot.appendingPathComponent("Captures/\(capture)").path
         let direct = try render([path], options: options)
         #expect(direct.contains("\"kind\":\"sio\""))
         #expect(try render([path], options: options, recordFilter: RecordFilter()) == direct)
+    }
+
+    /// Decoding to the `im` layer with the shipped tables (v2, then v1).
+    func imOptions() throws -> PipelineOptions {
+        var options = PipelineOptions()
+        options.layer = .im
+        options.im = IMDecoder(table: try MessageTypeTable.builtin("v2"), others: [try MessageTypeTable.builtin("v1")])
+        return options
     }
 
     @Test func bundledCapturesExist() {
