@@ -214,20 +214,27 @@ public final class IMDecoder: Sendable {
     /// `members`: the object's members, when the caller found them validating it (see
     /// `SocketIOPacket.argumentMembers`), so that it is not walked again.
     public func decode(_ json: UnsafeRawBufferPointer, upstream: Bool, members: [JSONMember]? = nil) -> IMMessage {
-        var m = IMMessage(warnings: [])
+        var m: IMMessage? = nil
+        decode(json, upstream: upstream, members: members, into: &m)
+        return m!
+    }
+
+    /// The same, decoded straight into `m` (which ends up non-nil): an ImMessage of 250 bytes returned and then
+    /// wrapped in an optional was copied twice for every message.
+    public func decode(
+        _ json: UnsafeRawBufferPointer, upstream: Bool, members: [JSONMember]? = nil, into m: inout IMMessage?
+    ) {
+        m = IMMessage(warnings: [])
         let s = JSONScanner(json, trusted: true)  // part of a Socket.IO payload validated already
         let all = 0..<json.count
         switch s.kind(at: 0) {
         case .object:
-            read(s, all, upstream: upstream, argument: json, members: members, into: &m)
+            read(s, all, upstream: upstream, argument: json, members: members, into: &m!)
         case .string:
-            if let text = s.decodeString(all) { readString(text, upstream: upstream, argument: json, into: &m) }
+            if let text = s.decodeString(all) { readString(text, upstream: upstream, argument: json, into: &m!) }
         default:
-            m.warnings.append(IMWarning(kind: .imWrongType, message: "the ImMessage is not a JSON object"))
+            m!.warnings.append(IMWarning(kind: .imWrongType, message: "the ImMessage is not a JSON object"))
         }
-        // `m` is captured by no closure here, so it is moved out, not copied (a copy of every ImMessage, its
-        // strings and lists retained and released, when the closure below was written inline).
-        return m
     }
 
     /// An ImMessage sent as a JSON string (`text`, decoded): reads the object inside.

@@ -206,7 +206,8 @@ extension ConnectionDecoder {
             switch event {
             case .message(let message):
                 // Handed over in parts: a Record holding them was copied, counted and destroyed for every message.
-                let im = self.im.flatMap { Self.imMessage($0, message, upstream: dir == .c2s) }
+                var im: IMMessage? = nil
+                if let decoder = self.im { Self.imMessage(decoder, message, upstream: dir == .c2s, into: &im) }
                 emitter.imWarnings += im?.warnings.count ?? 0
                 emitter.emitSIO(
                     RecordPlace(ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir), transport, sid: session.sid,
@@ -239,17 +240,22 @@ extension ConnectionDecoder {
     }
 
     /// The ImMessage of a `chat`/`chatroom` event: its first argument.
-    static func imMessage(_ im: IMDecoder, _ message: SocketIOMessage, upstream: Bool) -> IMMessage? {
+    /// Decoded straight into `m`, left nil when the event carries none (an ImMessage of 250 bytes returned and
+    /// wrapped in an optional was copied twice per message).
+    static func imMessage(_ im: IMDecoder, _ message: SocketIOMessage, upstream: Bool, into m: inout IMMessage?) {
         let p = message.packet
         guard p.type.isEvent, let elements = p.elements, let first = elements.first, first.count >= 2,
             im.carries(
                 eventBytes: UnsafeRawBufferPointer(
                     rebasing: message.text[(first.lowerBound + 1)..<(first.upperBound - 1)]))
-        else { return nil }
-        guard elements.count >= 2 else { return im.missing(upstream: upstream) }
-        return im.decode(
+        else { return }
+        guard elements.count >= 2 else {
+            m = im.missing(upstream: upstream)
+            return
+        }
+        im.decode(
             UnsafeRawBufferPointer(rebasing: message.text[elements[1]]), upstream: upstream,
-            members: p.argumentMembers)
+            members: p.argumentMembers, into: &m)
     }
 
     func finishSession(_ session: EngineIOSession, at ctx: PacketContext) {
