@@ -161,6 +161,11 @@ import Timeline
         (Timestamp(nanoseconds: 1_700_000_000_123_456_000, precision: 6), "1700000000.123456"),
         (Timestamp(nanoseconds: 1_700_000_000_000_000_001, precision: 9), "1700000000.000000001"),
         (Timestamp(nanoseconds: 5_000, precision: 6), "0.000005"),
+        (Timestamp(nanoseconds: 1_790_000_000_999_999_999, precision: 9), "1790000000.999999999"),
+        (Timestamp(nanoseconds: 1_790_000_000_999_999_999, precision: 6), "1790000000.999999"),
+        (Timestamp(nanoseconds: 1_790_000_000_100_000_000, precision: 9), "1790000000.100000000"),
+        (Timestamp(nanoseconds: 1_790_000_000_010_203_000, precision: 6), "1790000000.010203"),
+        (Timestamp(nanoseconds: -1_500_000_000, precision: 6), "-1.500000"),
     ])
     func timestamps(ts: Timestamp, expected: String) {
         let out = OutputBuffer(fd: -1)
