@@ -178,8 +178,6 @@ protocol CaptureSink: TCPStreamSink {
     mutating func finish(at ctx: PacketContext)
 }
 
-/// The TCP layer's events as records (`conn` open and close; gaps come as diagnostics from the reassembler), and
-/// each connection's bytes handed to its ``ConnectionDecoder`` when decoding goes deeper than TCP.
 /// Values under small numbers (a connection's `slot`), the numbers of removed values given out again.
 struct SlotTable<Value> {
     private var values: [Value?] = []
@@ -216,6 +214,8 @@ extension SlotTable where Value: AnyObject {
     }
 }
 
+/// The TCP layer's events as records (`conn` open and close; gaps come as diagnostics from the reassembler), and
+/// each connection's bytes handed to its ``ConnectionDecoder`` when decoding goes deeper than TCP.
 struct TCPLayerSink: CaptureSink {
     let emitter: Emitter
     var streams: StreamFiles?
