@@ -1,6 +1,6 @@
-// Byte scans over long runs of text (base64 images and files inside JSON strings), 16 or 32 bytes at a time, and
-// WebSocket unmasking the same way. No library offers these two searches (simdjson keeps its string scanner
-// internal) or the unmasking outside a network stack (SwiftNIO's works on its own buffers); they are a few lines of
+// Byte scans over long runs of text (base64 images and files inside JSON strings), 16 or 32 bytes at a time: the
+// search for bytes a JSON string cannot hold, and a copy that notes line breaks; and WebSocket unmasking the same
+// way. No library offers these two scans (simdjson keeps its string scanner internal) or the unmasking outside a network stack (SwiftNIO's works on its own buffers); they are a few lines of
 // SSE2, which every x86-64 has, with an AVX2 variant chosen at run time, and a portable loop elsewhere.
 #include "bytescan.h"
 
@@ -12,12 +12,6 @@ static size_t special_bytes(const uint8_t *p, size_t i, size_t n) {
         if (b == '"' || b == '\\' || b < 0x20) return i;
     }
     return n;
-}
-
-static int line_break_bytes(const uint8_t *p, size_t i, size_t n) {
-    for (; i < n; i++)
-        if (p[i] == '\n' || p[i] == '\r') return 1;
-    return 0;
 }
 
 static int copy_line_break_bytes(uint8_t *d, const uint8_t *s, size_t i, size_t n) {
@@ -57,17 +51,6 @@ static size_t special_short(const uint8_t *p, size_t i, size_t n) {
     if (i == n) return n;
     uint64_t m = word_special(load64(p + n - 8));
     return m ? n - 8 + (size_t)(__builtin_ctzll(m) >> 3) : n;
-}
-
-static int line_break_short(const uint8_t *p, size_t i, size_t n) {
-    if (n - i < 8) return line_break_bytes(p, i, n);
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w = load64(p + i);
-        if (word_equal(w, '\n') | word_equal(w, '\r')) return 1;
-    }
-    if (i == n) return 0;
-    uint64_t w = load64(p + n - 8);
-    return (word_equal(w, '\n') | word_equal(w, '\r')) != 0;
 }
 
 // Copies 8 <= n bytes a word at a time, the last word overlapping the one before; whether any was a line break.
@@ -171,32 +154,6 @@ static size_t special_sse2(const uint8_t *p, size_t n) {
     return mask ? n - 16 + (size_t)__builtin_ctz(mask) : n;
 }
 
-__attribute__((target("avx2"))) static int line_break_avx2(const uint8_t *p, size_t n) {
-    const __m256i lf = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r');
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        __m256i x = _mm256_loadu_si256((const __m256i *)(p + i));
-        if (_mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(x, lf), _mm256_cmpeq_epi8(x, cr)))) return 1;
-    }
-    if (i == n) return 0;
-    if (n < 32) return line_break_short(p, i, n);
-    __m256i x = _mm256_loadu_si256((const __m256i *)(p + n - 32));
-    return _mm256_movemask_epi8(_mm256_or_si256(_mm256_cmpeq_epi8(x, lf), _mm256_cmpeq_epi8(x, cr))) != 0;
-}
-
-static int line_break_sse2(const uint8_t *p, size_t n) {
-    const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(p + i));
-        if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr)))) return 1;
-    }
-    if (i == n) return 0;
-    if (n < 16) return line_break_short(p, i, n);
-    __m128i x = _mm_loadu_si128((const __m128i *)(p + n - 16));
-    return _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr))) != 0;
-}
-
 // Copy and line-break test in one pass: 32 bytes at a time, the last block overlapping the one before.
 __attribute__((target("avx2"))) static int copy_line_break_avx2(uint8_t *d, const uint8_t *s, size_t n) {
     if (n < 32) return copy_line_break_short(d, s, n);
@@ -246,10 +203,6 @@ size_t imscope_find_json_string_special_level(const void *p, size_t n, int level
     return level >= 2 ? special_avx2(p, n) : level == 1 ? special_sse2(p, n) : special_bytes(p, 0, n);
 }
 
-int imscope_has_line_break_level(const void *p, size_t n, int level) {
-    return level >= 2 ? line_break_avx2(p, n) : level == 1 ? line_break_sse2(p, n) : line_break_bytes(p, 0, n);
-}
-
 void imscope_unmask_level(void *dst, const void *src, size_t n, uint32_t pattern, int level) {
     if (level >= 2) unmask_avx2(dst, src, n, pattern);
     else if (level == 1) unmask_sse2(dst, src, n, pattern);
@@ -268,10 +221,6 @@ size_t imscope_find_json_string_special_level(const void *p, size_t n, int level
     return level >= 1 ? special_short(p, 0, n) : special_bytes(p, 0, n);
 }
 
-int imscope_has_line_break_level(const void *p, size_t n, int level) {
-    return level >= 1 ? line_break_short(p, 0, n) : line_break_bytes(p, 0, n);
-}
-
 void imscope_unmask_level(void *dst, const void *src, size_t n, uint32_t pattern, int level) {
     if (level >= 1) unmask_words(dst, src, n, pattern);
     else unmask_bytes(dst, src, 0, n, pattern);
@@ -281,10 +230,6 @@ void imscope_unmask_level(void *dst, const void *src, size_t n, uint32_t pattern
 
 size_t imscope_find_json_string_special(const void *p, size_t n) {
     return imscope_find_json_string_special_level(p, n, imscope_bytescan_level());
-}
-
-int imscope_has_line_break(const void *p, size_t n) {
-    return imscope_has_line_break_level(p, n, imscope_bytescan_level());
 }
 
 void imscope_unmask(void *dst, const void *src, size_t n, uint32_t pattern) {

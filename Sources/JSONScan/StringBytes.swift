@@ -23,12 +23,6 @@ public func firstJSONStringSpecial(_ base: UnsafeRawPointer, from: Int, end: Int
     return end
 }
 
-/// Whether `bytes` hold a line feed or a carriage return (one SIMD pass in C for both).
-public func hasLineBreak(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    guard let base = bytes.baseAddress else { return false }
-    return imscope_has_line_break(base, bytes.count) != 0
-}
-
 /// Copies `bytes` to `destination` (room for them, not overlapping them) and tells whether they held a line feed
 /// or a carriage return, in one pass.
 @inline(__always)

@@ -8,17 +8,13 @@
 /// control character below 0x20), or `n` when there is none.
 size_t imscope_find_json_string_special(const void *p, size_t n);
 
-/// Whether `p[0..<n]` holds a line feed or a carriage return.
-int imscope_has_line_break(const void *p, size_t n);
-
 /// Copies `src[0..<n]` to `dst` (which must not overlap it) and tells whether the bytes held a line feed or a
-/// carriage return: one pass where a copy and `imscope_has_line_break` were two.
+/// carriage return: one pass where a copy and a scan for line breaks were two.
 int imscope_copy_line_break(void *dst, const void *src, size_t n);
 
 /// The same scans with a given instruction set: 2 for AVX2 (when the CPU has it), 1 for SSE2, 0 byte by byte. For
 /// the tests, which check every variant the machine can run against the others.
 size_t imscope_find_json_string_special_level(const void *p, size_t n, int level);
-int imscope_has_line_break_level(const void *p, size_t n, int level);
 int imscope_copy_line_break_level(void *dst, const void *src, size_t n, int level);
 /// WebSocket unmasking (RFC 6455 section 5.3): `dst[i] = src[i] ^ (pattern >> (8 * (i % 4)))`, the low byte of
 /// `pattern` first (the masking key already turned to where `src` starts in the payload). `dst` may be `src`.
