@@ -19,8 +19,9 @@ import CPcap
 ///
 /// Pages already handed out are given back every ``releaseBytes`` (`MADV_DONTNEED`), ``releaseLag`` behind the
 /// current record, so resident memory does not grow with the file. The mapping itself lasts as long as the input,
-/// so a record's bytes stay valid until then (with `--jobs`, shards read them where they lie). The file is read to the size it had when it was opened; a file cut shorter while it is
-/// read would fault. Malformed records end the input with libpcap's own messages for them.
+/// so a record's bytes stay valid until then (with `--jobs`, shards read them where they lie). The file is read to
+/// the size it had when it was opened; a file cut shorter while it is read would fault. Malformed records end the
+/// input with libpcap's own messages for them.
 final class MappedPcap {
     let base: UnsafeRawPointer
     let size: Int
@@ -36,6 +37,7 @@ final class MappedPcap {
     var releaseLag = 0
 
     static let releaseBytes = 2 << 20
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
     /// libpcap's largest record (MAXIMUM_SNAPLEN): a longer one is an error there, and so here.
     static let maximumCaptureLength: UInt32 = 262_144
 
@@ -115,8 +117,7 @@ final class MappedPcap {
 
     /// Gives back the pages before the current record (whole pages: the record's own stay mapped).
     func release() {
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let upTo = (max(0, offset - releaseLag) / page) * page
+        let upTo = (max(0, offset - releaseLag) / Self.pageSize) * Self.pageSize
         if upTo > released {
             madvise(UnsafeMutableRawPointer(mutating: base + released), upTo - released, MADV_DONTNEED)
             released = upTo

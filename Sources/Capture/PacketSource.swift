@@ -84,6 +84,16 @@ public final class PacketSource {
         /// Set (from a signal handler, through ``PacketSource/requestStop()``) to end a live capture.
         var stopRequested = false
 
+        /// Counts the packet in `header` and takes its time (the fraction in nanoseconds: the handle was opened, or
+        /// the file is read, with nanosecond precision).
+        @inline(__always)
+        func offer() {
+            count += 1
+            let h = header!.pointee
+            ts = Timestamp(
+                nanoseconds: Int64(h.ts.tv_sec) &* 1_000_000_000 &+ Int64(h.ts.tv_usec), precision: precision)
+        }
+
         /// Advances to the next packet; returns false at the end or on error (`error` then says why).
         func advance(error: inout String?) -> Bool {
             if let mapped = lentMapped {
@@ -93,22 +103,16 @@ public final class PacketSource {
                     done = true
                     return false
                 }
-                count += 1
                 header = mappedHeader
                 bytes = next
-                let h = mappedHeader!.pointee
-                ts = Timestamp(
-                    nanoseconds: Int64(h.ts.tv_sec) &* 1_000_000_000 &+ Int64(h.ts.tv_usec), precision: precision)
+                offer()
                 return true
             }
             while true {
                 let rc = pcap_next_ex(handle, &header, &bytes)
                 switch rc {
                 case 1:
-                    count += 1
-                    let h = header!.pointee
-                    ts = Timestamp(
-                        nanoseconds: Int64(h.ts.tv_sec) &* 1_000_000_000 &+ Int64(h.ts.tv_usec), precision: precision)
+                    offer()
                     return true
                 case 0:
                     // Live capture: the read timed out with no packet; a requested stop takes effect here too.
@@ -171,10 +175,10 @@ public final class PacketSource {
                         file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
                     if handle == nil { fclose(file) }
                 } else {
-                    precision = PrecisionSniffer.precision(ofFile: name)
                     // A classic pcap file is read in place (see MappedPcap); libpcap opens it all the same, and reads
-                    // only its header then (through stdio's own small buffer).
+                    // only its header then (through stdio's own small buffer). Its magic number gives the precision.
                     mapped = MappedPcap.open(name)
+                    precision = mapped.map { $0.nanosecondFile ? 9 : 6 } ?? PrecisionSniffer.precision(ofFile: name)
                     if mapped != nil {
                         handle = pcap_open_offline_with_tstamp_precision(
                             name, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
