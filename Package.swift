@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "ImscopeCore", dependencies: ["CSimdjson"], swiftSettings: optimize),
         .target(name: "Capture", dependencies: ["CPcap", "ImscopeCore"], swiftSettings: optimize),
         .target(name: "TCPReassembly", dependencies: ["Capture", "ImscopeCore"], swiftSettings: optimize),
-        // SIMD byte work: the JSON string-special scan, a copy that notes line breaks, WebSocket unmasking; C, SSE2/AVX2.
+        // SIMD byte work in C (SSE2/AVX2): the JSON string-special scan, a line-break-noting copy, unmasking.
         .target(name: "CByteScan"),
         .target(name: "JSONScan", dependencies: ["CByteScan"], swiftSettings: optimize),
         .target(name: "Inflate", dependencies: ["CZlib"], swiftSettings: optimize),
