@@ -385,6 +385,13 @@ public final class WebSocketStream {
                 if deflate.noContextTakeover || contextLost { inflater!.reset() }
             }
         }
+        if !skipPayload && data && !messageCompressed {
+            // Room for the whole frame at once (within the limit): gathered segment by segment, a large message
+            // was copied again every time its buffer grew.
+            let keep = min(
+                UInt64(messageBuffer.count) &+ min(h.length, UInt64(Int32.max)), UInt64(limits.maxMessageBytes))
+            if keep > UInt64(messageBuffer.capacity) { messageBuffer.reserveCapacity(Int(keep)) }
+        }
         if remaining == 0 { endFrame(emit) }
         return true
     }
