@@ -102,11 +102,21 @@ public final class IMDecoder: Sendable {
     let typeSlots: DenseTable<TypeSlot>
     let fromTypeNames: DenseTable<String>
 
-    struct TypeSlot {
-        var info: MessageTypeInfo?
-        var rule: ContentRule?
+    /// A class, so a lookup takes one reference, not one for each string and array inside.
+    final class TypeSlot: Sendable {
+        let info: MessageTypeInfo?
+        let rule: ContentRule?
+        /// The names of an object rule's fields, as bytes (compared with each member's key).
+        let ruleNames: [[UInt8]]?
         /// Whether this table or another gives the type a structured content.
-        var anyRule: Bool
+        let anyRule: Bool
+
+        init(info: MessageTypeInfo?, rule: ContentRule?, anyRule: Bool) {
+            self.info = info
+            self.rule = rule
+            self.ruleNames = rule?.fieldNames
+            self.anyRule = anyRule
+        }
     }
 
     public init(table: MessageTypeTable, others: [MessageTypeTable]) {
@@ -139,6 +149,9 @@ public final class IMDecoder: Sendable {
     /// The fields the decoder reads; all of them are required.
     enum Field: Int, CaseIterable {
         case msgId, fromId, fromType, destId, fromName, imageIconUrl, content, messageType
+
+        /// How many there are (`allCases` makes an array each time it is asked).
+        static let count = 8
 
         var name: String {
             switch self {
@@ -269,14 +282,18 @@ public final class IMDecoder: Sendable {
             _ = s.forEachMember(range, member)
         }
         // Required fields.
-        var missing: [String] = []
-        for field in Field.allCases {
-            if let v = values[field], s.valueKind(at: v.lowerBound) != .null { continue }
-            missing.append(field.name)
+        var present = true
+        for k in 0..<Field.count {
+            if let v = values[Field(rawValue: k)!], s.valueKind(at: v.lowerBound) != .null { continue }
+            present = false
         }
-        if !missing.isEmpty {
+        if !present {
+            let missing = Field.allCases.filter { f in values[f].map { s.valueKind(at: $0.lowerBound) == .null } ?? true
+            }
             m.warnings.append(
-                IMWarning(kind: .imRequiredMissing, message: "missing or null: " + missing.joined(separator: ", ")))
+                IMWarning(
+                    kind: .imRequiredMissing, message: "missing or null: " + missing.map(\.name).joined(separator: ", ")
+                ))
         }
         // Types and values.
         var wrong: [String] = []
@@ -369,7 +386,7 @@ public final class IMDecoder: Sendable {
                             + "but was sent by the \(upstream ? "client" : "server")"))
             }
             if let rule = slot?.rule {
-                if let problem = check(rule, structured, s) {
+                if let problem = check(rule, structured, s, names: slot?.ruleNames) {
                     var warned = false
                     for other in others {
                         if let otherRule = other.contents[type], check(otherRule, structured, s) == nil,
@@ -452,7 +469,7 @@ public final class IMDecoder: Sendable {
         case .object:
             return Structured(range: range, decoded: nil, isObject: true)
         case .string:
-            let bytes = Array((s.decodeString(range) ?? "").utf8)
+            let bytes = s.decodeStringBytes(range) ?? []
             let isObject = bytes.withUnsafeBytes { b in
                 let inner = JSONScanner(b)
                 return inner.kind(at: 0) == .object && inner.isValidDocument()
@@ -463,8 +480,9 @@ public final class IMDecoder: Sendable {
         }
     }
 
-    /// Why `content` (read from the bytes of `s`) breaks `rule`, or nil when it keeps it.
-    func check(_ rule: ContentRule, _ content: Structured?, _ s: JSONScanner) -> String? {
+    /// Why `content` (read from the bytes of `s`) breaks `rule`, or nil when it keeps it. `names`: the rule's
+    /// ``ContentRule/fieldNames``, when the caller has them.
+    func check(_ rule: ContentRule, _ content: Structured?, _ s: JSONScanner, names: [[UInt8]]? = nil) -> String? {
         guard let content else { return "no content" }
         switch rule {
         case .enumeration(let allowed):
@@ -478,34 +496,37 @@ public final class IMDecoder: Sendable {
             return content.withJSON(s) { bytes -> String? in
                 // Valid JSON: a slice of a validated argument, or a string's JSON validated when it was decoded.
                 let inner = JSONScanner(bytes, trusted: true)
-                // The kind of each rule field's member; a repeated key counts as its last value.
-                var kinds = [JSONScanner.Kind?](repeating: nil, count: fields.count)
-                let names = fields.map { Array($0.name.utf8) }
-                _ = inner.forEachMember(0..<bytes.count) { key, value in
-                    let raw = UnsafeRawBufferPointer(rebasing: bytes[(key.lowerBound + 1)..<(key.upperBound - 1)])
-                    let escaped = raw.contains(UInt8(ascii: "\\"))
-                    let decoded = escaped ? inner.decodeString(key).map { Array($0.utf8) } : nil
-                    for (k, name) in names.enumerated() where escaped ? decoded == name : raw.elementsEqual(name) {
-                        kinds[k] = inner.kind(at: value.lowerBound)
+                let names = names ?? rule.fieldNames ?? []
+                // The kind of each rule field's member; a repeated key counts as its last value. Kept on the stack:
+                // this runs for every file, voice and image message.
+                return withUnsafeTemporaryAllocation(of: JSONScanner.Kind?.self, capacity: fields.count) { kinds in
+                    kinds.initialize(repeating: nil)
+                    _ = inner.forEachMember(0..<bytes.count) { key, value in
+                        let raw = UnsafeRawBufferPointer(rebasing: bytes[(key.lowerBound + 1)..<(key.upperBound - 1)])
+                        let escaped = memchr(raw.baseAddress!, 0x5C, raw.count) != nil
+                        let decoded = escaped ? inner.decodeStringBytes(key) : nil
+                        for (k, name) in names.enumerated() where escaped ? decoded == name : raw.elementsEqual(name) {
+                            kinds[k] = inner.valueKind(at: value.lowerBound)
+                        }
                     }
+                    var problems: [String] = []
+                    for (field, kind) in zip(fields, kinds) {
+                        guard let kind else {
+                            problems.append("\(field.name) missing")
+                            continue
+                        }
+                        let ok: Bool
+                        switch field.type {
+                        case "string": ok = kind == .string
+                        case "number": ok = kind == .number
+                        case "boolean": ok = kind == .bool
+                        case "array": ok = kind == .array
+                        default: ok = kind == .object
+                        }
+                        if !ok && kind != .null { problems.append("\(field.name) is not a \(field.type)") }
+                    }
+                    return problems.isEmpty ? nil : problems.joined(separator: "; ")
                 }
-                var problems: [String] = []
-                for (field, kind) in zip(fields, kinds) {
-                    guard let kind else {
-                        problems.append("\(field.name) missing")
-                        continue
-                    }
-                    let ok: Bool
-                    switch field.type {
-                    case "string": ok = kind == .string
-                    case "number": ok = kind == .number
-                    case "boolean": ok = kind == .bool
-                    case "array": ok = kind == .array
-                    default: ok = kind == .object
-                    }
-                    if !ok && kind != .null { problems.append("\(field.name) is not a \(field.type)") }
-                }
-                return problems.isEmpty ? nil : problems.joined(separator: "; ")
             }
         }
     }
@@ -534,5 +555,13 @@ extension IMWarning {
     init(kind: DiagnosticKind, _ message: String) {
         self.kind = kind
         self.message = message
+    }
+}
+
+extension ContentRule {
+    /// The names of an object rule's fields as bytes; nil for other rules.
+    var fieldNames: [[UInt8]]? {
+        guard case .object(let fields) = self else { return nil }
+        return fields.map { Array($0.name.utf8) }
     }
 }

@@ -183,76 +183,106 @@ public struct JSONScanner {
 
     /// Decodes the string value at `range` (with its quotes); nil if it is not a valid string.
     public func decodeString(_ range: Range<Int>) -> String? {
-        let i = skipSpace(range.lowerBound)
-        guard i < bytes.count, bytes[i] == UInt8(ascii: "\""), let end = string(i) else { return nil }
-        let inner = UnsafeRawBufferPointer(rebasing: bytes[(i + 1)..<(end - 1)])
+        guard let inner = stringContents(range) else { return nil }
         guard let base = inner.baseAddress, let first = memchr(base, 0x5C, inner.count) else {
             return String(decoding: inner, as: UTF8.self)
         }
-        // Runs between escapes are copied whole. The result is never longer than the escaped text: an escape of
-        // 2 bytes gives 1, `\uXXXX` (6) at most 3, a surrogate pair (12) 4.
-        return String(unsafeUninitializedCapacity: inner.count) { out in
-            var w = 0
-            var k = 0
-            var next = base.distance(to: UnsafeRawPointer(first))
-            func put(_ b: UInt8) {
-                out[w] = b
-                w += 1
-            }
-            while true {
-                // The run up to the next backslash.
-                if next > k {
-                    UnsafeMutableRawPointer(out.baseAddress! + w).copyMemory(from: base + k, byteCount: next - k)
-                    w += next - k
-                }
-                k = next
-                guard k < inner.count else { break }
-                let e = inner[k + 1]
-                k += 2
-                switch e {
-                case UInt8(ascii: "n"): put(0x0A)
-                case UInt8(ascii: "t"): put(0x09)
-                case UInt8(ascii: "r"): put(0x0D)
-                case UInt8(ascii: "b"): put(0x08)
-                case UInt8(ascii: "f"): put(0x0C)
-                case UInt8(ascii: "u"):
-                    var scalar = hex4(inner, k)
-                    k += 4
-                    if scalar >= 0xD800 && scalar < 0xDC00 && k + 6 <= inner.count && inner[k] == UInt8(ascii: "\\")
-                        && inner[k + 1] == UInt8(ascii: "u")
-                    {
-                        let low = hex4(inner, k + 2)
-                        if low >= 0xDC00 && low < 0xE000 {
-                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                            k += 6
-                        }
-                    }
-                    if scalar >= 0xD800 && scalar < 0xE000 { scalar = 0xFFFD }  // a lone surrogate
-                    switch scalar {
-                    case ..<0x80:
-                        put(UInt8(scalar))
-                    case ..<0x800:
-                        put(0xC0 | UInt8(scalar >> 6))
-                        put(0x80 | UInt8(scalar & 0x3F))
-                    case ..<0x10000:
-                        put(0xE0 | UInt8(scalar >> 12))
-                        put(0x80 | UInt8(scalar >> 6 & 0x3F))
-                        put(0x80 | UInt8(scalar & 0x3F))
-                    default:
-                        put(0xF0 | UInt8(scalar >> 18))
-                        put(0x80 | UInt8(scalar >> 12 & 0x3F))
-                        put(0x80 | UInt8(scalar >> 6 & 0x3F))
-                        put(0x80 | UInt8(scalar & 0x3F))
-                    }
-                default: put(e)
-                }
-                next =
-                    k < inner.count
-                    ? memchr(base + k, 0x5C, inner.count - k).map { base.distance(to: UnsafeRawPointer($0)) }
-                        ?? inner.count : inner.count
-            }
-            return w
+        return String(unsafeUninitializedCapacity: inner.count) {
+            unescape(inner, firstEscape: base.distance(to: UnsafeRawPointer(first)), into: $0.baseAddress!)
         }
+    }
+
+    /// The same, as its UTF-8 bytes (no String made on the way).
+    public func decodeStringBytes(_ range: Range<Int>) -> [UInt8]? {
+        guard let inner = stringContents(range) else { return nil }
+        guard let base = inner.baseAddress else { return [] }
+        let first = memchr(base, 0x5C, inner.count).map { base.distance(to: UnsafeRawPointer($0)) } ?? inner.count
+        return [UInt8](unsafeUninitializedCapacity: inner.count) { out, count in
+            count = unescape(inner, firstEscape: first, into: out.baseAddress!)
+        }
+    }
+
+    /// The characters between the quotes of the string at `range`; nil if it is not a valid string.
+    func stringContents(_ range: Range<Int>) -> UnsafeRawBufferPointer? {
+        let i = skipSpace(range.lowerBound)
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "\""), let end = string(i) else { return nil }
+        return UnsafeRawBufferPointer(rebasing: bytes[(i + 1)..<(end - 1)])
+    }
+
+    /// Writes the characters of a valid JSON string (`inner`, between its quotes) with their escapes undone to
+    /// `out` (room for `inner.count` bytes); the number of bytes written. `firstEscape` is where the first
+    /// backslash is (`inner.count` when there is none).
+    ///
+    /// Runs without a backslash are copied eight bytes at a time (contents that are JSON text sent as a string have
+    /// an escaped quote every few bytes: a search and a copy per run cost more). The result is never longer than the
+    /// escaped text: an escape of 2 bytes gives 1, `\uXXXX` (6) at most 3, a surrogate pair (12) 4; so a word
+    /// written where the output is behind the input stays within `inner.count`.
+    func unescape(_ inner: UnsafeRawBufferPointer, firstEscape: Int, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        guard let base = inner.baseAddress else { return 0 }
+        let n = inner.count
+        UnsafeMutableRawPointer(out).copyMemory(from: base, byteCount: firstEscape)
+        var w = firstEscape
+        var k = firstEscape
+        func put(_ b: UInt8) {
+            out[w] = b
+            w += 1
+        }
+        while k < n {
+            if inner[k] != UInt8(ascii: "\\") {
+                if k + 8 <= n {
+                    let word = base.loadUnaligned(fromByteOffset: k, as: UInt64.self)
+                    UnsafeMutableRawPointer(out + w).storeBytes(of: word, as: UInt64.self)
+                    let hits = WordBytes.equal(UInt64(littleEndian: word), 0x5C)
+                    let run = hits == 0 ? 8 : hits.trailingZeroBitCount >> 3
+                    w += run
+                    k += run
+                } else {
+                    put(inner[k])
+                    k += 1
+                }
+                continue
+            }
+            let e = inner[k + 1]
+            k += 2
+            switch e {
+            case UInt8(ascii: "n"): put(0x0A)
+            case UInt8(ascii: "t"): put(0x09)
+            case UInt8(ascii: "r"): put(0x0D)
+            case UInt8(ascii: "b"): put(0x08)
+            case UInt8(ascii: "f"): put(0x0C)
+            case UInt8(ascii: "u"):
+                var scalar = hex4(inner, k)
+                k += 4
+                if scalar >= 0xD800 && scalar < 0xDC00 && k + 6 <= n && inner[k] == UInt8(ascii: "\\")
+                    && inner[k + 1] == UInt8(ascii: "u")
+                {
+                    let low = hex4(inner, k + 2)
+                    if low >= 0xDC00 && low < 0xE000 {
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        k += 6
+                    }
+                }
+                if scalar >= 0xD800 && scalar < 0xE000 { scalar = 0xFFFD }  // a lone surrogate
+                switch scalar {
+                case ..<0x80:
+                    put(UInt8(scalar))
+                case ..<0x800:
+                    put(0xC0 | UInt8(scalar >> 6))
+                    put(0x80 | UInt8(scalar & 0x3F))
+                case ..<0x10000:
+                    put(0xE0 | UInt8(scalar >> 12))
+                    put(0x80 | UInt8(scalar >> 6 & 0x3F))
+                    put(0x80 | UInt8(scalar & 0x3F))
+                default:
+                    put(0xF0 | UInt8(scalar >> 18))
+                    put(0x80 | UInt8(scalar >> 12 & 0x3F))
+                    put(0x80 | UInt8(scalar >> 6 & 0x3F))
+                    put(0x80 | UInt8(scalar & 0x3F))
+                }
+            default: put(e)
+            }
+        }
+        return w
     }
 
     /// The number at `range` as a Double, if it is a number.
@@ -270,6 +300,16 @@ public struct JSONScanner {
         if negative { i += 1 }
         guard i < range.upperBound else { return nil }
         var magnitude: UInt64 = 0
+        if range.upperBound - i <= 18 {
+            // Up to 18 digits cannot overflow: no checks (most numbers: types, times, sizes).
+            while i < range.upperBound {
+                let digit = bytes[i] &- UInt8(ascii: "0")
+                guard digit < 10 else { return nil }  // a fraction or an exponent
+                magnitude = magnitude &* 10 &+ UInt64(digit)
+                i += 1
+            }
+            return negative ? -Int64(magnitude) : Int64(magnitude)
+        }
         while i < range.upperBound {
             let digit = bytes[i] &- UInt8(ascii: "0")
             guard digit < 10 else { return nil }  // a fraction or an exponent
@@ -365,8 +405,23 @@ public struct JSONScanner {
 
     /// A string starting at the quote at `i`: control characters and bad escapes are invalid; the bytes inside
     /// are checked for UTF-8 by the layer that reads the message.
-    @usableFromInline func string(_ i: Int) -> Int? {
-        var k = i + 1
+    ///
+    /// Keys and short values end within the eight bytes after the quote: that case is tested in a word where the
+    /// string starts (inlined: a call cost more than the test), the rest goes on in ``longString(_:from:)``.
+    @inline(__always) @usableFromInline func string(_ i: Int) -> Int? {
+        let k = i + 1
+        guard k + 8 <= bytes.count, let base = bytes.baseAddress else { return longString(i, from: k) }
+        let w = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: k, as: UInt64.self))
+        let flags = WordBytes.equal(w, 0x22) | WordBytes.equal(w, 0x5C) | WordBytes.below(w, 0x20)
+        if flags == 0 { return longString(i, from: k + 8) }
+        let at = k + flags.trailingZeroBitCount >> 3
+        return bytes[at] == UInt8(ascii: "\"") ? at + 1 : longString(i, from: k)
+    }
+
+    /// The same, from `from` (the bytes between the quote at `i` and `from` hold no quote, backslash or control
+    /// character).
+    @usableFromInline func longString(_ i: Int, from: Int) -> Int? {
+        var k = from
         let n = bytes.count
         guard let base = bytes.baseAddress else { return nil }
         if trusted {

@@ -5,8 +5,14 @@ import Testing
 
 /// `JSONScanner.decodeString`: escapes undone, runs between them copied whole.
 @Suite struct DecodeStringTests {
+    /// The decoded string; `decodeStringBytes` must give its bytes.
     static func decoded(_ json: String, trusted: Bool) -> String? {
-        Array(json.utf8).withUnsafeBytes { JSONScanner($0, trusted: trusted).decodeString(0..<$0.count) }
+        Array(json.utf8).withUnsafeBytes { bytes in
+            let scanner = JSONScanner(bytes, trusted: trusted)
+            let string = scanner.decodeString(0..<bytes.count)
+            #expect(scanner.decodeStringBytes(0..<bytes.count) == string.map { Array($0.utf8) }, "\(json)")
+            return string
+        }
     }
 
     /// Cases Foundation cannot be the oracle for (lone surrogates) and edges of the copying.
@@ -52,7 +58,8 @@ import Testing
     @Test(arguments: [
         "0", "-0", "7", "-7", "16", "1790000000240", "9223372036854775807", "-9223372036854775808",
         "9223372036854775808", "-9223372036854775809", "18446744073709551616", "99999999999999999999",
-        "1.5", "1e3", "-1E+2", "0.0", "-", "123456789012345678",
+        "1.5", "1e3", "-1E+2", "0.0", "-", "123456789012345678", "-123456789012345678", "999999999999999999",
+        "-999999999999999999", "1234567890123456789", "12345678901234567.8", "00012", "1-2",
     ])
     func againstInt64(text: String) {
         let decoded = Array(text.utf8).withUnsafeBytes { JSONScanner($0, trusted: true).decodeInteger(0..<$0.count) }
