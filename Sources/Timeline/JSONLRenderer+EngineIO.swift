@@ -65,8 +65,12 @@ extension JSONLRenderer {
         writeEngineIOHead(transport, sid, version, type: "message")
         out.append("\"},\"sio\":{\"type\":\"" as StaticString)
         out.append(p.type.staticName)
-        out.append("\",\"nsp\":" as StaticString)
-        out.appendJSONString(p.namespace)
+        if p.namespace == "/" {
+            out.append("\",\"nsp\":\"/\"" as StaticString)
+        } else {
+            out.append("\",\"nsp\":" as StaticString)
+            out.appendJSONString(p.namespace)
+        }
         if let id = p.ackId {
             out.append(",\"ackId\":" as StaticString)
             out.append(int: id)
@@ -83,9 +87,12 @@ extension JSONLRenderer {
                     out.appendJSONString(name)
                 }
                 out.append(",\"args\":[" as StaticString)
-                for (i, arg) in p.arguments.enumerated() {
-                    if i > 0 { out.append(byte: UInt8(ascii: ",")) }
-                    writeValue(scanner, arg, m.attachments, valid: m.validUTF8)
+                if let elements = p.elements {
+                    let first = p.type.isEvent ? 1 : 0  // `arguments`, without making a slice
+                    for k in first..<max(first, elements.count) {
+                        if k > first { out.append(byte: UInt8(ascii: ",")) }
+                        writeValue(scanner, elements[k], m.attachments, valid: m.validUTF8)
+                    }
                 }
                 out.append(byte: UInt8(ascii: "]"))
             } else {
@@ -175,15 +182,16 @@ extension JSONLRenderer {
     /// `"typeName":…,"description":…,"direction":…` of a messageType, rendered once per type and copied after.
     func appendTypeInfo(_ info: MessageTypeInfo) {
         let t = info.messageType
-        if t >= 0 && t < typeInfoJSON.count, let bytes = typeInfoJSON[t], bytes.info == info {
-            bytes.json.withUnsafeBytes { out.append($0) }
+        if t >= 0 && t < typeInfoJSON.count, let cached = typeInfoJSON[t], cached.info == info {
+            cached.json.withUnsafeBytes { out.append($0) }
             return
         }
         let start = out.count
         out.appendTypeInfoFields(info)
         if t >= 0 && t < 4096 {
             if typeInfoJSON.count <= t { typeInfoJSON += Array(repeating: nil, count: t + 1 - typeInfoJSON.count) }
-            typeInfoJSON[t] = (info, Array(UnsafeBufferPointer(start: out.base + start, count: out.count - start)))
+            typeInfoJSON[t] = TypeInfoJSON(
+                info: info, json: Array(UnsafeBufferPointer(start: out.base + start, count: out.count - start)))
         }
     }
 

@@ -10,7 +10,7 @@ public final class JSONLRenderer: RecordSink {
     let array: Bool
     var first = true
     /// The rendered type information of each messageType seen (below 4096), by number.
-    var typeInfoJSON: [(info: MessageTypeInfo, json: [UInt8])?] = []
+    var typeInfoJSON: [TypeInfoJSON?] = []
 
     public init(out: OutputBuffer, array: Bool = false) {
         self.out = out
@@ -184,5 +184,17 @@ public final class JSONLRenderer: RecordSink {
         } else {
             out.appendJSONString(String(decoding: bytes, as: UTF8.self))
         }
+    }
+}
+
+/// A messageType's `typeName`, `description` and `direction` fields as rendered, for the type info they render. A
+/// class: looking one up takes one reference, not one for each of the strings and the array.
+final class TypeInfoJSON {
+    let info: MessageTypeInfo
+    let json: [UInt8]
+
+    init(info: MessageTypeInfo, json: [UInt8]) {
+        self.info = info
+        self.json = json
     }
 }

@@ -12,30 +12,42 @@ extension OutputBuffer {
     /// Appends UTF-8 bytes as a JSON string literal. Invalid UTF-8 is not repaired here; callers that pass
     /// bytes from the wire validate first.
     public func appendJSONString(utf8: UnsafeRawBufferPointer) {
+        guard let base = utf8.baseAddress else {
+            append("\"\"" as StaticString)
+            return
+        }
+        let n = utf8.count
+        var i = firstJSONStringSpecial(base, from: 0, end: n)
+        if i == n {
+            // Nothing to escape (ids, names, most text): quotes and bytes written with one check for room.
+            let p = reserve(n + 2)
+            p[0] = UInt8(ascii: "\"")
+            UnsafeMutableRawPointer(p + 1).copyMemory(from: base, byteCount: n)
+            p[n + 1] = UInt8(ascii: "\"")
+            commit(n + 2)
+            return
+        }
         append(byte: UInt8(ascii: "\""))
-        if let base = utf8.baseAddress {
-            let n = utf8.count
-            var runStart = 0
-            while runStart < n {
-                // Copy the run up to the next byte that needs escaping, found sixteen bytes at a time.
-                let i = firstJSONStringSpecial(base, from: runStart, end: n)
-                append(UnsafeRawBufferPointer(start: base + runStart, count: i - runStart))
-                guard i < n else { break }
-                runStart = i + 1
-                let c = utf8[i]
-                switch c {
-                case UInt8(ascii: "\""): append("\\\"" as StaticString)
-                case UInt8(ascii: "\\"): append("\\\\" as StaticString)
-                case 0x0A: append("\\n" as StaticString)
-                case 0x0D: append("\\r" as StaticString)
-                case 0x09: append("\\t" as StaticString)
-                default:
-                    let hex: StaticString = "0123456789abcdef"
-                    append("\\u00" as StaticString)
-                    append(byte: hex.utf8Start[Int(c >> 4)])
-                    append(byte: hex.utf8Start[Int(c & 0x0f)])
-                }
+        var runStart = 0
+        while true {
+            // The run up to the byte that needs escaping (found sixteen bytes at a time), then its escape.
+            append(UnsafeRawBufferPointer(start: base + runStart, count: i - runStart))
+            guard i < n else { break }
+            runStart = i + 1
+            let c = utf8[i]
+            switch c {
+            case UInt8(ascii: "\""): append("\\\"" as StaticString)
+            case UInt8(ascii: "\\"): append("\\\\" as StaticString)
+            case 0x0A: append("\\n" as StaticString)
+            case 0x0D: append("\\r" as StaticString)
+            case 0x09: append("\\t" as StaticString)
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                append("\\u00" as StaticString)
+                append(byte: hex.utf8Start[Int(c >> 4)])
+                append(byte: hex.utf8Start[Int(c & 0x0f)])
             }
+            i = firstJSONStringSpecial(base, from: runStart, end: n)
         }
         append(byte: UInt8(ascii: "\""))
     }

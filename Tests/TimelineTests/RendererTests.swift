@@ -13,11 +13,23 @@ import Timeline
         ("line\nfeed\ttab\r", "\"line\\nfeed\\ttab\\r\""),
         ("\u{01}\u{1f}", "\"\\u0001\\u001f\""),
         ("中文 ✓", "\"中文 ✓\""),
+        ("", "\"\""),
     ])
     func jsonStrings(input: String, expected: String) {
         let out = OutputBuffer(fd: -1)
         out.appendJSONString(input)
         #expect(String(decoding: out.bytes, as: UTF8.self) == expected)
+    }
+
+    /// Strings with nothing to escape are written in one piece: every length, into a buffer that must grow.
+    @Test func jsonStringsWithoutEscapes() {
+        for length in 0..<80 {
+            let text = String(repeating: "é", count: length / 2) + String(repeating: "a", count: length - length / 2)
+            let out = OutputBuffer(fd: -1, threshold: 4)
+            out.append(byte: UInt8(ascii: "x"))
+            out.appendJSONString(text)
+            #expect(String(decoding: out.bytes, as: UTF8.self) == "x\"" + text + "\"")
+        }
     }
 
     /// Every byte that needs escaping, at every position of the scan (the first word tested in Swift, then 32- or
