@@ -384,7 +384,15 @@ public struct JSONScanner {
             k = skipSpace(keyEnd)
             guard k < bytes.count, bytes[k] == UInt8(ascii: ":") else { return nil }
             let start = skipSpace(k + 1)
-            guard let end = value(start, depth: depth + 1) else { return nil }
+            // Strings and numbers, the most common values, without the call through `value` (which also holds
+            // scalars to the depth limit).
+            let end: Int?
+            switch start < bytes.count && depth < maxDepth ? bytes[start] : 0 {
+            case UInt8(ascii: "\""): end = string(start)
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"): end = number(start)
+            default: end = value(start, depth: depth + 1)
+            }
+            guard let end else { return nil }
             member(key, start..<end)
             k = skipSpace(end)
             guard k < bytes.count else { return nil }
