@@ -13,13 +13,6 @@ public struct JSONMember: Equatable, Sendable {
         self.key = key
         self.value = value
     }
-
-    /// The member with both ranges moved by `delta`.
-    public func shifted(by delta: Int) -> JSONMember {
-        JSONMember(
-            key: (key.lowerBound + delta)..<(key.upperBound + delta),
-            value: (value.lowerBound + delta)..<(value.upperBound + delta))
-    }
 }
 
 /// A validating JSON scanner (RFC 8259) that works on bytes in place: it finds where values begin and end,
@@ -69,7 +62,7 @@ public struct JSONScanner {
 
     /// The kind of value whose first byte is at `i` (no whitespace before it: where the ranges this scanner gives
     /// start).
-    @inlinable
+    @inlinable @inline(__always)
     public func valueKind(at i: Int) -> Kind {
         guard i < bytes.count else { return .invalid }
         switch bytes[i] {
@@ -97,7 +90,8 @@ public struct JSONScanner {
     }
 
     /// `array(at:)`, also listing the members of element `index` when it is an object (in the same validating
-    /// pass, so a reader of that object need not walk it again).
+    /// pass, so a reader of that object need not walk it again), with ranges counted from that element's start
+    /// (where a reader of the element alone has them).
     public func array(at start: Int, membersOf index: Int, into members: inout [JSONMember]) -> (
         elements: [Range<Int>], end: Int
     )? {
@@ -121,7 +115,13 @@ public struct JSONScanner {
         while true {
             let end: Int?
             if out.count - first == index && i < bytes.count && bytes[i] == UInt8(ascii: "{") {
-                end = objectEnd(i, depth: 1) { members.append(JSONMember(key: $0, value: $1)) }
+                let origin = i
+                end = objectEnd(i, depth: 1) { key, value in
+                    members.append(
+                        JSONMember(
+                            key: (key.lowerBound - origin)..<(key.upperBound - origin),
+                            value: (value.lowerBound - origin)..<(value.upperBound - origin)))
+                }
             } else {
                 end = value(i, depth: 1)
             }

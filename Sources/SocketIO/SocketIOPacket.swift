@@ -132,9 +132,7 @@ public struct SocketIOPacket: Sendable, Equatable {
                 elements = list
                 end = arrayEnd
                 if type.isEvent && list.count > 1 && text[list[1].lowerBound] == UInt8(ascii: "{") {
-                    let start = list[1].lowerBound
-                    for k in scratch.members.indices { scratch.members[k] = scratch.members[k].shifted(by: -start) }
-                    argumentMembers = scratch.members
+                    argumentMembers = scratch.members  // counted from the argument's start
                 }
             } else {
                 end = scanner.valueEnd(from: i)

@@ -200,27 +200,31 @@ extension ConnectionDecoder {
         _ packet: EngineIOPacket, _ dir: Direction, _ transport: Transport, _ session: EngineIOSession, _ version: Int,
         _ validUTF8: Bool?, at ctx: PacketContext
     ) {
-        // A local function, not a closure held in a constant: that closure's context was allocated for every
+        // Local functions, not closures held in constants: such a closure's context was allocated for every
         // message.
-        func emit(_ event: SocketIOEvent) {
-            switch event {
-            case .message(let message):
-                // Handed over in parts: a Record holding them was copied, counted and destroyed for every message.
-                var im: IMMessage? = nil
-                if let decoder = self.im { Self.imMessage(decoder, message, upstream: dir == .c2s, into: &im) }
-                emitter.imWarnings += im?.warnings.count ?? 0
-                emitter.emitSIO(
-                    RecordPlace(ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir), transport, sid: session.sid,
-                    version: version, message: message, im: im)
-            case .problem(let kind, let text):
-                emitter.diagnostic(Diagnostic(kind, text, ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
-            }
+        func message(_ message: SocketIOMessage) {
+            // Handed over in parts: a Record holding them was copied, counted and destroyed for every message.
+            var im: IMMessage? = nil
+            if let decoder = self.im { Self.imMessage(decoder, message, upstream: dir == .c2s, into: &im) }
+            emitter.imWarnings += im?.warnings.count ?? 0
+            emitter.emitSIO(
+                RecordPlace(ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir), transport, sid: session.sid,
+                version: version, message: message, im: im)
+        }
+        func problem(_ kind: DiagnosticKind, _ text: String) {
+            emitter.diagnostic(Diagnostic(kind, text, ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
         }
         if packet.binary {
-            session.sio.binary(packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, emit)
+            session.sio.binary(packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts) { event in
+                switch event {
+                case .message(let m): message(m)
+                case .problem(let kind, let text): problem(kind, text)
+                }
+            }
         } else {
             session.sio.text(
-                packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, validUTF8: validUTF8, emit)
+                packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, validUTF8: validUTF8,
+                message: message, problem: problem)
         }
     }
 
