@@ -29,7 +29,8 @@ public final class JSONLRenderer: RecordSink {
         im: IMMessage?
     ) {
         startRecord()
-        writeHead("sio", ts: place.ts, frame: place.frame, conn: place.conn, dir: place.dir)
+        out.append("{\"kind\":\"sio\"" as StaticString)
+        writePlace(ts: place.ts, frame: place.frame, conn: place.conn, dir: place.dir)
         writeSIO(transport, sid: sid, version: version, message: message, im: im, ts: place.ts)
         out.append(byte: UInt8(ascii: "}"))
         endRecord()
@@ -59,6 +60,12 @@ public final class JSONLRenderer: RecordSink {
         out.append("{\"kind\":\"" as StaticString)
         out.append(kind)
         out.append(byte: UInt8(ascii: "\""))
+        writePlace(ts: ts, frame: frame, conn: conn, dir: dir)
+    }
+
+    /// The keys after `kind` that say where a record comes from.
+    @inline(__always)
+    func writePlace(ts: Timestamp?, frame: UInt64?, conn: Int?, dir: Direction?) {
         if let ts {
             out.append(",\"ts\":" as StaticString)
             out.appendTimestamp(ts)

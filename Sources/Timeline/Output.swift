@@ -78,8 +78,10 @@ public final class OutputBuffer {
 
     @inline(__always)
     public func append(_ s: String) {
-        var s = s
-        s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+        if s.utf8.withContiguousStorageIfAvailable({ append(UnsafeRawBufferPointer($0)) }) == nil {
+            var s = s
+            s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+        }
     }
 
     @inline(__always)
