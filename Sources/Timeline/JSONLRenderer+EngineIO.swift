@@ -140,13 +140,21 @@ extension JSONLRenderer {
         }
         func text(_ k: StaticString, _ value: IMText?) {
             guard let value else { return }
-            key(k)
             if case .bytes(let r) = value, valid {
-                // The characters of a JSON string without escapes, or a number: as they stand, quoted.
-                out.append(byte: UInt8(ascii: "\""))
-                out.append(UnsafeRawBufferPointer(rebasing: argument[r]))
-                out.append(byte: UInt8(ascii: "\""))
+                // The characters of a JSON string without escapes, or a number: as they stand, quoted, written with
+                // the key in one piece.
+                let skip = first ? 1 : 0
+                let keyCount = k.utf8CodeUnitCount - skip
+                let p = out.reserve(keyCount + r.count + 2)
+                UnsafeMutableRawPointer(p).copyMemory(from: k.utf8Start + skip, byteCount: keyCount)
+                p[keyCount] = UInt8(ascii: "\"")
+                UnsafeMutableRawPointer(p + keyCount + 1).copyMemory(
+                    from: argument.baseAddress! + r.lowerBound, byteCount: r.count)
+                p[keyCount + 1 + r.count] = UInt8(ascii: "\"")
+                out.commit(keyCount + r.count + 2)
+                first = false
             } else {
+                key(k)
                 out.appendJSONString(value.string(in: argument))
             }
         }

@@ -1,5 +1,7 @@
 import CByteScan
 import Capture
+import Foundation
+import IMProtocol
 import ImscopeCore
 import JSONScan
 import SocketIO
@@ -243,6 +245,45 @@ import Timeline
             #expect(line.contains("\"args\":[\(args)]"), "\(line)")
             #expect(
                 line.unicodeScalars.filter { $0 == "\n" || $0 == "\r" }.count == 1 && line.hasSuffix("\n"), "\(line)")
+        }
+    }
+
+    /// The `im` object of a `sio` record, whichever field comes first (a text field written with its key in one
+    /// piece must not keep the comma when it is the first), with text fields as sent, escaped or numbers.
+    @Test(arguments: [
+        (
+            #"{"messageType":2,"msgId":"m1","fromId":"u1","content":"hi"}"#,
+            ["messageType", "typeName", "msgId", "fromId"]
+        ),
+        (#"{"msgId":"m1","fromId":"u1","destId":"u2"}"#, ["msgId", "fromId", "destId"]),
+        (#"{"msgId":"m\"1","fromId":17,"destId":"ué2"}"#, ["msgId", "fromId", "destId"]),
+        (#"{"fromId":"u1","fromType":1}"#, ["fromId", "fromType", "fromTypeName"]),
+        (#"{"content":{"a":1}}"#, ["warnings"]),
+    ])
+    func imObjectStartsWithAnyField(argument: String, keys: [String]) throws {
+        let decoder = IMDecoder(
+            table: try MessageTypeTable.builtin("v2"), others: [try MessageTypeTable.builtin("v1")])
+        let out = OutputBuffer(fd: -1)
+        let renderer = JSONLRenderer(out: out)
+        let text = "2[\"chat\"," + argument + "]"
+        Array(text.utf8).withUnsafeBytes { raw in
+            SocketIOSession().text(raw, fromClient: true, frame: 1, ts: Timestamp(nanoseconds: 0), validUTF8: true) {
+                event in
+                guard case .message(let message) = event, let elements = message.packet.elements else { return }
+                let im = decoder.decode(
+                    UnsafeRawBufferPointer(rebasing: raw[elements[1]]), upstream: true,
+                    members: message.packet.argumentMembers)
+                renderer.emitSIO(
+                    RecordPlace(ts: Timestamp(nanoseconds: 0), frame: 1, conn: 1, dir: .c2s), .websocket, sid: nil,
+                    version: 4, message: message, im: im)
+            }
+        }
+        let record = try JSONSerialization.jsonObject(with: Data(out.bytes)) as? [String: Any]
+        let im = try #require(record?["im"] as? [String: Any], "\(String(decoding: out.bytes, as: UTF8.self))")
+        for key in keys { #expect(im[key] != nil, "\(key) in \(im)") }
+        let sent = try JSONSerialization.jsonObject(with: Data(argument.utf8)) as? [String: Any] ?? [:]
+        for key in ["msgId", "fromId", "destId"] where sent[key] != nil {
+            #expect("\(im[key]!)" == "\(sent[key]!)", "\(key)")
         }
     }
 
