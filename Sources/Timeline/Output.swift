@@ -92,13 +92,17 @@ public final class OutputBuffer {
     }
 
     /// Appends a decimal integer without going through String.
+    @inline(__always)
     public func append(int value: some BinaryInteger) {
-        var v = Int64(value)
-        if v < 0 {
-            append(byte: UInt8(ascii: "-"))
-            v = -v
+        let v = Int64(value)
+        if v >= 0 && v < 10 && count < capacity {
+            // One digit (versions, types, small ids: half of the numbers written), without a call.
+            base[count] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v)
+            count += 1
+            return
         }
-        appendDigits(UInt64(v), minWidth: 1)
+        if v < 0 { append(byte: UInt8(ascii: "-")) }
+        appendDigits(v.magnitude, minWidth: 1)  // the magnitude: -Int64.min does not fit (a messageType can be it)
     }
 
     /// Appends `value` in decimal, left-padded with zeros to `minWidth` digits.

@@ -23,6 +23,19 @@ import Timeline
         #expect(String(decoding: out.bytes, as: UTF8.self) == expected)
     }
 
+    /// Integers as decimal text, at the edges of the one-digit path and of 64 bits (a messageType can be any of them).
+    @Test func integers() {
+        let values: [Int64] = [
+            .min, .min + 1, -100, -10, -9, -1, 0, 1, 9, 10, 99, 100, 12_345, 1_790_000_000_373, .max,
+        ]
+        for value in values {
+            let out = OutputBuffer(fd: -1, threshold: 4)
+            out.append(byte: UInt8(ascii: "x"))
+            out.append(int: value)
+            #expect(String(decoding: out.bytes, as: UTF8.self) == "x\(value)")
+        }
+    }
+
     /// Strings with nothing to escape are written in one piece: every length, into a buffer that must grow.
     @Test func jsonStringsWithoutEscapes() {
         for length in 0..<80 {
@@ -259,6 +272,7 @@ import Timeline
         (#"{"msgId":"m\"1","fromId":17,"destId":"ué2"}"#, ["msgId", "fromId", "destId"]),
         (#"{"fromId":"u1","fromType":1}"#, ["fromId", "fromType", "fromTypeName"]),
         (#"{"content":{"a":1}}"#, ["warnings"]),
+        (#"{"messageType":-9223372036854775808,"fromType":-1}"#, ["messageType", "fromType"]),
     ])
     func imObjectStartsWithAnyField(argument: String, keys: [String]) throws {
         let decoder = IMDecoder(
