@@ -209,7 +209,7 @@ extension ConnectionDecoder {
             emitter.imWarnings += im?.warnings.count ?? 0
             emitter.emitSIO(
                 RecordPlace(ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir), transport, sid: session.sid,
-                version: version, message: message, im: im)
+                version: version, message: message, im: im, head: session.head)
         }
         func problem(_ kind: DiagnosticKind, _ text: String) {
             emitter.diagnostic(Diagnostic(kind, text, ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))

@@ -38,17 +38,18 @@ final class Emitter {
         }
     }
 
-    /// A `sio` record in parts (see ``RecordSink/emitSIO(_:_:sid:version:message:im:)``).
+    /// A `sio` record in parts (see ``RecordSink/emitSIO(_:_:sid:version:message:im:head:)``).
     @inline(__always)
     func emitSIO(
         _ place: RecordPlace, _ transport: Transport, sid: String?, version: Int, message: SocketIOMessage,
-        im: IMMessage?
+        im: IMMessage?, head: RenderedHead?
     ) {
         if let keyed {
             keyed.emitSIO(
-                place, transport, sid: sid, version: version, message: message, im: im, key: nextKey(conn: place.conn))
+                place, transport, sid: sid, version: version, message: message, im: im, head: head,
+                key: nextKey(conn: place.conn))
         } else {
-            records.emitSIO(place, transport, sid: sid, version: version, message: message, im: im)
+            records.emitSIO(place, transport, sid: sid, version: version, message: message, im: im, head: head)
         }
     }
 

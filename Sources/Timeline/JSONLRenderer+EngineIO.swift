@@ -59,11 +59,22 @@ extension JSONLRenderer {
 
     func writeSIO(
         _ transport: Transport, sid: String?, version: Int, message m: SocketIOMessage, im: IMMessage?,
-        ts: Timestamp?
+        ts: Timestamp?, head: RenderedHead? = nil
     ) {
         let p = m.packet
-        writeEngineIOHead(transport, sid, version, type: "message")
-        out.append("\"},\"sio\":{\"type\":\"" as StaticString)
+        if let head, head.holds(transport, version, sid) {
+            head.bytes.withUnsafeBytes { out.append($0) }
+        } else {
+            let start = out.count
+            writeEngineIOHead(transport, sid, version, type: "message")
+            out.append("\"},\"sio\":{\"type\":\"" as StaticString)
+            if let head {
+                head.transport = transport
+                head.version = version
+                head.sid = sid
+                head.bytes = Array(UnsafeBufferPointer(start: out.base + start, count: out.count - start))
+            }
+        }
         out.append(p.type.staticName)
         if p.namespace == "/" {
             out.append("\",\"nsp\":\"/\"" as StaticString)

@@ -26,12 +26,12 @@ public final class JSONLRenderer: RecordSink {
 
     public func emitSIO(
         _ place: RecordPlace, _ transport: Transport, sid: String?, version: Int, message: SocketIOMessage,
-        im: IMMessage?
+        im: IMMessage?, head: RenderedHead?
     ) {
         startRecord()
         out.append("{\"kind\":\"sio\"" as StaticString)
         writePlace(ts: place.ts, frame: place.frame, conn: place.conn, dir: place.dir)
-        writeSIO(transport, sid: sid, version: version, message: message, im: im, ts: place.ts)
+        writeSIO(transport, sid: sid, version: version, message: message, im: im, ts: place.ts, head: head)
         out.append(byte: UInt8(ascii: "}"))
         endRecord()
     }

@@ -52,7 +52,7 @@ protocol KeyedRecordSink: AnyObject {
     func emit(_ record: Record, key: MergeKey)
     func emitSIO(
         _ place: RecordPlace, _ transport: Transport, sid: String?, version: Int, message: SocketIOMessage,
-        im: IMMessage?, key: MergeKey)
+        im: IMMessage?, head: RenderedHead?, key: MergeKey)
 }
 
 /// A shard's output on its way to the merger: rendered records and, for each, its key and where it ends.
@@ -118,9 +118,9 @@ final class ShardCollector: KeyedRecordSink {
 
     func emitSIO(
         _ place: RecordPlace, _ transport: Transport, sid: String?, version: Int, message: SocketIOMessage,
-        im: IMMessage?, key: MergeKey
+        im: IMMessage?, head: RenderedHead?, key: MergeKey
     ) {
-        renderer.emitSIO(place, transport, sid: sid, version: version, message: message, im: im)
+        renderer.emitSIO(place, transport, sid: sid, version: version, message: message, im: im, head: head)
         chunk.keys.append(key)
         chunk.ends.append(out.count)
     }

@@ -23,6 +23,35 @@ import Timeline
         #expect(String(decoding: out.bytes, as: UTF8.self) == expected)
     }
 
+    /// A session's rendered head is used again only while transport, version and sid stay the same: the records
+    /// equal those rendered without one, as the three change in turn.
+    @Test func renderedHeadFollowsTheSession() {
+        let changes: [(Transport, Int, String?)] = [
+            (.websocket, 4, "abc"), (.websocket, 4, "abc"), (.websocket, 3, "abc"), (.polling, 3, "abc"),
+            (.polling, 3, nil), (.polling, 3, "x\"y"), (.polling, 3, "x\"y"), (.websocket, 4, "abc"),
+        ]
+        func render(_ head: RenderedHead?) -> String {
+            let out = OutputBuffer(fd: -1)
+            let renderer = JSONLRenderer(out: out)
+            Array("2[\"chat\",{}]".utf8).withUnsafeBytes { raw in
+                SocketIOSession().text(raw, fromClient: true, frame: 1, ts: Timestamp(nanoseconds: 0), validUTF8: true)
+                {
+                    event in
+                    guard case .message(let message) = event else { return }
+                    for (transport, version, sid) in changes {
+                        renderer.emitSIO(
+                            RecordPlace(ts: Timestamp(nanoseconds: 0), frame: 1, conn: 1, dir: .c2s), transport,
+                            sid: sid, version: version, message: message, im: nil, head: head)
+                    }
+                }
+            }
+            return String(decoding: out.bytes, as: UTF8.self)
+        }
+        let plain = render(nil)
+        #expect(render(RenderedHead()) == plain)
+        #expect(plain.contains("\"sid\":\"x\\\"y\""), "\(plain)")
+    }
+
     /// Integers as decimal text, at the edges of the one-digit path and of 64 bits (a messageType can be any of them).
     @Test func integers() {
         let values: [Int64] = [
@@ -250,7 +279,7 @@ import Timeline
                     guard case .message(let message) = event else { return }
                     renderer.emitSIO(
                         RecordPlace(ts: Timestamp(nanoseconds: 0), frame: 1, conn: 1, dir: .c2s), .websocket, sid: nil,
-                        version: 4, message: message, im: nil)
+                        version: 4, message: message, im: nil, head: nil)
                 }
             }
             let line = String(decoding: out.bytes, as: UTF8.self)
@@ -289,7 +318,7 @@ import Timeline
                     members: message.packet.argumentMembers)
                 renderer.emitSIO(
                     RecordPlace(ts: Timestamp(nanoseconds: 0), frame: 1, conn: 1, dir: .c2s), .websocket, sid: nil,
-                    version: 4, message: message, im: im)
+                    version: 4, message: message, im: im, head: nil)
             }
         }
         let record = try JSONSerialization.jsonObject(with: Data(out.bytes)) as? [String: Any]
