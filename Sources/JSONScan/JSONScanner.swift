@@ -195,7 +195,7 @@ public struct JSONScanner {
     /// The same, as its UTF-8 bytes (no String made on the way).
     public func decodeStringBytes(_ range: Range<Int>) -> [UInt8]? {
         guard let inner = stringContents(range) else { return nil }
-        guard let base = inner.baseAddress else { return [] }
+        guard let base = inner.baseAddress, !inner.isEmpty else { return [] }
         let first = memchr(base, 0x5C, inner.count).map { base.distance(to: UnsafeRawPointer($0)) } ?? inner.count
         return [UInt8](unsafeUninitializedCapacity: inner.count) { out, count in
             count = unescape(inner, firstEscape: first, into: out.baseAddress!)

@@ -7,6 +7,12 @@ import SocketIO
 import TCPReassembly
 import WebSocket
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// What a `conn` record says happened to a connection.
 public enum ConnEvent: Sendable {
     case open
@@ -186,6 +192,23 @@ public final class RenderedHead {
     public init() {}
 
     func holds(_ transport: Transport, _ version: Int, _ sid: String?) -> Bool {
-        self.transport == transport && self.version == version && self.sid == sid
+        guard self.transport == transport, self.version == version else { return false }
+        switch (self.sid, sid) {
+        case (nil, nil): return true
+        case (let a?, let b?): return Self.sameBytes(a, b)
+        default: return false
+        }
+    }
+
+    /// Byte for byte, not `==`: strings that are canonically equivalent but spelt differently are different sids.
+    static func sameBytes(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        let inPlace = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in
+                x.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0
+            }
+        }
+        if let inPlace, let equal = inPlace { return equal }
+        return a.utf8.elementsEqual(b.utf8)
     }
 }
