@@ -479,6 +479,13 @@ public struct JSONScanner {
     func number(_ i: Int) -> Int? {
         var k = i
         let n = bytes.count
+        // One digit and then a comma or a closing bracket (types, flags: most numbers of a message), settled at once.
+        if k + 1 < n && bytes[k] &- UInt8(ascii: "0") < 10 {
+            switch bytes[k + 1] {
+            case UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"): return k + 1
+            default: break
+            }
+        }
         func digits() -> Int {
             let s = k
             while k < n, bytes[k] >= UInt8(ascii: "0"), bytes[k] <= UInt8(ascii: "9") { k += 1 }
