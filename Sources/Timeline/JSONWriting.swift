@@ -4,14 +4,7 @@ import JSONScan
 
 extension OutputBuffer {
     /// Appends `s` as a JSON string literal (RFC 8259 escaping; non-ASCII passes through as UTF-8).
-    public func appendJSONString(_ s: String) {
-        // A native string's bytes in place (no copy of the string to call the mutating `withUTF8` on); others
-        // (bridged or lazily made) through it.
-        if s.utf8.withContiguousStorageIfAvailable({ appendJSONString(utf8: UnsafeRawBufferPointer($0)) }) == nil {
-            var s = s
-            s.withUTF8 { appendJSONString(utf8: UnsafeRawBufferPointer($0)) }
-        }
-    }
+    public func appendJSONString(_ s: String) { withUTF8Bytes(of: s) { appendJSONString(utf8: $0) } }
 
     /// Appends UTF-8 bytes as a JSON string literal. Invalid UTF-8 is not repaired here; callers that pass
     /// bytes from the wire validate first.

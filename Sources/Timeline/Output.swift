@@ -77,12 +77,7 @@ public final class OutputBuffer {
     }
 
     @inline(__always)
-    public func append(_ s: String) {
-        if s.utf8.withContiguousStorageIfAvailable({ append(UnsafeRawBufferPointer($0)) }) == nil {
-            var s = s
-            s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
-        }
-    }
+    public func append(_ s: String) { withUTF8Bytes(of: s) { append($0) } }
 
     @inline(__always)
     public func append(byte: UInt8) {
@@ -245,4 +240,14 @@ public final class ByteBlock: @unchecked Sendable {
     deinit { base.deallocate() }
 
     public subscript(i: Int) -> UInt8 { base[i] }
+}
+
+/// Calls `body` with a string's UTF-8 bytes: a native string's where they lie (copying the string to call the
+/// mutating `withUTF8` on cost a retain and a release for every sid, name and kind written), others (bridged or
+/// lazily made) through `withUTF8` on a copy.
+@inline(__always)
+func withUTF8Bytes<R>(of s: String, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    if let result = s.utf8.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) { return result }
+    var s = s
+    return s.withUTF8 { body(UnsafeRawBufferPointer($0)) }
 }
