@@ -1,7 +1,8 @@
 // Byte scans over long runs of text (base64 images and files inside JSON strings), 16 or 32 bytes at a time: the
 // search for bytes a JSON string cannot hold, and a copy that notes line breaks; and WebSocket unmasking the same
-// way. No library offers these two scans (simdjson keeps its string scanner internal) or the unmasking outside a network stack (SwiftNIO's works on its own buffers); they are a few lines of
-// SSE2, which every x86-64 has, with an AVX2 variant chosen at run time, and a portable loop elsewhere.
+// way. No library offers these two scans (simdjson keeps its string scanner internal) or the unmasking outside a
+// network stack (SwiftNIO's works on its own buffers); they are a few lines of SSE2, which every x86-64 has, with an
+// AVX2 variant chosen at run time, and a portable loop elsewhere.
 #include "bytescan.h"
 
 #include <stdint.h>
