@@ -78,31 +78,27 @@ public final class SocketIOSession {
     /// in an event, its 130 bytes were copied twice more on the way).
     public func text(
         _ text: UnsafeRawBufferPointer, fromClient: Bool, frame: UInt64, ts: Timestamp, validUTF8: Bool? = nil,
-        message: (SocketIOMessage) -> Void, problem emitProblem: (DiagnosticKind, String) -> Void
+        message: (SocketIOMessage) -> Void, problem: (DiagnosticKind, String) -> Void
     ) {
-        func emit(_ problem: SocketIOEvent) {
-            if case .problem(let kind, let text) = problem { emitProblem(kind, text) }
-        }
         let valid = validUTF8 ?? isValidUTF8(text)
         let side = fromClient ? 0 : 1
         if let w = waiting[side] {
-            emit(
-                .problem(
-                    .sioAttachmentMissing,
-                    "\(w.packet.type.name) expected \(w.packet.attachments) attachments, got \(w.attachments.count) "
-                        + "before the next packet"))
+            problem(
+                .sioAttachmentMissing,
+                "\(w.packet.type.name) expected \(w.packet.attachments) attachments, got \(w.attachments.count) "
+                    + "before the next packet")
             waiting[side] = nil
         }
         switch SocketIOPacket.parse(text, reusing: scratch) {
         case .failure(let error):
             let raw = String(decoding: UnsafeRawBufferPointer(rebasing: text[0..<min(text.count, 200)]), as: UTF8.self)
-            emit(.problem(.sioBadPacket, "\(error.message): \(raw)\(text.count > 200 ? "…" : "")"))
+            problem(.sioBadPacket, "\(error.message): \(raw)\(text.count > 200 ? "…" : "")")
         case .success(let packet):
             if packet.type.isBinary && packet.attachments > 0 {
                 waiting[side] = Waiting(packet: packet, text: Array(text), validUTF8: valid)
                 return
             }
-            deliver(packet, text, [], valid, fromClient: fromClient, frame: frame, ts: ts, message, emitProblem)
+            deliver(packet, text, [], valid, fromClient: fromClient, frame: frame, ts: ts, message, problem)
         }
     }
 
