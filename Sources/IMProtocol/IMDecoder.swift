@@ -282,18 +282,16 @@ public final class IMDecoder: Sendable {
             _ = s.forEachMember(range, member)
         }
         // Required fields.
-        var present = true
-        for k in 0..<Field.count {
-            if let v = values[Field(rawValue: k)!], s.valueKind(at: v.lowerBound) != .null { continue }
-            present = false
+        func isMissing(_ field: Field) -> Bool {
+            guard let v = values[field] else { return true }
+            return s.valueKind(at: v.lowerBound) == .null
         }
+        var present = true
+        for k in 0..<Field.count where isMissing(Field(rawValue: k)!) { present = false }
         if !present {
-            let missing = Field.allCases.filter { f in values[f].map { s.valueKind(at: $0.lowerBound) == .null } ?? true
-            }
+            let missing = Field.allCases.filter(isMissing).map(\.name)
             m.warnings.append(
-                IMWarning(
-                    kind: .imRequiredMissing, message: "missing or null: " + missing.map(\.name).joined(separator: ", ")
-                ))
+                IMWarning(kind: .imRequiredMissing, message: "missing or null: " + missing.joined(separator: ", ")))
         }
         // Types and values.
         var wrong: [String] = []
