@@ -115,11 +115,15 @@ final class MappedPcap {
         return bytes
     }
 
-    /// Gives back the pages before the current record (whole pages: the record's own stay mapped).
+    /// Gives back the pages before the current record, `releaseLag` behind it (whole pages: the record's own stay
+    /// mapped). With a lag, from the start of the file: a thread that was handed a record long ago may have read its
+    /// page again after it was given back, and that page would otherwise stay resident to the end (the range given
+    /// back before holds no other pages, so going over it again costs next to nothing).
     func release() {
         let upTo = (max(0, offset - releaseLag) / Self.pageSize) * Self.pageSize
         if upTo > released {
-            madvise(UnsafeMutableRawPointer(mutating: base + released), upTo - released, MADV_DONTNEED)
+            let from = releaseLag > 0 ? 0 : released
+            madvise(UnsafeMutableRawPointer(mutating: base + from), upTo - from, MADV_DONTNEED)
             released = upTo
         }
     }
