@@ -78,7 +78,7 @@ final class ShardChannel: @unchecked Sendable {
     let maxQueued = 4
     /// Blocks the merger has written out, for the shards to render into again (fresh blocks of this size would
     /// come from mmap and fault in every page).
-    var spares: [ByteBlock] = []
+    var spares: [[ByteBlock]]
     let merger: Merger
     /// Whether a thread is merging (it lets go of the lock while it writes; chunks handed over meanwhile are merged
     /// by it before it stops).
@@ -92,6 +92,7 @@ final class ShardChannel: @unchecked Sendable {
         queues = Array(repeating: [], count: shards)
         watermarks = Array(repeating: MergeKey.watermark(frame: 0, stage: .start), count: shards)
         summaries = Array(repeating: nil, count: shards)
+        spares = Array(repeating: [], count: shards)
         merger = Merger(shards: shards, array: array, out: out)
     }
 
@@ -103,7 +104,7 @@ final class ShardChannel: @unchecked Sendable {
         while queues[shard].count >= maxQueued { condition.wait() }
         queues[shard].append(chunk)
         watermarks[shard] = chunk.watermark
-        let spare = spares.popLast()
+        let spare = spares[shard].popLast()
         mergeLocked()
         condition.unlock()
         return spare
@@ -618,7 +619,7 @@ final class Merger {
                         out.writeGathered(&pieces)
                         gathered = 0
                     }
-                    channel.spares.append(finished.bytes)
+                    channel.spares[s].append(finished.bytes)
                 }
                 if !channel.queues[s].isEmpty {
                     current[s] = channel.queues[s].removeFirst()
