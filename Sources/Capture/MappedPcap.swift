@@ -17,7 +17,7 @@ import CPcap
 /// the file (it checks the header and gives the link type and the filter compiler); pcapng, and whatever is not a
 /// regular file, are read by libpcap throughout.
 ///
-/// Pages already handed out are given back every ``releaseBytes`` (`MADV_DONTNEED`), ``releaseLag`` behind the
+/// Pages already handed out are given back ``releaseBytes`` at a time (`MADV_DONTNEED`), ``releaseLag`` behind the
 /// current record, so resident memory does not grow with the file. The mapping itself lasts as long as the input,
 /// so a record's bytes stay valid until then (with `--jobs`, shards read them where they lie). The file is read to
 /// the size it had when it was opened; a file cut shorter while it is read would fault. Malformed records end the
@@ -34,9 +34,15 @@ final class MappedPcap {
     /// How far behind the current record pages are kept: with `--jobs`, other threads read records the reader
     /// handed them a while ago (a page given back too early is read again from the file, so this is about speed
     /// and memory, not correctness).
-    var releaseLag = 0
+    var releaseLag = 0 {
+        didSet { releaseBytes = max(Self.minimumReleaseBytes, releaseLag) }
+    }
+    /// How many bytes of records are given back at a time. With other threads running, each `MADV_DONTNEED` stops
+    /// them for a TLB shootdown (an interrupt to the other vCPU, which waits out a preempted one: 3-8 % of a `--jobs 2`
+    /// run's samples in `smp_call_function_many_cond` at 2 MiB), so then pages go back as many at a time as are kept.
+    var releaseBytes = minimumReleaseBytes
 
-    static let releaseBytes = 2 << 20
+    static let minimumReleaseBytes = 2 << 20
     static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
     /// libpcap's largest record (MAXIMUM_SNAPLEN): a longer one is an error there, and so here.
     static let maximumCaptureLength: UInt32 = 262_144
@@ -90,7 +96,7 @@ final class MappedPcap {
     /// says why, in libpcap's words).
     @inline(__always)
     func next(_ header: inout pcap_pkthdr, error: inout String?) -> UnsafePointer<UInt8>? {
-        if offset - releaseLag - released >= Self.releaseBytes { release() }
+        if offset - releaseLag - released >= releaseBytes { release() }
         let left = size - offset
         guard left >= 16 else {
             if left > 0 { error = "truncated dump file; tried to read 16 header bytes, only got \(left)" }
