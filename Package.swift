@@ -39,7 +39,8 @@ let package = Package(
         .target(name: "ImscopeCore", dependencies: ["CSimdjson"], swiftSettings: optimize),
         .target(name: "Capture", dependencies: ["CPcap", "ImscopeCore"], swiftSettings: optimize),
         .target(name: "TCPReassembly", dependencies: ["Capture", "ImscopeCore"], swiftSettings: optimize),
-        // SIMD byte work in C (SSE2/AVX2): the JSON string-special scan, a line-break-noting copy, unmasking.
+        // SIMD byte work in C (SSE2/AVX2): the JSON string-special scan, a line-break-noting copy, unmasking; and the
+        // atomic count and pause hint `--jobs` threads spin on (Swift's own Atomic needs macOS 15).
         .target(name: "CByteScan"),
         .target(name: "JSONScan", dependencies: ["CByteScan"], swiftSettings: optimize),
         .target(name: "Inflate", dependencies: ["CZlib"], swiftSettings: optimize),

@@ -1,3 +1,4 @@
+import CByteScan
 import Capture
 import Foundation
 import IMProtocol
@@ -235,17 +236,33 @@ final class ShardBatch: @unchecked Sendable {
 }
 
 /// One shard's queue of batches, and the batches it has handled, for the reader to fill again.
+///
+/// A thread that finds the queue empty (the shard) or full (the reader) spins a moment before it sleeps, when each
+/// thread has a core of its own: batches come every few hundred microseconds, and waking a sleeping thread on a
+/// virtual machine costs about as much (an interrupt to an idle vCPU, which the host may have descheduled).
 final class ShardInbox: @unchecked Sendable {
     let condition = NSCondition()
     var queue: [ShardBatch] = []
     var free: [ShardBatch] = []
     let maxQueued = 4
+    /// `queue.count`, written under the lock and read without it by a spinning thread.
+    let queued = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    let spins: Bool
+
+    init(spins: Bool) {
+        self.spins = spins
+        queued.initialize(to: 0)
+    }
+
+    deinit { queued.deallocate() }
 
     /// Queues `batch` (waiting while the shard is behind) and returns an empty one to fill next.
     func put(_ batch: ShardBatch) -> ShardBatch {
+        if spins { _ = spin { imscope_load_acquire(queued) < maxQueued } }
         condition.lock()
         while queue.count >= maxQueued { condition.wait() }
         queue.append(batch)
+        imscope_store_release(queued, queue.count)
         let next = free.popLast() ?? ShardBatch()
         condition.broadcast()
         condition.unlock()
@@ -254,13 +271,13 @@ final class ShardInbox: @unchecked Sendable {
 
     /// The next batch; `done` is the one handled before it (emptied and kept for the reader).
     func take(done: ShardBatch?) -> ShardBatch {
+        if let done { done.removeAll() }
+        if spins { _ = spin { imscope_load_acquire(queued) > 0 } }
         condition.lock()
-        if let done {
-            done.removeAll()
-            free.append(done)
-        }
+        if let done { free.append(done) }
         while queue.isEmpty { condition.wait() }
         let batch = queue.removeFirst()
+        imscope_store_release(queued, queue.count)
         // A reader waiting for room is woken once the queue is half empty, to fill it in one go: waking it for
         // every batch taken cost a context switch per batch on cores busy decoding.
         if queue.count <= maxQueued / 2 { condition.broadcast() }
@@ -268,6 +285,29 @@ final class ShardInbox: @unchecked Sendable {
         return batch
     }
 }
+
+/// Spins until `ready` or for about `spinNanoseconds`; whether `ready` came true.
+@inline(__always)
+func spin(_ ready: () -> Bool) -> Bool {
+    var deadline = 0
+    while true {
+        for _ in 0..<64 {
+            if ready() { return true }
+            imscope_spin_pause()
+        }
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        let now = t.tv_sec &* 1_000_000_000 &+ t.tv_nsec
+        if deadline == 0 {
+            deadline = now &+ spinNanoseconds
+        } else if now >= deadline {
+            return false
+        }
+    }
+}
+
+/// How long a thread of `--jobs` spins before it sleeps.
+let spinNanoseconds = 200_000
 
 /// The reader side of `--jobs`: takes the TCP layer's events from the one packet loop and sends each to the shard
 /// that owns its connection. A client's connections stay together (ownership goes by client address), so an
@@ -427,14 +467,15 @@ struct DispatchSink: CaptureSink {
 /// A decoding shard of `--jobs`: the TCP layer's sink for its connections, fed from its inbox, rendering keyed
 /// records for the merger.
 final class DecodeShard: @unchecked Sendable {
-    let inbox = ShardInbox()
+    let inbox: ShardInbox
     var sink: TCPLayerSink
     let collector: ShardCollector
     /// The shard's copies of its open connections, by the number the reader's events give them.
     var conns: [Connection?] = []
 
-    init(options: PipelineOptions, collector: ShardCollector) throws(CaptureError) {
+    init(options: PipelineOptions, collector: ShardCollector, spins: Bool) throws(CaptureError) {
         self.collector = collector
+        inbox = ShardInbox(spins: spins)
         let emitter = Emitter(records: collector.renderer)
         emitter.keyed = collector
         sink = try TCPLayerSink(emitter: emitter, options: options)
@@ -530,6 +571,8 @@ public func runSharded(
     makeRenderer: @escaping @Sendable (OutputBuffer) -> RecordSink
 ) throws(CaptureError) -> RunSummary {
     let channel = ShardChannel(shards: jobs, array: array, out: out)
+    // Spinning before sleeping pays only when every thread has a core: the reader's and each other shard's.
+    let spins = jobs <= sysconf(Int32(_SC_NPROCESSORS_ONLN))
     let source = try PacketSource(files: files, filter: filter)
     var shards: [DecodeShard] = []
     for shard in 0..<jobs {
@@ -537,7 +580,7 @@ public func runSharded(
         let collector = ShardCollector(renderer: makeRenderer(buffer), out: buffer, channel: channel, shard: shard)
         var own = options
         own.im = options.im?.isolatedCopy()
-        shards.append(try DecodeShard(options: own, collector: collector))
+        shards.append(try DecodeShard(options: own, collector: collector, spins: spins))
     }
     final class Reader: @unchecked Sendable {
         let loop: PacketLoop

@@ -20,6 +20,17 @@ int imscope_copy_line_break_level(void *dst, const void *src, size_t n, int leve
 /// `pattern` first (the masking key already turned to where `src` starts in the payload). `dst` may be `src`.
 void imscope_unmask(void *dst, const void *src, size_t n, uint32_t pattern);
 void imscope_unmask_level(void *dst, const void *src, size_t n, uint32_t pattern, int level);
+/// For threads that wait a moment by spinning before they sleep (`--jobs`): a count read without a lock by one
+/// thread and written under one by another, and the CPU's hint that a loop is spinning.
+static inline long imscope_load_acquire(const long *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void imscope_store_release(long *p, long v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline void imscope_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 /// The highest level this CPU runs.
 int imscope_bytescan_level(void);
 
