@@ -222,8 +222,10 @@ final class ConnectionDecoder {
         }
         mode = .websocket
         unsyncedBytes = 0
-        client = WebSocketStream(fromClient: true, deflate: .off, negotiated: false, limits: wsLimits)
-        server = WebSocketStream(fromClient: false, deflate: .off, negotiated: false, limits: wsLimits)
+        client = WebSocketStream(
+            fromClient: true, deflate: .off, negotiated: false, limits: wsLimits, unmaskInto: sessions.unmask)
+        server = WebSocketStream(
+            fromClient: false, deflate: .off, negotiated: false, limits: wsLimits, unmaskInto: sessions.unmask)
     }
 
     static func startsWithMethod(_ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -401,9 +403,11 @@ final class ConnectionDecoder {
                 }
             }
             client = WebSocketStream(
-                fromClient: true, deflate: handshake.clientDeflate, negotiated: true, limits: wsLimits)
+                fromClient: true, deflate: handshake.clientDeflate, negotiated: true, limits: wsLimits,
+                unmaskInto: sessions.unmask)
             server = WebSocketStream(
-                fromClient: false, deflate: handshake.serverDeflate, negotiated: true, limits: wsLimits)
+                fromClient: false, deflate: handshake.serverDeflate, negotiated: true, limits: wsLimits,
+                unmaskInto: sessions.unmask)
             if heldGap > 0 { client!.gap(heldGap) { event in self.webSocketEvent(event, .c2s, at: ctx) } }
             held.withUnsafeBytes { bytes in
                 client!.feed(bytes) { event in self.webSocketEvent(event, .c2s, at: ctx) }

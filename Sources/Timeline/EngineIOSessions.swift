@@ -1,6 +1,7 @@
 import EngineIO
 import ImscopeCore
 import SocketIO
+import WebSocket
 
 /// One Engine.IO session: its id, protocol version, and the Socket.IO state that spans all its connections
 /// (the polling requests and the WebSocket that upgrades them).
@@ -32,8 +33,10 @@ final class EngineIOSession {
 /// session is finished and forgotten.
 final class EngineIOSessions {
     var bySid: [String: EngineIOSession] = [:]
-    /// The Socket.IO parsing memory all sessions of this thread share.
+    /// The Socket.IO parsing memory all sessions of this thread share, and the memory its WebSocket streams unmask
+    /// client frames into.
     let scratch = SocketIOPacket.ParseScratch()
+    let unmask = UnmaskBuffer()
     var order: [String] = []
     var maxSessions = 65_536
 

@@ -71,4 +71,35 @@ import WebSocket
         }
         #expect(texts == ["Hello", "Hello"])
     }
+
+    /// Client streams of one thread share the buffer whole frames are unmasked into: interleaved, each stream's
+    /// messages come out right — whole frames, frames split across feeds (gathered and unmasked where they land,
+    /// the key turned by the offset), an empty one and one that grows the buffer.
+    @Test(arguments: [1, 3, 1000])
+    func sharedUnmaskBuffer(split: Int) {
+        let shared = UnmaskBuffer()
+        let streams = (0..<2).map { _ in
+            WebSocketStream(fromClient: true, deflate: .off, negotiated: true, unmaskInto: shared)
+        }
+        let texts = [["Hello", "", String(repeating: "abcdefg", count: 2000)], ["World", "12345", "x"]]
+        var seen: [[String]] = [[], []]
+        for k in 0..<3 {
+            for s in 0..<2 {
+                let bytes = frame(Op.text, texts[s][k], mask: [key1, key2, key3][(k + s) % 3])
+                bytes.withUnsafeBytes { all in
+                    var i = 0
+                    while i < all.count {
+                        let end = min(all.count, i + split)
+                        streams[s].feed(UnsafeRawBufferPointer(rebasing: all[i..<end])) { event in
+                            if case .message(let m) = event {
+                                seen[s].append(String(decoding: m.payload, as: UTF8.self))
+                            }
+                        }
+                        i = end
+                    }
+                }
+            }
+        }
+        #expect(seen == texts)
+    }
 }
