@@ -472,6 +472,14 @@ final class DecodeShard: @unchecked Sendable {
     let collector: ShardCollector
     /// The shard's copies of its open connections, by the number the reader's events give them.
     var conns: [Connection?] = []
+    /// Their decoders, by the same numbers, not counted (the sink's table holds them until `closed`): stream bytes
+    /// go straight to them, except when stream files are written (which need the connection). Through the
+    /// connection's copy they were another object fetched for every packet (out of the cache with 500 connections),
+    /// and an array of them was counted for every call.
+    var decoders = UnsafeMutablePointer<Unmanaged<ConnectionDecoder>?>.allocate(capacity: 0)
+    var decodersCapacity = 0
+
+    deinit { decoders.deallocate() }
 
     init(options: PipelineOptions, collector: ShardCollector, spins: Bool) throws(CaptureError) {
         self.collector = collector
@@ -506,7 +514,10 @@ final class DecodeShard: @unchecked Sendable {
     @inline(__always)
     func data(_ slot: Int, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, _ ctx: PacketContext, _ at: Position) {
         sink.position(frame: at.frame, stage: at.stage)
-        // Lent without counting a reference (`conns` holds it until the connection's `closed`).
+        if sink.streams == nil {
+            decoders[slot]?._withUnsafeGuaranteedRef { $0.data(dir, bytes, at: ctx) }
+            return
+        }
         conns.withUnsafeBufferPointer { stored in
             Unmanaged.passUnretained(stored[slot]!)._withUnsafeGuaranteedRef { sink.data($0, dir, bytes, at: ctx) }
         }
@@ -516,8 +527,18 @@ final class DecodeShard: @unchecked Sendable {
     func opened(_ conn: Connection, slot: Int, _ ctx: PacketContext, _ at: Position) {
         sink.position(frame: at.frame, stage: at.stage)
         if slot >= conns.count { conns.append(contentsOf: repeatElement(nil, count: slot + 1 - conns.count)) }
+        if slot >= decodersCapacity {
+            let capacity = max(64, 2 * (slot + 1))
+            let grown = UnsafeMutablePointer<Unmanaged<ConnectionDecoder>?>.allocate(capacity: capacity)
+            grown.moveInitialize(from: decoders, count: decodersCapacity)
+            (grown + decodersCapacity).initialize(repeating: nil, count: capacity - decodersCapacity)
+            decoders.deallocate()
+            decoders = grown
+            decodersCapacity = capacity
+        }
         conns[slot] = conn
         sink.opened(conn, at: ctx)
+        decoders[slot] = conn.slot >= 0 ? sink.decoders[conn.slot].map { .passUnretained($0) } : nil
     }
 
     func diagnostic(_ diagnostic: Diagnostic, _ at: Position) {
@@ -544,6 +565,7 @@ final class DecodeShard: @unchecked Sendable {
             sink.position(frame: at.frame, stage: at.stage)
             let conn = conns[slot]!
             conns[slot] = nil
+            decoders[slot] = nil
             conn.c2s.setCounts(delivered: counts.0, missing: counts.1)
             conn.s2c.setCounts(delivered: counts.2, missing: counts.3)
             sink.closed(conn, reason: reason, at: ctx)
