@@ -201,7 +201,7 @@ extension JSONLRenderer {
     /// `"typeName":…,"description":…,"direction":…` of a messageType, rendered once per type and copied after.
     func appendTypeInfo(_ info: MessageTypeInfo) {
         let t = info.messageType
-        if t >= 0 && t < typeInfoJSON.count, let cached = typeInfoJSON[t], cached.info == info {
+        if t >= 0 && t < typeInfoJSON.count, let cached = typeInfoJSON[t], cached.matches(info) {
             cached.json.withUnsafeBytes { out.append($0) }
             return
         }
