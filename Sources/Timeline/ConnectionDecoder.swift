@@ -115,7 +115,10 @@ final class ConnectionDecoder {
     /// Server bytes waiting for the request they answer.
     var heldResponse: [UInt8] = []
     /// Per direction, while frames are searched for: (stream position just past a packet's bytes, that packet).
-    var chunkLog: [[(end: UInt64, ctx: PacketContext)]] = [[], []]
+    /// Held in the decoder itself, one array per direction: an array of the two was one more object fetched (out
+    /// of the cache, with 500 connections) for every packet and every message.
+    var chunkLogC2S: [(end: UInt64, ctx: PacketContext)] = []
+    var chunkLogS2C: [(end: UInt64, ctx: PacketContext)] = []
     var releaseAfterRequest = false
     var parkedGap: UInt64 = 0
     let maxParked = 1 << 20
@@ -164,7 +167,9 @@ final class ConnectionDecoder {
                 // once a boundary is proved carry the packet that completed them.
                 if !stream.inSync { logChunk(dir, end: stream.fedPosition + UInt64(bytes.count), ctx) }
                 stream.feed(bytes) { event in self.webSocketEvent(event, dir, at: ctx) }
-                if stream.inSync && !chunkLog[dir == .c2s ? 0 : 1].isEmpty { chunkLog[dir == .c2s ? 0 : 1] = [] }
+                if stream.inSync && !chunkLogEmpty(dir) {
+                    if dir == .c2s { chunkLogC2S = [] } else { chunkLogS2C = [] }
+                }
             }
             if unsyncedBytes >= 0 { checkRecognised(bytes.count, at: ctx) }
         }
@@ -431,15 +436,20 @@ final class ConnectionDecoder {
 
     /// Notes that the packet at `ctx` brought the direction's bytes up to stream position `end`.
     func logChunk(_ dir: Direction, end: UInt64, _ ctx: PacketContext) {
-        let side = dir == .c2s ? 0 : 1
-        if chunkLog[side].count >= 65_536 { chunkLog[side].removeFirst(chunkLog[side].count / 2) }
-        chunkLog[side].append((end, ctx))
+        func note(_ log: inout [(end: UInt64, ctx: PacketContext)]) {
+            if log.count >= 65_536 { log.removeFirst(log.count / 2) }
+            log.append((end, ctx))
+        }
+        if dir == .c2s { note(&chunkLogC2S) } else { note(&chunkLogS2C) }
     }
+
+    @inline(__always)
+    func chunkLogEmpty(_ dir: Direction) -> Bool { dir == .c2s ? chunkLogC2S.isEmpty : chunkLogS2C.isEmpty }
 
     /// The packet that brought the byte just before stream position `end`, when it was logged.
     func packet(completing end: UInt64, _ dir: Direction) -> PacketContext? {
-        let log = chunkLog[dir == .c2s ? 0 : 1]
-        guard !log.isEmpty else { return nil }
+        if chunkLogEmpty(dir) { return nil }
+        let log = dir == .c2s ? chunkLogC2S : chunkLogS2C
         var lo = 0
         var hi = log.count
         while lo < hi {
