@@ -114,13 +114,6 @@ public final class UnmaskBuffer {
 /// prove: a chain of well-formed frames (right masking, known opcodes, minimal length encoding) reaching the end
 /// of the bytes seen.
 public final class WebSocketStream {
-    public let fromClient: Bool
-    public let limits: WebSocketLimits
-    /// Compression as negotiated; for a stream without a captured handshake, RSV1 messages are tried anyway.
-    public var deflate: DeflateParameters
-    /// Whether the handshake was seen (otherwise the extensions in use are unknown).
-    public let negotiated: Bool
-
     enum Mode {
         case frames
         case searching(initial: Bool)
@@ -128,15 +121,31 @@ public final class WebSocketStream {
         case off
     }
 
+    // What every packet touches comes first, so that it lies in the object's first two cache lines: with 1000
+    // streams on the 114 MB capture the objects are out of the cache, and these fields spread over five lines
+    // cost a miss each.
     var mode: Mode
+    public let fromClient: Bool
+    var skipPayload = false
+    /// A data message is in progress.
+    var messageActive = false
+    /// Bytes fed and lost so far: the stream position of the next byte.
+    public private(set) var fedPosition: UInt64 = 0
+    /// Position of `bytes[0]` of the `frames` call in progress, and just past the message being emitted.
+    var frameBase: UInt64 = 0
+    var messageEnd: UInt64 = 0
     // The frame in progress.
-    var headerBytes: [UInt8] = []
-    var frame: WebSocketFrameHeader? = nil
     var remaining: UInt64 = 0
     var payloadOffset: UInt64 = 0
-    var skipPayload = false
-    // The data message in progress.
-    var messageActive = false
+    var frame: WebSocketFrameHeader? = nil
+    var headerBytes: [UInt8] = []
+    let unmasked: UnmaskBuffer
+    public let limits: WebSocketLimits
+    /// Compression as negotiated; for a stream without a captured handshake, RSV1 messages are tried anyway.
+    public var deflate: DeflateParameters
+    /// Whether the handshake was seen (otherwise the extensions in use are unknown).
+    public let negotiated: Bool
+    // The rest of the data message in progress.
     var messageOpcode = WebSocketOpcode.text
     var messageCompressed = false
     var messageFragments = 0
@@ -150,7 +159,6 @@ public final class WebSocketStream {
     // The control frame in progress (at most 125 bytes).
     var controlBuffer: [UInt8] = []
     var controlMissing: UInt64 = 0
-    let unmasked: UnmaskBuffer
     var inflater: Inflater? = nil
     var contextLost = false
     var searchBuffer: [UInt8] = []
@@ -181,13 +189,8 @@ public final class WebSocketStream {
 
     // MARK: - Input
 
-    /// Bytes fed and lost so far: the stream position of the next byte.
-    public private(set) var fedPosition: UInt64 = 0
-    /// Position of `bytes[0]` of the `frames` call in progress, of search position 0, and just past the message
-    /// being emitted.
-    var frameBase: UInt64 = 0
+    /// Stream position of search position 0.
     var searchOrigin: UInt64 = 0
-    var messageEnd: UInt64 = 0
 
     public func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (WebSocketEvent) -> Void) {
         let base = fedPosition
