@@ -85,14 +85,31 @@ final class ConnectionDecoder {
         case opaque
     }
 
-    let conn: Connection
-    let emitter: Emitter
-    let wsLimits: WebSocketLimits
-    let sessions: EngineIOSessions
+    // What every WebSocket packet and message touches comes first, so that it lies in the object's first cache
+    // lines (with 500 connections the object is out of the cache when its next packet comes; these fields were
+    // spread over a dozen lines, between the HTTP parsers' state).
+    var mode = Mode.undecided
     /// Decode Engine.IO and Socket.IO (layer `eio` and deeper).
     let decodeEIO: Bool
     /// Emit `ws` records for data messages (layer `ws`); control frames are emitted at every layer.
     let showWSData: Bool
+    var client: WebSocketStream? = nil
+    var server: WebSocketStream? = nil
+    /// Bytes fed while searching for frames without a handshake, to give up after the resync window.
+    var unsyncedBytes = 0
+    /// Per direction, while frames are searched for: (stream position just past a packet's bytes, that packet).
+    /// Held in the decoder itself, one array per direction: an array of the two was one more object fetched (out
+    /// of the cache, with 500 connections) for every packet and every message.
+    var chunkLogC2S: [(end: UInt64, ctx: PacketContext)] = []
+    var chunkLogS2C: [(end: UInt64, ctx: PacketContext)] = []
+    // WebSocket: the session it carries, and the version its upgrade request named.
+    var wsSession: EngineIOSession? = nil
+    var wsVersion: Int? = nil
+    let conn: Connection
+    let emitter: Emitter
+    let sessions: EngineIOSessions
+    let im: IMDecoder?
+    let wsLimits: WebSocketLimits
     // Polling: the Engine.IO view of each request waiting for its response, and the bodies being gathered.
     var pollingQueue: [PollingRequest?] = []
     var currentRequest: PollingRequest? = nil
@@ -100,10 +117,6 @@ final class ConnectionDecoder {
     var requestBody: [UInt8] = []
     var responseBody: [UInt8] = []
     var maxPollingBody: Int { wsLimits.maxMessageBytes }
-    // WebSocket: the session it carries, and the version its upgrade request named.
-    var wsSession: EngineIOSession? = nil
-    var wsVersion: Int? = nil
-    var mode = Mode.undecided
     var request = HTTPStreamParser(role: .request)
     var response = HTTPStreamParser(role: .response)
     var requestHead: HTTPMessageHead? = nil
@@ -114,20 +127,9 @@ final class ConnectionDecoder {
     var parked: [UInt8] = []
     /// Server bytes waiting for the request they answer.
     var heldResponse: [UInt8] = []
-    /// Per direction, while frames are searched for: (stream position just past a packet's bytes, that packet).
-    /// Held in the decoder itself, one array per direction: an array of the two was one more object fetched (out
-    /// of the cache, with 500 connections) for every packet and every message.
-    var chunkLogC2S: [(end: UInt64, ctx: PacketContext)] = []
-    var chunkLogS2C: [(end: UInt64, ctx: PacketContext)] = []
     var releaseAfterRequest = false
     var parkedGap: UInt64 = 0
     let maxParked = 1 << 20
-    var client: WebSocketStream? = nil
-    var server: WebSocketStream? = nil
-    /// Bytes fed while searching for frames without a handshake, to give up after the resync window.
-    var unsyncedBytes = 0
-
-    let im: IMDecoder?
 
     init(
         conn: Connection, emitter: Emitter, wsLimits: WebSocketLimits, sessions: EngineIOSessions, layer: Layer,
