@@ -51,7 +51,12 @@ public final class SocketIOSession {
         var ts: Timestamp
     }
 
-    var waiting: [Waiting?] = [nil, nil]
+    var waiting: [Waiting?] = [nil, nil] {
+        didSet { anyWaiting = waiting[0] != nil || waiting[1] != nil }
+    }
+    /// Whether a binary packet waits on either side: read first, as `waiting` is an object of its own (out of the
+    /// cache, with hundreds of sessions, for every packet that came to ask).
+    var anyWaiting = false
     /// The memory of the last packet's lists, reused for the next one (shared with the other sessions of a thread).
     let scratch: SocketIOPacket.ParseScratch
     /// Requests waiting for their ACK, oldest first, each key once. A session has a handful waiting at a time, so
@@ -82,7 +87,7 @@ public final class SocketIOSession {
     ) {
         let valid = validUTF8 ?? isValidUTF8(text)
         let side = fromClient ? 0 : 1
-        if let w = waiting[side] {
+        if anyWaiting, let w = waiting[side] {
             problem(
                 .sioAttachmentMissing,
                 "\(w.packet.type.name) expected \(w.packet.attachments) attachments, got \(w.attachments.count) "
