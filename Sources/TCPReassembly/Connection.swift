@@ -39,34 +39,35 @@ public struct PacketContext: Sendable {
 /// handshake was not captured), in 64 bits, so they never wrap; sequence numbers are turned into offsets in one
 /// place (``offset(of:)``), relative to `next`, which handles the 32-bit wrap-around.
 public final class HalfStream {
-    /// Bytes delivered in order.
-    public internal(set) var delivered: UInt64 = 0
-    /// Bytes declared missing (gaps).
-    public internal(set) var missing: UInt64 = 0
-    /// Bytes seen again after they were delivered or declared missing (retransmissions, overlaps).
-    public internal(set) var retransmitted: UInt64 = 0
-
+    // What every segment touches comes first, in the object's first cache lines (with 1000 halves on the 114 MB
+    // capture the object is out of the cache when its next segment comes).
     var started = false
     var synSeen = false
+    var finDone = false
+    var warnedOutOfWindow = false
+    var warnedConflict = false
     var isn: UInt32 = 0
     /// The sequence number of the next byte expected, and its stream offset.
     var next: UInt32 = 0
     var offset: UInt64 = 0
-    /// Stream offset of the FIN, once seen; `finDone` once everything before it is through.
-    var finOffset: UInt64? = nil
-    var finDone = false
+    /// Bytes delivered in order.
+    public internal(set) var delivered: UInt64 = 0
     /// Highest stream offset the peer acknowledged (one past the last byte it has).
     var peerAck: UInt64 = 0
-    /// Packet count and time at which loss was first suspected (the peer acknowledged past a hole).
-    var suspectedAtPacket: UInt64? = nil
-    var suspectedAt: Timestamp? = nil
+    /// Stream offset of the FIN, once seen; `finDone` once everything before it is through.
+    var finOffset: UInt64? = nil
     /// Out-of-order data, sorted by start, never overlapping; the sequence space it spans.
     var pending = HeldSegments()
     var pendingBytes = 0
+    /// Bytes declared missing (gaps).
+    public internal(set) var missing: UInt64 = 0
+    /// Bytes seen again after they were delivered or declared missing (retransmissions, overlaps).
+    public internal(set) var retransmitted: UInt64 = 0
+    /// Packet count and time at which loss was first suspected (the peer acknowledged past a hole).
+    var suspectedAtPacket: UInt64? = nil
+    var suspectedAt: Timestamp? = nil
     /// The most recent ranges declared missing, to recognise data that arrives for them too late.
     var declaredMissing: [Range<UInt64>] = []
-    var warnedOutOfWindow = false
-    var warnedConflict = false
 
     init() {}
 
@@ -87,22 +88,22 @@ public final class HalfStream {
 
 /// A TCP connection: its two ends, its two directions, and a slot the consumer may use for its own state.
 public final class Connection {
+    // What every segment touches comes first, in the object's first cache line.
+    public let c2s = HalfStream()
+    public let s2c = HalfStream()
+    /// Free for the consumer (e.g. an index into its per-connection state); the reassembler never reads it.
+    public var slot: Int = -1
+    var lastSeen: Timestamp
+    var packets: UInt64 = 0
     /// 1-based number in order of first packet.
     public let id: Int
+    var closedAt: Timestamp? = nil
     public let client: Endpoint
     public let server: Endpoint
     /// Whether the SYN or SYN-ACK was seen (otherwise the capture picked the connection up mid-stream).
     public let handshakeSeen: Bool
     public let opened: PacketContext
-    public let c2s = HalfStream()
-    public let s2c = HalfStream()
-    /// Free for the consumer (e.g. an index into its per-connection state); the reassembler never reads it.
-    public var slot: Int = -1
-
     let key: FlowKey
-    var lastSeen: Timestamp
-    var packets: UInt64 = 0
-    var closedAt: Timestamp? = nil
 
     init(id: Int, client: Endpoint, server: Endpoint, key: FlowKey, handshakeSeen: Bool, at ctx: PacketContext) {
         self.id = id
