@@ -13,8 +13,9 @@ final class Emitter {
     var counts: [Severity: Int] = [:]
     /// Rule warnings carried on `im` objects (they count as warnings for `--strict`).
     var imWarnings = 0
-    /// With `--jobs`: where each record goes in the merged output (see ``MergeKey``).
-    var keyed: KeyedRecordSink? = nil
+    /// With `--jobs`: the shard's collector, which keeps each record with where it goes in the merged output (see
+    /// ``MergeKey``).
+    var keyed: ShardCollector? = nil
     var frame: UInt64 = 0
     var stage = MergeKey.Stage.start
     var order: UInt64 = 0
