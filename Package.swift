@@ -37,10 +37,11 @@ let package = Package(
         // of a full decode). A C++ library behind one C function: libsimdjson-dev.
         .target(name: "CSimdjson", linkerSettings: [.linkedLibrary("simdjson")]),
         .target(name: "ImscopeCore", dependencies: ["CSimdjson"], swiftSettings: optimize),
-        .target(name: "Capture", dependencies: ["CPcap", "ImscopeCore"], swiftSettings: optimize),
+        .target(name: "Capture", dependencies: ["CPcap", "CByteScan", "ImscopeCore"], swiftSettings: optimize),
         .target(name: "TCPReassembly", dependencies: ["Capture", "ImscopeCore"], swiftSettings: optimize),
         // SIMD byte work in C (SSE2/AVX2): the JSON string-special scan, a line-break-noting copy, unmasking; and the
-        // atomic count and pause hint `--jobs` threads spin on (Swift's own Atomic needs macOS 15).
+        // atomic count and pause hint `--jobs` threads spin on (Swift's own Atomic needs macOS 15), and a prefetch
+        // hint for the next record of a capture read in place.
         .target(name: "CByteScan"),
         .target(name: "JSONScan", dependencies: ["CByteScan"], swiftSettings: optimize),
         .target(name: "Inflate", dependencies: ["CZlib"], swiftSettings: optimize),

@@ -1,3 +1,4 @@
+import CByteScan
 import CPcap
 
 #if canImport(Glibc)
@@ -118,6 +119,13 @@ final class MappedPcap {
         header.len = field(offset + 12)
         let bytes = (base + offset + 16).assumingMemoryBound(to: UInt8.self)
         offset += 16 + Int(caplen)
+        // The next record's header and the packet headers after it, asked for now: the hardware's prefetchers lose
+        // the stream where the reader skips payloads it hands on untouched (perf, `--jobs 2`: a third fewer samples
+        // on the first reads of a record, which are the reading thread's).
+        if offset &+ 128 <= size {
+            imscope_prefetch(base + offset)
+            imscope_prefetch(base + offset + 64)
+        }
         return bytes
     }
 

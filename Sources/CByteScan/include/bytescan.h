@@ -31,6 +31,9 @@ static inline void imscope_spin_pause(void) {
     __asm__ __volatile__("yield");
 #endif
 }
+/// Asks for the cache line at `p` to be loaded ahead of its use: a hint, which does nothing where `p` is not
+/// mapped.
+static inline void imscope_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 /// The highest level this CPU runs.
 int imscope_bytescan_level(void);
 
