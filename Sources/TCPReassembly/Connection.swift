@@ -59,6 +59,7 @@ public final class HalfStream {
     /// Out-of-order data, sorted by start, never overlapping; the sequence space it spans.
     var pending = HeldSegments()
     var pendingBytes = 0
+    // Losses, retransmissions and late data: touched when they happen.
     /// Bytes declared missing (gaps).
     public internal(set) var missing: UInt64 = 0
     /// Bytes seen again after they were delivered or declared missing (retransmissions, overlaps).
@@ -95,6 +96,7 @@ public final class Connection {
     public var slot: Int = -1
     var lastSeen: Timestamp
     var packets: UInt64 = 0
+    // What records, closing and eviction need.
     /// 1-based number in order of first packet.
     public let id: Int
     var closedAt: Timestamp? = nil

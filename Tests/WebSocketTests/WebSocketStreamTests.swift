@@ -74,8 +74,8 @@ import WebSocket
 
     /// Client streams of one thread share the buffer whole frames are unmasked into: interleaved, each stream's
     /// messages come out right — whole frames, frames split across feeds (gathered and unmasked where they land,
-    /// the key turned by the offset), an empty one and one that grows the buffer.
-    @Test(arguments: [1, 3, 1000])
+    /// the key turned by the offset), an empty one, and (fed whole) one that grows the buffer.
+    @Test(arguments: [1, 3, 1000, 100_000])
     func sharedUnmaskBuffer(split: Int) {
         let shared = UnmaskBuffer()
         let streams = (0..<2).map { _ in
