@@ -150,8 +150,8 @@ public final class IMDecoder: Sendable {
     enum Field: Int, CaseIterable {
         case msgId, fromId, fromType, destId, fromName, imageIconUrl, content, messageType
 
-        /// How many there are (`allCases` makes an array each time it is asked).
-        static let count = 8
+        /// How many there are, counted once (`allCases` makes an array each time it is asked).
+        static let count = allCases.count
 
         var name: String {
             switch self {
