@@ -60,8 +60,11 @@ public struct SocketIOPacket: Sendable, Equatable {
     /// The arguments: an event's elements after its name, an ack's elements.
     public var arguments: ArraySlice<Range<Int>> {
         guard let elements else { return [] }
-        return type.isEvent ? elements.dropFirst() : elements[...]
+        return elements[min(firstArgument, elements.count)...]
     }
+
+    /// Where the arguments start among the elements (for a loop over them that makes no slice).
+    public var firstArgument: Int { type.isEvent ? 1 : 0 }
 
     /// Parses a packet; the error says what is wrong.
     public static func parse(_ text: UnsafeRawBufferPointer) -> Result<SocketIOPacket, SocketIOParseError> {

@@ -99,7 +99,7 @@ extension JSONLRenderer {
                 }
                 out.append(",\"args\":[" as StaticString)
                 if let elements = p.elements {
-                    let first = p.type.isEvent ? 1 : 0  // `arguments`, without making a slice
+                    let first = p.firstArgument
                     for k in first..<max(first, elements.count) {
                         if k > first { out.append(byte: UInt8(ascii: ",")) }
                         writeValue(scanner, elements[k], m.attachments, valid: m.validUTF8)
