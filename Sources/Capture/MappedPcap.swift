@@ -35,13 +35,11 @@ final class MappedPcap {
     /// How far behind the current record pages are kept: with `--jobs`, other threads read records the reader
     /// handed them a while ago (a page given back too early is read again from the file, so this is about speed
     /// and memory, not correctness).
-    var releaseLag = 0 {
-        didSet { releaseBytes = max(Self.minimumReleaseBytes, releaseLag) }
-    }
+    var releaseLag = 0
     /// How many bytes of records are given back at a time. With other threads running, each `MADV_DONTNEED` stops
     /// them for a TLB shootdown (an interrupt to the other vCPU, which waits out a preempted one: 3-8 % of a `--jobs 2`
     /// run's samples in `smp_call_function_many_cond` at 2 MiB), so then pages go back as many at a time as are kept.
-    var releaseBytes = minimumReleaseBytes
+    var releaseBytes: Int { max(Self.minimumReleaseBytes, releaseLag) }
 
     static let minimumReleaseBytes = 2 << 20
     static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
