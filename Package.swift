@@ -59,19 +59,44 @@ let package = Package(
         .target(
             name: "IMProtocol", dependencies: ["ImscopeCore", "JSONScan"], resources: [.copy("Resources")],
             swiftSettings: optimize),
+        // The record model: what the pipeline emits and every consumer (renderers, `--jobs`, audit, report) takes.
         .target(
-            name: "Timeline",
+            name: "Records",
             dependencies: [
-                "Capture", "TCPReassembly", "HTTP1", "WebSocket", "EngineIO", "SocketIO", "IMProtocol", "JSONScan",
-                "Inflate", "ImscopeCore",
+                "Capture", "TCPReassembly", "HTTP1", "WebSocket", "EngineIO", "SocketIO", "IMProtocol", "ImscopeCore",
+            ],
+            swiftSettings: optimize),
+        // Output buffers, JSON writing, the JSON Lines/JSON and text renderers, record filters.
+        .target(
+            name: "Rendering",
+            dependencies: [
+                "Records", "Capture", "TCPReassembly", "HTTP1", "WebSocket", "EngineIO", "SocketIO", "IMProtocol",
+                "JSONScan", "ImscopeCore",
+            ],
+            swiftSettings: optimize),
+        // Wires the layers: packets -> TCP -> each connection's decoders -> records.
+        .target(
+            name: "Pipeline",
+            dependencies: [
+                "Records", "Capture", "TCPReassembly", "HTTP1", "WebSocket", "EngineIO", "SocketIO", "IMProtocol",
+                "JSONScan", "Inflate", "ImscopeCore",
+            ],
+            swiftSettings: optimize
+        ),
+        // `--jobs`: the pipeline on several threads, merged by capture order into rendered bytes or owned records.
+        .target(
+            name: "Jobs",
+            dependencies: [
+                "Pipeline", "Records", "Rendering", "Capture", "TCPReassembly", "IMProtocol", "SocketIO", "CByteScan",
+                "ImscopeCore",
             ],
             swiftSettings: optimize
         ),
         .executableTarget(
             name: "imscope",
             dependencies: [
-                "Timeline", "Capture", "TCPReassembly", "WebSocket", "ImscopeCore",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Pipeline", "Jobs", "Rendering", "Records", "Capture", "CPcap", "TCPReassembly", "WebSocket",
+                "IMProtocol", "ImscopeCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize
         ),
@@ -92,8 +117,8 @@ let package = Package(
         .testTarget(
             name: "TimelineTests",
             dependencies: [
-                "Timeline", "Capture", "TCPReassembly", "IMProtocol", "ImscopeCore", "JSONScan", "CByteScan",
-                "SocketIO",
+                "Pipeline", "Jobs", "Rendering", "Records", "Capture", "TCPReassembly", "IMProtocol", "ImscopeCore",
+                "JSONScan", "CByteScan", "SocketIO",
             ],
             exclude: ["Golden"]
         ),

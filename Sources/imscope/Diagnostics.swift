@@ -1,6 +1,8 @@
 import ArgumentParser
 import ImscopeCore
-import Timeline
+import Pipeline
+import Records
+import Rendering
 
 extension IMScope {
     struct Diagnostics: ParsableCommand {

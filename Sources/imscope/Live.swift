@@ -2,7 +2,9 @@ import ArgumentParser
 import CPcap
 import Capture
 import ImscopeCore
-import Timeline
+import Pipeline
+import Records
+import Rendering
 
 #if canImport(Glibc)
     import Glibc

@@ -2,8 +2,10 @@ import ArgumentParser
 import Capture
 import IMProtocol
 import ImscopeCore
+import Pipeline
+import Records
+import Rendering
 import TCPReassembly
-import Timeline
 import WebSocket
 
 #if canImport(Glibc)
@@ -49,8 +51,14 @@ struct DecodeOptions: ParsableArguments {
     @Flag(help: "Text output: also show Engine.IO and WebSocket pings and pongs and HTTP polling requests.")
     var all = false
 
-    @Option(help: "Decode with this many threads (connections shared out by client address; same output).")
-    var jobs = 1
+    @Option(
+        help: ArgumentHelp(
+            "Decode with this many threads (default: the number of CPUs; 1 for one thread). Connections are shared "
+                + "out by client address; the output does not depend on it.", valueName: "n"))
+    var jobs: Int?
+
+    /// The threads to decode with: `--jobs`, or the CPUs this process may run on (at most 64).
+    var threads: Int { jobs ?? max(1, min(64, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))) }
 
     @Flag(help: "Exit with status 3 when any warning or error diagnostic was raised.")
     var strict = false
@@ -91,7 +99,7 @@ struct DecodeOptions: ParsableArguments {
         if tcpMaxSegments < 1 || tcpMaxSegmentsTotal < 1 { throw ValidationError("segment limits must be at least 1") }
         if tcpMaxConnections < 1 { throw ValidationError("--tcp-max-connections must be at least 1") }
         if tcpIdleTimeout < 1 { throw ValidationError("--tcp-idle-timeout must be at least 1 second") }
-        if jobs < 1 || jobs > 64 { throw ValidationError("--jobs must be between 1 and 64") }
+        if let jobs, jobs < 1 || jobs > 64 { throw ValidationError("--jobs must be between 1 and 64") }
         if wsMaxMessage < 0 { throw ValidationError("--ws-max-message cannot be negative") }
         if port.isEmpty { throw ValidationError("give at least one --port") }
     }

@@ -1,7 +1,10 @@
 import ArgumentParser
 import Capture
 import ImscopeCore
-import Timeline
+import Jobs
+import Pipeline
+import Records
+import Rendering
 
 #if canImport(Glibc)
     import Glibc
@@ -26,7 +29,7 @@ extension IMScope {
         @OptionGroup var options: DecodeOptions
 
         func run() throws {
-            if options.jobs > 1 { return try runJobs() }
+            if options.threads > 1 { return try runJobs() }
             let source: PacketSource
             do {
                 source = try PacketSource(files: files, filter: options.captureFilter)
@@ -58,9 +61,11 @@ extension IMScope {
             let out = OutputBuffer(fd: 1, lineBuffered: isatty(1) == 1)
             let summary: RunSummary
             do {
+                let source = try PacketSource(files: files, filter: options.captureFilter)
                 summary = try runSharded(
-                    files: files, filter: options.captureFilter, options: pipelineOptions, jobs: options.jobs,
-                    array: options.outputFormat == .json, out: out, makeRenderer: { factory($0, false) })
+                    source: source, options: pipelineOptions, jobs: options.threads,
+                    framing: RecordFraming(array: options.outputFormat == .json), out: out,
+                    makeRenderer: { factory($0, false) })
             } catch {
                 printError("imscope: \(error)")
                 throw ExitCode(1)

@@ -1,6 +1,8 @@
 import ArgumentParser
 import IMProtocol
-import Timeline
+import Pipeline
+import Records
+import Rendering
 
 #if canImport(Glibc)
     import Glibc

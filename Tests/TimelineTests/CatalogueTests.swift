@@ -1,7 +1,9 @@
 import Foundation
 import ImscopeCore
+import Pipeline
+import Records
+import Rendering
 import Testing
-import Timeline
 
 @Suite struct CatalogueTests {
     /// Docs/diagnostics.md lists exactly the codes the binary can raise, with the same severities.

@@ -1,7 +1,9 @@
 import Foundation
 import IMProtocol
+import Pipeline
+import Records
+import Rendering
 import Testing
-import Timeline
 
 /// Each bundled capture decoded at the TCP layer, as JSONL and text, compared with committed golden output
 /// (re-record with `IMSCOPE_RECORD=1 swift test`; review the diff before committing).

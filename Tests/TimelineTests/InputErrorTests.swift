@@ -1,7 +1,9 @@
 import Capture
 import Foundation
+import Pipeline
+import Records
+import Rendering
 import Testing
-import Timeline
 
 /// Bad input gets a clear error or diagnostic with what was read so far — never a crash.
 @Suite struct InputErrorTests {

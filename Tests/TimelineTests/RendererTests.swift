@@ -4,9 +4,11 @@ import Foundation
 import IMProtocol
 import ImscopeCore
 import JSONScan
+import Pipeline
+import Records
+import Rendering
 import SocketIO
 import Testing
-import Timeline
 
 @Suite struct RendererTests {
     @Test(arguments: [
@@ -23,7 +25,7 @@ import Timeline
         #expect(String(decoding: out.bytes, as: UTF8.self) == expected)
     }
 
-    /// A session's rendered head is used again only while transport, version and sid stay the same: the records
+    /// A connection's rendered head is used again only while transport, version and sid stay the same: the records
     /// equal those rendered without one, as the three change in turn.
     @Test func renderedHeadFollowsTheSession() {
         let changes: [(Transport, Int, String?)] = [
@@ -32,26 +34,28 @@ import Timeline
             // Canonically equivalent, spelt differently: é precomposed, then as e and a combining accent.
             (.websocket, 4, "caf\u{E9}"), (.websocket, 4, "cafe\u{301}"),
         ]
-        func render(_ head: RenderedHead?) -> [UInt8] {
+        /// The records rendered by one renderer (keeping its heads), or each by a renderer of its own (none kept).
+        func render(fresh: Bool) -> [UInt8] {
             let out = OutputBuffer(fd: -1)
-            let renderer = JSONLRenderer(out: out)
+            var renderer = JSONLRenderer(out: out)
             Array("2[\"chat\",{}]".utf8).withUnsafeBytes { raw in
                 SocketIOSession().text(raw, fromClient: true, frame: 1, ts: Timestamp(nanoseconds: 0), validUTF8: true)
                 {
                     event in
                     guard case .message(let message) = event else { return }
                     for (transport, version, sid) in changes {
+                        if fresh { renderer = JSONLRenderer(out: out) }
                         renderer.emitSIO(
                             RecordPlace(ts: Timestamp(nanoseconds: 0), frame: 1, conn: 1, dir: .c2s), transport,
-                            sid: sid, version: version, message: message, im: nil, head: head)
+                            sid: sid, version: version, message: message, im: nil)
                     }
                 }
             }
             return out.bytes
         }
         // Bytes, not Strings: `==` on Strings would take the two spellings of "café" as equal.
-        let plain = render(nil)
-        #expect(render(RenderedHead()) == plain)
+        let plain = render(fresh: true)
+        #expect(render(fresh: false) == plain)
         #expect(String(decoding: plain, as: UTF8.self).contains("\"sid\":\"x\\\"y\""))
     }
 
@@ -282,7 +286,7 @@ import Timeline
                     guard case .message(let message) = event else { return }
                     renderer.emitSIO(
                         RecordPlace(ts: Timestamp(nanoseconds: 0), frame: 1, conn: 1, dir: .c2s), .websocket, sid: nil,
-                        version: 4, message: message, im: nil, head: nil)
+                        version: 4, message: message, im: nil)
                 }
             }
             let line = String(decoding: out.bytes, as: UTF8.self)
@@ -321,7 +325,7 @@ import Timeline
                     members: message.packet.argumentMembers)
                 renderer.emitSIO(
                     RecordPlace(ts: Timestamp(nanoseconds: 0), frame: 1, conn: 1, dir: .c2s), .websocket, sid: nil,
-                    version: 4, message: message, im: im, head: nil)
+                    version: 4, message: message, im: im)
             }
         }
         let record = try JSONSerialization.jsonObject(with: Data(out.bytes)) as? [String: Any]

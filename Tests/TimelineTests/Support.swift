@@ -1,6 +1,9 @@
 import Capture
 import Foundation
-import Timeline
+import Jobs
+import Pipeline
+import Records
+import Rendering
 
 /// The repository's root, found from this file's path (tests read Captures/, Docs/ and Golden/ in place).
 let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -3,6 +3,7 @@ import EngineIO
 import HTTP1
 import IMProtocol
 import ImscopeCore
+import Records
 import SocketIO
 import TCPReassembly
 import WebSocket

@@ -3,71 +3,10 @@ import EngineIO
 import HTTP1
 import IMProtocol
 import ImscopeCore
+import Records
 import SocketIO
 import TCPReassembly
 import WebSocket
-
-/// Where records go: the renderer, with diagnostics counted for `--strict` and the summary.
-final class Emitter {
-    let records: RecordSink
-    var counts: [Severity: Int] = [:]
-    /// Rule warnings carried on `im` objects (they count as warnings for `--strict`).
-    var imWarnings = 0
-    /// With `--jobs`: the shard's collector, which keeps each record with where it goes in the merged output (see
-    /// ``MergeKey``).
-    var keyed: ShardCollector? = nil
-    var frame: UInt64 = 0
-    var stage = MergeKey.Stage.start
-    var order: UInt64 = 0
-    var seq: UInt64 = 0
-
-    init(records: RecordSink) { self.records = records }
-
-    /// Diagnostics emitted by severity, with the rule warnings on `im` objects counted as warnings (the summary).
-    var summaryCounts: [Severity: Int] {
-        var c = counts
-        c[.warning, default: 0] += imWarnings
-        return c
-    }
-
-    @inline(__always)
-    func emit(_ record: Record) {
-        if let keyed {
-            keyed.emit(record, key: nextKey(conn: record.conn))
-        } else {
-            records.emit(record)
-        }
-    }
-
-    /// A `sio` record in parts (see ``RecordSink/emitSIO(_:_:sid:version:message:im:head:)``).
-    @inline(__always)
-    func emitSIO(
-        _ place: RecordPlace, _ transport: Transport, sid: String?, version: Int, message: SocketIOMessage,
-        im: IMMessage?, head: RenderedHead?
-    ) {
-        if let keyed {
-            keyed.emitSIO(
-                place, transport, sid: sid, version: version, message: message, im: im, head: head,
-                key: nextKey(conn: place.conn))
-        } else {
-            records.emitSIO(place, transport, sid: sid, version: version, message: message, im: im, head: head)
-        }
-    }
-
-    /// The merge key of the next record (with `--jobs`).
-    @inline(__always)
-    func nextKey(conn: Int?) -> MergeKey {
-        seq += 1
-        // Housekeeping and the end of the capture act connection by connection, in connection order.
-        let byConnection = stage == .sweep || stage == .eviction || stage == .endConnections
-        return MergeKey(frame: frame, stage: stage, order: byConnection ? UInt64(conn ?? 0) : order, seq: seq)
-    }
-
-    func diagnostic(_ d: Diagnostic) {
-        counts[d.severity, default: 0] += 1
-        emit(Record(d))
-    }
-}
 
 /// Decodes the application protocols of one TCP connection: HTTP/1.1 (requests, responses, the upgrade), then
 /// WebSocket; or WebSocket from the frames alone when the handshake was not captured.
@@ -76,7 +15,7 @@ final class Emitter {
 /// records and the diagnostics of those layers, and from layer `eio` on hands WebSocket messages and long-polling
 /// bodies to the Engine.IO/Socket.IO decoding of `ConnectionDecoder+EngineIO.swift` (sessions live in
 /// ``EngineIOSessions``, shared by all connections).
-final class ConnectionDecoder {
+package final class ConnectionDecoder {
     enum Mode {
         /// No payload yet: the first bytes decide.
         case undecided
@@ -147,7 +86,7 @@ final class ConnectionDecoder {
 
     // MARK: - Input from TCP
 
-    func data(_ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
+    package func data(_ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
         if case .undecided = mode { decide(dir, bytes, at: ctx) }
         switch mode {
         case .undecided, .opaque:

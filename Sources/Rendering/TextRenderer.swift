@@ -1,6 +1,7 @@
 import IMProtocol
 import ImscopeCore
 import JSONScan
+import Records
 import WebSocket
 
 /// Writes records for a person: one line each, time relative to the first packet, colored on a terminal.

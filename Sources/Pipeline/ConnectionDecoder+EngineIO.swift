@@ -4,6 +4,7 @@ import IMProtocol
 import ImscopeCore
 import Inflate
 import JSONScan
+import Records
 import SocketIO
 import TCPReassembly
 
@@ -209,7 +210,7 @@ extension ConnectionDecoder {
             emitter.imWarnings += im?.warnings.count ?? 0
             emitter.emitSIO(
                 RecordPlace(ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir), transport, sid: session.sid,
-                version: version, message: message, im: im, head: session.head)
+                version: version, message: message, im: im)
         }
         func problem(_ kind: DiagnosticKind, _ text: String) {
             emitter.diagnostic(Diagnostic(kind, text, ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))

@@ -1,5 +1,6 @@
 import EngineIO
 import ImscopeCore
+import Records
 import SocketIO
 import WebSocket
 
@@ -17,8 +18,6 @@ final class EngineIOSession {
     var finished = false
     /// The frame in which the session was registered under its sid (sessions end in this order).
     var registeredFrame: UInt64 = 0
-    /// The renderer's keys for the session's Socket.IO records.
-    let head = RenderedHead()
 
     init(sid: String?, version: Int?, scratch: SocketIOPacket.ParseScratch) {
         sio = SocketIOSession(scratch: scratch)

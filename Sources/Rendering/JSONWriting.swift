@@ -1,6 +1,7 @@
 import IMProtocol
 import ImscopeCore
 import JSONScan
+import Records
 
 extension OutputBuffer {
     /// Appends `s` as a JSON string literal (RFC 8259 escaping; non-ASCII passes through as UTF-8).

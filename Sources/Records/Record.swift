@@ -7,12 +7,6 @@ import SocketIO
 import TCPReassembly
 import WebSocket
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// What a `conn` record says happened to a connection.
 public enum ConnEvent: Sendable {
     case open
@@ -36,18 +30,36 @@ public struct ConnRecord: Sendable {
     /// Bytes delivered in order, and bytes lost in gaps, per direction (close only).
     public var bytes: (c2s: UInt64, s2c: UInt64)
     public var missing: (c2s: UInt64, s2c: UInt64)
+
+    public init(
+        event: ConnEvent, client: Endpoint, server: Endpoint, bytes: (c2s: UInt64, s2c: UInt64),
+        missing: (c2s: UInt64, s2c: UInt64)
+    ) {
+        self.event = event
+        self.client = client
+        self.server = server
+        self.bytes = bytes
+        self.missing = missing
+    }
 }
 
 /// An `http` record: one request or response.
 public struct HTTPRecord {
     public var head: HTTPMessageHead
     public var bodyLength: Int
+
+    public init(head: HTTPMessageHead, bodyLength: Int) {
+        self.head = head
+        self.bodyLength = bodyLength
+    }
 }
 
 /// A `ws` record: one WebSocket message or control frame. `message.payload` is valid only while the record is
 /// being emitted: renderers write it out at once and keep nothing.
 public struct WSRecord {
     public var message: WebSocketMessage
+
+    public init(message: WebSocketMessage) { self.message = message }
 }
 
 /// The Engine.IO transport a packet travelled on.
@@ -64,6 +76,18 @@ public struct EIORecord {
     /// The packet's data (a view valid during the emit).
     public var data: UnsafeRawBufferPointer
     public var handshake: EngineIOHandshake?
+
+    public init(
+        transport: Transport, sid: String?, version: Int, type: EngineIOPacketType, data: UnsafeRawBufferPointer,
+        handshake: EngineIOHandshake?
+    ) {
+        self.transport = transport
+        self.sid = sid
+        self.version = version
+        self.type = type
+        self.data = data
+        self.handshake = handshake
+    }
 }
 
 /// A `sio` record: a Socket.IO packet (an Engine.IO message), with an ACK's pairing.
@@ -74,6 +98,14 @@ public struct SIORecord {
     public var message: SocketIOMessage
     /// The ImMessage of a `chat`/`chatroom` event (layer `im`).
     public var im: IMMessage? = nil
+
+    public init(transport: Transport, sid: String?, version: Int, message: SocketIOMessage, im: IMMessage? = nil) {
+        self.transport = transport
+        self.sid = sid
+        self.version = version
+        self.message = message
+        self.im = im
+    }
 
     /// The argument the ImMessage was decoded from (see ``SocketIOMessage/imArgument``).
     public var imArgument: UnsafeRawBufferPointer { message.imArgument }
@@ -150,67 +182,5 @@ public struct RecordPlace: Sendable {
         self.frame = frame
         self.conn = conn
         self.dir = dir
-    }
-}
-
-/// Receives timeline records in order.
-public protocol RecordSink: AnyObject {
-    /// Called once with the time of the capture's first packet, before any record.
-    func begin(origin: Timestamp)
-    func emit(_ record: Record)
-    /// A `sio` record in its parts, borrowed from the decoder: the record of nearly every message, which a sink that
-    /// renders it at once takes without the copies (and reference counting) of a ``Record`` holding a
-    /// ``SIORecord``. The default builds that record and hands it to ``emit(_:)``. `head`: where a renderer may keep
-    /// what it made of the keys that stay the same for the session (nil when there is no such place).
-    func emitSIO(
-        _ place: RecordPlace, _ transport: Transport, sid: String?, version: Int, message: SocketIOMessage,
-        im: IMMessage?, head: RenderedHead?)
-    /// Called once when the capture ends, before the output is flushed.
-    func finish()
-}
-
-extension RecordSink {
-    public func begin(origin: Timestamp) {}
-
-    public func emitSIO(
-        _ place: RecordPlace, _ transport: Transport, sid: String?, version: Int, message: SocketIOMessage,
-        im: IMMessage?, head: RenderedHead?
-    ) {
-        emit(Record(place, .sio(SIORecord(transport: transport, sid: sid, version: version, message: message, im: im))))
-    }
-}
-
-/// What a renderer made of the keys a session's Socket.IO records start with (transport, sid, Engine.IO version;
-/// in JSON Lines `,"transport":…,"sid":…,"eio":{…},"sio":{"type":"`), kept with the session and used again while
-/// they stay the same: rendering them was 3 % of a run's instructions.
-public final class RenderedHead {
-    var transport: Transport? = nil
-    var version = 0
-    var sid: String? = nil
-    var bytes: [UInt8] = []
-
-    public init() {}
-
-    func holds(_ transport: Transport, _ version: Int, _ sid: String?) -> Bool {
-        guard self.transport == transport, self.version == version else { return false }
-        switch (self.sid, sid) {
-        case (nil, nil): return true
-        case (let a?, let b?): return Self.sameBytes(a, b)
-        default: return false
-        }
-    }
-
-    /// Byte for byte, not `==`: strings that are canonically equivalent but spelt differently are different sids.
-    /// (Written out rather than through `withUTF8Bytes(of:_:)`: nested in that, the comparison cost 21 M
-    /// instructions more on the 114 MB capture.)
-    static func sameBytes(_ a: String, _ b: String) -> Bool {
-        guard a.utf8.count == b.utf8.count else { return false }
-        let inPlace = a.utf8.withContiguousStorageIfAvailable { x in
-            b.utf8.withContiguousStorageIfAvailable { y in
-                x.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0
-            }
-        }
-        if let inPlace, let equal = inPlace { return equal }
-        return a.utf8.elementsEqual(b.utf8)
     }
 }

@@ -2,6 +2,7 @@ import EngineIO
 import IMProtocol
 import ImscopeCore
 import JSONScan
+import Records
 import SocketIO
 
 #if canImport(Glibc)
@@ -59,20 +60,19 @@ extension JSONLRenderer {
 
     func writeSIO(
         _ transport: Transport, sid: String?, version: Int, message m: SocketIOMessage, im: IMMessage?,
-        ts: Timestamp?, head: RenderedHead? = nil
+        ts: Timestamp?, conn: Int?
     ) {
         let p = m.packet
-        if let head, head.holds(transport, version, sid) {
-            head.bytes.withUnsafeBytes { out.append($0) }
+        if let conn, heads[conn].holds(transport, version, sid) {
+            heads[conn].bytes.withUnsafeBytes { out.append($0) }
         } else {
             let start = out.count
             writeEngineIOHead(transport, sid, version, type: "message")
             out.append("\"},\"sio\":{\"type\":\"" as StaticString)
-            if let head {
-                head.transport = transport
-                head.version = version
-                head.sid = sid
-                head.bytes = Array(UnsafeBufferPointer(start: out.base + start, count: out.count - start))
+            if let conn {
+                heads[conn] = RenderedHead(
+                    transport: transport, version: version, sid: sid,
+                    bytes: Array(UnsafeBufferPointer(start: out.base + start, count: out.count - start)))
             }
         }
         out.append(p.type.staticName)

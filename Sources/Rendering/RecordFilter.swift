@@ -1,6 +1,7 @@
 import IMProtocol
 import ImscopeCore
 import JSONScan
+import Records
 
 /// A record filter from the command line: `--filter KEY=VALUE[,VALUE...]`, repeatable. Filters are ANDed; the
 /// values of one filter are ORed. A record passes a filter only if it has the field and the field matches.

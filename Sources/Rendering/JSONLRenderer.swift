@@ -1,5 +1,6 @@
 import IMProtocol
 import ImscopeCore
+import Records
 import SocketIO
 import WebSocket
 
@@ -7,15 +8,16 @@ import WebSocket
 /// `array` is set (`--format json`).
 public final class JSONLRenderer: RecordSink {
     let out: OutputBuffer
-    let array: Bool
-    var first = true
+    var framing: RecordFraming
     /// The rendered type information of each messageType seen (below 4096), by number.
     var typeInfoJSON: [TypeInfoJSON?] = []
+    /// The keys each connection's `sio` records start with, as last rendered.
+    var heads = RenderedHeads()
 
     public init(out: OutputBuffer, array: Bool = false) {
         self.out = out
-        self.array = array
-        if array { out.append("[\n" as StaticString) }
+        framing = RecordFraming(array: array)
+        framing.start(out)
     }
 
     public func emit(_ record: Record) {
@@ -26,32 +28,27 @@ public final class JSONLRenderer: RecordSink {
 
     public func emitSIO(
         _ place: RecordPlace, _ transport: Transport, sid: String?, version: Int, message: SocketIOMessage,
-        im: IMMessage?, head: RenderedHead?
+        im: IMMessage?
     ) {
         startRecord()
         out.append("{\"kind\":\"sio\"" as StaticString)
         writePlace(ts: place.ts, frame: place.frame, conn: place.conn, dir: place.dir)
-        writeSIO(transport, sid: sid, version: version, message: message, im: im, ts: place.ts, head: head)
+        writeSIO(transport, sid: sid, version: version, message: message, im: im, ts: place.ts, conn: place.conn)
         out.append(byte: UInt8(ascii: "}"))
         endRecord()
     }
 
     @inline(__always)
-    func startRecord() {
-        if array {
-            if !first { out.append(",\n" as StaticString) }
-            first = false
-        }
-    }
+    func startRecord() { framing.beforeRecord(out) }
 
     @inline(__always)
     func endRecord() {
-        if !array { out.append(byte: 0x0A) }
+        framing.afterRecord(out)
         out.endRecord()
     }
 
     public func finish() {
-        if array { out.append(first ? "]\n" as StaticString : "\n]\n" as StaticString) }
+        framing.end(out)
         out.flush()
     }
 
@@ -137,7 +134,7 @@ public final class JSONLRenderer: RecordSink {
         case .eio(let e):
             writeEIO(e)
         case .sio(let m):
-            writeSIO(m.transport, sid: m.sid, version: m.version, message: m.message, im: m.im, ts: r.ts)
+            writeSIO(m.transport, sid: m.sid, version: m.version, message: m.message, im: m.im, ts: r.ts, conn: r.conn)
         case .diagnostic(let d):
             out.append(",\"severity\":\"" as StaticString)
             out.append(d.severity.name)

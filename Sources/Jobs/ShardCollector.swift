@@ -1,0 +1,212 @@
+import Foundation
+import IMProtocol
+import ImscopeCore
+import Pipeline
+import Records
+import Rendering
+import SocketIO
+
+/// A shard's output on its way to the merger: rendered records and, for each, its key and where it ends; or owned
+/// records and their keys.
+final class ShardChunk: @unchecked Sendable {
+    var bytes: ByteBlock! = nil
+    var keys: [MergeKey] = []
+    var ends: [Int] = []
+    /// Records-out: the records themselves, and the capture's first packet time when the shard learnt it since its
+    /// last chunk.
+    var records: [OwnedRecord] = []
+    var origin: Timestamp? = nil
+    /// Every record of this shard with a key up to here is in this chunk or an earlier one.
+    var watermark = MergeKey.watermark(frame: 0, stage: .start)
+}
+
+/// The chunks of all shards, handed from the worker threads to the merger under one lock.
+///
+/// There is no merger thread: the thread that hands over a chunk (or finishes its shard) merges whatever that makes
+/// ready, one thread at a time (`merging`). A merger thread of its own was a third thread on two cores: woken for
+/// every chunk, it waited for a core while the decoding threads held both, and the reader, its own shard's chunks
+/// not taken, waited for it in turn (60–150 ms of a 230 ms run on the 114 MB capture, measured).
+final class ShardChannel: @unchecked Sendable {
+    let condition = NSCondition()
+    var queues: [[ShardChunk]]
+    var watermarks: [MergeKey]
+    var summaries: [RunSummary?]
+    /// Chunks a shard may have waiting (as many as batches: a shard's chunks wait for the other shards' of the
+    /// same frames, which may be that many batches behind).
+    let maxQueued = 8
+    /// Blocks the merger has written out, for the shards to render into again (fresh blocks of this size would
+    /// come from mmap and fault in every page).
+    var spares: [[ByteBlock]]
+    let merger: Merger
+    /// Whether a thread is merging (it lets go of the lock while it writes; chunks handed over meanwhile are merged
+    /// by it before it stops).
+    var merging = false
+    /// Set, and signalled, once everything is written, for the thread waiting for the end of the run (taken after
+    /// `condition`, never before it).
+    let finished = NSCondition()
+    var ended = false
+
+    init(shards: Int, target: Merger.Target) {
+        queues = Array(repeating: [], count: shards)
+        watermarks = Array(repeating: MergeKey.watermark(frame: 0, stage: .start), count: shards)
+        summaries = Array(repeating: nil, count: shards)
+        spares = Array(repeating: [], count: shards)
+        merger = Merger(shards: shards, target: target)
+    }
+
+    /// Queues `chunk` and merges what it makes ready; returns a spare block for the shard's next one, if there is
+    /// one. Waits while the shard is `maxQueued` chunks ahead of what could be written (its records wait for
+    /// another shard's, whose hand-over will merge them).
+    func put(_ chunk: ShardChunk, shard: Int) -> ByteBlock? {
+        condition.lock()
+        while queues[shard].count >= maxQueued { condition.wait() }
+        queues[shard].append(chunk)
+        watermarks[shard] = chunk.watermark
+        let spare = spares[shard].popLast()
+        mergeLocked()
+        condition.unlock()
+        return spare
+    }
+
+    /// The shard is done, with its counts for the run's summary.
+    func finish(shard: Int, summary: RunSummary) {
+        condition.lock()
+        summaries[shard] = summary
+        mergeLocked()
+        condition.unlock()
+    }
+
+    /// Merges what is ready, unless another thread is merging; wakes the threads waiting for room. Called with the
+    /// lock held.
+    func mergeLocked() {
+        if !merging {
+            merging = true
+            let done = merger.merge(self)
+            merging = false
+            if done {
+                finished.lock()
+                ended = true
+                finished.broadcast()
+                finished.unlock()
+            }
+        }
+        condition.broadcast()
+    }
+
+    /// Waits until every record is written.
+    func waitForEnd() {
+        finished.lock()
+        while !ended { finished.wait() }
+        finished.unlock()
+    }
+}
+
+/// What a shard makes of its records: rendered into memory (`read`), or kept as owned records for one consumer of
+/// all shards' records (records-out: the audit, the report).
+enum ShardProduct {
+    case rendered(RecordSink, OutputBuffer)
+    case owned
+}
+
+/// A shard's records sink: renders each record (or makes it owned) and keeps it with its ``MergeKey``, worked out
+/// from where the shard's pipeline is (``Emitter``'s frame, stage and order), and hands them over in chunks.
+final class ShardCollector: RecordSink {
+    let product: ShardProduct
+    let channel: ShardChannel
+    let shard: Int
+    /// Where the shard's pipeline is; set once the shard's sink is made.
+    var position: Emitter! = nil
+    var seq: UInt64 = 0
+    var spare: ByteBlock? = nil
+    /// The keys of the records made since the last hand-over, and where each ends (rendered), or the records
+    /// (owned). Kept here, not in the chunk they go out in (reached through it, they were one more object for every
+    /// record), with room for as many as the last chunk had (grown from nothing for every chunk: 18 000
+    /// reallocations on the 114 MB capture).
+    var keys: [MergeKey] = []
+    var ends: [Int] = []
+    var owned: [OwnedRecord] = []
+    /// The capture's first packet time, until it goes out with a chunk (records-out).
+    var origin: Timestamp? = nil
+
+    init(product: ShardProduct, channel: ShardChannel, shard: Int) {
+        self.product = product
+        self.channel = channel
+        self.shard = shard
+    }
+
+    /// The merge key of the next record.
+    @inline(__always)
+    func nextKey(conn: Int?) -> MergeKey {
+        seq += 1
+        let stage = position.stage
+        return MergeKey(
+            frame: position.frame, stage: stage,
+            order: stage.byConnection ? UInt64(conn ?? 0) : position.order, seq: seq)
+    }
+
+    func begin(origin: Timestamp) {
+        switch product {
+        case .rendered(let renderer, _): renderer.begin(origin: origin)
+        case .owned: self.origin = origin
+        }
+    }
+
+    func emit(_ record: Record) {
+        keys.append(nextKey(conn: record.conn))
+        switch product {
+        case .rendered(let renderer, let out):
+            renderer.emit(record)
+            ends.append(out.count)
+        case .owned:
+            owned.append(OwnedRecord(record))
+        }
+    }
+
+    func emitSIO(
+        _ place: RecordPlace, _ transport: Transport, sid: String?, version: Int, message: SocketIOMessage,
+        im: IMMessage?
+    ) {
+        keys.append(nextKey(conn: place.conn))
+        switch product {
+        case .rendered(let renderer, let out):
+            renderer.emitSIO(place, transport, sid: sid, version: version, message: message, im: im)
+            ends.append(out.count)
+        case .owned:
+            owned.append(
+                OwnedRecord(
+                    Record(
+                        place,
+                        .sio(SIORecord(transport: transport, sid: sid, version: version, message: message, im: im)))))
+        }
+    }
+
+    func finish() {
+        if case .rendered(let renderer, _) = product { renderer.finish() }
+    }
+
+    /// The shard is done: its counts, for the run's summary.
+    func finish(summary: RunSummary) { channel.finish(shard: shard, summary: summary) }
+
+    /// Hands over what was made, promising no later record keys at or below `watermark`.
+    func handOver(watermark: MergeKey) {
+        let chunk = ShardChunk()
+        chunk.watermark = watermark
+        let count = keys.count
+        swap(&chunk.keys, &keys)
+        keys.reserveCapacity(count)
+        switch product {
+        case .rendered(_, let out):
+            let block = spare ?? ByteBlock(capacity: out.capacity)
+            out.exchange(block)
+            chunk.bytes = block
+            swap(&chunk.ends, &ends)
+            ends.reserveCapacity(count)
+        case .owned:
+            swap(&chunk.records, &owned)
+            owned.reserveCapacity(count)
+            chunk.origin = origin
+            origin = nil
+        }
+        spare = channel.put(chunk, shard: shard)
+    }
+}

@@ -1,0 +1,102 @@
+import Capture
+import EngineIO
+import IMProtocol
+import ImscopeCore
+import Records
+import TCPReassembly
+import WebSocket
+
+/// The TCP layer's events as records (`conn` open and close; gaps come as diagnostics from the reassembler), and
+/// each connection's bytes handed to its ``ConnectionDecoder`` when decoding goes deeper than TCP.
+package struct TCPLayerSink: CaptureSink {
+    package let emitter: Emitter
+    package var streams: StreamFiles?
+    let decodeApplication: Bool
+    let layer: Layer
+    let wsLimits: WebSocketLimits
+    let sessions = EngineIOSessions()
+    let im: IMDecoder?
+    /// Per-connection decoders, indexed by `Connection.slot`.
+    package var decoders = SlotTable<ConnectionDecoder>()
+
+    package init(records: RecordSink, options: PipelineOptions) throws(CaptureError) {
+        try self.init(emitter: Emitter(records: records), options: options)
+    }
+
+    init(emitter: Emitter, options: PipelineOptions) throws(CaptureError) {
+        self.emitter = emitter
+        if let dir = options.writeStreamsDirectory { streams = try StreamFiles(directory: dir) }
+        layer = options.layer
+        decodeApplication = options.layer.reaches(.ws)
+        wsLimits = options.wsLimits
+        im = options.layer == .im ? options.im : nil
+    }
+
+    package func begin(origin: Timestamp) { emitter.records.begin(origin: origin) }
+
+    package func position(frame: UInt64, stage: PipelineStage) {
+        emitter.frame = frame
+        emitter.stage = stage
+    }
+
+    package func checkpoint(frame: UInt64) {}
+
+    /// Ends the Engine.IO sessions still open at the end of the capture (unanswered requests are reported), and
+    /// closes the stream files.
+    package mutating func finish(at ctx: PacketContext) {
+        for session in sessions.all() {
+            emitter.order = session.registeredFrame
+            ConnectionDecoder.finish(session, sessions: sessions, emitter: emitter, conn: nil, at: ctx)
+        }
+        streams?.closeAll()
+    }
+
+    package func housekeeping(_ kind: Housekeeping?) { emitter.stage = PipelineStage(kind) }
+
+    package mutating func opened(_ conn: Connection, at ctx: PacketContext) {
+        emitter.emit(
+            Record(
+                ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: nil,
+                body: .conn(
+                    ConnRecord(event: .open, client: conn.client, server: conn.server, bytes: (0, 0), missing: (0, 0))))
+        )
+        guard decodeApplication else { return }
+        let decoder = ConnectionDecoder(
+            conn: conn, emitter: emitter, wsLimits: wsLimits, sessions: sessions, layer: layer, im: im)
+        conn.slot = decoders.insert(decoder)
+    }
+
+    package mutating func data(
+        _ conn: Connection, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext
+    ) {
+        streams?.write(conn: conn.id, dir: dir, bytes)
+        if conn.slot >= 0 { decoders.lend(conn.slot) { $0.data(dir, bytes, at: ctx) } }
+    }
+
+    package mutating func gap(
+        _ conn: Connection, _ dir: Direction, length: UInt64, cause: GapCause, at ctx: PacketContext
+    ) {
+        if conn.slot >= 0 { decoders[conn.slot]!.gap(dir, length, at: ctx) }
+    }
+
+    package mutating func closed(_ conn: Connection, reason: CloseReason, at ctx: PacketContext) {
+        streams?.close(conn: conn.id)
+        if conn.slot >= 0 {
+            decoders[conn.slot]!.close(at: ctx)
+            decoders.remove(at: conn.slot)
+            conn.slot = -1
+        }
+        emitter.emit(
+            Record(
+                ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: nil,
+                body: .conn(
+                    ConnRecord(
+                        event: .close(reason), client: conn.client, server: conn.server,
+                        bytes: (conn.c2s.delivered, conn.s2c.delivered), missing: (conn.c2s.missing, conn.s2c.missing)))
+            ))
+    }
+
+    package func diagnostic(_ diagnostic: Diagnostic) {
+        emitter.diagnostic(diagnostic)
+    }
+}
