@@ -53,8 +53,8 @@ let package = Package(
             ],
             swiftSettings: optimize
         ),
-        .target(name: "EngineIO", dependencies: ["ImscopeCore", "JSONScan"], swiftSettings: optimize),
-        .target(name: "SocketIO", dependencies: ["EngineIO", "ImscopeCore", "JSONScan"], swiftSettings: optimize),
+        .target(name: "EngineIO", dependencies: ["HTTP1", "ImscopeCore", "JSONScan"], swiftSettings: optimize),
+        .target(name: "SocketIO", dependencies: ["ImscopeCore", "JSONScan"], swiftSettings: optimize),
         // The messageType tables ship as data (TSV), so a team can pass its own with --schema FILE.
         .target(
             name: "IMProtocol", dependencies: ["ImscopeCore", "JSONScan"], resources: [.copy("Resources")],

@@ -8,76 +8,46 @@ import Records
 import SocketIO
 import TCPReassembly
 
-/// What a polling request says about its Engine.IO session.
-struct PollingRequest {
-    var method: String
-    var sid: String?
-    var version: Int?
-    var jsonp: Bool
-}
+/// An Engine.IO session with its Socket.IO state.
+typealias Session = EngineIOSession<SocketIOSession>
+typealias Sessions = EngineIOSessions<SocketIOSession>
 
 extension ConnectionDecoder {
-    /// The Engine.IO view of a request: a Socket.IO path or an `EIO=` parameter.
-    static func engineIORequest(_ head: HTTPMessageHead) -> (transport: String?, sid: String?, version: Int?)? {
-        let path = Array("/socket.io/".utf8)
-        let uri = Array(head.uri.utf8)
-        let hasPath =
-            uri.count >= path.count
-            && (0...uri.count - path.count).contains { uri[$0..<$0 + path.count].elementsEqual(path) }
-        guard hasPath || head.queryParameter("EIO") != nil else { return nil }
-        return (
-            head.queryParameter("transport"), head.queryParameter("sid"), head.queryParameter("EIO").flatMap { Int($0) }
-        )
+    /// The session `sid` (a request or an upgrade named it), registered now if its handshake was not captured.
+    func session(sid: String, version: Int?, dir: Direction, at ctx: PacketContext) -> Session {
+        let found = sessions.findOrRegister(sid: sid, version: version, frame: emitter.frame) {
+            SocketIOSession(scratch: memory.scratch, limits: sioLimits)
+        }
+        if let evicted = found.evicted { finishSession(evicted, at: ctx) }
+        if found.created {
+            emitter.diagnostic(
+                Diagnostic(
+                    .eioUnknownSession, "session \(sid): handshake not captured", ts: ctx.ts, frame: ctx.frame,
+                    conn: conn.id, dir: dir))
+        }
+        return found.session
+    }
+
+    /// Registers a session under the sid its handshake gave it.
+    func register(_ session: Session, sid: String, at ctx: PacketContext) {
+        if let evicted = sessions.register(session, sid: sid, frame: emitter.frame) { finishSession(evicted, at: ctx) }
     }
 
     // MARK: - Polling
 
-    func pollingRequestHead(_ head: HTTPMessageHead) {
-        guard decodeEIO, let info = Self.engineIORequest(head), info.transport != "websocket" else {
-            pollingQueue.append(nil)
-            currentRequest = nil
-            return
-        }
-        let request = PollingRequest(
-            method: head.method, sid: info.sid, version: info.version, jsonp: head.queryParameter("j") != nil)
-        pollingQueue.append(request)
-        currentRequest = request
-        requestBody.removeAll(keepingCapacity: requestBody.capacity <= 16 << 10)
-    }
-
-    func pollingResponseHead() {
-        currentResponse = pollingQueue.isEmpty ? nil : pollingQueue.removeFirst()
-        responseBody.removeAll(keepingCapacity: responseBody.capacity <= 16 << 10)
-    }
-
-    func pollingBody(_ dir: Direction, _ bytes: UnsafeRawBufferPointer) {
-        if dir == .c2s {
-            guard currentRequest != nil, requestBody.count + bytes.count <= maxPollingBody else { return }
-            requestBody.append(contentsOf: bytes)
-        } else {
-            guard currentResponse != nil, responseBody.count + bytes.count <= maxPollingBody else { return }
-            responseBody.append(contentsOf: bytes)
-        }
-    }
-
-    func pollingEnd(_ dir: Direction, bodyLength: Int, complete: Bool, encoding: String?, at ctx: PacketContext) {
-        let request = dir == .c2s ? currentRequest : currentResponse
-        if dir == .c2s { currentRequest = nil } else { currentResponse = nil }
-        guard let request, bodyLength > 0 else { return }
-        // Payloads travel in POST bodies (client to server) and GET responses; a POST is answered "ok".
-        if dir == .c2s ? request.method != "POST" : request.method != "GET" { return }
-        var body = dir == .c2s ? requestBody : responseBody
-        guard complete, body.count == bodyLength else {
+    /// A long-polling body complete: its Engine.IO payload decoded (inflated first when the server compressed it).
+    func pollingBody(_ body: PollingBody, _ dir: Direction, at ctx: PacketContext) {
+        guard case .payload(let request, var body, let encoding) = body else {
             emitter.diagnostic(
                 Diagnostic(
-                    .eioBadPayload, "polling payload incomplete or over \(maxPollingBody) bytes; not decoded",
+                    .eioBadPayload, "polling payload incomplete or over \(polling.maxBodyBytes) bytes; not decoded",
                     ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
             return
         }
         if let encoding, encoding != "identity" {
             // Engine.IO servers compress long polling responses (http_compression).
             guard encoding == "gzip" || encoding == "deflate" || encoding == "x-gzip",
-                let inflated = body.withUnsafeBytes({ inflateHTTPBody($0, limit: maxPollingBody) })
+                let inflated = body.withUnsafeBytes({ inflateHTTPBody($0, limit: polling.maxBodyBytes) })
             else {
                 emitter.diagnostic(
                     Diagnostic(
@@ -87,24 +57,17 @@ extension ConnectionDecoder {
             }
             body = inflated
         }
-        var session = request.sid.flatMap { sessions.find($0) }
-        if session == nil, let sid = request.sid {
-            let s = EngineIOSession(sid: sid, version: request.version, scratch: sessions.scratch)
-            if let evicted = sessions.register(s, frame: emitter.frame) { finishSession(evicted, at: ctx) }
-            emitter.diagnostic(
-                Diagnostic(
-                    .eioUnknownSession, "session \(sid): handshake not captured", ts: ctx.ts, frame: ctx.frame,
-                    conn: conn.id, dir: dir))
-            session = s
-        }
+        var session = request.sid.map { self.session(sid: $0, version: request.version, dir: dir, at: ctx) }
         let version = session?.version ?? request.version ?? 4
         body.withUnsafeBytes { bytes in
             let valid = isValidUTF8(bytes)  // once for the whole body
             let problem = EngineIOPayload.decodePayload(bytes, version: version, jsonp: request.jsonp) { packet in
                 if session == nil, packet.type == .open, let handshake = EngineIOPayload.handshake(packet.data) {
                     // The handshake response of a new polling session.
-                    let s = EngineIOSession(sid: handshake.sid, version: request.version, scratch: sessions.scratch)
-                    if let evicted = sessions.register(s, frame: emitter.frame) { finishSession(evicted, at: ctx) }
+                    let s = Session(
+                        sid: nil, version: request.version,
+                        upper: SocketIOSession(scratch: memory.scratch, limits: sioLimits))
+                    register(s, sid: handshake.sid, at: ctx)
                     session = s
                 }
                 engineIOPacket(packet, dir, .polling, session, validUTF8: valid, at: ctx)
@@ -123,7 +86,8 @@ extension ConnectionDecoder {
         _ payload: UnsafeRawBufferPointer, binary: Bool, validUTF8: Bool, _ dir: Direction, at ctx: PacketContext
     ) {
         if wsSession == nil {
-            wsSession = EngineIOSession(sid: nil, version: wsVersion, scratch: sessions.scratch)
+            wsSession = Session(
+                sid: nil, version: wsVersion, upper: SocketIOSession(scratch: memory.scratch, limits: sioLimits))
         }
         // Lent without counting a reference: only the upgrade, before any WebSocket message, sets it again.
         Unmanaged.passUnretained(wsSession!)._withUnsafeGuaranteedRef { session in
@@ -132,7 +96,7 @@ extension ConnectionDecoder {
     }
 
     func engineIOWebSocket(
-        _ payload: UnsafeRawBufferPointer, binary: Bool, validUTF8: Bool, _ dir: Direction, _ session: EngineIOSession,
+        _ payload: UnsafeRawBufferPointer, binary: Bool, validUTF8: Bool, _ dir: Direction, _ session: Session,
         at ctx: PacketContext
     ) {
         if binary {
@@ -147,8 +111,7 @@ extension ConnectionDecoder {
         }
         let problem = EngineIOPayload.decodeTextPacket(payload) { packet in
             if packet.type == .open, session.sid == nil, let handshake = EngineIOPayload.handshake(packet.data) {
-                session.sid = handshake.sid
-                if let evicted = sessions.register(session, frame: emitter.frame) { finishSession(evicted, at: ctx) }
+                register(session, sid: handshake.sid, at: ctx)
             }
             engineIOPacket(packet, dir, .websocket, session, validUTF8: validUTF8, at: ctx)
         }
@@ -168,7 +131,7 @@ extension ConnectionDecoder {
     // MARK: - Packets
 
     func engineIOPacket(
-        _ packet: EngineIOPacket, _ dir: Direction, _ transport: Transport, _ session: EngineIOSession?,
+        _ packet: EngineIOPacket, _ dir: Direction, _ transport: Transport, _ session: Session?,
         validUTF8: Bool? = nil, at ctx: PacketContext
     ) {
         if packet.type == .ping, let session { inferVersion(session, packet, dir, at: ctx) }  // only pings tell
@@ -198,7 +161,7 @@ extension ConnectionDecoder {
 
     /// An Engine.IO message of `session`: its Socket.IO packet, and the ImMessage an event carries.
     func engineIOMessage(
-        _ packet: EngineIOPacket, _ dir: Direction, _ transport: Transport, _ session: EngineIOSession, _ version: Int,
+        _ packet: EngineIOPacket, _ dir: Direction, _ transport: Transport, _ session: Session, _ version: Int,
         _ validUTF8: Bool?, at ctx: PacketContext
     ) {
         // Local functions, not closures held in constants: such a closure's context was allocated for every
@@ -216,27 +179,22 @@ extension ConnectionDecoder {
             emitter.diagnostic(Diagnostic(kind, text, ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
         }
         if packet.binary {
-            session.sio.binary(packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts) { event in
+            session.upper.binary(packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts) { event in
                 switch event {
                 case .message(let m): message(m)
                 case .problem(let kind, let text): problem(kind, text)
                 }
             }
         } else {
-            session.sio.text(
+            session.upper.text(
                 packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, validUTF8: validUTF8,
                 message: message, problem: problem)
         }
     }
 
-    /// Settles a guessed version from behaviour: in version 3 the client pings, in version 4 the server does.
-    func inferVersion(_ session: EngineIOSession, _ packet: EngineIOPacket, _ dir: Direction, at ctx: PacketContext) {
-        guard !session.versionSettled, packet.type == .ping else { return }
-        let probe = packet.data.elementsEqual("probe".utf8)
-        if probe { return }  // both versions probe from the client
-        let inferred = dir == .c2s ? 3 : 4
-        session.versionSettled = true
-        session.version = inferred
+    /// Settles a guessed version from behaviour (see ``EngineIOSession/settleVersion(ping:from:)``).
+    func inferVersion(_ session: Session, _ packet: EngineIOPacket, _ dir: Direction, at ctx: PacketContext) {
+        guard let inferred = session.settleVersion(ping: packet.data, from: dir) else { return }
         emitter.diagnostic(
             Diagnostic(
                 .eioVersionGuessed,
@@ -263,18 +221,14 @@ extension ConnectionDecoder {
             members: p.argumentMembers, into: &m)
     }
 
-    func finishSession(_ session: EngineIOSession, at ctx: PacketContext) {
+    func finishSession(_ session: Session, at ctx: PacketContext) {
         Self.finish(session, sessions: sessions, emitter: emitter, conn: conn.id, at: ctx)
     }
 
     /// Ends a session: reports its unanswered requests and incomplete binary packets, and forgets it.
-    static func finish(
-        _ session: EngineIOSession, sessions: EngineIOSessions, emitter: Emitter, conn: Int?, at ctx: PacketContext
-    ) {
-        guard !session.finished else { return }
-        session.finished = true
-        sessions.remove(session)
-        session.sio.finish { event in
+    static func finish(_ session: Session, sessions: Sessions, emitter: Emitter, conn: Int?, at ctx: PacketContext) {
+        guard sessions.finish(session) else { return }
+        session.upper.finish { event in
             if case .problem(let kind, let text) = event {
                 emitter.diagnostic(
                     Diagnostic(

@@ -14,7 +14,9 @@ import WebSocket
 /// Fed the reassembled streams of both directions in capture order; emits `http`, `ws` and `conn` (upgrade)
 /// records and the diagnostics of those layers, and from layer `eio` on hands WebSocket messages and long-polling
 /// bodies to the Engine.IO/Socket.IO decoding of `ConnectionDecoder+EngineIO.swift` (sessions live in
-/// ``EngineIOSessions``, shared by all connections).
+/// ``EngineIOSessions``, shared by all connections). The protocols' own logic is in their layers:
+/// ``HTTPConnection`` pairs requests and responses and detects the upgrade, ``EngineIOPolling`` pairs polling
+/// requests with their responses; this maps their events to records.
 package final class ConnectionDecoder {
     enum Mode {
         /// No payload yet: the first bytes decide.
@@ -43,45 +45,33 @@ package final class ConnectionDecoder {
     var chunkLogC2S: [(end: UInt64, ctx: PacketContext)] = []
     var chunkLogS2C: [(end: UInt64, ctx: PacketContext)] = []
     // WebSocket: the session it carries, and the version its upgrade request named.
-    var wsSession: EngineIOSession? = nil
+    var wsSession: Session? = nil
     var wsVersion: Int? = nil
     let conn: Connection
     let emitter: Emitter
-    let sessions: EngineIOSessions
+    let sessions: Sessions
+    let memory: ThreadMemory
     let im: IMDecoder?
     let wsLimits: WebSocketLimits
-    // Polling: the Engine.IO view of each request waiting for its response, and the bodies being gathered.
-    var pollingQueue: [PollingRequest?] = []
-    var currentRequest: PollingRequest? = nil
-    var currentResponse: PollingRequest? = nil
-    var requestBody: [UInt8] = []
-    var responseBody: [UInt8] = []
-    var maxPollingBody: Int { wsLimits.maxMessageBytes }
-    var request = HTTPStreamParser(role: .request)
-    var response = HTTPStreamParser(role: .response)
-    var requestHead: HTTPMessageHead? = nil
-    var responseHead: HTTPMessageHead? = nil
-    /// The last upgrade request, until its response comes.
-    var upgradeRequest: HTTPMessageHead? = nil
-    /// Client bytes that followed an upgrade request before the server answered (bounded by `maxParked`).
-    var parked: [UInt8] = []
-    /// Server bytes waiting for the request they answer.
-    var heldResponse: [UInt8] = []
-    var releaseAfterRequest = false
-    var parkedGap: UInt64 = 0
-    let maxParked = 1 << 20
+    let httpLimits: HTTPLimits
+    let sioLimits: SocketIOLimits
+    /// The HTTP exchange, from the first request or response until a switch to WebSocket.
+    var http: HTTPConnection? = nil
+    /// Polling: the Engine.IO view of each request waiting for its response, and the bodies being gathered.
+    var polling: EngineIOPolling
 
-    init(
-        conn: Connection, emitter: Emitter, wsLimits: WebSocketLimits, sessions: EngineIOSessions, layer: Layer,
-        im: IMDecoder? = nil
-    ) {
-        self.im = im
+    init(conn: Connection, emitter: Emitter, sessions: Sessions, memory: ThreadMemory, options: PipelineOptions) {
+        self.im = options.layer == .im ? options.im : nil
         self.conn = conn
         self.emitter = emitter
-        self.wsLimits = wsLimits
+        self.wsLimits = options.wsLimits
+        self.httpLimits = options.httpLimits
+        self.sioLimits = options.sioLimits
         self.sessions = sessions
-        self.decodeEIO = layer.reaches(.eio)
-        self.showWSData = !layer.reaches(.eio)
+        self.memory = memory
+        self.decodeEIO = options.layer.reaches(.eio)
+        self.showWSData = !options.layer.reaches(.eio)
+        polling = EngineIOPolling(limits: options.eioLimits)
     }
 
     // MARK: - Input from TCP
@@ -92,15 +82,7 @@ package final class ConnectionDecoder {
         case .undecided, .opaque:
             return
         case .http:
-            if dir == .c2s {
-                if upgradeRequest != nil {
-                    park(bytes, at: ctx)
-                } else {
-                    feedRequest(bytes, at: ctx)
-                }
-            } else {
-                feedResponse(bytes, at: ctx)
-            }
+            http!.feed(dir, bytes) { event in self.httpEvent(event, at: ctx) }
         case .websocket:
             // Lent without counting a reference: in WebSocket mode the streams are set for good (only deciding the
             // mode and the upgrade, both before it, set them).
@@ -122,16 +104,7 @@ package final class ConnectionDecoder {
         case .undecided, .opaque:
             return
         case .http:
-            if dir == .c2s {
-                if upgradeRequest != nil {
-                    parkedGap += length
-                    return
-                }
-                request.gap(length) { event in self.httpEvent(event, .c2s, at: ctx) }
-            } else {
-                giveUpHold(at: ctx)
-                response.gap(length) { event in self.httpEvent(event, .s2c, at: ctx) }
-            }
+            http!.gap(dir, length) { event in self.httpEvent(event, at: ctx) }
         case .websocket:
             (dir == .c2s ? client! : server!).gap(length) { event in self.webSocketEvent(event, dir, at: ctx) }
         }
@@ -140,9 +113,7 @@ package final class ConnectionDecoder {
     func close(at ctx: PacketContext) {
         switch mode {
         case .http:
-            giveUpHold(at: ctx)
-            request.close { event in self.httpEvent(event, .c2s, at: ctx) }
-            response.close { event in self.httpEvent(event, .s2c, at: ctx) }
+            http!.close { event in self.httpEvent(event, at: ctx) }
         case .websocket:
             client!.close { event in self.webSocketEvent(event, .c2s, at: ctx) }
             server!.close { event in self.webSocketEvent(event, .s2c, at: ctx) }
@@ -155,32 +126,18 @@ package final class ConnectionDecoder {
     // MARK: - Deciding what the connection carries
 
     func decide(_ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
-        let looksHTTP: Bool
-        if dir == .c2s {
-            looksHTTP = Self.startsWithMethod(bytes)
-        } else {
-            looksHTTP = bytes.starts(with: "HTTP/1.".utf8)
-        }
-        if looksHTTP || conn.handshakeSeen && dir == .c2s {
+        if HTTPConnection.looksLikeHTTP(dir, bytes) || conn.handshakeSeen && dir == .c2s {
             mode = .http
             // When the connection's start was captured every response has its request in the capture.
-            response.holdForRequest = conn.handshakeSeen
+            http = HTTPConnection(startSeen: conn.handshakeSeen, limits: httpLimits)
             return
         }
         mode = .websocket
         unsyncedBytes = 0
         client = WebSocketStream(
-            fromClient: true, deflate: .off, negotiated: false, limits: wsLimits, unmaskInto: sessions.unmask)
+            fromClient: true, deflate: .off, negotiated: false, limits: wsLimits, unmaskInto: memory.unmask)
         server = WebSocketStream(
-            fromClient: false, deflate: .off, negotiated: false, limits: wsLimits, unmaskInto: sessions.unmask)
-    }
-
-    static func startsWithMethod(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        for method in ["GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT "]
-        where bytes.starts(with: method.utf8) {
-            return true
-        }
-        return false
+            fromClient: false, deflate: .off, negotiated: false, limits: wsLimits, unmaskInto: memory.unmask)
     }
 
     /// Gives up on a connection whose frames never line up within the resync window (both directions).
@@ -203,175 +160,81 @@ package final class ConnectionDecoder {
 
     // MARK: - HTTP
 
-    func feedRequest(_ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
-        let used = request.feed(bytes) { event in self.httpEvent(event, .c2s, at: ctx) }
-        if used < bytes.count { park(UnsafeRawBufferPointer(rebasing: bytes[used...]), at: ctx) }
-        if releaseAfterRequest {
-            releaseAfterRequest = false
-            releaseResponse(at: ctx)
-        }
-    }
-
-    func feedResponse(_ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
-        if !heldResponse.isEmpty {
-            holdResponse(bytes)
-            return
-        }
-        let used = response.feed(bytes) { event in self.httpEvent(event, .s2c, at: ctx) }
-        if used < bytes.count && response.waitingForRequest {
-            holdResponse(UnsafeRawBufferPointer(rebasing: bytes[used...]))
-            return
-        }
-        guard response.switchedProtocols else { return }
-        // The server switched protocols: the rest of its bytes are WebSocket frames.
-        if case .websocket = mode {
-            server!.feed(UnsafeRawBufferPointer(rebasing: bytes[used...])) { event in
-                self.webSocketEvent(event, .s2c, at: ctx)
-            }
-        } else {
-            mode = .opaque  // switched to something else than WebSocket
-        }
-    }
-
-    /// Keeps server bytes that came before the request they answer (a capture that reordered the two directions),
-    /// up to `maxParked`; past that they are decoded anyway.
-    func holdResponse(_ bytes: UnsafeRawBufferPointer) {
-        heldResponse.append(contentsOf: bytes)
-        if heldResponse.count > maxParked { response.holdForRequest = false }
-    }
-
-    /// Decodes held server bytes without waiting for requests any more (a gap, or the end of the connection).
-    func giveUpHold(at ctx: PacketContext) {
-        guard !heldResponse.isEmpty else { return }
-        response.holdForRequest = false
-        releaseResponse(at: ctx)
-    }
-
-    /// Feeds held server bytes once a request came (or the hold was given up).
-    func releaseResponse(at ctx: PacketContext) {
-        guard !heldResponse.isEmpty else { return }
-        let held = heldResponse
-        heldResponse = []
-        held.withUnsafeBytes { feedResponse($0, at: ctx) }
-    }
-
-    func park(_ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
-        let room = maxParked - parked.count
-        if bytes.count <= room {
-            parked.append(contentsOf: bytes)
-        } else {
-            parked.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<room]))
-            parkedGap += UInt64(bytes.count - room)
-        }
-    }
-
-    func httpEvent(_ event: HTTPEvent, _ dir: Direction, at ctx: PacketContext) {
+    func httpEvent(_ event: HTTPConnectionEvent, at ctx: PacketContext) {
         switch event {
-        case .head(let head):
-            if dir == .c2s {
-                requestHead = head
-                response.expectResponse(toMethod: head.method)
-                if head.isWebSocketUpgrade { upgradeRequest = head }
-                pollingRequestHead(head)
-                if !heldResponse.isEmpty { releaseAfterRequest = true }
-            } else {
-                responseHead = head
-                if head.status >= 200 { pollingResponseHead() }
+        case .head(let dir, let head):
+            if decodeEIO {
+                if dir == .c2s {
+                    polling.request(head)
+                } else if head.status >= 200 {
+                    polling.response()
+                }
             }
-        case .body(let bytes):
-            if decodeEIO { pollingBody(dir, bytes) }
-        case .end(let bodyLength, let complete):
-            guard let head = dir == .c2s ? requestHead : responseHead else { return }
+        case .body(let dir, let bytes):
+            if decodeEIO { polling.body(dir, bytes) }
+        case .end(let dir, let head, let bodyLength, let complete):
             emitter.emit(
                 Record(
                     ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir,
                     body: .http(HTTPRecord(head: head, bodyLength: bodyLength))))
-            if dir == .c2s {
-                requestHead = nil
-            } else {
-                responseHead = nil
-                if head.status >= 200 || head.status == 101 { finishUpgrade(head, at: ctx) }
-            }
             if decodeEIO && (dir == .c2s || head.status >= 200) {
-                // Only a successful response carries a payload ("400 Bad Request" for a closed session does not).
-                if dir == .s2c && head.status >= 300 { currentResponse = nil }
-                pollingEnd(
-                    dir, bodyLength: bodyLength, complete: complete,
-                    encoding: head.value("Content-Encoding")?.lowercased(), at: ctx)
+                let body = polling.end(
+                    dir, status: head.status, bodyLength: bodyLength, complete: complete,
+                    encoding: head.value("Content-Encoding")?.lowercased())
+                if let body { pollingBody(body, dir, at: ctx) }
             }
-        case .problem(let kind, let message):
+        case .problem(let dir, let kind, let message):
             emitter.diagnostic(Diagnostic(kind, message, ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
-        }
-    }
-
-    /// The final response to a request: if it answered an upgrade request, switch to WebSocket or go back to HTTP.
-    func finishUpgrade(_ response: HTTPMessageHead, at ctx: PacketContext) {
-        guard let upgrade = upgradeRequest else { return }
-        upgradeRequest = nil
-        let held = parked
-        parked = []
-        let heldGap = parkedGap
-        parkedGap = 0
-        if response.status == 101 && response.has("Upgrade", token: "websocket") {
-            let handshake = WebSocketHandshake(request: upgrade, response: response)
-            if handshake.acceptValid == false {
-                emitter.diagnostic(
-                    Diagnostic(
-                        .wsBadAccept,
-                        "Sec-WebSocket-Accept is \"\(response.value("Sec-WebSocket-Accept") ?? "")\", expected "
-                            + "\"\(handshake.expectedAccept ?? "")\"", ts: ctx.ts, frame: ctx.frame, conn: conn.id,
-                        dir: .s2c))
-            }
-            emitter.emit(
-                Record(
-                    ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: nil,
-                    body: .conn(
-                        ConnRecord(
-                            event: .upgrade, client: conn.client, server: conn.server, bytes: (0, 0),
-                            missing: (0, 0)))))
-            mode = .websocket
-            unsyncedBytes = -1
-            if decodeEIO, let info = Self.engineIORequest(upgrade) {
-                wsVersion = info.version
-                if let sid = info.sid {
-                    if let existing = sessions.find(sid) {
-                        wsSession = existing
-                    } else {
-                        let session = EngineIOSession(sid: sid, version: info.version, scratch: sessions.scratch)
-                        if let evicted = sessions.register(session, frame: emitter.frame) {
-                            finishSession(evicted, at: ctx)
-                        }
-                        wsSession = session
-                        emitter.diagnostic(
-                            Diagnostic(
-                                .eioUnknownSession, "session \(sid): handshake not captured", ts: ctx.ts,
-                                frame: ctx.frame, conn: conn.id, dir: .c2s))
-                    }
-                }
-            }
-            client = WebSocketStream(
-                fromClient: true, deflate: handshake.clientDeflate, negotiated: true, limits: wsLimits,
-                unmaskInto: sessions.unmask)
-            server = WebSocketStream(
-                fromClient: false, deflate: handshake.serverDeflate, negotiated: true, limits: wsLimits,
-                unmaskInto: sessions.unmask)
-            if heldGap > 0 { client!.gap(heldGap) { event in self.webSocketEvent(event, .c2s, at: ctx) } }
-            held.withUnsafeBytes { bytes in
-                client!.feed(bytes) { event in self.webSocketEvent(event, .c2s, at: ctx) }
-            }
-        } else {
-            if response.status == 101 {
-                mode = .opaque
-                return
-            }
+        case .upgraded(let request, let response, let clientGap, let clientBytes):
+            upgraded(request, response, clientGap: clientGap, clientBytes: clientBytes, at: ctx)
+        case .serverFrames(let bytes):
+            server!.feed(bytes) { event in self.webSocketEvent(event, .s2c, at: ctx) }
+        case .upgradeRefused(let response):
             emitter.diagnostic(
                 Diagnostic(
                     .httpUnansweredUpgrade, "the WebSocket upgrade was answered \(response.status)", ts: ctx.ts,
                     frame: ctx.frame, conn: conn.id, dir: .s2c))
-            request.resume()
-            if heldGap > 0 { request.gap(heldGap) { event in self.httpEvent(event, .c2s, at: ctx) } }
-            held.withUnsafeBytes { feedRequest($0, at: ctx) }
+        case .switchedElsewhere:
+            mode = .opaque
         }
+    }
+
+    /// The server accepted the WebSocket upgrade: the connection carries frames from here on.
+    func upgraded(
+        _ upgrade: HTTPMessageHead, _ response: HTTPMessageHead, clientGap: UInt64,
+        clientBytes: UnsafeRawBufferPointer, at ctx: PacketContext
+    ) {
+        let handshake = WebSocketHandshake(request: upgrade, response: response)
+        if handshake.acceptValid == false {
+            emitter.diagnostic(
+                Diagnostic(
+                    .wsBadAccept,
+                    "Sec-WebSocket-Accept is \"\(response.value("Sec-WebSocket-Accept") ?? "")\", expected "
+                        + "\"\(handshake.expectedAccept ?? "")\"", ts: ctx.ts, frame: ctx.frame, conn: conn.id,
+                    dir: .s2c))
+        }
+        emitter.emit(
+            Record(
+                ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: nil,
+                body: .conn(
+                    ConnRecord(
+                        event: .upgrade, client: conn.client, server: conn.server, bytes: (0, 0), missing: (0, 0)))))
+        mode = .websocket
+        unsyncedBytes = -1
+        if decodeEIO, let info = EngineIORequest(upgrade) {
+            wsVersion = info.version
+            if let sid = info.sid {
+                wsSession = session(sid: sid, version: info.version, dir: .c2s, at: ctx)
+            }
+        }
+        client = WebSocketStream(
+            fromClient: true, deflate: handshake.clientDeflate, negotiated: true, limits: wsLimits,
+            unmaskInto: memory.unmask)
+        server = WebSocketStream(
+            fromClient: false, deflate: handshake.serverDeflate, negotiated: true, limits: wsLimits,
+            unmaskInto: memory.unmask)
+        if clientGap > 0 { client!.gap(clientGap) { event in self.webSocketEvent(event, .c2s, at: ctx) } }
+        client!.feed(clientBytes) { event in self.webSocketEvent(event, .c2s, at: ctx) }
     }
 
     // MARK: - WebSocket

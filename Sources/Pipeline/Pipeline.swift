@@ -1,8 +1,10 @@
 import Capture
 import EngineIO
+import HTTP1
 import IMProtocol
 import ImscopeCore
 import Records
+import SocketIO
 import TCPReassembly
 import WebSocket
 
@@ -19,7 +21,10 @@ public struct PipelineOptions: Sendable {
     public var anyPort = false
     public var tcpLimits = TCPReassembler.Limits()
     public var ipLimits = IPDefragmenter.Limits()
+    public var httpLimits = HTTPLimits()
     public var wsLimits = WebSocketLimits()
+    public var eioLimits = EngineIOLimits()
+    public var sioLimits = SocketIOLimits()
     /// Reads ImMessages at layer `im` (nil: no ImMessage decoding).
     public var im: IMDecoder? = nil
     /// When set, each connection's reassembled bytes are written to `DIR/<conn>.c2s` and `DIR/<conn>.s2c`.

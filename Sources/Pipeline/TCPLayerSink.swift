@@ -12,10 +12,9 @@ package struct TCPLayerSink: CaptureSink {
     package let emitter: Emitter
     package var streams: StreamFiles?
     let decodeApplication: Bool
-    let layer: Layer
-    let wsLimits: WebSocketLimits
-    let sessions = EngineIOSessions()
-    let im: IMDecoder?
+    let options: PipelineOptions
+    let sessions: Sessions
+    let memory = ThreadMemory()
     /// Per-connection decoders, indexed by `Connection.slot`.
     package var decoders = SlotTable<ConnectionDecoder>()
 
@@ -26,10 +25,9 @@ package struct TCPLayerSink: CaptureSink {
     init(emitter: Emitter, options: PipelineOptions) throws(CaptureError) {
         self.emitter = emitter
         if let dir = options.writeStreamsDirectory { streams = try StreamFiles(directory: dir) }
-        layer = options.layer
+        self.options = options
         decodeApplication = options.layer.reaches(.ws)
-        wsLimits = options.wsLimits
-        im = options.layer == .im ? options.im : nil
+        sessions = Sessions(limits: options.eioLimits)
     }
 
     package func begin(origin: Timestamp) { emitter.records.begin(origin: origin) }
@@ -62,7 +60,7 @@ package struct TCPLayerSink: CaptureSink {
         )
         guard decodeApplication else { return }
         let decoder = ConnectionDecoder(
-            conn: conn, emitter: emitter, wsLimits: wsLimits, sessions: sessions, layer: layer, im: im)
+            conn: conn, emitter: emitter, sessions: sessions, memory: memory, options: options)
         conn.slot = decoders.insert(decoder)
     }
 

@@ -1,4 +1,3 @@
-import EngineIO
 import ImscopeCore
 
 /// A Socket.IO packet ready to be shown: the parsed header, its text (with attachments gathered for binary
@@ -21,14 +20,22 @@ public enum SocketIOEvent {
     case problem(DiagnosticKind, String)
 }
 
-/// The Socket.IO state of one Engine.IO session, both directions: binary packets waiting for their attachments,
-/// and requests waiting for their acknowledgements (keyed by direction, namespace and id).
-///
-/// Bounded: at most `maxPendingAcks` requests are remembered (the oldest is reported and dropped), and a binary
-/// packet's attachments are at most `maxAttachmentBytes` in all.
-public final class SocketIOSession {
+/// Bounds of the Socket.IO layer, per session.
+public struct SocketIOLimits: Sendable {
+    /// Requests remembered while they wait for their ACK; past it the oldest is reported and dropped.
     public var maxPendingAcks = 4096
+    /// Bytes of a binary packet's attachments in all; past it the packet is reported and dropped.
     public var maxAttachmentBytes = 64 << 20
+
+    public init() {}
+}
+
+/// The Socket.IO state of one Engine.IO session, both directions: binary packets waiting for their attachments,
+/// and requests waiting for their acknowledgements (keyed by direction, namespace and id). Bounded by
+/// ``SocketIOLimits``.
+public final class SocketIOSession {
+    public var maxPendingAcks: Int
+    public var maxAttachmentBytes: Int
 
     struct Waiting {
         var packet: SocketIOPacket
@@ -65,7 +72,13 @@ public final class SocketIOSession {
     /// comparisons, as dropping the oldest from the dictionary was a walk of it.
     var pendingAcks: [PendingAck] = []
 
-    public init(scratch: SocketIOPacket.ParseScratch = SocketIOPacket.ParseScratch()) { self.scratch = scratch }
+    public init(
+        scratch: SocketIOPacket.ParseScratch = SocketIOPacket.ParseScratch(), limits: SocketIOLimits = SocketIOLimits()
+    ) {
+        self.scratch = scratch
+        maxPendingAcks = limits.maxPendingAcks
+        maxAttachmentBytes = limits.maxAttachmentBytes
+    }
 
     /// A text Engine.IO message from `dir` (`fromClient`), seen at `frame`/`ts`.
     /// `validUTF8` says whether the text is known to be valid UTF-8 (a WebSocket text message was checked

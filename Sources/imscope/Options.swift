@@ -131,6 +131,7 @@ struct DecodeOptions: ParsableArguments {
         o.tcpLimits.idleTimeoutSeconds = Int64(tcpIdleTimeout)
         o.writeStreamsDirectory = writeStreams
         o.wsLimits.maxMessageBytes = wsMaxMessage
+        o.eioLimits.maxPollingBody = wsMaxMessage  // a polling body is bounded as a WebSocket message is
         o.wsLimits.maxInflateBytes = wsMaxInflate
         return o
     }
