@@ -30,9 +30,9 @@ demo: release
 	@echo "== the same as JSON Lines (a file message with its im object)"
 	.build/release/imscope read $(DEMO_CAPTURE) --format jsonl --filter type=file | head -n 1
 
-## test: the whole suite: unit tables and golden outputs (swift test), then real captures against tshark and
-## fresh captures from real Socket.IO peers (pytest).
-test: unit integration
+## test: the whole suite: the lint (format and imports), unit tables and golden outputs (swift test), then real
+## captures against tshark and fresh captures from real Socket.IO peers (pytest).
+test: lint unit integration
 
 unit:
 	scripts/setup.sh test
@@ -61,8 +61,11 @@ captures:
 	scripts/setup.sh test
 	Captures/make-captures.sh Captures
 
+## lint: swift-format in strict mode (.swift-format lists every rule), and every target importing only the
+## modules it declares (SwiftPM lets a dependency of a dependency through).
 lint:
-	$(SWIFT) format lint --recursive --strict Sources Tests
+	$(SWIFT) format lint --recursive --strict Sources Tests Package.swift
+	python3 scripts/check-imports.py
 
 clean:
 	rm -rf .build .build-*

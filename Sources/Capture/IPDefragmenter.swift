@@ -20,12 +20,6 @@ public final class IPDefragmenter {
         var dst: IPAddress
         var id: UInt32
         var proto: UInt8
-        init(src: IPAddress, dst: IPAddress, id: UInt32, proto: UInt8) {
-            self.src = src
-            self.dst = dst
-            self.id = id
-            self.proto = proto
-        }
     }
 
     public enum AddResult {

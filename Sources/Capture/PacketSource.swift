@@ -296,7 +296,10 @@ public final class PacketSource {
     public func forEach(_ body: (Packet) -> Void, onError: (String, UInt64, String) -> Void) {
         var error: String? = nil
         for input in inputs where !input.advance(error: &error) {
-            if let e = error { onError(input.name, input.count, e); error = nil }
+            if let e = error {
+                onError(input.name, input.count, e)
+                error = nil
+            }
         }
         if inputs.count == 1 {
             let input = inputs[0]

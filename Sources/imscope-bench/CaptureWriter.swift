@@ -28,7 +28,10 @@ final class CaptureWriter {
         append32le(1)
     }
 
-    func append16le(_ v: UInt16) { buffer.append(UInt8(v & 0xff)); buffer.append(UInt8(v >> 8)) }
+    func append16le(_ v: UInt16) {
+        buffer.append(UInt8(v & 0xff))
+        buffer.append(UInt8(v >> 8))
+    }
     func append32le(_ v: UInt32) { for k in 0..<4 { buffer.append(UInt8((v >> (8 * UInt32(k))) & 0xff)) } }
 
     /// Endpoint of the generated traffic.
