@@ -113,14 +113,22 @@ let package = Package(
         .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "SocketIO", "JSONScan", "ImscopeCore"]),
         .testTarget(name: "IMProtocolTests", dependencies: ["IMProtocol", "JSONScan", "SocketIO", "ImscopeCore"]),
         .testTarget(name: "JSONScanTests", dependencies: ["JSONScan", "DecoderTestSupport"]),
-        // Golden outputs live in Tests/TimelineTests/Golden and are read by path (re-recorded with IMSCOPE_RECORD=1).
+        // The whole pipeline on real captures: golden outputs (Tests/PipelineTests/Golden, read by path,
+        // re-recorded with IMSCOPE_RECORD=1), owned records, --jobs against one thread, bad input.
         .testTarget(
-            name: "TimelineTests",
+            name: "PipelineTests",
             dependencies: [
                 "Pipeline", "Jobs", "Rendering", "Records", "Capture", "TCPReassembly", "IMProtocol", "ImscopeCore",
-                "JSONScan", "CByteScan", "SocketIO",
             ],
             exclude: ["Golden"]
         ),
+        .testTarget(
+            name: "RenderingTests",
+            dependencies: [
+                "Rendering", "Records", "Capture", "IMProtocol", "ImscopeCore", "JSONScan", "CByteScan", "SocketIO",
+            ]
+        ),
+        // The merger of --jobs on its own: shards' chunks in, records out in key order.
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Pipeline", "Records", "Rendering", "ImscopeCore"]),
     ]
 )

@@ -221,6 +221,33 @@ public final class PacketSource {
         self.isLive = false
     }
 
+    /// Reads a capture (pcap or pcapng) held in memory, as a file of that content would be read (through libpcap,
+    /// from a stream over a copy of the bytes): for whole-pipeline tests and fuzzers without temporary files.
+    public init(capture bytes: [UInt8], name: String = "memory", filter: String? = nil) throws(CaptureError) {
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        // Freed with the input, after the handle (which closes the stream).
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
+        bytes.withUnsafeBytes { copy.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        guard let file = fmemopen(copy, bytes.count, "rb") else {
+            copy.deallocate()
+            throw CaptureError("cannot read \(name) as a capture: \(String(cString: strerror(errno)))")
+        }
+        guard let handle = pcap_fopen_offline_with_tstamp_precision(file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+        else {
+            fclose(file)
+            copy.deallocate()
+            let why = errbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            throw CaptureError("cannot read \(name) as a capture: \(why)")
+        }
+        let input = Input(
+            name: name, handle: handle,
+            precision: PrecisionSniffer.precision(ofHead: bytes.prefix(PrecisionSniffer.headLength)),
+            readBuffer: copy)
+        if let filter { input.filter = try Self.compile(filter, on: handle) }
+        inputs = [input]
+        isLive = false
+    }
+
     /// Opens a live interface (needs the capture privilege), optionally with a BPF filter applied in the kernel.
     public init(interface: String, snaplen: Int32 = 262_144, filter: String? = nil) throws(CaptureError) {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)

@@ -1,4 +1,4 @@
-"""`--jobs N` gives byte for byte the output of a single-threaded run.
+"""`--jobs N` and the default (all CPUs) give byte for byte the output of a single-threaded run (`--jobs 1`).
 
 The committed captures come from one client address (127.0.0.1 or ::1), so one shard gets everything; the
 benchmark's generator makes captures with hundreds of client addresses, which the shards really share out
@@ -46,8 +46,9 @@ def generated(tmp_path_factory):
 @pytest.mark.parametrize("capture", COMMITTED, ids=lambda p: str(p.relative_to(CAPTURES)))
 def test_committed_captures(capture):
     for fmt in ("jsonl", "text"):
-        one = run(["read", str(capture), "--format", fmt])
+        one = run(["read", str(capture), "--format", fmt, "--jobs", "1"])
         assert run(["read", str(capture), "--format", fmt, "--jobs", "2"]) == one, fmt
+        assert run(["read", str(capture), "--format", fmt]) == one, fmt
 
 
 @pytest.mark.parametrize("layer", ["tcp", "ws", "sio", "im"])
@@ -56,7 +57,7 @@ def test_generated_captures(generated, layer, jobs):
     for path in generated:
         for extra in ([], ["--tcp-idle-timeout", "1", "--tcp-max-connections", "400"]):
             args = ["read", str(path), "--format", "jsonl", "--layer", layer] + extra
-            one = run(args)
+            one = run(args + ["--jobs", "1"])
             many = run(args + ["--jobs", str(jobs)])
             assert len(one.splitlines()) >= 1000
             assert hashlib.sha256(many).hexdigest() == hashlib.sha256(one).hexdigest(), (path.name, extra)
@@ -66,4 +67,6 @@ def test_json_and_text_and_filters(generated):
     path = str(generated[0])
     for args in (["--format", "json"], ["--format", "text"], ["--format", "text", "--all"],
                  ["--format", "jsonl", "--filter", "type=text", "--filter", "dir=c2s"]):
-        assert run(["read", path, "--jobs", "2"] + args) == run(["read", path] + args), args
+        one = run(["read", path, "--jobs", "1"] + args)
+        assert run(["read", path, "--jobs", "2"] + args) == one, args
+        assert run(["read", path] + args) == one, args

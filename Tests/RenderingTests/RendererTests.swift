@@ -4,7 +4,6 @@ import Foundation
 import IMProtocol
 import ImscopeCore
 import JSONScan
-import Pipeline
 import Records
 import Rendering
 import SocketIO

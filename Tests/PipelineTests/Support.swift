@@ -1,0 +1,117 @@
+import Capture
+import Foundation
+import ImscopeCore
+import Jobs
+import Pipeline
+import Records
+import Rendering
+import Testing
+
+/// The repository's root, found from this file's path (tests read Captures/, Docs/ and Golden/ in place).
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// The renderer for `format` (text, jsonl or json) writing into `out`.
+func makeRenderer(_ format: String, _ out: OutputBuffer, fold: Bool = false, array: Bool? = nil) -> RecordSink {
+    format == "text"
+        ? TextRenderer(out: out, color: false, fold: fold)
+        : JSONLRenderer(out: out, array: array ?? (format == "json"))
+}
+
+/// Runs the pipeline over `source` and returns the rendered output (through `recordFilter` when given).
+func render(
+    _ source: PacketSource, format: String = "jsonl", options: PipelineOptions = PipelineOptions(), fold: Bool = false,
+    recordFilter: RecordFilter? = nil
+) throws -> String {
+    let out = OutputBuffer(fd: -1)
+    var renderer = makeRenderer(format, out, fold: fold)
+    if let recordFilter { renderer = FilteringSink(filter: recordFilter, next: renderer) }
+    let pipeline = try Pipeline(options: options, records: renderer)
+    pipeline.run(source)
+    return String(decoding: out.bytes, as: UTF8.self)
+}
+
+/// Runs the pipeline over `files` and returns the rendered output (through `recordFilter` when given).
+func render(
+    _ files: [String], format: String = "jsonl", options: PipelineOptions = PipelineOptions(), filter: String? = nil,
+    fold: Bool = false, recordFilter: RecordFilter? = nil
+) throws -> String {
+    try render(
+        PacketSource(files: files, filter: filter), format: format, options: options, fold: fold,
+        recordFilter: recordFilter)
+}
+
+/// The same with `jobs` threads (``runSharded(source:options:jobs:framing:out:makeRenderer:)``).
+func renderSharded(
+    _ source: PacketSource, jobs: Int, format: String = "jsonl", options: PipelineOptions, fold: Bool = false
+) throws -> String {
+    let out = OutputBuffer(fd: -1)
+    _ = try runSharded(
+        source: source, options: options, jobs: jobs, framing: RecordFraming(array: format == "json"), out: out,
+        makeRenderer: { makeRenderer(format, $0, fold: fold, array: false) })
+    return String(decoding: out.bytes, as: UTF8.self)
+}
+
+/// Keeps every record it is given.
+final class RecordCollector: OwnedRecordSink {
+    var origin: Timestamp? = nil
+    var records: [OwnedRecord] = []
+    var finished = 0
+
+    func begin(origin: Timestamp) { self.origin = origin }
+    func emit(_ record: OwnedRecord) { records.append(record) }
+    func finish() { finished += 1 }
+
+    /// The records rendered by one renderer, as the pipeline would have rendered them.
+    func rendered(_ format: String = "jsonl", fold: Bool = false) -> String {
+        let out = OutputBuffer(fd: -1)
+        let renderer = makeRenderer(format, out, fold: fold)
+        if let origin { renderer.begin(origin: origin) }
+        for record in records { record.withRecord { renderer.emit($0) } }
+        renderer.finish()
+        return String(decoding: out.bytes, as: UTF8.self)
+    }
+}
+
+/// Where `actual` first differs from the golden file `name` (nil when it matches), or writes the file when
+/// IMSCOPE_RECORD=1.
+func goldenDifference(_ actual: String, _ name: String) throws -> String? {
+    let url = repoRoot.appendingPathComponent("Tests/PipelineTests/Golden/\(name)")
+    if ProcessInfo.processInfo.environment["IMSCOPE_RECORD"] == "1" {
+        try actual.write(to: url, atomically: true, encoding: .utf8)
+        return nil
+    }
+    guard let expected = try? String(contentsOf: url, encoding: .utf8) else {
+        return "Golden/\(name) is missing (record it with IMSCOPE_RECORD=1)"
+    }
+    return firstDifference(expected: expected, actual: actual, name: "Golden/\(name)")
+}
+
+/// The first line where `actual` differs from `expected`, both shown; nil when they are equal.
+func firstDifference(expected: String, actual: String, name: String) -> String? {
+    if expected == actual { return nil }
+    let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
+    let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
+    let line = (0..<min(e.count, a.count)).first { e[$0] != a[$0] } ?? min(e.count, a.count)
+    func shown(_ lines: [Substring]) -> String { line < lines.count ? String(lines[line]) : "(no line: output ends)" }
+    return "\(name) differs at line \(line + 1) (\(e.count) lines expected, \(a.count) got)\n"
+        + "  expected: \(shown(e))\n  actual:   \(shown(a))"
+}
+
+/// Records an issue for a difference `firstDifference` or `goldenDifference` found.
+func expectSame(_ difference: String?, sourceLocation: SourceLocation = #_sourceLocation) {
+    if let difference { Issue.record(Comment(rawValue: difference), sourceLocation: sourceLocation) }
+}
+
+/// The bundled captures.
+func bundledCaptures() -> [String] {
+    let dir = repoRoot.appendingPathComponent("Captures")
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+    return names.filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted()
+}
+
+/// The public captures of other projects in shared/outside (see its README), when they are there.
+func outsideCapture(_ name: String) -> String? {
+    let path = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/outside/\(name)").path
+    return FileManager.default.fileExists(atPath: path) ? path : nil
+}
