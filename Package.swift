@@ -36,7 +36,8 @@ let package = Package(
         // simdjson's SIMD UTF-8 validator (RFC 6455 requires every text message checked; the byte-wise check was 8 %
         // of a full decode). A C++ library behind one C function: libsimdjson-dev.
         .target(name: "CSimdjson", linkerSettings: [.linkedLibrary("simdjson")]),
-        .target(name: "ImscopeCore", dependencies: ["CSimdjson"], swiftSettings: optimize),
+        .target(name: "ImscopeCore", swiftSettings: optimize),
+        .target(name: "UTF8Validation", dependencies: ["CSimdjson"], swiftSettings: optimize),
         .target(name: "Capture", dependencies: ["CPcap", "CByteScan", "ImscopeCore"], swiftSettings: optimize),
         .target(name: "TCPReassembly", dependencies: ["Capture", "ImscopeCore"], swiftSettings: optimize),
         // SIMD byte work in C (SSE2/AVX2): the JSON string-special scan, a line-break-noting copy, unmasking; and the
@@ -49,12 +50,14 @@ let package = Package(
         .target(
             name: "WebSocket",
             dependencies: [
-                "Inflate", "HTTP1", "ImscopeCore", "CByteScan", .product(name: "Crypto", package: "swift-crypto"),
+                "Inflate", "HTTP1", "ImscopeCore", "UTF8Validation", "CByteScan",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: optimize
         ),
         .target(name: "EngineIO", dependencies: ["HTTP1", "ImscopeCore", "JSONScan"], swiftSettings: optimize),
-        .target(name: "SocketIO", dependencies: ["ImscopeCore", "JSONScan"], swiftSettings: optimize),
+        .target(
+            name: "SocketIO", dependencies: ["ImscopeCore", "UTF8Validation", "JSONScan"], swiftSettings: optimize),
         // The messageType tables ship as data (TSV), so a team can pass its own with --schema FILE.
         .target(
             name: "IMProtocol", dependencies: ["ImscopeCore", "JSONScan"], resources: [.copy("Resources")],
@@ -70,7 +73,8 @@ let package = Package(
         .target(
             name: "Rendering",
             dependencies: [
-                "Records", "Capture", "TCPReassembly", "HTTP1", "WebSocket", "EngineIO", "SocketIO", "IMProtocol",
+                "Records", "UTF8Validation", "Capture", "TCPReassembly", "HTTP1", "WebSocket", "EngineIO", "SocketIO",
+                "IMProtocol",
                 "JSONScan", "ImscopeCore",
             ],
             swiftSettings: optimize),
@@ -78,7 +82,8 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "Records", "Capture", "TCPReassembly", "HTTP1", "WebSocket", "EngineIO", "SocketIO", "IMProtocol",
+                "Records", "UTF8Validation", "Capture", "TCPReassembly", "HTTP1", "WebSocket", "EngineIO", "SocketIO",
+                "IMProtocol",
                 "JSONScan", "Inflate", "ImscopeCore",
             ],
             swiftSettings: optimize
@@ -109,7 +114,9 @@ let package = Package(
         // Shared by the decoder test tables: feeding bytes whole, one at a time and in seeded random splits.
         .target(name: "DecoderTestSupport", path: "Tests/DecoderTestSupport"),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "ImscopeCore", "DecoderTestSupport"]),
-        .testTarget(name: "WebSocketTests", dependencies: ["WebSocket", "HTTP1", "ImscopeCore", "DecoderTestSupport"]),
+        .testTarget(
+            name: "WebSocketTests",
+            dependencies: ["WebSocket", "HTTP1", "ImscopeCore", "UTF8Validation", "DecoderTestSupport"]),
         .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "SocketIO", "JSONScan", "ImscopeCore"]),
         .testTarget(name: "IMProtocolTests", dependencies: ["IMProtocol", "JSONScan", "SocketIO", "ImscopeCore"]),
         .testTarget(name: "JSONScanTests", dependencies: ["JSONScan", "DecoderTestSupport"]),

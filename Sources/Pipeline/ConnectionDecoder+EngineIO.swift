@@ -7,6 +7,7 @@ import JSONScan
 import Records
 import SocketIO
 import TCPReassembly
+import UTF8Validation
 
 /// An Engine.IO session with its Socket.IO state.
 typealias Session = EngineIOSession<SocketIOSession>

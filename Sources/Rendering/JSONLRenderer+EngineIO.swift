@@ -4,6 +4,7 @@ import ImscopeCore
 import JSONScan
 import Records
 import SocketIO
+import UTF8Validation
 
 #if canImport(Glibc)
     import Glibc

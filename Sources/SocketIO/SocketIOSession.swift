@@ -1,4 +1,5 @@
 import ImscopeCore
+import UTF8Validation
 
 /// A Socket.IO packet ready to be shown: the parsed header, its text (with attachments gathered for binary
 /// packets) and, for an ACK, the request it answers.

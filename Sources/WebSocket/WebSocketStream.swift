@@ -1,6 +1,7 @@
 import CByteScan
 import ImscopeCore
 import Inflate
+import UTF8Validation
 
 /// Limits of the WebSocket layer.
 public struct WebSocketLimits: Sendable {

@@ -1,5 +1,6 @@
 import ImscopeCore
 import Testing
+import UTF8Validation
 
 /// `isValidUTF8` (RFC 3629 as RFC 6455 section 8.1 requires; in ImscopeCore, used by the WebSocket layer).
 @Suite struct UTF8ValidationTests {
