@@ -1,10 +1,23 @@
 // swift-tools-version: 6.0
 // imscope: a traffic recorder and protocol inspector for Socket.IO instant-messaging systems.
 //
-// One target per layer; dependency arrows point one way:
-//   CPcap -> Capture -> TCPReassembly -> HTTP1 -> WebSocket -> EngineIO -> SocketIO -> IMProtocol -> Timeline -> imscope
-// JSONScan (a validating in-place JSON scanner) serves the layers that read JSON.
-// ImscopeCore holds the few value types every layer shares (timestamps, directions, diagnostics).
+// One target per concern; every arrow points at what a target depends on, and none points back
+// (Docs/architecture.md):
+//
+//   the layers' decoders: pure, incremental,        |  records, and what is built on them
+//   no I/O, no clock                                |
+//   Capture -------> CPcap, CByteScan               |  Records ----> the layers' value types
+//   TCPReassembly -> Capture                        |  Rendering --> Records, JSONScan
+//   HTTP1                                           |  Pipeline ---> Records, every layer
+//   WebSocket -----> HTTP1, Inflate (CZlib),        |  Jobs -------> Pipeline, Rendering, Records
+//                    UTF8Validation (CSimdjson),    |  imscope ----> Jobs, Pipeline, Rendering, Records
+//                    Crypto                         |
+//   EngineIO ------> HTTP1, JSONScan                |
+//   SocketIO ------> JSONScan, UTF8Validation       |
+//   IMProtocol ----> JSONScan                       |
+//
+// ImscopeCore (timestamps, directions, diagnostics) is below them all. A consumer of records (audit, stats,
+// report) depends on Records and Rendering, never on Pipeline's decoders or Jobs' threads.
 import PackageDescription
 
 let optimize: [SwiftSetting] = [
