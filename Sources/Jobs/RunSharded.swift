@@ -21,7 +21,7 @@ public func runSharded(
 ) throws(CaptureError) -> RunSummary {
     try run(source: source, options: options, jobs: jobs, target: .bytes(out, framing)) {
         let buffer = OutputBuffer(fd: -1, threshold: 4 << 20)
-        return .rendered(makeRenderer(buffer), buffer)
+        return (makeRenderer(buffer), buffer)
     }
 }
 
@@ -32,18 +32,20 @@ public func runSharded(
 public func runShardedRecords(source: PacketSource, options: PipelineOptions, jobs: Int, into sink: OwnedRecordSink)
     throws(CaptureError) -> RunSummary
 {
-    try run(source: source, options: options, jobs: jobs, target: .records(sink)) { .owned }
+    try run(source: source, options: options, jobs: jobs, target: .records(sink)) { (nil, nil) }
 }
 
 func run(
-    source: PacketSource, options: PipelineOptions, jobs: Int, target: Merger.Target, product: () -> ShardProduct
+    source: PacketSource, options: PipelineOptions, jobs: Int, target: Merger.Target,
+    renderer: () -> (RecordSink?, OutputBuffer?)
 ) throws(CaptureError) -> RunSummary {
     let channel = ShardChannel(shards: jobs, target: target)
     // Spinning before sleeping pays only when every thread has a core: the reader's and each other shard's.
     let spins = jobs <= sysconf(Int32(_SC_NPROCESSORS_ONLN))
     var shards: [DecodeShard] = []
     for shard in 0..<jobs {
-        let collector = ShardCollector(product: product(), channel: channel, shard: shard)
+        let (shardRenderer, out) = renderer()
+        let collector = ShardCollector(renderer: shardRenderer, out: out, channel: channel, shard: shard)
         var own = options
         own.im = options.im?.isolatedCopy()
         shards.append(try DecodeShard(options: own, collector: collector, spins: spins))

@@ -101,17 +101,12 @@ final class ShardChannel: @unchecked Sendable {
     }
 }
 
-/// What a shard makes of its records: rendered into memory (`read`), or kept as owned records for one consumer of
-/// all shards' records (records-out: the audit, the report).
-enum ShardProduct {
-    case rendered(RecordSink, OutputBuffer)
-    case owned
-}
-
 /// A shard's records sink: renders each record (or makes it owned) and keeps it with its ``MergeKey``, worked out
 /// from where the shard's pipeline is (``Emitter``'s frame, stage and order), and hands them over in chunks.
 final class ShardCollector: RecordSink {
-    let product: ShardProduct
+    /// The renderer and the buffer it writes into; nil for records-out (the records are kept, owned).
+    let renderer: RecordSink?
+    let out: OutputBuffer?
     let channel: ShardChannel
     let shard: Int
     /// Where the shard's pipeline is; set once the shard's sink is made.
@@ -128,8 +123,9 @@ final class ShardCollector: RecordSink {
     /// The capture's first packet time, until it goes out with a chunk (records-out).
     var origin: Timestamp? = nil
 
-    init(product: ShardProduct, channel: ShardChannel, shard: Int) {
-        self.product = product
+    init(renderer: RecordSink?, out: OutputBuffer?, channel: ShardChannel, shard: Int) {
+        self.renderer = renderer
+        self.out = out
         self.channel = channel
         self.shard = shard
     }
@@ -145,19 +141,15 @@ final class ShardCollector: RecordSink {
     }
 
     func begin(origin: Timestamp) {
-        switch product {
-        case .rendered(let renderer, _): renderer.begin(origin: origin)
-        case .owned: self.origin = origin
-        }
+        if let renderer { renderer.begin(origin: origin) } else { self.origin = origin }
     }
 
     func emit(_ record: Record) {
         keys.append(nextKey(conn: record.conn))
-        switch product {
-        case .rendered(let renderer, let out):
+        if let renderer {
             renderer.emit(record)
-            ends.append(out.count)
-        case .owned:
+            ends.append(out!.count)
+        } else {
             owned.append(OwnedRecord(record))
         }
     }
@@ -167,22 +159,16 @@ final class ShardCollector: RecordSink {
         im: IMMessage?
     ) {
         keys.append(nextKey(conn: place.conn))
-        switch product {
-        case .rendered(let renderer, let out):
+        if let renderer {
             renderer.emitSIO(place, transport, sid: sid, version: version, message: message, im: im)
-            ends.append(out.count)
-        case .owned:
-            owned.append(
-                OwnedRecord(
-                    Record(
-                        place,
-                        .sio(SIORecord(transport: transport, sid: sid, version: version, message: message, im: im)))))
+            ends.append(out!.count)
+        } else {
+            let sio = SIORecord(transport: transport, sid: sid, version: version, message: message, im: im)
+            owned.append(OwnedRecord(Record(place, .sio(sio))))
         }
     }
 
-    func finish() {
-        if case .rendered(let renderer, _) = product { renderer.finish() }
-    }
+    func finish() { renderer?.finish() }
 
     /// The shard is done: its counts, for the run's summary.
     func finish(summary: RunSummary) { channel.finish(shard: shard, summary: summary) }
@@ -194,14 +180,13 @@ final class ShardCollector: RecordSink {
         let count = keys.count
         swap(&chunk.keys, &keys)
         keys.reserveCapacity(count)
-        switch product {
-        case .rendered(_, let out):
+        if let out {
             let block = spare ?? ByteBlock(capacity: out.capacity)
             out.exchange(block)
             chunk.bytes = block
             swap(&chunk.ends, &ends)
             ends.reserveCapacity(count)
-        case .owned:
+        } else {
             swap(&chunk.records, &owned)
             owned.reserveCapacity(count)
             chunk.origin = origin

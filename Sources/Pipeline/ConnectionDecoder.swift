@@ -17,7 +17,7 @@ import WebSocket
 /// ``EngineIOSessions``, shared by all connections). The protocols' own logic is in their layers:
 /// ``HTTPConnection`` pairs requests and responses and detects the upgrade, ``EngineIOPolling`` pairs polling
 /// requests with their responses; this maps their events to records.
-package final class ConnectionDecoder {
+public final class ConnectionDecoder {
     enum Mode {
         /// No payload yet: the first bytes decide.
         case undecided
@@ -76,7 +76,7 @@ package final class ConnectionDecoder {
 
     // MARK: - Input from TCP
 
-    package func data(_ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
+    public func data(_ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
         if case .undecided = mode { decide(dir, bytes, at: ctx) }
         switch mode {
         case .undecided, .opaque:

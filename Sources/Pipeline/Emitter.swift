@@ -14,7 +14,7 @@ public enum PipelineStage: UInt8, Sendable, Comparable {
     public var byConnection: Bool { self == .sweep || self == .eviction || self == .endConnections }
 
     /// The stage of the reassembler's housekeeping `kind`; nil is back to the packet at hand.
-    package init(_ kind: Housekeeping?) {
+    public init(_ kind: Housekeeping?) {
         switch kind {
         case .sweep: self = .sweep
         case .eviction: self = .eviction

@@ -56,20 +56,20 @@ public final class Pipeline {
 }
 
 /// Packets -> link/IP/TCP decoding -> TCP reassembly, driving a ``CaptureSink`` with the TCP layer's events.
-package final class PacketLoop {
+public final class PacketLoop {
     /// Packets between checkpoints, at most: with `--jobs`, how often batches go to the shards and shards hand their
     /// rendered records over (each hand-over can wake a thread). Small enough that the blocks a shard renders into
     /// are written again while still in its core's cache; 2048 left them cold (a tenth more of the run's samples in
     /// the copies into them) for no fewer wake-ups that mattered once the merger thread had gone.
-    package static let checkpointInterval = 512
+    public static let checkpointInterval = 512
     /// Captured bytes between checkpoints, at most: with large packets (a loopback capture's 64 KiB segments) the
     /// shards then still follow within a few MiB, which is how far behind the reader a file read in place is kept.
-    package static let checkpointBytes = 1 << 20
+    public static let checkpointBytes = 1 << 20
     let reassembler: TCPReassembler
     var decoder: PacketDecoder
-    package var summary = RunSummary()
+    public var summary = RunSummary()
 
-    package init(options: PipelineOptions) {
+    public init(options: PipelineOptions) {
         reassembler = TCPReassembler(
             serverPorts: options.serverPorts, anyPort: options.anyPort, limits: options.tcpLimits)
         decoder = PacketDecoder(limits: options.ipLimits)
@@ -77,7 +77,7 @@ package final class PacketLoop {
 
     /// The packet loop: decodes every packet of `source` down to TCP, reassembles, and hands the TCP layer's
     /// events to `sink`, telling it where in the capture each comes from; then ends what is still open.
-    package func drive<Sink: CaptureSink>(_ source: PacketSource, sink: inout Sink, onPacket: ((Packet) -> Void)? = nil)
+    public func drive<Sink: CaptureSink>(_ source: PacketSource, sink: inout Sink, onPacket: ((Packet) -> Void)? = nil)
     {
         var segment = TCPSegment()
         var lastCtx = PacketContext(ts: Timestamp(nanoseconds: 0), frame: 0)
@@ -163,7 +163,7 @@ package final class PacketLoop {
 
 /// What the packet loop drives: a consumer of the TCP layer's events, told where in the capture (and so in the
 /// timeline order: ``PipelineStage``) each event comes from.
-package protocol CaptureSink: TCPStreamSink {
+public protocol CaptureSink: TCPStreamSink {
     /// The first packet's time (the origin of relative times).
     mutating func begin(origin: Timestamp)
     /// The events that follow come from handling packet `frame` at `stage`.

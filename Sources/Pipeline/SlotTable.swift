@@ -5,14 +5,14 @@
 #endif
 
 /// Values under small numbers (a connection's `slot`), the numbers of removed values given out again.
-package struct SlotTable<Value> {
+public struct SlotTable<Value> {
     private var values: [Value?] = []
     private var free: [Int] = []
 
     /// Stores `value` and returns its number.
-    package init() {}
+    public init() {}
 
-    package mutating func insert(_ value: Value) -> Int {
+    public mutating func insert(_ value: Value) -> Int {
         if let slot = free.popLast() {
             values[slot] = value
             return slot
@@ -21,12 +21,12 @@ package struct SlotTable<Value> {
         return values.count - 1
     }
 
-    package mutating func remove(at slot: Int) {
+    public mutating func remove(at slot: Int) {
         values[slot] = nil
         free.append(slot)
     }
 
-    package subscript(slot: Int) -> Value? { values[slot] }
+    public subscript(slot: Int) -> Value? { values[slot] }
 }
 
 extension SlotTable where Value: AnyObject {
@@ -36,7 +36,7 @@ extension SlotTable where Value: AnyObject {
     /// the element out of the array as a value, even only to wrap it in `Unmanaged`, counted it all the same (the
     /// compiler cannot tell that `body` leaves the table alone).
     @inline(__always)
-    package func lend(_ slot: Int, _ body: (Value) -> Void) {
+    public func lend(_ slot: Int, _ body: (Value) -> Void) {
         precondition(MemoryLayout<Value?>.size == MemoryLayout<UnsafeRawPointer>.size)  // a class: one pointer
         values.withUnsafeBufferPointer { stored in
             guard let bits = UnsafeRawPointer(stored.baseAddress! + slot).load(as: UnsafeRawPointer?.self) else {

@@ -10,7 +10,7 @@ import Records
 
 /// Writes reassembled streams to files, one per connection and direction (like tcpflow), for inspection and for
 /// comparing with other tools. Missing bytes are not written.
-package final class StreamFiles {
+public final class StreamFiles {
     let directory: String
     var open: [Int: (c2s: Int32, s2c: Int32)] = [:]
 

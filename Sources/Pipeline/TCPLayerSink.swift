@@ -8,17 +8,17 @@ import WebSocket
 
 /// The TCP layer's events as records (`conn` open and close; gaps come as diagnostics from the reassembler), and
 /// each connection's bytes handed to its ``ConnectionDecoder`` when decoding goes deeper than TCP.
-package struct TCPLayerSink: CaptureSink {
-    package let emitter: Emitter
-    package var streams: StreamFiles?
+public struct TCPLayerSink: CaptureSink {
+    public let emitter: Emitter
+    public var streams: StreamFiles?
     let decodeApplication: Bool
     let options: PipelineOptions
     let sessions: Sessions
     let memory = ThreadMemory()
     /// Per-connection decoders, indexed by `Connection.slot`.
-    package var decoders = SlotTable<ConnectionDecoder>()
+    public var decoders = SlotTable<ConnectionDecoder>()
 
-    package init(records: RecordSink, options: PipelineOptions) throws(CaptureError) {
+    public init(records: RecordSink, options: PipelineOptions) throws(CaptureError) {
         try self.init(emitter: Emitter(records: records), options: options)
     }
 
@@ -30,18 +30,18 @@ package struct TCPLayerSink: CaptureSink {
         sessions = Sessions(limits: options.eioLimits)
     }
 
-    package func begin(origin: Timestamp) { emitter.records.begin(origin: origin) }
+    public func begin(origin: Timestamp) { emitter.records.begin(origin: origin) }
 
-    package func position(frame: UInt64, stage: PipelineStage) {
+    public func position(frame: UInt64, stage: PipelineStage) {
         emitter.frame = frame
         emitter.stage = stage
     }
 
-    package func checkpoint(frame: UInt64) {}
+    public func checkpoint(frame: UInt64) {}
 
     /// Ends the Engine.IO sessions still open at the end of the capture (unanswered requests are reported), and
     /// closes the stream files.
-    package mutating func finish(at ctx: PacketContext) {
+    public mutating func finish(at ctx: PacketContext) {
         for session in sessions.all() {
             emitter.order = session.registeredFrame
             ConnectionDecoder.finish(session, sessions: sessions, emitter: emitter, conn: nil, at: ctx)
@@ -49,9 +49,9 @@ package struct TCPLayerSink: CaptureSink {
         streams?.closeAll()
     }
 
-    package func housekeeping(_ kind: Housekeeping?) { emitter.stage = PipelineStage(kind) }
+    public func housekeeping(_ kind: Housekeeping?) { emitter.stage = PipelineStage(kind) }
 
-    package mutating func opened(_ conn: Connection, at ctx: PacketContext) {
+    public mutating func opened(_ conn: Connection, at ctx: PacketContext) {
         emitter.emit(
             Record(
                 ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: nil,
@@ -64,20 +64,20 @@ package struct TCPLayerSink: CaptureSink {
         conn.slot = decoders.insert(decoder)
     }
 
-    package mutating func data(
+    public mutating func data(
         _ conn: Connection, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext
     ) {
         streams?.write(conn: conn.id, dir: dir, bytes)
         if conn.slot >= 0 { decoders.lend(conn.slot) { $0.data(dir, bytes, at: ctx) } }
     }
 
-    package mutating func gap(
+    public mutating func gap(
         _ conn: Connection, _ dir: Direction, length: UInt64, cause: GapCause, at ctx: PacketContext
     ) {
         if conn.slot >= 0 { decoders[conn.slot]!.gap(dir, length, at: ctx) }
     }
 
-    package mutating func closed(_ conn: Connection, reason: CloseReason, at ctx: PacketContext) {
+    public mutating func closed(_ conn: Connection, reason: CloseReason, at ctx: PacketContext) {
         streams?.close(conn: conn.id)
         if conn.slot >= 0 {
             decoders[conn.slot]!.close(at: ctx)
@@ -94,7 +94,7 @@ package struct TCPLayerSink: CaptureSink {
             ))
     }
 
-    package func diagnostic(_ diagnostic: Diagnostic) {
+    public func diagnostic(_ diagnostic: Diagnostic) {
         emitter.diagnostic(diagnostic)
     }
 }

@@ -64,17 +64,23 @@ extension JSONLRenderer {
         ts: Timestamp?, conn: Int?
     ) {
         let p = m.packet
-        if let conn, heads[conn].holds(transport, version, sid) {
-            heads[conn].bytes.withUnsafeBytes { out.append($0) }
+        if let conn {
+            heads.lend(conn) { head in
+                if head.holds(transport, version, sid) {
+                    head.bytes.withUnsafeBytes { out.append($0) }
+                    return
+                }
+                let start = out.count
+                writeEngineIOHead(transport, sid, version, type: "message")
+                out.append("\"},\"sio\":{\"type\":\"" as StaticString)
+                head.transport = transport
+                head.version = version
+                head.sid = sid
+                head.bytes = Array(UnsafeBufferPointer(start: out.base + start, count: out.count - start))
+            }
         } else {
-            let start = out.count
             writeEngineIOHead(transport, sid, version, type: "message")
             out.append("\"},\"sio\":{\"type\":\"" as StaticString)
-            if let conn {
-                heads[conn] = RenderedHead(
-                    transport: transport, version: version, sid: sid,
-                    bytes: Array(UnsafeBufferPointer(start: out.base + start, count: out.count - start)))
-            }
         }
         out.append(p.type.staticName)
         if p.namespace == "/" {

@@ -12,7 +12,7 @@ public final class JSONLRenderer: RecordSink {
     /// The rendered type information of each messageType seen (below 4096), by number.
     var typeInfoJSON: [TypeInfoJSON?] = []
     /// The keys each connection's `sio` records start with, as last rendered.
-    var heads = RenderedHeads()
+    let heads = RenderedHeads()
 
     public init(out: OutputBuffer, array: Bool = false) {
         self.out = out

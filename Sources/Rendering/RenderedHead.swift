@@ -9,7 +9,7 @@ import Records
 /// What a renderer made of the keys a session's Socket.IO records start with (transport, sid, Engine.IO version;
 /// in JSON Lines `,"transport":…,"sid":…,"eio":{…},"sio":{"type":"`), kept by the renderer for each connection
 /// (``RenderedHeads``) and used again while they stay the same: rendering them was 3 % of a run's instructions.
-struct RenderedHead {
+final class RenderedHead {
     var transport: Transport? = nil
     var version = 0
     var sid: String? = nil
@@ -43,12 +43,15 @@ struct RenderedHead {
 /// (a connection whose number shares the place of another's renders its keys again: a cache, never wrong).
 struct RenderedHeads {
     static let size = 1024
-    private var heads = [RenderedHead](repeating: RenderedHead(), count: size)
+    private let heads: [RenderedHead] = (0..<size).map { _ in RenderedHead() }
+    /// The same, lent without counting references (`heads` holds them): a head is looked up for every record.
+    private let lent: [Unmanaged<RenderedHead>]
 
-    /// The head kept for connection `conn`.
+    init() { lent = heads.map { .passUnretained($0) } }
+
+    /// Calls `body` with the head kept for connection `conn`.
     @inline(__always)
-    subscript(conn: Int) -> RenderedHead {
-        get { heads[conn & (Self.size - 1)] }
-        _modify { yield &heads[conn & (Self.size - 1)] }
+    func lend<R>(_ conn: Int, _ body: (RenderedHead) -> R) -> R {
+        lent[conn & (Self.size - 1)]._withUnsafeGuaranteedRef(body)
     }
 }

@@ -1,14 +1,15 @@
 // imscope-bench: generates protocol-valid Socket.IO captures and measures imscope against tshark on them.
 //
 //   imscope-bench generate --connections 500 --size-mb 114 [--deflate 0.2] [--seed 1] [--packet-gap-us 37] -o FILE
-//   imscope-bench run [--sizes 10,114,1000] [--connections 500] [--runs 3] [--imscope PATH] [--tshark-max-mb 200]
-//                     [--tshark-runs 3] [--jobs N] [--dir .bench]
+//   imscope-bench run [--sizes 10,114,1000] [--connections 500] [--runs 3] [--imscope PATH] [--baseline PATH]
+//                     [--tshark-max-mb 200] [--tshark-runs 3] [--jobs N] [--dir .bench]
 //
 // `run` generates the captures it lacks (cached in --dir), runs `imscope read --format jsonl` to /dev/null
 // several times and tshark --tshark-runs times per size (when installed, up to --tshark-max-mb), the two
 // interleaved so that both are timed through the same spells of a machine whose speed drifts, and prints MB/s,
 // packets/s, peak RSS (from wait4) and the ratio of the medians. It also checks that imscope decoded every Engine.IO
-// packet the generator wrote.
+// packet the generator wrote. With --baseline, another imscope build runs interleaved with it, run for run, and is
+// printed below it with the ratio of the two (before and after a change, side by side in one run).
 
 #if canImport(Glibc)
     import Glibc
@@ -123,8 +124,8 @@ func countRecords(_ jsonl: String) -> (eio: UInt64, sio: UInt64) {
 
 let usage = """
     usage: imscope-bench generate --connections 500 --size-mb 114 [--deflate 0.2] [--seed 1] [--packet-gap-us 37] -o FILE
-           imscope-bench run [--sizes 10,114,1000] [--connections 500] [--runs 3] [--imscope PATH] [--tshark-max-mb 200]
-                             [--tshark-runs 3] [--jobs N] [--deflate SHARE] [--dir .bench]
+           imscope-bench run [--sizes 10,114,1000] [--connections 500] [--runs 3] [--imscope PATH] [--baseline PATH]
+                             [--tshark-max-mb 200] [--tshark-runs 3] [--jobs N] [--deflate SHARE] [--dir .bench]
     """
 guard let command = arguments.first else { fail(usage) }
 arguments.removeFirst()
@@ -136,8 +137,8 @@ if command == "--help" || command == "-h" || arguments.contains("--help") || arg
 let known: [String: Set<String>] = [
     "generate": ["--connections", "--size-mb", "--deflate", "--seed", "--packet-gap-us", "-o"],
     "run": [
-        "--sizes", "--connections", "--runs", "--imscope", "--tshark-max-mb", "--tshark-runs", "--jobs", "--deflate",
-        "--dir",
+        "--sizes", "--connections", "--runs", "--imscope", "--baseline", "--tshark-max-mb", "--tshark-runs", "--jobs",
+        "--deflate", "--dir",
     ],
 ]
 if let allowed = known[command] {
@@ -167,6 +168,7 @@ case "run":
     let connections = Int(option("--connections") ?? "500") ?? 500
     let runs = Int(option("--runs") ?? "3") ?? 3
     let imscope = option("--imscope") ?? ".build/release/imscope"
+    let baseline = option("--baseline")
     let tsharkMax = Double(option("--tshark-max-mb") ?? "200") ?? 200
     let tsharkRuns = max(1, Int(option("--tshark-runs") ?? "3") ?? 3)
     let deflate = Double(option("--deflate") ?? "0") ?? 0
@@ -191,6 +193,8 @@ case "run":
         let rounds = withTshark ? min(tsharkRuns, runs) : 1
         var times: [Double] = []
         var rss = 0
+        var baselineTimes: [Double] = []
+        var baselineRSS = 0
         var tsharkTimes: [Double] = []
         var tsharkRSS = 0
         for round in 0..<rounds {
@@ -199,6 +203,12 @@ case "run":
                 if r.status != 0 { fail("imscope exited \(r.status) on \(path)") }
                 times.append(r.seconds)
                 rss = max(rss, r.maxRSSKiB)
+                if let baseline {
+                    let b = measure([baseline, "read", path, "--format", "jsonl"] + extra)
+                    if b.status != 0 { fail("the baseline exited \(b.status) on \(path)") }
+                    baselineTimes.append(b.seconds)
+                    baselineRSS = max(baselineRSS, b.maxRSSKiB)
+                }
             }
             if withTshark {
                 let r = measure([
@@ -226,6 +236,12 @@ case "run":
         print(
             "\(pad(format(bytes / 1e6, 0), 8)) \(pad(String(Int(packets)), 10)) \(pad(format(t, 3), 9)) \(pad(format(bytes / 1e6 / t), 8)) \(pad(format(packets / t / 1000, 0), 7)) \(pad(format(Double(rss) / 1024, 1), 13))   \(tsharkText)  \(ok ? "ok" : "MISMATCH") (\(eio) eio, \(sio) sio)"
         )
+        if !baselineTimes.isEmpty {
+            let b = median(baselineTimes)
+            print(
+                "  baseline           \(pad(format(b, 3), 9)) \(pad(format(bytes / 1e6 / b), 8)) \(pad(format(packets / b / 1000, 0), 7)) \(pad(format(Double(baselineRSS) / 1024, 1), 13))   this build takes \(format(t / b * 100, 1)) % of the baseline's time"
+            )
+        }
     }
 default:
     fail("unknown command \(command)")
