@@ -130,7 +130,9 @@ let package = Package(
         .testTarget(
             name: "WebSocketTests",
             dependencies: ["WebSocket", "HTTP1", "ImscopeCore", "UTF8Validation", "DecoderTestSupport"]),
-        .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "SocketIO", "JSONScan", "ImscopeCore"]),
+        .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "ImscopeCore"]),
+        .testTarget(
+            name: "SocketIOTests", dependencies: ["SocketIO", "JSONScan", "ImscopeCore", "DecoderTestSupport"]),
         .testTarget(name: "IMProtocolTests", dependencies: ["IMProtocol", "JSONScan", "SocketIO", "ImscopeCore"]),
         .testTarget(name: "JSONScanTests", dependencies: ["JSONScan", "DecoderTestSupport"]),
         // The whole pipeline on real captures: golden outputs (Tests/PipelineTests/Golden, read by path,
