@@ -1,0 +1,461 @@
+import DecoderTestSupport
+import ImscopeCore
+import SocketIO
+import Testing
+
+// MARK: - Session scripts
+
+/// Which side sent a packet.
+enum Side: Sendable {
+    case client, server
+}
+
+/// One step of a session script. Packets are numbered by their place in the script: the first packet is frame 1,
+/// captured at ``SessionCase/ts(frame:)``.
+enum SessionStep: Sendable {
+    /// A text Engine.IO message (a Socket.IO packet), its UTF-8 checked by the session.
+    case text(Side, String)
+    /// A text Engine.IO message given as raw bytes (to send bytes that are not UTF-8).
+    case textBytes(Side, [UInt8])
+    /// A binary Engine.IO message (an attachment), given as text for readable expectations.
+    case binary(Side, String)
+    /// `finish(_:)`: the session ended.
+    case finish
+}
+
+/// How the session's results reach the test: `text` has two forms, one event callback and a callback each for
+/// messages and problems (the pipeline's); both must say the same. `binary` and `finish` have one form.
+enum Delivery: Sendable, CaseIterable, CustomStringConvertible {
+    case events, callbacks
+    var description: String { self == .events ? "one event callback" : "message and problem callbacks" }
+}
+
+/// A table row: limits, a script, and the events it must produce.
+///
+/// A `SocketIOSession` is fed whole Engine.IO messages (the layers below have framed them), never a byte stream,
+/// so the byte-stream feeds of the other decoder tables (whole, one byte at a time, random splits) do not apply
+/// here; each case runs once per ``Delivery`` instead. Each packet is handed over in a buffer of its own that is
+/// scribbled over after the call, so a session that kept a pointer into it instead of a copy would show garbage.
+///
+/// Events are rendered as text:
+/// `TYPE nsp [event] [#ackId] [att[a,b]] [answers F@T] [invalid-utf8]` for a message (its event name read from the
+/// message's text; attachments shown as text; for an ACK the request's frame and capture time in nanoseconds), and
+/// `! code` for a problem, or `! code: message` in a case with `details` set.
+struct SessionCase: Sendable, CustomTestStringConvertible {
+    var name: String
+    var maxPendingAcks: Int? = nil
+    var maxAttachmentBytes: Int? = nil
+    var details = false
+    var steps: [SessionStep]
+    var expected: [String]
+    var knownIssue: KnownIssue? = nil
+    var testDescription: String { name }
+
+    /// The capture time of frame `f`: not equal to the frame number, so that a mixed-up pair shows.
+    static func ts(frame f: UInt64) -> Timestamp { Timestamp(nanoseconds: Int64(f) * 1000 + 7) }
+}
+
+func render(_ m: SocketIOMessage) -> String {
+    var s = "\(m.packet.type.name) \(m.packet.namespace)"
+    if let name = m.packet.eventName(in: m.text) { s += " \(name)" }
+    if let id = m.packet.ackId { s += " #\(id)" }
+    if !m.attachments.isEmpty {
+        s += " att[" + m.attachments.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",") + "]"
+    }
+    if let a = m.answers { s += " answers \(a.frame)@\(a.ts.nanoseconds)" }
+    if !m.validUTF8 { s += " invalid-utf8" }
+    return s
+}
+
+/// Runs a script; returns the rendered events.
+func run(_ c: SessionCase, _ delivery: Delivery) -> [String] {
+    var limits = SocketIOLimits()
+    if let n = c.maxPendingAcks { limits.maxPendingAcks = n }
+    if let n = c.maxAttachmentBytes { limits.maxAttachmentBytes = n }
+    let session = SocketIOSession(limits: limits)
+    var out: [String] = []
+    let problem: (DiagnosticKind, String) -> Void = { kind, message in
+        out.append("! \(kind.code)" + (c.details ? ": \(message)" : ""))
+    }
+    let emit: (SocketIOEvent) -> Void = { event in
+        switch event {
+        case .message(let m): out.append(render(m))
+        case .problem(let kind, let message): problem(kind, message)
+        }
+    }
+    var frame: UInt64 = 0
+    func text(_ side: Side, _ bytes: [UInt8]) {
+        frame += 1
+        var buffer = bytes
+        buffer.withUnsafeBytes { text in
+            let ts = SessionCase.ts(frame: frame)
+            switch delivery {
+            case .events:
+                session.text(text, fromClient: side == .client, frame: frame, ts: ts, emit)
+            case .callbacks:
+                session.text(
+                    text, fromClient: side == .client, frame: frame, ts: ts, message: { out.append(render($0)) },
+                    problem: problem)
+            }
+        }
+        for k in buffer.indices { buffer[k] = 0xEE }
+    }
+    for step in c.steps {
+        switch step {
+        case .text(let side, let s): text(side, Array(s.utf8))
+        case .textBytes(let side, let bytes): text(side, bytes)
+        case .binary(let side, let s):
+            frame += 1
+            var buffer = Array(s.utf8)
+            buffer.withUnsafeBytes {
+                session.binary($0, fromClient: side == .client, frame: frame, ts: SessionCase.ts(frame: frame), emit)
+            }
+            for k in buffer.indices { buffer[k] = 0xEE }
+        case .finish:
+            session.finish(emit)
+        }
+    }
+    return out
+}
+
+/// Runs and verifies a case, with its known issue, if any, marked as such.
+func check(_ c: SessionCase, _ delivery: Delivery) {
+    let verify = {
+        let got = run(c, delivery)
+        #expect(got == c.expected, "\(c.name), \(delivery)")
+    }
+    if let known = c.knownIssue {
+        withKnownIssue(Comment(rawValue: known.bug)) { verify() }
+    } else {
+        verify()
+    }
+}
+
+/// `{"_placeholder":true,"num":N}`.
+func placeholder(_ n: Int) -> String { #"{"_placeholder":true,"num":\#(n)}"# }
+
+// MARK: - Acknowledgements
+
+/// Requests and their ACKs: keyed by the request's direction, namespace and id; bounded by `maxPendingAcks`.
+@Suite struct SocketIOSessionAckTests {
+    static let cases: [SessionCase] = [
+        SessionCase(
+            name: "client EVENT with an ack id answered by the server's ACK",
+            steps: [.text(.client, #"21["foo",1]"#), .text(.server, #"31["ok"]"#), .finish],
+            expected: ["EVENT / foo #1", "ACK / #1 answers 1@1007"]),
+        SessionCase(
+            name: "server EVENT with an ack id answered by the client's ACK",
+            steps: [.text(.server, #"2/admin,42["ping"]"#), .text(.client, #"3/admin,42[]"#), .finish],
+            expected: ["EVENT /admin ping #42", "ACK /admin #42 answers 1@1007"]),
+        SessionCase(
+            name: "the answer carries the request's frame and time, not the ACK's, with packets in between",
+            steps: [
+                .text(.client, #"2["a"]"#), .text(.client, #"27["b"]"#), .text(.server, #"2["c"]"#),
+                .text(.server, #"37[]"#), .finish,
+            ],
+            expected: ["EVENT / a", "EVENT / b #7", "EVENT / c", "ACK / #7 answers 2@2007"]),
+        SessionCase(
+            name: "an ACK with no request",
+            steps: [.text(.server, #"35[]"#), .finish],
+            expected: ["! sio.ack_unmatched", "ACK / #5"]),
+        SessionCase(
+            name: "an ACK whose id the EVENT did not ask for",
+            steps: [.text(.client, #"2["foo"]"#), .text(.server, #"30[]"#), .finish],
+            expected: ["EVENT / foo", "! sio.ack_unmatched", "ACK / #0"]),
+        SessionCase(
+            name: "an ACK answers once: the second is unmatched",
+            steps: [.text(.client, #"23["foo"]"#), .text(.server, #"33[]"#), .text(.server, #"33[]"#), .finish],
+            expected: ["EVENT / foo #3", "ACK / #3 answers 1@1007", "! sio.ack_unmatched", "ACK / #3"]),
+        SessionCase(
+            name: "an ACK from the side that sent the request is another key",
+            details: true,
+            steps: [.text(.client, #"21["foo"]"#), .text(.client, #"31[]"#), .finish],
+            expected: [
+                "EVENT / foo #1", "! sio.ack_unmatched: ACK 1 on / answers no request from the server", "ACK / #1",
+                "! sio.ack_missing: request 1 on / from the client (frame 1) was never acknowledged",
+            ]),
+        SessionCase(
+            name: "the same id asked by both sides: each ACK answers the other side's request",
+            steps: [
+                .text(.client, #"21["up"]"#), .text(.server, #"21["down"]"#), .text(.client, #"31[]"#),
+                .text(.server, #"31[]"#), .finish,
+            ],
+            expected: ["EVENT / up #1", "EVENT / down #1", "ACK / #1 answers 2@2007", "ACK / #1 answers 1@1007"]),
+        SessionCase(
+            name: "an ACK on another namespace is another key",
+            steps: [
+                .text(.client, #"2/admin,1["foo"]"#), .text(.server, #"31[]"#), .text(.server, #"3/admin,1[]"#),
+                .finish,
+            ],
+            expected: ["EVENT /admin foo #1", "! sio.ack_unmatched", "ACK / #1", "ACK /admin #1 answers 1@1007"]),
+        SessionCase(
+            name: "the same id on two namespaces: two requests",
+            steps: [
+                .text(.client, #"21["a"]"#), .text(.client, #"2/admin,1["b"]"#), .text(.server, #"3/admin,1[]"#),
+                .text(.server, #"31[]"#), .finish,
+            ],
+            expected: ["EVENT / a #1", "EVENT /admin b #1", "ACK /admin #1 answers 2@2007", "ACK / #1 answers 1@1007"]),
+        SessionCase(
+            name: "the same id asked again replaces the earlier request",
+            steps: [
+                .text(.client, #"21["a"]"#), .text(.client, #"21["b"]"#), .text(.server, #"31[]"#),
+                .text(.server, #"31[]"#), .finish,
+            ],
+            expected: ["EVENT / a #1", "EVENT / b #1", "ACK / #1 answers 2@2007", "! sio.ack_unmatched", "ACK / #1"]),
+        SessionCase(
+            name: "a CONNECT or DISCONNECT never waits for an ACK",
+            steps: [.text(.client, #"0/admin,"#), .text(.client, #"1/admin,"#), .finish],
+            expected: ["CONNECT /admin", "DISCONNECT /admin"]),
+        SessionCase(
+            name: "BINARY_ACK answers an EVENT; the ACK is delivered with its attachment",
+            steps: [
+                .text(.server, #"29["get"]"#), .text(.client, #"61-9[\#(placeholder(0))]"#), .binary(.client, "xy"),
+                .finish,
+            ],
+            expected: ["EVENT / get #9", "BINARY_ACK / #9 att[xy] answers 1@1007"]),
+        // A binary request is delivered, and waits for its ACK, at the frame of its last attachment: the frame its
+        // record carries.
+        SessionCase(
+            name: "a BINARY_EVENT's request is remembered at its last attachment's frame",
+            steps: [
+                .text(.client, #"51-3["up",\#(placeholder(0))]"#), .binary(.client, "zz"), .text(.server, #"33[]"#),
+                .finish,
+            ],
+            expected: ["BINARY_EVENT / up #3 att[zz]", "ACK / #3 answers 2@2007"]),
+        SessionCase(
+            name: "maxPendingAcks: past it the oldest request is reported and dropped",
+            maxPendingAcks: 2,
+            details: true,
+            steps: [
+                .text(.client, #"21["a"]"#), .text(.client, #"22["b"]"#), .text(.client, #"23["c"]"#),
+                .text(.server, #"31[]"#), .text(.server, #"32[]"#), .text(.server, #"33[]"#), .finish,
+            ],
+            expected: [
+                "EVENT / a #1", "EVENT / b #2",
+                "! sio.ack_missing: more than 2 requests waiting; gave up on id 1 (frame 1)", "EVENT / c #3",
+                "! sio.ack_unmatched: ACK 1 on / answers no request from the client", "ACK / #1",
+                "ACK / #2 answers 2@2007", "ACK / #3 answers 3@3007",
+            ]),
+        SessionCase(
+            name: "maxPendingAcks: up to the limit nothing is dropped",
+            maxPendingAcks: 2,
+            steps: [
+                .text(.client, #"21["a"]"#), .text(.client, #"22["b"]"#), .text(.server, #"32[]"#),
+                .text(.client, #"23["c"]"#), .text(.server, #"31[]"#), .text(.server, #"33[]"#), .finish,
+            ],
+            expected: [
+                "EVENT / a #1", "EVENT / b #2", "ACK / #2 answers 2@2007", "EVENT / c #3", "ACK / #1 answers 1@1007",
+                "ACK / #3 answers 4@4007",
+            ]),
+        SessionCase(
+            name: "maxPendingAcks counts requests of both sides and every namespace of the session",
+            maxPendingAcks: 2,
+            steps: [
+                .text(.server, #"27["s"]"#), .text(.client, #"2/admin,7["a"]"#), .text(.client, #"27["c"]"#),
+                .text(.client, #"37[]"#), .finish,
+            ],
+            expected: [
+                "EVENT / s #7", "EVENT /admin a #7", "! sio.ack_missing", "EVENT / c #7", "! sio.ack_unmatched",
+                "ACK / #7", "! sio.ack_missing", "! sio.ack_missing",
+            ]),
+        // The request asked again replaces its earlier self and leaves as many waiting as before, so no other
+        // request should be given up for it.
+        SessionCase(
+            name: "maxPendingAcks: an id asked again at the limit drops no other request",
+            maxPendingAcks: 2,
+            steps: [
+                .text(.client, #"21["a"]"#), .text(.client, #"22["b"]"#), .text(.client, #"22["b"]"#),
+                .text(.server, #"31[]"#), .text(.server, #"32[]"#), .finish,
+            ],
+            expected: [
+                "EVENT / a #1", "EVENT / b #2", "EVENT / b #2", "ACK / #1 answers 1@1007",
+                "ACK / #2 answers 3@3007",
+            ],
+            knownIssue: KnownIssue(
+                bug: "SocketIOSession.deliver checks maxPendingAcks before removing the request the new one replaces: "
+                    + "at the limit, asking an id again gives up the oldest other request (sio.ack_missing)")),
+        SessionCase(
+            name: "finish reports each unanswered request, oldest first",
+            details: true,
+            steps: [
+                .text(.client, #"21["a"]"#), .text(.server, #"2/admin,5["b"]"#), .text(.client, #"22["c"]"#),
+                .text(.server, #"32[]"#), .finish,
+            ],
+            expected: [
+                "EVENT / a #1", "EVENT /admin b #5", "EVENT / c #2", "ACK / #2 answers 3@3007",
+                "! sio.ack_missing: request 1 on / from the client (frame 1) was never acknowledged",
+                "! sio.ack_missing: request 5 on /admin from the server (frame 2) was never acknowledged",
+            ]),
+        SessionCase(
+            name: "finish forgets what it reported: a second finish reports nothing",
+            steps: [.text(.client, #"21["a"]"#), .finish, .finish, .text(.server, #"31[]"#), .finish],
+            expected: ["EVENT / a #1", "! sio.ack_missing", "! sio.ack_unmatched", "ACK / #1"]),
+    ]
+
+    @Test(arguments: cases, Delivery.allCases)
+    func acks(_ c: SessionCase, _ delivery: Delivery) { check(c, delivery) }
+}
+
+// MARK: - Binary attachments and other packets
+
+/// Binary packets and their attachments, per side; malformed packets; `finish` with a packet still waiting.
+@Suite struct SocketIOSessionBinaryTests {
+    static let cases: [SessionCase] = [
+        SessionCase(
+            name: "BINARY_EVENT with two placeholders and two attachments: one message, attachments in order",
+            steps: [
+                .text(.client, #"52-["up",\#(placeholder(0)),\#(placeholder(1))]"#), .binary(.client, "first"),
+                .binary(.client, "second"), .finish,
+            ],
+            expected: ["BINARY_EVENT / up att[first,second]"]),
+        SessionCase(
+            name: "BINARY_EVENT with three attachments on a namespace",
+            steps: [
+                .text(
+                    .server,
+                    #"53-/admin,["files",\#(placeholder(0)),\#(placeholder(1)),\#(placeholder(2))]"#),
+                .binary(.server, "a"), .binary(.server, "bb"), .binary(.server, "ccc"), .finish,
+            ],
+            expected: ["BINARY_EVENT /admin files att[a,bb,ccc]"]),
+        SessionCase(
+            name: "a binary packet with no attachments is delivered at once",
+            steps: [.text(.client, #"50-["none"]"#), .finish],
+            expected: ["BINARY_EVENT / none"]),
+        SessionCase(
+            name: "an empty attachment counts",
+            steps: [.text(.client, #"51-["up",\#(placeholder(0))]"#), .binary(.client, ""), .finish],
+            expected: ["BINARY_EVENT / up att[]"]),
+        SessionCase(
+            name: "each side waits for its own attachments",
+            steps: [
+                .text(.client, #"51-["up",\#(placeholder(0))]"#), .text(.server, #"51-["down",\#(placeholder(0))]"#),
+                .binary(.server, "S"), .text(.server, #"2["after"]"#), .binary(.client, "C"), .finish,
+            ],
+            expected: ["BINARY_EVENT / down att[S]", "EVENT / after", "BINARY_EVENT / up att[C]"]),
+        SessionCase(
+            name: "a text packet from the other side does not interrupt the wait",
+            steps: [
+                .text(.client, #"51-["up",\#(placeholder(0))]"#), .text(.server, #"2["news"]"#),
+                .binary(.client, "C"), .finish,
+            ],
+            expected: ["EVENT / news", "BINARY_EVENT / up att[C]"]),
+        SessionCase(
+            name: "binary data with no binary packet waiting",
+            details: true,
+            steps: [.binary(.client, "abc"), .finish],
+            expected: ["! sio.unexpected_binary: 3 bytes of binary data with no binary packet waiting"]),
+        SessionCase(
+            name: "binary data on the side that is not waiting",
+            steps: [.text(.client, #"51-["up",\#(placeholder(0))]"#), .binary(.server, "S"), .binary(.client, "C")],
+            expected: ["! sio.unexpected_binary", "BINARY_EVENT / up att[C]"]),
+        SessionCase(
+            name: "an attachment more than the placeholders",
+            steps: [
+                .text(.client, #"51-["up",\#(placeholder(0))]"#), .binary(.client, "C"), .binary(.client, "D"),
+                .finish,
+            ],
+            expected: ["BINARY_EVENT / up att[C]", "! sio.unexpected_binary"]),
+        SessionCase(
+            name: "a text packet while attachments are awaited: the binary packet is reported and dropped",
+            details: true,
+            steps: [
+                .text(.client, #"52-["up",\#(placeholder(0)),\#(placeholder(1))]"#), .binary(.client, "a"),
+                .text(.client, #"2["next"]"#), .binary(.client, "b"), .finish,
+            ],
+            expected: [
+                "! sio.attachment_missing: BINARY_EVENT expected 2 attachments, got 1 before the next packet",
+                "EVENT / next", "! sio.unexpected_binary: 1 bytes of binary data with no binary packet waiting",
+            ]),
+        SessionCase(
+            name: "a binary packet while attachments are awaited replaces the one waiting",
+            steps: [
+                .text(.client, #"51-["one",\#(placeholder(0))]"#), .text(.client, #"51-["two",\#(placeholder(0))]"#),
+                .binary(.client, "x"), .finish,
+            ],
+            expected: ["! sio.attachment_missing", "BINARY_EVENT / two att[x]"]),
+        SessionCase(
+            name: "a malformed packet while attachments are awaited: both reported",
+            steps: [.text(.client, #"51-["up",\#(placeholder(0))]"#), .text(.client, "9"), .finish],
+            expected: ["! sio.attachment_missing", "! sio.bad_packet"]),
+        SessionCase(
+            name: "maxAttachmentBytes: attachments up to the limit in all are kept",
+            maxAttachmentBytes: 4,
+            steps: [
+                .text(.client, #"52-["up",\#(placeholder(0)),\#(placeholder(1))]"#), .binary(.client, "aa"),
+                .binary(.client, "bb"), .finish,
+            ],
+            expected: ["BINARY_EVENT / up att[aa,bb]"]),
+        SessionCase(
+            name: "maxAttachmentBytes: past it the packet is reported and dropped, its later attachments unexpected",
+            maxAttachmentBytes: 4,
+            details: true,
+            steps: [
+                .text(.client, #"53-["up",\#(placeholder(0)),\#(placeholder(1)),\#(placeholder(2))]"#),
+                .binary(.client, "aa"), .binary(.client, "bbb"), .binary(.client, "c"), .text(.client, #"2["next"]"#),
+                .finish,
+            ],
+            expected: [
+                "! sio.attachment_missing: attachments over 4 bytes; packet dropped",
+                "! sio.unexpected_binary: 1 bytes of binary data with no binary packet waiting", "EVENT / next",
+            ]),
+        SessionCase(
+            name: "maxAttachmentBytes: a single attachment over the limit",
+            maxAttachmentBytes: 4,
+            steps: [.text(.server, #"51-["down",\#(placeholder(0))]"#), .binary(.server, "12345"), .finish],
+            expected: ["! sio.attachment_missing"]),
+        SessionCase(
+            name: "maxAttachmentBytes: the other side's packet is not affected",
+            maxAttachmentBytes: 4,
+            steps: [
+                .text(.client, #"51-["up",\#(placeholder(0))]"#), .text(.server, #"51-["down",\#(placeholder(0))]"#),
+                .binary(.server, "12345"), .binary(.client, "1234"), .finish,
+            ],
+            expected: ["! sio.attachment_missing", "BINARY_EVENT / up att[1234]"]),
+        SessionCase(
+            name: "finish reports an incomplete binary packet",
+            details: true,
+            steps: [
+                .text(.server, #"62-4[\#(placeholder(0)),\#(placeholder(1))]"#), .binary(.server, "x"), .finish,
+            ],
+            expected: ["! sio.attachment_missing: BINARY_ACK from the server expected 2 attachments, got 1"]),
+        SessionCase(
+            name: "finish reports incomplete binary packets of both sides, then unanswered requests",
+            details: true,
+            steps: [
+                .text(.client, #"21["a"]"#), .text(.client, #"51-7["up",\#(placeholder(0))]"#),
+                .text(.server, #"51-["down",\#(placeholder(0))]"#), .finish,
+            ],
+            expected: [
+                "EVENT / a #1", "! sio.attachment_missing: BINARY_EVENT from the client expected 1 attachments, got 0",
+                "! sio.attachment_missing: BINARY_EVENT from the server expected 1 attachments, got 0",
+                "! sio.ack_missing: request 1 on / from the client (frame 1) was never acknowledged",
+            ]),
+        SessionCase(
+            name: "finish ends the wait: a later attachment is unexpected",
+            steps: [.text(.client, #"51-["up",\#(placeholder(0))]"#), .finish, .binary(.client, "x")],
+            expected: ["! sio.attachment_missing", "! sio.unexpected_binary"]),
+        SessionCase(
+            name: "malformed packets are reported and change no state",
+            details: true,
+            steps: [.text(.client, #"21["a"]"#), .text(.server, #"3[]"#), .text(.server, #"31[]"#), .finish],
+            expected: [
+                "EVENT / a #1", "! sio.bad_packet: ACK without an ack id: 3[]", "ACK / #1 answers 1@1007",
+            ]),
+        SessionCase(
+            name: "a malformed packet's text is kept in the message, cut at 200 bytes",
+            details: true,
+            steps: [.text(.client, "2" + String(repeating: "x", count: 250))],
+            expected: ["! sio.bad_packet: payload is not valid JSON: 2" + String(repeating: "x", count: 199) + "…"]),
+        SessionCase(
+            name: "text that is not UTF-8 is delivered and marked",
+            steps: [
+                .textBytes(.client, Array(#"2["a",""#.utf8) + [0xFF] + Array(#""]"#.utf8)),
+                .textBytes(.client, Array(#"51-["b",""#.utf8) + [0xC3] + Array(#"",\#(placeholder(0))]"#.utf8)),
+                .binary(.client, "x"),
+            ],
+            expected: ["EVENT / a invalid-utf8", "BINARY_EVENT / b att[x] invalid-utf8"]),
+    ]
+
+    @Test(arguments: cases, Delivery.allCases)
+    func binary(_ c: SessionCase, _ delivery: Delivery) { check(c, delivery) }
+}
