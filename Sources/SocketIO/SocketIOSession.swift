@@ -170,6 +170,10 @@ public final class SocketIOSession {
                             + (fromClient ? "server" : "client"))
                 }
             } else {
+                let key = AckKey(id: id, requestFromClient: fromClient, namespace: packet.namespace)
+                // The same id again replaces the earlier request, which becomes the newest (and frees its place
+                // before the bound is checked).
+                if let i = pendingIndex(key) { pendingAcks.remove(at: i) }
                 if pendingAcks.count >= maxPendingAcks, !pendingAcks.isEmpty {
                     let oldest = pendingAcks.removeFirst()
                     problem(
@@ -177,9 +181,6 @@ public final class SocketIOSession {
                         "more than \(maxPendingAcks) requests waiting; gave up on id \(oldest.key.id) (frame "
                             + "\(oldest.frame))")
                 }
-                let key = AckKey(id: id, requestFromClient: fromClient, namespace: packet.namespace)
-                // The same id again replaces the earlier request, which becomes the newest.
-                if let i = pendingIndex(key) { pendingAcks.remove(at: i) }
                 pendingAcks.append(PendingAck(key: key, frame: frame, ts: ts))
             }
         }

@@ -270,10 +270,7 @@ func placeholder(_ n: Int) -> String { #"{"_placeholder":true,"num":\#(n)}"# }
             expected: [
                 "EVENT / a #1", "EVENT / b #2", "EVENT / b #2", "ACK / #1 answers 1@1007",
                 "ACK / #2 answers 3@3007",
-            ],
-            knownIssue: KnownIssue(
-                bug: "SocketIOSession.deliver checks maxPendingAcks before removing the request the new one replaces: "
-                    + "at the limit, asking an id again gives up the oldest other request (sio.ack_missing)")),
+            ]),
         SessionCase(
             name: "finish reports each unanswered request, oldest first",
             details: true,
