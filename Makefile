@@ -45,8 +45,9 @@ integration:
 	IMSCOPE=$(CURDIR)/.build/debug/imscope $(PYTEST) -q Tests/integration
 
 ## bench: generate protocol-valid captures (10 MB, 114 MB, 1 GB; 500 connections) and measure imscope against
-## tshark on them (tshark up to 200 MB: it takes minutes beyond). imscope runs with `--jobs` set to the CPUs
-## (`JOBS=1` for one thread). Figures in Docs/performance.md.
+## tshark on them (tshark up to 200 MB: it takes minutes beyond). imscope runs with `--jobs` set to the CPUs, its
+## default (`JOBS=1` for one thread); `BASELINE=PATH` runs another imscope build interleaved, side by side (before
+## and after a change). Figures in Docs/performance.md.
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 # (`$(or $(SIZES),10,114,1000)` read the commas as separate arguments: `make bench` measured the 10 MB capture alone.)
 SIZES ?= 10,114,1000
@@ -54,7 +55,8 @@ bench:
 	scripts/setup.sh build
 	$(SWIFT) build $(RELEASE) --product imscope
 	$(SWIFT) build $(RELEASE) --product imscope-bench
-	.build/release/imscope-bench run --sizes $(SIZES) --connections 500 --runs 3 --jobs $(JOBS) --dir .bench
+	.build/release/imscope-bench run --sizes $(SIZES) --connections 500 --runs 3 --jobs $(JOBS) --dir .bench \
+		$(if $(BASELINE),--baseline $(BASELINE))
 
 ## captures: regenerate the bundled captures with real peers (needs root for tcpdump/dumpcap).
 captures:
