@@ -56,16 +56,7 @@ public struct OwnedRecord {
     static var none: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
 
     /// The JSONL `kind`.
-    public var kind: String {
-        switch body {
-        case .conn: return "conn"
-        case .http: return "http"
-        case .ws: return "ws"
-        case .eio: return "eio"
-        case .sio: return "sio"
-        case .diagnostic: return "diagnostic"
-        }
-    }
+    public var kind: String { withRecord { $0.kind } }
 
     /// Calls `body` with the record as a borrowed ``Record`` whose views point into this record's bytes (valid
     /// during the call, as every borrowed record's are).
