@@ -145,24 +145,38 @@ final class ShardCollector: RecordSink {
     }
 
     func emit(_ record: Record) {
-        keys.append(nextKey(conn: record.conn))
+        let key = nextKey(conn: record.conn)
         if let renderer {
+            let start = out!.count
             renderer.emit(record)
-            ends.append(out!.count)
+            rendered(key, from: start)
         } else {
+            keys.append(key)
             owned.append(OwnedRecord(record))
         }
+    }
+
+    /// Keeps the key of a record the renderer wrote from `start` on; one it wrote nothing for (a filter's, or a
+    /// folded ping's) has no place in the output, and in a JSON array would stand as an empty element.
+    @inline(__always)
+    func rendered(_ key: MergeKey, from start: Int) {
+        let end = out!.count
+        guard end != start else { return }
+        keys.append(key)
+        ends.append(end)
     }
 
     func emitSIO(
         _ place: RecordPlace, _ transport: Transport, sid: String?, version: Int, message: SocketIOMessage,
         im: IMMessage?
     ) {
-        keys.append(nextKey(conn: place.conn))
+        let key = nextKey(conn: place.conn)
         if let renderer {
+            let start = out!.count
             renderer.emitSIO(place, transport, sid: sid, version: version, message: message, im: im)
-            ends.append(out!.count)
+            rendered(key, from: start)
         } else {
+            keys.append(key)
             let sio = SIORecord(transport: transport, sid: sid, version: version, message: message, im: im)
             owned.append(OwnedRecord(Record(place, .sio(sio))))
         }

@@ -43,12 +43,16 @@ func render(
 
 /// The same with `jobs` threads (``runSharded(source:options:jobs:framing:out:makeRenderer:)``).
 func renderSharded(
-    _ source: PacketSource, jobs: Int, format: String = "jsonl", options: PipelineOptions, fold: Bool = false
+    _ source: PacketSource, jobs: Int, format: String = "jsonl", options: PipelineOptions, fold: Bool = false,
+    recordFilter: RecordFilter? = nil
 ) throws -> String {
     let out = OutputBuffer(fd: -1)
     _ = try runSharded(
         source: source, options: options, jobs: jobs, framing: RecordFraming(array: format == "json"), out: out,
-        makeRenderer: { makeRenderer(format, $0, fold: fold, array: false) })
+        makeRenderer: { buffer in
+            let renderer = makeRenderer(format, buffer, fold: fold, array: false)
+            return recordFilter.map { FilteringSink(filter: $0, next: renderer) } ?? renderer
+        })
     return String(decoding: out.bytes, as: UTF8.self)
 }
 
