@@ -55,7 +55,8 @@ import Testing
         }
         guard !path.contains("/outside/") else { return }  // their text timeline traps past 10^6 s (issue 24)
         let text = try render([path], format: "text", options: options, fold: true)
-        let many = try renderSharded(try PacketSource(files: [path]), jobs: 3, format: "text", options: options, fold: true)
+        let many = try renderSharded(
+            try PacketSource(files: [path]), jobs: 3, format: "text", options: options, fold: true)
         expectSame(firstDifference(expected: text, actual: many, name: "\(path) text folded, --jobs 3"))
     }
 
