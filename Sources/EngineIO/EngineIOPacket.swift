@@ -1,5 +1,3 @@
-import ImscopeCore
-
 /// Engine.IO packet types (the same numbers in protocol versions 3 and 4).
 public enum EngineIOPacketType: UInt8, Sendable, CaseIterable {
     case open = 0, close, ping, pong, message, upgrade, noop
@@ -40,27 +38,4 @@ public struct EngineIOHandshake: Sendable, Equatable {
     public var pingInterval: Int64?
     public var pingTimeout: Int64?
     public var maxPayload: Int64?
-}
-
-extension DiagnosticKind {
-    public static let eioBadPacket = DiagnosticKind(
-        "eio.bad_packet", .warning, "An Engine.IO packet with an unknown type or no type; it is skipped.")
-    public static let eioBadPayload = DiagnosticKind(
-        "eio.bad_payload", .warning,
-        "A polling payload whose framing is broken (a length that lies, a bad separator, bad base64); the packets "
-            + "before the fault are kept.")
-    public static let eioBadOpen = DiagnosticKind(
-        "eio.bad_open", .warning, "An open packet whose JSON is not an object with a string sid.")
-    public static let eioVersionGuessed = DiagnosticKind(
-        "eio.version_guessed", .info,
-        "The Engine.IO version was not in the captured handshake; it was inferred from who pings and how binary is "
-            + "framed.")
-    public static let eioUnknownSession = DiagnosticKind(
-        "eio.unknown_session", .info,
-        "A request names an Engine.IO session whose handshake was not captured; its packets are decoded with a "
-            + "guessed version.")
-
-    public static let engineIOLayer: [DiagnosticKind] = [
-        .eioBadPacket, .eioBadPayload, .eioBadOpen, .eioVersionGuessed, .eioUnknownSession,
-    ]
 }
