@@ -235,12 +235,30 @@ public final class IMDecoder: Sendable {
     }
 
     /// `argument` is the bytes `decode` was given: a content that is a slice of them is kept as a range.
+    ///
+    /// The steps are `@inline(always)`: `@inline(__always)` is a hint the optimizer stops taking in a function this
+    /// large, and the last steps stayed calls on the hot path.
     func read(
         _ s: JSONScanner, _ range: Range<Int>, upstream: Bool, argument: UnsafeRawBufferPointer,
         members: [JSONMember]? = nil, into m: inout IMMessage
     ) {
-        // The fields read, found by comparing key bytes (no Strings, no dictionary).
         var values = FieldValues()
+        findFields(s, range, members: members, into: &values)
+        checkRequired(&values, s, into: &m)
+        readValues(&values, s, argument: argument, into: &m)
+        nameFromType(into: &m)
+        guard let type = m.messageType else { return }
+        let content = values[.content]
+        readType(type, content: content, s, upstream: upstream, argument: argument, into: &m)
+        if m.content == nil, m.contentRange == nil, let content {
+            keepAsSent(content, s, argument: argument, into: &m)
+        }
+    }
+
+    /// Notes in `values` where the fields' values are in the object at `range` (or `members`, its members when the
+    /// caller found them), found by comparing key bytes (no Strings, no dictionary).
+    @inline(always)
+    func findFields(_ s: JSONScanner, _ range: Range<Int>, members: [JSONMember]?, into values: inout FieldValues) {
         func member(_ key: Range<Int>, _ value: Range<Int>) {
             let name = UnsafeRawBufferPointer(rebasing: s.bytes[(key.lowerBound + 1)..<(key.upperBound - 1)])
             if let field = Field.named(name) { values[field] = value }
@@ -250,7 +268,11 @@ public final class IMDecoder: Sendable {
         } else {
             _ = s.forEachMember(range, member)
         }
-        // Required fields.
+    }
+
+    /// Warns of the required fields that are missing or null. `values` is inout to be read where it lies, not copied.
+    @inline(always)
+    func checkRequired(_ values: inout FieldValues, _ s: JSONScanner, into m: inout IMMessage) {
         func isMissing(_ field: Field) -> Bool {
             guard let v = values[field] else { return true }
             return s.valueKind(at: v.lowerBound) == .null
@@ -262,7 +284,14 @@ public final class IMDecoder: Sendable {
             m.warnings.append(
                 IMWarning(kind: .imRequiredMissing, message: "missing or null: " + missing.joined(separator: ", ")))
         }
-        // Types and values.
+    }
+
+    /// Reads the fields' values into `m`, with one warning for all those of the wrong JSON type. `values` is inout
+    /// to be read where it lies, not copied.
+    @inline(always)
+    func readValues(
+        _ values: inout FieldValues, _ s: JSONScanner, argument: UnsafeRawBufferPointer, into m: inout IMMessage
+    ) {
         var wrong: [String] = []
         // A text is kept as its bytes in the argument when they are the text (no escapes), else decoded.
         let inArgument = s.bytes.baseAddress == argument.baseAddress
@@ -322,82 +351,118 @@ public final class IMDecoder: Sendable {
         m.destId = text(.destId, allowNumber: true)
         m.fromName = text(.fromName, allowNumber: false)
         _ = text(.imageIconUrl, allowNumber: false, keep: false)
-        let content = values[.content]
-        if let content, ![.string, .object, .null].contains(s.valueKind(at: content.lowerBound)) {
+        if let content = values[.content], ![.string, .object, .null].contains(s.valueKind(at: content.lowerBound)) {
             wrong.append("content is neither a string nor an object")
         }
         if !wrong.isEmpty { m.warnings.append(IMWarning(kind: .imWrongType, message: wrong.joined(separator: "; "))) }
-        if let f = m.fromType {
-            if let name = fromTypeNames[f] {
-                m.fromTypeName = name
-            } else if !table.fromTypes.isEmpty {
-                m.warnings.append(
-                    IMWarning(
-                        kind: .imBadFromType,
-                        "fromType \(f) is not defined by table \(table.schema) (it defines "
-                            + table.fromTypes.keys.sorted().map(String.init).joined(separator: ", ") + ")"))
-            }
+    }
+
+    /// Names `m`'s fromType from the table, or warns that the table does not define it.
+    @inline(always)
+    func nameFromType(into m: inout IMMessage) {
+        guard let f = m.fromType else { return }
+        if let name = fromTypeNames[f] {
+            m.fromTypeName = name
+        } else if !table.fromTypes.isEmpty {
+            m.warnings.append(
+                IMWarning(
+                    kind: .imBadFromType,
+                    "fromType \(f) is not defined by table \(table.schema) (it defines "
+                        + table.fromTypes.keys.sorted().map(String.init).joined(separator: ", ") + ")"))
         }
-        // The type, its direction and its content.
-        guard let type = m.messageType else { return }
+    }
+
+    /// What the tables say of the message's type: its name and direction, and whether its content has the
+    /// structure the type calls for (a structured content is kept in `m` as its object).
+    @inline(always)
+    func readType(
+        _ type: Int, content: Range<Int>?, _ s: JSONScanner, upstream: Bool, argument: UnsafeRawBufferPointer,
+        into m: inout IMMessage
+    ) {
         // Only a type some table gives a structured content is worth decoding the content for (a text is not).
         let slot = typeSlots[type]
         let structured = slot?.anyRule == true ? content.map { structuredContent(s, $0) } : nil
-        if let info = slot?.info {
-            m.info = info
-            if info.direction == .down && upstream || info.direction == .up && !upstream {
+        guard let slot, let info = slot.info else {
+            warnNotInTable(type, into: &m)
+            return
+        }
+        m.info = info
+        checkDirection(type, info, upstream: upstream, into: &m)
+        if let rule = slot.rule {
+            checkContent(type, info, rule, structured, s, names: slot.ruleNames, into: &m)
+        } else if let structured, structured.isObject {
+            checkOtherReading(type, info, structured, s, into: &m)
+        }
+        if let structured, slot.rule != nil, structured.isObject {
+            if let decoded = structured.decoded {
+                m.content = decoded
+            } else if s.bytes.baseAddress == argument.baseAddress {
+                m.contentRange = structured.range  // the object as sent: no copy
+            } else {
+                m.content = Array(UnsafeRawBufferPointer(rebasing: s.bytes[structured.range]))
+            }
+        }
+    }
+
+    /// Warns of a type sent the way the table says it never goes.
+    @inline(always)
+    func checkDirection(_ type: Int, _ info: MessageTypeInfo, upstream: Bool, into m: inout IMMessage) {
+        if info.direction == .down && upstream || info.direction == .up && !upstream {
+            m.warnings.append(
+                IMWarning(
+                    kind: .imWrongDirection,
+                    "\(type) \(info.typeName) is \(info.direction == .down ? "downstream" : "upstream") only, "
+                        + "but was sent by the \(upstream ? "client" : "server")"))
+        }
+    }
+
+    /// Warns of a content that breaks the type's rule: as the other table's type when it keeps that table's rule
+    /// for the number, else as a bad content.
+    @inline(always)
+    func checkContent(
+        _ type: Int, _ info: MessageTypeInfo, _ rule: ContentRule, _ structured: Structured?, _ s: JSONScanner,
+        names: [[UInt8]]?, into m: inout IMMessage
+    ) {
+        guard let problem = check(rule, structured, s, names: names) else { return }
+        for other in others {
+            if let otherRule = other.contents[type], check(otherRule, structured, s) == nil,
+                let otherInfo = other.types[type]
+            {
                 m.warnings.append(
                     IMWarning(
-                        kind: .imWrongDirection,
-                        "\(type) \(info.typeName) is \(info.direction == .down ? "downstream" : "upstream") only, "
-                            + "but was sent by the \(upstream ? "client" : "server")"))
+                        kind: .imSchemaMismatch,
+                        "content fits table \(other.schema)'s \(type) \(otherInfo.typeName), not "
+                            + "\(table.schema)'s \(info.typeName)"))
+                return
             }
-            if let rule = slot?.rule {
-                if let problem = check(rule, structured, s, names: slot?.ruleNames) {
-                    var warned = false
-                    for other in others {
-                        if let otherRule = other.contents[type], check(otherRule, structured, s) == nil,
-                            let otherInfo = other.types[type]
-                        {
-                            m.warnings.append(
-                                IMWarning(
-                                    kind: .imSchemaMismatch,
-                                    "content fits table \(other.schema)'s \(type) \(otherInfo.typeName), not "
-                                        + "\(table.schema)'s \(info.typeName)"))
-                            warned = true
-                            break
-                        }
-                    }
-                    if !warned {
-                        m.warnings.append(IMWarning(kind: .imBadContent, "\(type) \(info.typeName): \(problem)"))
-                    }
-                }
-            } else if let structured, structured.isObject {
-                for other in others {
-                    // Only when the other table reads the number as another type (both call 17 a red packet).
-                    if let otherRule = other.contents[type], case .object = otherRule,
-                        check(otherRule, structured, s) == nil,
-                        let otherInfo = other.types[type], otherInfo.typeName != info.typeName
-                    {
-                        m.warnings.append(
-                            IMWarning(
-                                kind: .imSchemaMismatch,
-                                "content fits table \(other.schema)'s \(type) \(otherInfo.typeName), but "
-                                    + "\(table.schema) says \(type) is \(info.typeName)"))
-                        break
-                    }
-                }
+        }
+        m.warnings.append(IMWarning(kind: .imBadContent, "\(type) \(info.typeName): \(problem)"))
+    }
+
+    /// Warns of an object content of a type the table gives no rule, when another table keeps an object rule for
+    /// the number and reads it as another type (both call 17 a red packet).
+    @inline(always)
+    func checkOtherReading(
+        _ type: Int, _ info: MessageTypeInfo, _ structured: Structured, _ s: JSONScanner, into m: inout IMMessage
+    ) {
+        for other in others {
+            if let otherRule = other.contents[type], case .object = otherRule,
+                check(otherRule, structured, s) == nil,
+                let otherInfo = other.types[type], otherInfo.typeName != info.typeName
+            {
+                m.warnings.append(
+                    IMWarning(
+                        kind: .imSchemaMismatch,
+                        "content fits table \(other.schema)'s \(type) \(otherInfo.typeName), but "
+                            + "\(table.schema) says \(type) is \(info.typeName)"))
+                return
             }
-            if let structured, slot?.rule != nil, structured.isObject {
-                if let decoded = structured.decoded {
-                    m.content = decoded
-                } else if s.bytes.baseAddress == argument.baseAddress {
-                    m.contentRange = structured.range  // the object as sent: no copy
-                } else {
-                    m.content = Array(UnsafeRawBufferPointer(rebasing: s.bytes[structured.range]))
-                }
-            }
-        } else if let other = others.first(where: { $0.types[type] != nil }) {
+        }
+    }
+
+    /// Warns of a messageType the chosen table does not have: as another table's type, or as in no table.
+    func warnNotInTable(_ type: Int, into m: inout IMMessage) {
+        if let other = others.first(where: { $0.types[type] != nil }) {
             m.warnings.append(
                 IMWarning(
                     kind: .imSchemaMismatch,
@@ -406,12 +471,16 @@ public final class IMDecoder: Sendable {
         } else {
             m.warnings.append(IMWarning(kind: .imUnknownType, "messageType \(type) is in no table"))
         }
-        if m.content == nil, m.contentRange == nil, let content {
-            if s.bytes.baseAddress == argument.baseAddress {
-                m.contentRange = content  // a slice of the argument as sent: no copy
-            } else {
-                m.content = Array(UnsafeRawBufferPointer(rebasing: s.bytes[content]))
-            }
+    }
+
+    /// Keeps the content as sent: a slice of the argument when `s` reads it (no copy), else a copy.
+    @inline(always)
+    func keepAsSent(_ content: Range<Int>, _ s: JSONScanner, argument: UnsafeRawBufferPointer, into m: inout IMMessage)
+    {
+        if s.bytes.baseAddress == argument.baseAddress {
+            m.contentRange = content
+        } else {
+            m.content = Array(UnsafeRawBufferPointer(rebasing: s.bytes[content]))
         }
     }
 
