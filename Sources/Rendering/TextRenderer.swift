@@ -51,7 +51,23 @@ public final class TextRenderer: RecordSink {
             if let c = r.conn { folded[c, default: 0] += 1 }
             return
         }
-        if let ts = r.ts {
+        appendTime(r.ts)
+        appendPlace(conn: r.conn, dir: r.dir)
+        switch r.body {
+        case .conn(let c): appendConnection(c, conn: r.conn)
+        case .http(let h): appendHTTP(h)
+        case .ws(let w): appendWebSocket(w.message)
+        case .eio(let e): appendEngineIO(e)
+        case .sio(let s): appendSIO(s, ts: r.ts)
+        case .diagnostic(let d): appendDiagnostic(d, frame: r.frame)
+        }
+        out.append(byte: 0x0A)
+        out.endRecord()
+    }
+
+    /// The time since the first packet, right-aligned in 13 columns; a dash without a time.
+    func appendTime(_ ts: Timestamp?) {
+        if let ts {
             if origin == nil { origin = ts }
             let rel = ts.nanoseconds - origin!.nanoseconds
             let text = formatSeconds(rel, precision: ts.precision)
@@ -61,149 +77,162 @@ public final class TextRenderer: RecordSink {
             out.append("            -" as StaticString)
         }
         out.append("  " as StaticString)
-        var tag = r.conn.map { "#\($0)" } ?? ""
+    }
+
+    /// The connection number in 6 columns, then the direction as an arrow between client and server.
+    func appendPlace(conn: Int?, dir: Direction?) {
+        var tag = conn.map { "#\($0)" } ?? ""
         tag += String(repeating: " ", count: max(0, 6 - tag.utf8.count))
         out.append(tag)
-        // The direction as an arrow between client and server.
-        switch r.dir {
+        switch dir {
         case .c2s: out.append("c→s " as StaticString)
         case .s2c: out.append("c←s " as StaticString)
         case nil: out.append("    " as StaticString)
         }
-        switch r.body {
-        case .conn(let c):
-            paint("\u{1B}[36m")
-            out.append(c.client.description)
-            out.append(" → " as StaticString)
-            out.append(c.server.description)
-            reset()
-            out.append("  " as StaticString)
-            paint("\u{1B}[1m")
-            out.append(c.event.name)
-            reset()
-            if case .close(let reason) = c.event {
-                out.append(" " as StaticString)
-                out.append(reason.rawValue)
-                out.append("  c2s " as StaticString)
-                out.append(int: c.bytes.c2s)
-                out.append(" B  s2c " as StaticString)
-                out.append(int: c.bytes.s2c)
-                out.append(" B" as StaticString)
-                if let c = r.conn, let n = folded.removeValue(forKey: c) {
-                    paint("\u{1B}[2m")
-                    out.append("  (" as StaticString)
-                    out.append(int: n)
-                    out.append(" folded: pings, pongs, HTTP; --all shows them)" as StaticString)
-                    reset()
-                }
-                if c.missing.c2s + c.missing.s2c > 0 {
-                    paint("\u{1B}[33m")
-                    out.append("  missing c2s " as StaticString)
-                    out.append(int: c.missing.c2s)
-                    out.append(" B  s2c " as StaticString)
-                    out.append(int: c.missing.s2c)
-                    out.append(" B" as StaticString)
-                    reset()
-                }
-            }
-        case .http(let h):
-            paint("\u{1B}[35m")
-            if h.head.isRequest {
-                out.append(h.head.method)
-                out.append(" " as StaticString)
-                out.append(h.head.uri)
-            } else {
-                out.append(int: h.head.status)
-                out.append(" " as StaticString)
-                out.append(h.head.reason)
-            }
-            reset()
-            if h.bodyLength > 0 {
-                out.append("  body " as StaticString)
-                out.append(int: h.bodyLength)
-                out.append(" B" as StaticString)
-            }
-        case .ws(let w):
-            let m = w.message
-            paint(m.opcode.isControl ? "\u{1B}[2m" : "\u{1B}[32m")
-            out.append(m.opcode.name)
-            reset()
-            out.append(" " as StaticString)
-            out.append(int: m.length)
-            out.append(" B" as StaticString)
-            if m.compressed { out.append(" deflated" as StaticString) }
-            if m.fragments > 1 {
-                out.append(" in " as StaticString)
-                out.append(int: m.fragments)
-                out.append(" frames" as StaticString)
-            }
-            if let code = m.closeCode {
-                out.append(" code " as StaticString)
-                out.append(int: code)
-            }
-            if m.opcode == .text || m.opcode == .close {
-                if m.payload.count > 0 {
-                    out.append("  " as StaticString)
-                    appendPreview(m.payload)
-                }
-            }
-            if m.truncated { out.append("  [truncated]" as StaticString) }
-            if m.missing > 0 {
-                paint("\u{1B}[33m")
-                out.append("  [" as StaticString)
-                out.append(int: m.missing)
-                out.append(" B missing]" as StaticString)
-                reset()
-            }
-            if m.inflateFailed { out.append("  [not inflated]" as StaticString) }
-        case .eio(let e):
-            paint("\u{1B}[2m")
-            out.append("eio" as StaticString)
-            out.append(int: e.version)
-            out.append(" " as StaticString)
-            out.append(e.type.name)
-            reset()
-            if let h = e.handshake {
-                out.append(" sid " as StaticString)
-                out.append(h.sid)
-                if let v = h.pingInterval {
-                    out.append(" ping " as StaticString)
-                    out.append(int: v)
-                    out.append(" ms" as StaticString)
-                }
-                if !h.upgrades.isEmpty {
-                    out.append(" upgrades " as StaticString)
-                    out.append(h.upgrades.joined(separator: ","))
-                }
-            } else if e.data.count > 0 {
-                out.append(" " as StaticString)
-                appendPreview(e.data)
-            }
-            out.append(e.transport == .polling ? "  (polling)" as StaticString : "" as StaticString)
-        case .sio(let s):
-            appendSIO(s, ts: r.ts)
-        case .diagnostic(let d):
-            switch d.severity {
-            case .info: paint("\u{1B}[2m")
-            case .warning: paint("\u{1B}[33m")
-            case .error: paint("\u{1B}[31m")
-            }
-            out.append(d.severity.name)
-            out.append(" " as StaticString)
-            out.append(d.code)
-            out.append("  " as StaticString)
-            out.append(d.message)
-            reset()
-            if let frame = r.frame {
-                out.append("  (frame " as StaticString)
-                out.append(int: frame)
-                out.append(")" as StaticString)
-            }
-        }
-        out.append(byte: 0x0A)
-        out.endRecord()
     }
 
+    /// A connection opened, upgraded or closed: its endpoints, the event, and on close its byte counts, the records
+    /// folded away and the bytes missing.
+    func appendConnection(_ c: ConnRecord, conn: Int?) {
+        paint("\u{1B}[36m")
+        out.append(c.client.description)
+        out.append(" → " as StaticString)
+        out.append(c.server.description)
+        reset()
+        out.append("  " as StaticString)
+        paint("\u{1B}[1m")
+        out.append(c.event.name)
+        reset()
+        guard case .close(let reason) = c.event else { return }
+        out.append(" " as StaticString)
+        out.append(reason.rawValue)
+        out.append("  c2s " as StaticString)
+        out.append(int: c.bytes.c2s)
+        out.append(" B  s2c " as StaticString)
+        out.append(int: c.bytes.s2c)
+        out.append(" B" as StaticString)
+        if let conn, let n = folded.removeValue(forKey: conn) {
+            paint("\u{1B}[2m")
+            out.append("  (" as StaticString)
+            out.append(int: n)
+            out.append(" folded: pings, pongs, HTTP; --all shows them)" as StaticString)
+            reset()
+        }
+        if c.missing.c2s + c.missing.s2c > 0 {
+            paint("\u{1B}[33m")
+            out.append("  missing c2s " as StaticString)
+            out.append(int: c.missing.c2s)
+            out.append(" B  s2c " as StaticString)
+            out.append(int: c.missing.s2c)
+            out.append(" B" as StaticString)
+            reset()
+        }
+    }
+
+    /// An HTTP request or response: its start line and the length of its body.
+    func appendHTTP(_ h: HTTPRecord) {
+        paint("\u{1B}[35m")
+        if h.head.isRequest {
+            out.append(h.head.method)
+            out.append(" " as StaticString)
+            out.append(h.head.uri)
+        } else {
+            out.append(int: h.head.status)
+            out.append(" " as StaticString)
+            out.append(h.head.reason)
+        }
+        reset()
+        if h.bodyLength > 0 {
+            out.append("  body " as StaticString)
+            out.append(int: h.bodyLength)
+            out.append(" B" as StaticString)
+        }
+    }
+
+    /// A WebSocket message: opcode, length, how it was sent, a preview of text and close reasons, what was lost.
+    func appendWebSocket(_ m: WebSocketMessage) {
+        paint(m.opcode.isControl ? "\u{1B}[2m" : "\u{1B}[32m")
+        out.append(m.opcode.name)
+        reset()
+        out.append(" " as StaticString)
+        out.append(int: m.length)
+        out.append(" B" as StaticString)
+        if m.compressed { out.append(" deflated" as StaticString) }
+        if m.fragments > 1 {
+            out.append(" in " as StaticString)
+            out.append(int: m.fragments)
+            out.append(" frames" as StaticString)
+        }
+        if let code = m.closeCode {
+            out.append(" code " as StaticString)
+            out.append(int: code)
+        }
+        if m.opcode == .text || m.opcode == .close {
+            if m.payload.count > 0 {
+                out.append("  " as StaticString)
+                appendPreview(m.payload)
+            }
+        }
+        if m.truncated { out.append("  [truncated]" as StaticString) }
+        if m.missing > 0 {
+            paint("\u{1B}[33m")
+            out.append("  [" as StaticString)
+            out.append(int: m.missing)
+            out.append(" B missing]" as StaticString)
+            reset()
+        }
+        if m.inflateFailed { out.append("  [not inflated]" as StaticString) }
+    }
+
+    /// An Engine.IO packet: version and type, then the handshake of an open packet or a preview of the data.
+    func appendEngineIO(_ e: EIORecord) {
+        paint("\u{1B}[2m")
+        out.append("eio" as StaticString)
+        out.append(int: e.version)
+        out.append(" " as StaticString)
+        out.append(e.type.name)
+        reset()
+        if let h = e.handshake {
+            out.append(" sid " as StaticString)
+            out.append(h.sid)
+            if let v = h.pingInterval {
+                out.append(" ping " as StaticString)
+                out.append(int: v)
+                out.append(" ms" as StaticString)
+            }
+            if !h.upgrades.isEmpty {
+                out.append(" upgrades " as StaticString)
+                out.append(h.upgrades.joined(separator: ","))
+            }
+        } else if e.data.count > 0 {
+            out.append(" " as StaticString)
+            appendPreview(e.data)
+        }
+        out.append(e.transport == .polling ? "  (polling)" as StaticString : "" as StaticString)
+    }
+
+    /// A diagnostic: severity, code and message, and the frame it concerns.
+    func appendDiagnostic(_ d: Diagnostic, frame: UInt64?) {
+        switch d.severity {
+        case .info: paint("\u{1B}[2m")
+        case .warning: paint("\u{1B}[33m")
+        case .error: paint("\u{1B}[31m")
+        }
+        out.append(d.severity.name)
+        out.append(" " as StaticString)
+        out.append(d.code)
+        out.append("  " as StaticString)
+        out.append(d.message)
+        reset()
+        if let frame {
+            out.append("  (frame " as StaticString)
+            out.append(int: frame)
+            out.append(")" as StaticString)
+        }
+    }
+
+    /// A Socket.IO packet: its ImMessage when it carries one, else type, namespace, ack id, a preview of the data,
+    /// attachments, and for an ack how long after its request it came.
     func appendSIO(_ s: SIORecord, ts: Timestamp?) {
         if let im = s.im {
             appendIM(im, s, ts: ts)
