@@ -9,14 +9,11 @@ import CPcap
 
 /// The records of a classic pcap file, read in place from a read-only mapping of the file.
 ///
-/// libpcap reads a file with two `fread`s per packet: the kernel copies every byte into a stdio buffer, stdio
-/// copies it again into libpcap's buffer, and the calls cost 470 instructions a packet besides — 15 % of a
-/// single-threaded run on the 114 MB capture (perf: `_copy_to_iter` 5.5 %, the `fread` copy 3.7 %, `pcap_next_ex`
-/// and stdio 6.7 % of the instructions), all of it on the thread that must keep up with the others under
-/// `--jobs`. libpcap has no way to hand out packets where they lie in a file, so this does, for the one format
-/// simple enough to need nothing else: a 24-byte file header and a 16-byte header per record. libpcap still opens
-/// the file (it checks the header and gives the link type and the filter compiler); pcapng, and whatever is not a
-/// regular file, are read by libpcap throughout.
+/// libpcap reads a file with two `fread`s per packet, copying every byte twice, on the thread that must keep up
+/// with the others under `--jobs` (Docs/performance.md). libpcap has no way to hand out packets where they lie in
+/// a file, so this does, for the one format simple enough to need nothing else: a 24-byte file header and a
+/// 16-byte header per record. libpcap still opens the file (it checks the header and gives the link type and the
+/// filter compiler); pcapng, and whatever is not a regular file, are read by libpcap throughout.
 ///
 /// Pages already handed out are given back ``releaseBytes`` at a time (`MADV_DONTNEED`), ``releaseLag`` behind the
 /// current record, so resident memory does not grow with the file. The mapping itself lasts as long as the input,
@@ -37,8 +34,7 @@ final class MappedPcap {
     /// and memory, not correctness).
     var releaseLag = 0
     /// How many bytes of records are given back at a time. With other threads running, each `MADV_DONTNEED` stops
-    /// them for a TLB shootdown (an interrupt to the other vCPU, which waits out a preempted one: 3-8 % of a `--jobs 2`
-    /// run's samples in `smp_call_function_many_cond` at 2 MiB), so then pages go back as many at a time as are kept.
+    /// them for a TLB shootdown, so then pages go back as many at a time as are kept (Docs/performance.md).
     var releaseBytes: Int { max(Self.minimumReleaseBytes, releaseLag) }
 
     static let minimumReleaseBytes = 2 << 20
@@ -118,8 +114,7 @@ final class MappedPcap {
         let bytes = (base + offset + 16).assumingMemoryBound(to: UInt8.self)
         offset += 16 + Int(caplen)
         // The next record's header and the packet headers after it, asked for now: the hardware's prefetchers lose
-        // the stream where the reader skips payloads it hands on untouched (perf, `--jobs 2`: a third fewer samples
-        // on the first reads of a record, which are the reading thread's).
+        // the stream where the reader skips payloads it hands on untouched (Docs/performance.md).
         if offset &+ 128 <= size {
             imscope_prefetch(base + offset)
             imscope_prefetch(base + offset + 64)

@@ -201,8 +201,7 @@ public final class IMDecoder: Sendable {
         return m!
     }
 
-    /// The same, decoded straight into `m` (which ends up non-nil): an ImMessage of 250 bytes returned and then
-    /// wrapped in an optional was copied twice for every message.
+    /// The same, decoded straight into `m` (which ends up non-nil), not returned and copied into an optional.
     public func decode(
         _ json: UnsafeRawBufferPointer, upstream: Bool, members: [JSONMember]? = nil, into m: inout IMMessage?
     ) {

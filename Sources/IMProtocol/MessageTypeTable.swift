@@ -71,7 +71,7 @@ public struct MessageTypeTable: Sendable {
     public static func parse(_ text: String, name: String) throws(LoadError) -> MessageTypeTable {
         var table = MessageTypeTable(schema: name, events: [], fromTypes: [:], types: [:], contents: [:])
         // Split as bytes: by Characters, "\r\n" is one grapheme and a CRLF file would be one line (and splitting by
-        // Characters cost more than the rest of start-up).
+        // Characters is slow).
         for (index, rawLine) in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
             .enumerated()
         {

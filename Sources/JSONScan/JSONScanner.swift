@@ -294,7 +294,7 @@ public struct JSONScanner {
     /// The number at `range` as an integer, if it is a number without fraction or exponent that fits.
     public func decodeInteger(_ range: Range<Int>) -> Int64? {
         guard valueKind(at: range.lowerBound) == .number else { return nil }
-        // The digits read in place (through a String, two numbers of an ImMessage cost 700 instructions).
+        // The digits read in place: going through a String is costly (Docs/performance.md).
         var i = range.lowerBound
         let negative = bytes[i] == UInt8(ascii: "-")
         if negative { i += 1 }

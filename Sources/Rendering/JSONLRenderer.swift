@@ -197,7 +197,7 @@ final class TypeInfoJSON {
     let info: MessageTypeInfo
     let json: [UInt8]
     /// The bits of `info`'s two strings: the same bits are the same strings (a message's info is a copy of its
-    /// table's), so a type seen before is recognised without copying and comparing them (1 % of a run).
+    /// table's), so a type seen before is recognised without copying and comparing them.
     let bits: (UInt64, UInt64, UInt64, UInt64)
 
     init(info: MessageTypeInfo, json: [UInt8]) {

@@ -75,7 +75,7 @@ extension OutputBuffer {
     }
 
     /// A fraction of `2 * pairs` digits (one more when `odd`), zero-padded: written from the end two digits at a
-    /// time, with no digit count to work out (the general `appendDigits` took 110 instructions for it).
+    /// time, with no digit count to work out (cheaper than the general `appendDigits`).
     @inline(__always)
     func appendFraction(_ value: UInt64, pairs: Int, odd: Bool) {
         let width = 2 * pairs + (odd ? 1 : 0)

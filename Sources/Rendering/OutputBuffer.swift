@@ -9,7 +9,7 @@
 /// nothing is written and the buffer keeps everything (for tests and in-memory use).
 ///
 /// The block is raw memory rather than a `[UInt8]`: appends are a capacity check and a `memcpy`, with no
-/// uniqueness check or generic `append(contentsOf:)` per call (which cost 12 % of a full decode in the profile).
+/// uniqueness check or generic `append(contentsOf:)` per call, costly at this many calls (Docs/performance.md).
 public final class OutputBuffer {
     /// The start of the block; `count` bytes of it are used, `capacity` allocated.
     public private(set) var base: UnsafeMutablePointer<UInt8>
@@ -148,7 +148,7 @@ public final class OutputBuffer {
         8081828384858687888990919293949596979899
         """
     /// 10^0 ... 10^19. Written out: an array of literals is laid out at compile time, while one computed at run
-    /// time is a lazy global (a `swift_once` call on every use, 750 000 of them on the 114 MB capture).
+    /// time is a lazy global (a `swift_once` call on every use).
     static let powersOfTen: [UInt64] = [
         1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000, 10_000_000_000,
         100_000_000_000, 1_000_000_000_000, 10_000_000_000_000, 100_000_000_000_000, 1_000_000_000_000_000,

@@ -8,7 +8,8 @@ import Records
 
 /// What a renderer made of the keys a session's Socket.IO records start with (transport, sid, Engine.IO version;
 /// in JSON Lines `,"transport":…,"sid":…,"eio":{…},"sio":{"type":"`), kept by the renderer for each connection
-/// (``RenderedHeads``) and used again while they stay the same: rendering them was 3 % of a run's instructions.
+/// (``RenderedHeads``) and used again while they stay the same: rendering them for every record is costly
+/// (Docs/performance.md).
 final class RenderedHead {
     var transport: Transport? = nil
     var version = 0
@@ -25,8 +26,7 @@ final class RenderedHead {
     }
 
     /// Byte for byte, not `==`: strings that are canonically equivalent but spelt differently are different sids.
-    /// (Written out rather than through `withUTF8Bytes(of:_:)`: nested in that, the comparison cost 21 M
-    /// instructions more on the 114 MB capture.)
+    /// (Written out: nested in `withUTF8Bytes(of:_:)`, the comparison cost more.)
     static func sameBytes(_ a: String, _ b: String) -> Bool {
         guard a.utf8.count == b.utf8.count else { return false }
         let inPlace = a.utf8.withContiguousStorageIfAvailable { x in

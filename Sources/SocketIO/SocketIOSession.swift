@@ -67,10 +67,8 @@ public final class SocketIOSession {
     var anyWaiting = false
     /// The memory of the last packet's lists, reused for the next one (shared with the other sessions of a thread).
     let scratch: SocketIOPacket.ParseScratch
-    /// Requests waiting for their ACK, oldest first, each key once. A session has a handful waiting at a time, so
-    /// a list searched from the oldest beats a dictionary, whose hashing of every key (a namespace string and an id)
-    /// cost 2 % of a full decode (callgrind). With `maxPendingAcks` waiting, a search is a few thousand integer
-    /// comparisons, as dropping the oldest from the dictionary was a walk of it.
+    /// Requests waiting for their ACK, oldest first, each key once: a list, as a session has a handful waiting and
+    /// hashing every key (a namespace string and an id) cost more than searching it (Docs/performance.md).
     var pendingAcks: [PendingAck] = []
 
     public init(
@@ -93,8 +91,8 @@ public final class SocketIOSession {
             problem: { emit(.problem($0, $1)) })
     }
 
-    /// The same, with messages and problems handed to a function each: a message is lent where it was made (wrapped
-    /// in an event, its 130 bytes were copied twice more on the way).
+    /// The same, with messages and problems handed to a function each: a message is lent where it was made, not
+    /// copied into an event on the way.
     public func text(
         _ text: UnsafeRawBufferPointer, fromClient: Bool, frame: UInt64, ts: Timestamp, validUTF8: Bool? = nil,
         message: (SocketIOMessage) -> Void, problem: (DiagnosticKind, String) -> Void

@@ -39,8 +39,8 @@ public struct PacketContext: Sendable {
 /// handshake was not captured), in 64 bits, so they never wrap; sequence numbers are turned into offsets in one
 /// place (``offset(of:)``), relative to `next`, which handles the 32-bit wrap-around.
 public final class HalfStream {
-    // What every segment touches comes first, in the object's first cache lines (with 1000 halves on the 114 MB
-    // capture the object is out of the cache when its next segment comes).
+    // What every segment touches comes first, in the object's first cache lines: with many connections the object
+    // is out of the cache when its next segment comes (Docs/performance.md).
     var started = false
     var synSeen = false
     var finDone = false

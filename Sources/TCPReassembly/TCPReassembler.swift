@@ -103,8 +103,8 @@ public final class TCPReassembler {
             return
         }
         // Lent without counting a reference: the table holds the connection while the segment is handled (the
-        // sweep, evictions and a reused tuple, which take connections out, come before or after). Counting cost
-        // several atomic operations per segment, the most of any code here.
+        // sweep, evictions and a reused tuple, which take connections out, come before or after); counting would
+        // cost atomic operations on every segment.
         let reused = found._withUnsafeGuaranteedRef { conn in segment(seg, of: conn, at: ctx, sink: &sink) }
         if reused {
             table[key] = nil  // port reused: a new connection

@@ -1,7 +1,6 @@
 /// Memory that whole client frames are unmasked into, shared by the streams one thread decodes: a message's bytes
-/// are only used during the callback that hands it on, so one buffer serves them all — and stays in the core's
-/// cache, where each stream's own buffer, one of 1000 on the 114 MB capture, was out of it by the stream's next
-/// frame (210 000 of the unmasking copy's writes missed callgrind's model of a 1 MiB cache; none do now).
+/// are only used during the callback that hands it on, so one buffer serves them all, and it stays in the cache
+/// where a buffer per stream would not (Docs/performance.md).
 public final class UnmaskBuffer {
     var base: UnsafeMutableRawPointer? = nil
     var capacity = 0

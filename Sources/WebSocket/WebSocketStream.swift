@@ -24,9 +24,8 @@ public final class WebSocketStream {
         case off
     }
 
-    // What every packet touches comes first, so that it lies in the object's first two cache lines: with 1000
-    // streams on the 114 MB capture the objects are out of the cache, and these fields spread over five lines
-    // cost a miss each.
+    // What every packet touches comes first, in the object's first two cache lines: with many streams the objects
+    // are out of the cache, and each line touched costs a miss (Docs/performance.md).
     var mode: Mode
     public let fromClient: Bool
     var skipPayload = false
@@ -332,9 +331,9 @@ public final class WebSocketStream {
             }
         }
         if !skipPayload && data && !messageCompressed {
-            // Room for the whole frame at once (within the limit): gathered segment by segment, a large message
-            // was copied again every time its buffer grew. A power of two, as growing would have made it: blocks of
-            // every size the frames happen to have left the heap fragmented (5 MiB more peak RSS).
+            // Room for the whole frame at once (within the limit), so that a large message is not copied again each
+            // time its buffer grows; a power of two, as growing makes it, so that the heap does not fragment into
+            // blocks of every size the frames happen to have (Docs/performance.md).
             let keep = min(
                 UInt64(messageBuffer.count) &+ min(h.length, UInt64(Int32.max)), UInt64(limits.maxMessageBytes))
             if keep > UInt64(messageBuffer.capacity) {
@@ -539,7 +538,7 @@ public final class WebSocketStream {
     static let keptCapacity = 16 << 10
 
     /// Unmasks `raw` into `dst` (which may be `raw` itself), the mask key rotated to `offset` bytes into the payload
-    /// (16 or 32 bytes at a time in C: the word loop in Swift was 3 % of a full decode).
+    /// (in C, 16 or 32 bytes at a time, much cheaper than a word loop in Swift: Docs/performance.md).
     func unmask(_ raw: UnsafeRawBufferPointer, into dst: UnsafeMutableRawPointer, key: UInt32, offset: UInt64) {
         guard let src = raw.baseAddress else { return }
         // The key with its first byte lowest (it is read big-endian from the header), turned to `offset`.
