@@ -10,7 +10,7 @@ public struct PacketDecoder {
     public enum Outcome {
         /// `segment` holds a TCP segment.
         case tcp
-        /// Not TCP over IP (ARP, UDP, an unknown EtherType): nothing to say.
+        /// Not TCP over IP (ARP, UDP, a link type or EtherType not decoded), or no bytes: nothing to say.
         case skip
         /// A fragment was buffered; the datagram is not complete yet.
         case fragmentBuffered
@@ -24,9 +24,9 @@ public struct PacketDecoder {
         defragmenter = IPDefragmenter(limits: limits)
     }
 
-    /// Decodes `data` (the captured bytes of one packet whose link type is `linkType`).
-    /// `wireLength` is the packet's length on the wire; `data.count` may be smaller.
-
+    /// Decodes `data`, the captured bytes of one packet of link type `linkType` (a ``LinkType`` value), captured at
+    /// `ts` (the clock that times out IP fragments). On `.tcp` the segment is in `segment`, viewing `data` or the
+    /// defragmenter's buffer; on any other outcome `segment` is left as it was.
     public mutating func decode(
         linkType: Int32, _ data: UnsafeRawBufferPointer, ts: Timestamp, into segment: inout TCPSegment
     ) -> Outcome {

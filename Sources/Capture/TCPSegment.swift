@@ -15,8 +15,8 @@ public struct TCPFlags: OptionSet, Sendable, Hashable {
 
 /// One TCP segment as decoded from a packet, viewing the packet's bytes in place.
 ///
-/// `payload` points into the capture library's buffer (or the IP defragmenter's) and is valid only until the
-/// next packet is read; whoever keeps bytes longer copies them. `payloadLength` is the length the IP header
+/// `payload` points into the packet's bytes (libpcap's buffer or the mapped file) or the IP defragmenter's buffer,
+/// and is valid only until the next packet is read; whoever keeps bytes longer copies them. `payloadLength` is the length the IP header
 /// announces; when the packet was cut by the snaplen, `payload.count` is smaller and the rest was never captured.
 public struct TCPSegment {
     public var src: Endpoint
