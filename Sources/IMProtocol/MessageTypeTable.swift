@@ -33,10 +33,14 @@ public enum ContentRule: Sendable, Equatable {
 /// structured contents. Loaded from the TSV files the tool ships (`Resources/messagetypes-v1.tsv`, `-v2.tsv`)
 /// or from a file of the same format (`--schema FILE`), so a team can add its own types.
 public struct MessageTypeTable: Sendable {
+    /// The table's name: its `@schema` line, else the name it was parsed under.
     public var schema: String
+    /// The Socket.IO events whose first argument is an ImMessage (`@event` lines; `chat` when there are none).
     public var events: [String]
+    /// The `fromType` values (`@fromType` lines): a short name and the table's own text.
     public var fromTypes: [Int: (name: String, description: String)]
     public var types: [Int: MessageTypeInfo]
+    /// The structured contents (`@content` lines), by messageType; every one is a type of the table.
     public var contents: [Int: ContentRule]
 
     public struct LoadError: Error, CustomStringConvertible {
@@ -138,9 +142,6 @@ public struct MessageTypeTable: Sendable {
         return try parse(text, name: version)
     }
 
-    /// A file in the resource bundle SwiftPM puts next to the executable, read without building a `Bundle`
-    /// (`Bundle.module` lists directories on first use: a fifth of imscope's start-up); nil where there is no
-    /// `/proc/self/exe` or no such file, and `Bundle.module` is asked instead.
     /// A table file of the resource bundle, found through `Bundle.module`.
     static func bundled(_ file: String) -> String? {
         Bundle.module.url(forResource: file, withExtension: "tsv", subdirectory: "Resources").flatMap {
@@ -148,6 +149,9 @@ public struct MessageTypeTable: Sendable {
         }
     }
 
+    /// A file of the resource bundle SwiftPM puts next to the executable (`relativePath` from the executable's
+    /// directory), read without building a `Bundle`, which lists directories on first use and slows start-up; nil
+    /// where there is no `/proc/self/exe` or no such file, and ``builtin(_:)`` asks `Bundle.module` instead.
     static func besideExecutable(_ relativePath: String) -> String? {
         #if os(Linux)
             var buffer = [CChar](repeating: 0, count: 4096)
