@@ -483,8 +483,8 @@ public final class IMDecoder: Sendable {
         }
     }
 
-    /// A content value as a structure: the object it is or holds (when a string holds JSON), or the scalar.
-    /// A content as a structure: the object it is, or the object a string holding JSON decodes to.
+    /// A content as a structure: the object it is, the object a string holding one decodes to, or else the value
+    /// as sent (`isObject` false).
     struct Structured {
         /// The content's range in the scanner's bytes.
         var range: Range<Int>

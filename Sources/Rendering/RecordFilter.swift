@@ -90,7 +90,7 @@ public struct RecordFilter: Sendable {
         return f
     }
 
-    /// Whether `record` passes, `origin` being the capture's first packet time.
+    /// Whether `r` passes, `origin` being the capture's first packet time.
     public func accepts(_ r: Record, origin: Timestamp?) -> Bool {
         if let conns { guard let c = r.conn, conns.contains(c) else { return false } }
         if let dirs { guard let d = r.dir, dirs.contains(d.name) else { return false } }

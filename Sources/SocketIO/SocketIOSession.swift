@@ -79,7 +79,7 @@ public final class SocketIOSession {
         maxAttachmentBytes = limits.maxAttachmentBytes
     }
 
-    /// A text Engine.IO message from `dir` (`fromClient`), seen at `frame`/`ts`.
+    /// A text Engine.IO message, sent by the client when `fromClient`, seen at `frame`/`ts`.
     /// `validUTF8` says whether the text is known to be valid UTF-8 (a WebSocket text message was checked
     /// already); nil to check it here.
     public func text(
