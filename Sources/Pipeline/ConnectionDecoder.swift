@@ -241,8 +241,9 @@ public final class ConnectionDecoder {
 
     /// Notes that the packet at `ctx` brought the direction's bytes up to stream position `end`.
     func logChunk(_ dir: Direction, end: UInt64, _ ctx: PacketContext) {
+        let limit = wsLimits.maxSearchPackets
         func note(_ log: inout [(end: UInt64, ctx: PacketContext)]) {
-            if log.count >= 65_536 { log.removeFirst(log.count / 2) }
+            if log.count >= limit { log.removeFirst(log.count / 2) }
             log.append((end, ctx))
         }
         if dir == .c2s { note(&chunkLogC2S) } else { note(&chunkLogS2C) }

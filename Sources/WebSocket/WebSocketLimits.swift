@@ -8,5 +8,9 @@ public struct WebSocketLimits: Sendable {
     public var maxInflateBytes: UInt64 = 4 << 30
     /// Bytes searched for a provable frame boundary after a gap or at a mid-stream start.
     public var resyncWindow = 64 << 10
+    /// Packets remembered per direction while frames are searched for (which packet brought which bytes, so that
+    /// a message decoded once a boundary is proved is placed at the packet that completed it); past it the older
+    /// half is forgotten, and such a message is placed at the packet at hand.
+    public var maxSearchPackets = 65_536
     public init() {}
 }
