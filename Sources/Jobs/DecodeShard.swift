@@ -13,9 +13,8 @@ final class DecodeShard: @unchecked Sendable {
     /// The shard's copies of its open connections, by the number the reader's events give them.
     var conns: [Connection?] = []
     /// Their decoders, by the same numbers, not counted (the sink's table holds them until `closed`): stream bytes
-    /// go straight to them, except when stream files are written (which need the connection). Through the
-    /// connection's copy they were another object fetched for every packet (out of the cache with 500 connections),
-    /// and an array of them was counted for every call.
+    /// go straight to them, except when stream files are written (which need the connection); one object fewer
+    /// fetched per packet (Docs/performance.md).
     var decoders = UnsafeMutablePointer<Unmanaged<ConnectionDecoder>?>.allocate(capacity: 0)
     var decodersCapacity = 0
 

@@ -33,9 +33,8 @@ struct DispatchSink: CaptureSink {
 
     /// The share of the decoding work the reader's own shard takes with `shards` shards in all: reading and TCP
     /// reassembly weigh about a quarter of a full decode, so with two shards the reader's thread decodes 32 % of
-    /// the clients and the other thread the rest; with four or more it decodes none. The weight is where the two
-    /// threads of `--jobs 2` wait least for each other (perf's samples in their spin-waits on the 114 MB capture:
-    /// 0.22 left the other thread waiting, 0.30 the reader; Docs/performance.md).
+    /// the clients and the other thread the rest; with four or more it decodes none (the weight measured where the
+    /// threads wait least for each other: Docs/performance.md).
     static func inlineShare(shards: Int) -> Double {
         let reading = 0.26
         return max(0, (1 / Double(shards) - reading) / (1 - reading))

@@ -70,8 +70,7 @@ func run(
             inline: shards[0], inboxes: shards.dropFirst().map(\.inbox), source: source,
             needsBytes: options.layer.reaches(.ws) || options.writeStreamsDirectory != nil))
     // The shards read stream bytes where they lie in the file, up to 8 batches of at most 1 MiB behind the reader:
-    // its pages are kept that long (about 1.4 MiB of capture on the 114 MB one; a page given back sooner is read
-    // again, and given back again with the next).
+    // its pages are kept that long.
     source.keepRecords(bytes: 8 << 20)
     for shard in shards.dropFirst() {
         let thread = Thread { shard.run() }

@@ -23,9 +23,7 @@ final class ShardChunk: @unchecked Sendable {
 /// The chunks of all shards, handed from the worker threads to the merger under one lock.
 ///
 /// There is no merger thread: the thread that hands over a chunk (or finishes its shard) merges whatever that makes
-/// ready, one thread at a time (`merging`). A merger thread of its own was a third thread on two cores: woken for
-/// every chunk, it waited for a core while the decoding threads held both, and the reader, its own shard's chunks
-/// not taken, waited for it in turn (60–150 ms of a 230 ms run on the 114 MB capture, measured).
+/// ready, one thread at a time (`merging`); a third thread on two cores made the others wait (Docs/performance.md).
 final class ShardChannel: @unchecked Sendable {
     let condition = NSCondition()
     var queues: [[ShardChunk]]
@@ -114,9 +112,8 @@ final class ShardCollector: RecordSink {
     var seq: UInt64 = 0
     var spare: ByteBlock? = nil
     /// The keys of the records made since the last hand-over, and where each ends (rendered), or the records
-    /// (owned). Kept here, not in the chunk they go out in (reached through it, they were one more object for every
-    /// record), with room for as many as the last chunk had (grown from nothing for every chunk: 18 000
-    /// reallocations on the 114 MB capture).
+    /// (owned): kept here rather than in the chunk (one object fewer per record), with room for as many as the last
+    /// chunk had (Docs/performance.md).
     var keys: [MergeKey] = []
     var ends: [Int] = []
     var owned: [OwnedRecord] = []

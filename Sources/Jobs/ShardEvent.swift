@@ -18,8 +18,7 @@ import TCPReassembly
 /// them for every event). The bytes of `data` are a range of the batch's buffer.
 ///
 /// Plain values, so a batch of them is copied and freed without a look at each: the connection an `opened` hands
-/// over and the diagnostic of `diagnostic` wait in the batch's lists (`index` is their place there). Events that
-/// carried them were copied, counted and destroyed case by case (2 % of a `--jobs 2` run's instructions).
+/// over and the diagnostic of `diagnostic` wait in the batch's lists (`index` is their place there).
 enum ShardEvent {
     case begin(Timestamp)
     case opened(index: Int, slot: Int, PacketContext, Position)
@@ -61,8 +60,7 @@ final class ShardInbox: @unchecked Sendable {
     var queue: [ShardBatch] = []
     var free: [ShardBatch] = []
     /// Batches of at most 512 packets or 1 MiB of capture: 8 stay within the 8 MiB of the file kept behind the
-    /// reader, and absorb more of the two threads' unevenness than 4 did (perf's samples in their spin-waits on the
-    /// 114 MB capture, 4 runs: 710-760 against 870-900).
+    /// reader, and absorb the threads' unevenness (Docs/performance.md).
     let maxQueued = 8
     /// `queue.count`, written under the lock and read without it by a spinning thread.
     let queued = UnsafeMutablePointer<Int>.allocate(capacity: 1)

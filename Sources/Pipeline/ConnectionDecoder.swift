@@ -27,9 +27,8 @@ public final class ConnectionDecoder {
         case opaque
     }
 
-    // What every WebSocket packet and message touches comes first, so that it lies in the object's first cache
-    // lines (with 500 connections the object is out of the cache when its next packet comes; these fields were
-    // spread over a dozen lines, between the HTTP parsers' state).
+    // What every WebSocket packet and message touches comes first, in the object's first cache lines (with many
+    // connections the object is cold when its next packet comes; Docs/performance.md).
     var mode = Mode.undecided
     /// Decode Engine.IO and Socket.IO (layer `eio` and deeper).
     let decodeEIO: Bool

@@ -58,9 +58,8 @@ public final class Pipeline {
 /// Packets -> link/IP/TCP decoding -> TCP reassembly, driving a ``CaptureSink`` with the TCP layer's events.
 public final class PacketLoop {
     /// Packets between checkpoints, at most: with `--jobs`, how often batches go to the shards and shards hand their
-    /// rendered records over (each hand-over can wake a thread). Small enough that the blocks a shard renders into
-    /// are written again while still in its core's cache; 2048 left them cold (a tenth more of the run's samples in
-    /// the copies into them) for no fewer wake-ups that mattered once the merger thread had gone.
+    /// rendered records over; small enough that a shard's blocks are reused while in its core's cache
+    /// (Docs/performance.md).
     public static let checkpointInterval = 512
     /// Captured bytes between checkpoints, at most: with large packets (a loopback capture's 64 KiB segments) the
     /// shards then still follow within a few MiB, which is how far behind the reader a file read in place is kept.

@@ -31,10 +31,8 @@ public struct SlotTable<Value> {
 
 extension SlotTable where Value: AnyObject {
     /// Calls `body` with the object in `slot`, if there is one, lent without counting a reference to it: the table
-    /// holds one throughout, as `body` must not remove the object. (Counting cost two atomic operations for every
-    /// TCP segment a connection's decoder was handed.) The reference is read as the bits it is stored as: taking
-    /// the element out of the array as a value, even only to wrap it in `Unmanaged`, counted it all the same (the
-    /// compiler cannot tell that `body` leaves the table alone).
+    /// holds one throughout, as `body` must not remove the object. The reference is read as the bits it is stored
+    /// as, since taking the element out of the array counts it (Docs/performance.md).
     @inline(__always)
     public func lend(_ slot: Int, _ body: (Value) -> Void) {
         precondition(MemoryLayout<Value?>.size == MemoryLayout<UnsafeRawPointer>.size)  // a class: one pointer
