@@ -29,7 +29,6 @@ extension IMScope {
         @OptionGroup var options: DecodeOptions
 
         func run() throws {
-            if options.threads > 1 { return try runJobs() }
             let source: PacketSource
             do {
                 source = try PacketSource(files: files, filter: options.captureFilter)
@@ -38,6 +37,14 @@ extension IMScope {
                 throw ExitCode(1)
             }
             let pipelineOptions = try options.pipelineOptions()
+            let summary =
+                options.threads > 1
+                ? try runJobs(source, pipelineOptions) : try runOneThread(source, pipelineOptions)
+            if summary.packets == 0 && summary.readErrors > 0 { throw ExitCode(1) }
+            throw options.exitCode(summary)
+        }
+
+        func runOneThread(_ source: PacketSource, _ pipelineOptions: PipelineOptions) throws -> RunSummary {
             let renderer = try options.makeRenderer()
             let pipeline: Pipeline
             do {
@@ -47,22 +54,15 @@ extension IMScope {
                 throw ExitCode(1)
             }
             pipeline.run(source)
-            let summary = pipeline.summary
-            if summary.packets == 0 && summary.readErrors > 0 {
-                throw ExitCode(1)
-            }
-            throw options.exitCode(summary)
+            return pipeline.summary
         }
 
-        /// `--jobs N`: the same output from N threads.
-        func runJobs() throws {
-            let pipelineOptions = try options.pipelineOptions()
+        /// `--jobs N` (by default the CPUs): the same output from N threads.
+        func runJobs(_ source: PacketSource, _ pipelineOptions: PipelineOptions) throws -> RunSummary {
             let factory = try options.rendererFactory()
             let out = OutputBuffer(fd: 1, lineBuffered: isatty(1) == 1)
-            let summary: RunSummary
             do {
-                let source = try PacketSource(files: files, filter: options.captureFilter)
-                summary = try runSharded(
+                return try runSharded(
                     source: source, options: pipelineOptions, jobs: options.threads,
                     framing: RecordFraming(array: options.outputFormat == .json), out: out,
                     makeRenderer: { factory($0, false) })
@@ -70,8 +70,6 @@ extension IMScope {
                 printError("imscope: \(error)")
                 throw ExitCode(1)
             }
-            if summary.packets == 0 && summary.readErrors > 0 { throw ExitCode(1) }
-            throw options.exitCode(summary)
         }
     }
 }
