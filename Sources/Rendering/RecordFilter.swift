@@ -19,18 +19,20 @@ public struct RecordFilter: Sendable {
 
     var conns: Set<Int>? = nil
     var dirs: Set<String>? = nil
-    var users: Set<String>? = nil
+    /// Each `user` filter given: a record passes when an id of its ImMessage is in every one.
+    var users: [Set<String>]? = nil
     var types: Set<Int>? = nil
     var events: Set<String>? = nil
     var sids: Set<String>? = nil
     var kinds: Set<String>? = nil
-    var timeRange: (from: Double?, to: Double?)? = nil
+    /// Each `time` filter given: a record passes when it is in every range.
+    var timeRanges: [(from: Double?, to: Double?)]? = nil
 
     public init() {}
 
     public var isEmpty: Bool {
         conns == nil && dirs == nil && users == nil && types == nil && events == nil && sids == nil && kinds == nil
-            && timeRange == nil
+            && timeRanges == nil
     }
 
     /// Parses the `--filter` arguments; `table` resolves typeNames.
@@ -54,16 +56,16 @@ public struct RecordFilter: Sendable {
                     }
                     set.insert(n)
                 }
-                f.conns = f.conns.map { $0.intersection(set) } ?? set
+                f.conns = Self.and(f.conns, set)
             case .dir:
                 for v in values where v != "c2s" && v != "s2c" {
                     throw ParseError(description: "dir=\(v): use c2s or s2c")
                 }
-                f.dirs = Set(values)
-            case .user: f.users = Set(values)
-            case .event: f.events = Set(values)
-            case .sid: f.sids = Set(values)
-            case .kind: f.kinds = Set(values)
+                f.dirs = Self.and(f.dirs, Set(values))
+            case .user: f.users = (f.users ?? []) + [Set(values)]
+            case .event: f.events = Self.and(f.events, Set(values))
+            case .sid: f.sids = Self.and(f.sids, Set(values))
+            case .kind: f.kinds = Self.and(f.kinds, Set(values))
             case .type:
                 var set = Set<Int>()
                 for v in values {
@@ -75,7 +77,7 @@ public struct RecordFilter: Sendable {
                         throw ParseError(description: "type=\(v): not a messageType number or a typeName of the table")
                     }
                 }
-                f.types = set
+                f.types = Self.and(f.types, set)
             case .time:
                 let parts = kv[1].components(separatedBy: "..")
                 guard parts.count == 2 else { throw ParseError(description: "time=\(kv[1]): use FROM..TO") }
@@ -84,23 +86,28 @@ public struct RecordFilter: Sendable {
                 if (!parts[0].isEmpty && from == nil) || (!parts[1].isEmpty && to == nil) {
                     throw ParseError(description: "time=\(kv[1]): FROM and TO are seconds")
                 }
-                f.timeRange = (from, to)
+                f.timeRanges = (f.timeRanges ?? []) + [(from, to)]
             }
         }
         return f
     }
+
+    /// The values a record may have to pass both an earlier filter of a key (`earlier`) and this one.
+    static func and<T>(_ earlier: Set<T>?, _ values: Set<T>) -> Set<T> { earlier?.intersection(values) ?? values }
 
     /// Whether `r` passes, `origin` being the capture's first packet time.
     public func accepts(_ r: Record, origin: Timestamp?) -> Bool {
         if let conns { guard let c = r.conn, conns.contains(c) else { return false } }
         if let dirs { guard let d = r.dir, dirs.contains(d.name) else { return false } }
         if let kinds, !kinds.contains(r.kind) { return false }
-        if let range = timeRange {
+        if let timeRanges {
             guard let ts = r.ts else { return false }
             let epoch = Double(ts.nanoseconds) / 1e9
             let relative = origin.map { ts.seconds(since: $0) } ?? epoch
-            if let from = range.from, (from > 1e9 ? epoch : relative) < from { return false }
-            if let to = range.to, (to > 1e9 ? epoch : relative) > to { return false }
+            for range in timeRanges {
+                if let from = range.from, (from > 1e9 ? epoch : relative) < from { return false }
+                if let to = range.to, (to > 1e9 ? epoch : relative) > to { return false }
+            }
         }
         if sids != nil || users != nil || types != nil || events != nil {
             var sid: String? = nil
@@ -122,7 +129,9 @@ public struct RecordFilter: Sendable {
                 let argument = s.imArgument
                 let from = im.fromId?.string(in: argument)
                 let to = im.destId?.string(in: argument)
-                guard (from.map(users.contains) ?? false) || (to.map(users.contains) ?? false) else { return false }
+                for any in users {
+                    guard (from.map(any.contains) ?? false) || (to.map(any.contains) ?? false) else { return false }
+                }
             }
         }
         return true
