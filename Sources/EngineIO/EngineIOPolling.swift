@@ -43,7 +43,8 @@ public enum PollingBody {
 /// HTTP/1.1 does) and gathers the bodies that carry Engine.IO payloads (POST requests, and responses to GETs).
 /// Fed the connection's HTTP events; bounded by ``EngineIOLimits``.
 public struct EngineIOPolling {
-    let maxBody: Int
+    /// ``EngineIOLimits/maxPollingBody``.
+    public let maxBodyBytes: Int
     let maxPending: Int
     /// The Engine.IO view of each request waiting for its response (nil: not a polling request).
     var pending: [PollingRequest?] = []
@@ -53,11 +54,9 @@ public struct EngineIOPolling {
     var responseBody: [UInt8] = []
 
     public init(limits: EngineIOLimits) {
-        maxBody = limits.maxPollingBody
+        maxBodyBytes = limits.maxPollingBody
         maxPending = limits.maxPendingPolls
     }
-
-    public var maxBodyBytes: Int { maxBody }
 
     /// A request head: a polling request unless it is not Engine.IO or asks for the WebSocket transport.
     public mutating func request(_ head: HTTPMessageHead) {
@@ -82,10 +81,10 @@ public struct EngineIOPolling {
 
     public mutating func body(_ dir: Direction, _ bytes: UnsafeRawBufferPointer) {
         if dir == .c2s {
-            guard currentRequest != nil, requestBody.count + bytes.count <= maxBody else { return }
+            guard currentRequest != nil, requestBody.count + bytes.count <= maxBodyBytes else { return }
             requestBody.append(contentsOf: bytes)
         } else {
-            guard currentResponse != nil, responseBody.count + bytes.count <= maxBody else { return }
+            guard currentResponse != nil, responseBody.count + bytes.count <= maxBodyBytes else { return }
             responseBody.append(contentsOf: bytes)
         }
     }

@@ -43,7 +43,7 @@ final class Merger {
             self.framing = framing
             records = nil
         case .records(let sink):
-            out = OutputBuffer(fd: -1, threshold: 0)
+            out = OutputBuffer(fd: -1, threshold: 0)  // not written to: the records go to `sink`
             framing = RecordFraming(array: false)
             records = sink
         }
