@@ -72,7 +72,7 @@ struct RecordFacts {
 }
 
 /// The capture most cases filter: two websocket sessions, 79 records (its golden JSONL has 79 lines). Frames and
-/// times below are read from Tests/TimelineTests/Golden/eio4-websocket-lo.pcap.im.jsonl.
+/// times below are read from Tests/PipelineTests/Golden/eio4-websocket-lo.pcap.im.jsonl.
 let websocketCapture = "eio4-websocket-lo.pcap"
 let sid1 = "l-O6-VvSSFTDQ-SpAAAA"
 let sid2 = "bEpfaF8b8ttglDytAAAD"
