@@ -25,6 +25,7 @@ final class DecodeShard: @unchecked Sendable {
         inbox = ShardInbox(spins: spins)
         sink = try TCPLayerSink(records: collector, options: options)
         collector.position = sink.emitter
+        sink.emitter.keysEveryRecord = true
     }
 
     /// Handles batches until the end of the capture, then hands over the last records and the shard's counts.
@@ -53,7 +54,9 @@ final class DecodeShard: @unchecked Sendable {
     func data(_ slot: Int, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, _ ctx: PacketContext, _ at: Position) {
         sink.position(frame: at.frame, stage: at.stage)
         if sink.streams == nil {
-            decoders[slot]?._withUnsafeGuaranteedRef { $0.data(dir, bytes, at: ctx) }
+            sink.emitter.placed(at: ctx.frame) {
+                decoders[slot]?._withUnsafeGuaranteedRef { $0.data(dir, bytes, at: ctx) }
+            }
             return
         }
         conns.withUnsafeBufferPointer { stored in
@@ -109,9 +112,11 @@ final class DecodeShard: @unchecked Sendable {
             sink.closed(conn, reason: reason, at: ctx)
         case .diagnostic(let index, let at):
             diagnostic(batch!.diagnostics[index], at)
+        case .holding(let slot, let frame):
+            sink.holding(conns[slot]!, from: frame)
         case .checkpoint(let frame):
             // Every frame before this one is complete in this shard's output.
-            collector.handOver(watermark: MergeKey(frame: frame, stage: .start, order: 0, seq: 0))
+            collector.handOver(watermark: TimelineKey(frame: frame, stage: .start, order: 0, seq: 0))
         case .end(let ctx):
             sink.position(frame: ctx.frame, stage: .endSessions)
             sink.finish(at: ctx)

@@ -133,6 +133,11 @@ struct DispatchSink: CaptureSink {
         send(shard, .gap(slot: conn.slot, dir, length, cause, ctx, at))
     }
 
+    mutating func holding(_ conn: Connection, from frame: UInt64?) {
+        guard conn.slot >= 0, let shard = routes[conn.slot] else { return }
+        send(shard, .holding(slot: conn.slot, frame))
+    }
+
     mutating func closed(_ conn: Connection, reason: CloseReason, at ctx: PacketContext) {
         guard conn.slot >= 0, let shard = routes[conn.slot] else { return }
         let counts = (conn.c2s.delivered, conn.c2s.missing, conn.s2c.delivered, conn.s2c.missing)

@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import Records
 import Rendering
 
@@ -60,16 +61,21 @@ final class Merger {
         }
         let jobs = current.count
         while true {
-            // Take the next chunk of every shard whose current one is used up.
-            for s in 0..<jobs where current[s] == nil || position[s] == current[s]!.keys.count {
-                if let finished = current[s], let bytes = finished.bytes {
-                    if !pieces.isEmpty {
-                        out.writeGathered(&pieces)
-                        gathered = 0
+            // Take the next chunk of every shard whose current one is used up (past chunks without a record: a
+            // filter can leave a shard's whole chunk empty, and a shard that finished hands over no more).
+            for s in 0..<jobs {
+                while current[s] == nil || position[s] == current[s]!.keys.count {
+                    if let finished = current[s], let bytes = finished.bytes {
+                        if !pieces.isEmpty {
+                            out.writeGathered(&pieces)
+                            gathered = 0
+                        }
+                        channel.spares[s].append(bytes)
                     }
-                    channel.spares[s].append(bytes)
-                }
-                if !channel.queues[s].isEmpty {
+                    guard !channel.queues[s].isEmpty else {
+                        current[s] = nil
+                        break
+                    }
                     current[s] = channel.queues[s].removeFirst()
                     position[s] = 0
                     // Records-out: every shard learns the capture's start before its first record.
@@ -77,8 +83,6 @@ final class Merger {
                         begun = true
                         records.begin(origin: origin)
                     }
-                } else {
-                    current[s] = nil
                 }
             }
             // The smallest next record, if no shard without one could still produce something earlier.
@@ -158,7 +162,7 @@ final class Merger {
 
 /// Whether `key` is below the next record of every other shard that has one. (Shards without a record in hand
 /// are checked by the caller's next round.)
-func isSmallest(_ key: MergeKey, besides best: Int, _ current: [ShardChunk?], _ position: [Int]) -> Bool {
+func isSmallest(_ key: TimelineKey, besides best: Int, _ current: [ShardChunk?], _ position: [Int]) -> Bool {
     for s in 0..<current.count where s != best {
         guard let chunk = current[s], position[s] < chunk.keys.count else { return false }
         if chunk.keys[position[s]] < key { return false }

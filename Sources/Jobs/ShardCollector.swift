@@ -10,14 +10,17 @@ import SocketIO
 /// records and their keys.
 final class ShardChunk: @unchecked Sendable {
     var bytes: ByteBlock! = nil
-    var keys: [MergeKey] = []
+    var keys: [TimelineKey] = []
     var ends: [Int] = []
     /// Records-out: the records themselves, and the capture's first packet time when the shard learnt it since its
     /// last chunk.
     var records: [OwnedRecord] = []
     var origin: Timestamp? = nil
     /// Every record of this shard with a key up to here is in this chunk or an earlier one.
-    var watermark = MergeKey.watermark(frame: 0, stage: .start)
+    var watermark = TimelineKey.watermark(frame: 0, stage: .start)
+    /// Whether the watermark stands where it does because records wait for bytes the reader holds (see
+    /// ``ShardChannel/put(_:shard:)``).
+    var held = false
 }
 
 /// The chunks of all shards, handed from the worker threads to the merger under one lock.
@@ -27,7 +30,9 @@ final class ShardChunk: @unchecked Sendable {
 final class ShardChannel: @unchecked Sendable {
     let condition = NSCondition()
     var queues: [[ShardChunk]]
-    var watermarks: [MergeKey]
+    var watermarks: [TimelineKey]
+    /// Whether each shard's watermark is held back by a hold (bytes the reader has not placed yet).
+    var held: [Bool]
     var summaries: [RunSummary?]
     /// Chunks a shard may have waiting (as many as batches: a shard's chunks wait for the other shards' of the
     /// same frames, which may be that many batches behind).
@@ -46,7 +51,8 @@ final class ShardChannel: @unchecked Sendable {
 
     init(shards: Int, target: Merger.Target) {
         queues = Array(repeating: [], count: shards)
-        watermarks = Array(repeating: MergeKey.watermark(frame: 0, stage: .start), count: shards)
+        watermarks = Array(repeating: TimelineKey.watermark(frame: 0, stage: .start), count: shards)
+        held = Array(repeating: false, count: shards)
         summaries = Array(repeating: nil, count: shards)
         spares = Array(repeating: [], count: shards)
         merger = Merger(shards: shards, target: target)
@@ -54,12 +60,15 @@ final class ShardChannel: @unchecked Sendable {
 
     /// Queues `chunk` and merges what it makes ready; returns a spare block for the shard's next one, if there is
     /// one. Waits while the shard is `maxQueued` chunks ahead of what could be written (its records wait for
-    /// another shard's, whose hand-over will merge them).
+    /// another shard's, whose hand-over will merge them) — unless a shard's records wait for a hold: that one moves
+    /// on only as the reader reads on, which waiting here could stop (the reader waits for this shard's inbox). The
+    /// reassembler's `maxHoldSpan` bounds how far that lets chunks pile up.
     func put(_ chunk: ShardChunk, shard: Int) -> ByteBlock? {
         condition.lock()
-        while queues[shard].count >= maxQueued { condition.wait() }
+        while queues[shard].count >= maxQueued && !held.contains(true) { condition.wait() }
         queues[shard].append(chunk)
         watermarks[shard] = chunk.watermark
+        held[shard] = chunk.held
         let spare = spares[shard].popLast()
         mergeLocked()
         condition.unlock()
@@ -99,7 +108,7 @@ final class ShardChannel: @unchecked Sendable {
     }
 }
 
-/// A shard's records sink: renders each record (or makes it owned) and keeps it with its ``MergeKey``, worked out
+/// A shard's records sink: renders each record (or makes it owned) and keeps it with its ``TimelineKey``, worked out
 /// from where the shard's pipeline is (``Emitter``'s frame, stage and order), and hands them over in chunks.
 final class ShardCollector: RecordSink {
     /// The renderer and the buffer it writes into; nil for records-out (the records are kept, owned).
@@ -107,14 +116,13 @@ final class ShardCollector: RecordSink {
     let out: OutputBuffer?
     let channel: ShardChannel
     let shard: Int
-    /// Where the shard's pipeline is; set once the shard's sink is made.
+    /// Where the shard's pipeline is, and the key of each record it hands on; set once the shard's sink is made.
     var position: Emitter! = nil
-    var seq: UInt64 = 0
     var spare: ByteBlock? = nil
     /// The keys of the records made since the last hand-over, and where each ends (rendered), or the records
     /// (owned): kept here rather than in the chunk (one object fewer per record), with room for as many as the last
     /// chunk had (Docs/performance.md).
-    var keys: [MergeKey] = []
+    var keys: [TimelineKey] = []
     var ends: [Int] = []
     var owned: [OwnedRecord] = []
     /// The capture's first packet time, until it goes out with a chunk (records-out).
@@ -127,15 +135,9 @@ final class ShardCollector: RecordSink {
         self.shard = shard
     }
 
-    /// The merge key of the next record.
+    /// The key of the record being handed over (the emitter keys every record of a shard).
     @inline(__always)
-    func nextKey(conn: Int?) -> MergeKey {
-        seq += 1
-        let stage = position.stage
-        return MergeKey(
-            frame: position.frame, stage: stage,
-            order: stage.byConnection ? UInt64(conn ?? 0) : position.order, seq: seq)
-    }
+    func nextKey(conn: Int?) -> TimelineKey { position.key }
 
     func begin(origin: Timestamp) {
         if let renderer { renderer.begin(origin: origin) } else { self.origin = origin }
@@ -156,7 +158,7 @@ final class ShardCollector: RecordSink {
     /// Keeps the key of a record the renderer wrote from `start` on; one it wrote nothing for (a filter's, or a
     /// folded ping's) has no place in the output, and in a JSON array would stand as an empty element.
     @inline(__always)
-    func rendered(_ key: MergeKey, from start: Int) {
+    func rendered(_ key: TimelineKey, from start: Int) {
         let end = out!.count
         guard end != start else { return }
         keys.append(key)
@@ -185,9 +187,15 @@ final class ShardCollector: RecordSink {
     func finish(summary: RunSummary) { channel.finish(shard: shard, summary: summary) }
 
     /// Hands over what was made, promising no later record keys at or below `watermark`.
-    func handOver(watermark: MergeKey) {
+    func handOver(watermark: TimelineKey) {
         let chunk = ShardChunk()
-        chunk.watermark = watermark
+        // Records placed at a held frame may still come.
+        if let from = position.heldFrom, TimelineKey.before(frame: from) < watermark {
+            chunk.watermark = TimelineKey.before(frame: from)
+            chunk.held = true
+        } else {
+            chunk.watermark = watermark
+        }
         let count = keys.count
         swap(&chunk.keys, &keys)
         keys.reserveCapacity(count)

@@ -28,6 +28,8 @@ enum ShardEvent {
     case gap(slot: Int, Direction, UInt64, GapCause, PacketContext, Position)
     case closed(slot: Int, CloseReason, PacketContext, Position, counts: (UInt64, UInt64, UInt64, UInt64))
     case diagnostic(index: Int, Position)
+    /// The connection holds bytes back from this frame on (``TCPStreamSink/holding(_:from:)``).
+    case holding(slot: Int, UInt64?)
     /// Every packet up to this frame is handled.
     case checkpoint(UInt64)
     /// The capture ended.

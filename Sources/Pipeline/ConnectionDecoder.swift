@@ -43,6 +43,8 @@ public final class ConnectionDecoder {
     /// of the cache, with 500 connections) for every packet and every message.
     var chunkLogC2S: [(end: UInt64, ctx: PacketContext)] = []
     var chunkLogS2C: [(end: UInt64, ctx: PacketContext)] = []
+    /// The frame the WebSocket frame search holds records back from (see ``holdForSearch()``).
+    var searchHold: UInt64? = nil
     // WebSocket: the session it carries, and the version its upgrade request named.
     var wsSession: Session? = nil
     var wsVersion: Int? = nil
@@ -94,6 +96,7 @@ public final class ConnectionDecoder {
                     if dir == .c2s { chunkLogC2S = [] } else { chunkLogS2C = [] }
                 }
             }
+            if searchHold != nil || !chunkLogC2S.isEmpty || !chunkLogS2C.isEmpty { holdForSearch() }
             if unsyncedBytes >= 0 { checkRecognised(bytes.count, at: ctx) }
         }
     }
@@ -248,6 +251,15 @@ public final class ConnectionDecoder {
         if dir == .c2s { note(&chunkLogC2S) } else { note(&chunkLogS2C) }
     }
 
+    /// While frames are searched for, messages may still be placed at the earliest logged packet: the emitter keeps
+    /// later records until then.
+    func holdForSearch() {
+        let from = [chunkLogC2S.first?.ctx.frame, chunkLogS2C.first?.ctx.frame].compactMap { $0 }.min()
+        guard from != searchHold else { return }
+        searchHold = from
+        emitter.hold(.webSocketSearch, conn: conn.id, from: from)
+    }
+
     @inline(__always)
     func chunkLogEmpty(_ dir: Direction) -> Bool { dir == .c2s ? chunkLogC2S.isEmpty : chunkLogS2C.isEmpty }
 
@@ -268,26 +280,31 @@ public final class ConnectionDecoder {
         switch event {
         case .message(let message):
             let ctx = packet(completing: message.endPosition, dir) ?? current
-            if showWSData || message.opcode.isControl {
-                emitter.emit(
-                    Record(ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir, body: .ws(WSRecord(message: message)))
-                )
-            }
-            if decodeEIO && !message.opcode.isControl && message.missing == 0 && !message.inflateFailed
-                && !message.truncated
-            {
-                if wsSession == nil && wsVersion == nil {
-                    emitter.diagnostic(
-                        Diagnostic(
-                            .eioVersionGuessed, "no handshake: assuming Engine.IO 4 until the pings show", ts: ctx.ts,
-                            frame: ctx.frame, conn: conn.id))
-                }
-                engineIOWebSocket(
-                    message.payload, binary: message.opcode == .binary, validUTF8: message.validUTF8, dir, at: ctx)
-            }
+            emitter.placed(at: ctx.frame) { webSocketMessage(message, dir, at: ctx) }
         case .problem(let kind, let message):
             emitter.diagnostic(
                 Diagnostic(kind, message, ts: current.ts, frame: current.frame, conn: conn.id, dir: dir))
+        }
+    }
+
+    /// A WebSocket message, at the packet that completed it.
+    func webSocketMessage(_ message: WebSocketMessage, _ dir: Direction, at ctx: PacketContext) {
+        if showWSData || message.opcode.isControl {
+            emitter.emit(
+                Record(ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir, body: .ws(WSRecord(message: message)))
+            )
+        }
+        if decodeEIO && !message.opcode.isControl && message.missing == 0 && !message.inflateFailed
+            && !message.truncated
+        {
+            if wsSession == nil && wsVersion == nil {
+                emitter.diagnostic(
+                    Diagnostic(
+                        .eioVersionGuessed, "no handshake: assuming Engine.IO 4 until the pings show", ts: ctx.ts,
+                        frame: ctx.frame, conn: conn.id))
+            }
+            engineIOWebSocket(
+                message.payload, binary: message.opcode == .binary, validUTF8: message.validUTF8, dir, at: ctx)
         }
     }
 }

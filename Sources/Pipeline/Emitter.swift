@@ -23,9 +23,15 @@ public enum PipelineStage: UInt8, Sendable, Comparable {
     }
 }
 
-/// Where records go: the sink, with diagnostics counted for `--strict` and the summary; and where in the capture
-/// the pipeline is as it emits them (``frame``, ``stage``, ``order``), for a sink that orders records from several
-/// threads.
+/// Where records go: the sink, with diagnostics counted for `--strict` and the summary; where in the capture the
+/// pipeline is as it emits them (``frame``, ``stage``, ``order``); and the records placed at a packet before others
+/// already made, held until their place in the timeline comes (the placement rule: a record's frame and time are
+/// those of the packet that completed it, and the timeline is in that order).
+///
+/// Layers that may still place records at an earlier packet say so with ``hold(_:from:)`` (the reassembler's held
+/// bytes, a WebSocket frame search, an acknowledgement waiting for its request); while any holds, records at or
+/// after the earliest held frame wait here, owned, and go out in ``TimelineKey`` order once the hold moves on.
+/// Without holds every record goes straight through.
 public final class Emitter {
     public let records: RecordSink
     var counts: [Severity: Int] = [:]
@@ -37,6 +43,20 @@ public final class Emitter {
     /// At the end of the capture, the frame in which the Engine.IO session being ended was registered (sessions
     /// end in that order).
     public internal(set) var order: UInt64 = 0
+    /// Whether every record is keyed (a sink that merges threads' records reads ``key``); otherwise keys are made
+    /// only while records wait.
+    public var keysEveryRecord = false
+    /// The key of the record being handed to the sink (when keyed).
+    public private(set) var key = TimelineKey.before(frame: 0)
+    var seq: UInt64 = 0
+    /// What holds records back: each holder's earliest frame, and the earliest of all.
+    var holds: [Int: UInt64] = [:]
+    public private(set) var heldFrom: UInt64? = nil
+    /// Records waiting for their place, in key order from `head` on.
+    var waiting: [(key: TimelineKey, record: OwnedRecord)] = []
+    var head = 0
+    /// Whether anything holds or waits (the one test on the path of a record that goes straight through).
+    var ordering = false
 
     init(records: RecordSink) { self.records = records }
 
@@ -47,8 +67,71 @@ public final class Emitter {
         return c
     }
 
+    /// What holds records back: a layer of one connection.
+    public enum Holder: Int, Sendable {
+        case tcp = 0, webSocketSearch, ack
+    }
+
+    /// `holder` of connection `conn` may still place records at `frame` or later (nil: it holds nothing now).
+    public func hold(_ holder: Holder, conn: Int, from frame: UInt64?) {
+        let id = conn << 2 | holder.rawValue
+        let before = holds[id]
+        guard before != frame else { return }
+        holds[id] = frame
+        if let frame, frame <= heldFrom ?? .max {
+            heldFrom = frame
+        } else if before != nil && before == heldFrom {
+            heldFrom = holds.values.min()
+        }
+        ordering = heldFrom != nil || head < waiting.count
+        if head < waiting.count { release() }
+    }
+
+    /// Connection `conn` is closed and its records made: nothing of it holds any more.
+    func dropHolds(conn: Int) {
+        for holder in [Holder.tcp, .webSocketSearch, .ack] { hold(holder, conn: conn, from: nil) }
+    }
+
+    /// The records placed from here on are at `place`'s packet (an earlier one than the packet at hand: bytes or a
+    /// message released from a hold); `body` makes them.
     @inline(__always)
-    func emit(_ record: Record) { records.emit(record) }
+    public func placed<R>(at place: UInt64, _ body: () -> R) -> R {
+        guard place < frame else { return body() }
+        let saved = (frame, stage, order)
+        (frame, stage, order) = (place, .packet, 0)
+        defer { (frame, stage, order) = saved }
+        return body()
+    }
+
+    /// The key of the next record.
+    @inline(__always)
+    func nextKey(conn: Int?) -> TimelineKey {
+        seq &+= 1
+        return TimelineKey(frame: frame, stage: stage, order: stage.byConnection ? UInt64(conn ?? 0) : order, seq: seq)
+    }
+
+    /// Below every key a record released from a hold can still get (nil: nothing holds).
+    @inline(__always)
+    var limit: TimelineKey? { heldFrom.map { TimelineKey(frame: $0, stage: .packet, order: 0, seq: seq &+ 1) } }
+
+    /// Whether a record keyed `key` may go out now: nothing waits, and nothing held could come before it.
+    @inline(__always)
+    func mayGo(_ key: TimelineKey) -> Bool { head == waiting.count && (limit.map { key < $0 } ?? true) }
+
+    @inline(__always)
+    func emit(_ record: Record) {
+        guard ordering || keysEveryRecord else {
+            records.emit(record)
+            return
+        }
+        let k = nextKey(conn: record.conn)
+        guard ordering, !mayGo(k) else {
+            key = k
+            records.emit(record)
+            return
+        }
+        wait(k, OwnedRecord(record))
+    }
 
     /// A `sio` record in parts (see ``RecordSink/emitSIO(_:_:sid:version:message:im:)``).
     @inline(__always)
@@ -56,7 +139,51 @@ public final class Emitter {
         _ place: RecordPlace, _ transport: Transport, sid: String?, version: Int, message: SocketIOMessage,
         im: IMMessage?
     ) {
-        records.emitSIO(place, transport, sid: sid, version: version, message: message, im: im)
+        guard ordering || keysEveryRecord else {
+            records.emitSIO(place, transport, sid: sid, version: version, message: message, im: im)
+            return
+        }
+        let k = nextKey(conn: place.conn)
+        guard ordering, !mayGo(k) else {
+            key = k
+            records.emitSIO(place, transport, sid: sid, version: version, message: message, im: im)
+            return
+        }
+        let sio = SIORecord(transport: transport, sid: sid, version: version, message: message, im: im)
+        wait(k, OwnedRecord(Record(place, .sio(sio))))
+    }
+
+    /// Keeps a record until its place comes, in key order (most come in order: the search starts at the end).
+    func wait(_ k: TimelineKey, _ record: OwnedRecord) {
+        var i = waiting.count
+        while i > head && k < waiting[i - 1].key { i -= 1 }
+        waiting.insert((k, record), at: i)
+        release()
+    }
+
+    /// Hands on the waiting records whose place has come.
+    func release() {
+        let limit = self.limit
+        while head < waiting.count, limit.map({ waiting[head].key < $0 }) ?? true {
+            key = waiting[head].key
+            waiting[head].record.withRecord { records.emit($0) }
+            head += 1
+        }
+        if head == waiting.count {
+            waiting.removeAll(keepingCapacity: waiting.count <= 1024)
+            head = 0
+        } else if head >= 1024 && head * 2 >= waiting.count {
+            waiting.removeFirst(head)
+            head = 0
+        }
+        ordering = heldFrom != nil || head < waiting.count
+    }
+
+    /// The end of the capture: every hold is over; what waits goes out.
+    func releaseAll() {
+        holds.removeAll()
+        heldFrom = nil
+        release()
     }
 
     func diagnostic(_ d: Diagnostic) {

@@ -47,7 +47,10 @@ public struct TCPLayerSink: CaptureSink {
             ConnectionDecoder.finish(session, sessions: sessions, emitter: emitter, conn: nil, at: ctx)
         }
         streams?.closeAll()
+        emitter.releaseAll()
     }
+
+    public func holding(_ conn: Connection, from frame: UInt64?) { emitter.hold(.tcp, conn: conn.id, from: frame) }
 
     public func housekeeping(_ kind: Housekeeping?) { emitter.stage = PipelineStage(kind) }
 
@@ -68,16 +71,22 @@ public struct TCPLayerSink: CaptureSink {
         _ conn: Connection, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext
     ) {
         streams?.write(conn: conn.id, dir: dir, bytes)
-        if conn.slot >= 0 { decoders.lend(conn.slot) { $0.data(dir, bytes, at: ctx) } }
+        if conn.slot >= 0 {
+            emitter.placed(at: ctx.frame) { decoders.lend(conn.slot) { $0.data(dir, bytes, at: ctx) } }
+        }
     }
 
     public mutating func gap(
         _ conn: Connection, _ dir: Direction, length: UInt64, cause: GapCause, at ctx: PacketContext
     ) {
-        if conn.slot >= 0 { decoders[conn.slot]!.gap(dir, length, at: ctx) }
+        if conn.slot >= 0 { emitter.placed(at: ctx.frame) { decoders[conn.slot]!.gap(dir, length, at: ctx) } }
     }
 
     public mutating func closed(_ conn: Connection, reason: CloseReason, at ctx: PacketContext) {
+        emitter.placed(at: ctx.frame) { closeConnection(conn, reason: reason, at: ctx) }
+    }
+
+    mutating func closeConnection(_ conn: Connection, reason: CloseReason, at ctx: PacketContext) {
         streams?.close(conn: conn.id)
         if conn.slot >= 0 {
             decoders[conn.slot]!.close(at: ctx)
@@ -92,9 +101,10 @@ public struct TCPLayerSink: CaptureSink {
                         event: .close(reason), client: conn.client, server: conn.server,
                         bytes: (conn.c2s.delivered, conn.s2c.delivered), missing: (conn.c2s.missing, conn.s2c.missing)))
             ))
+        emitter.dropHolds(conn: conn.id)
     }
 
     public func diagnostic(_ diagnostic: Diagnostic) {
-        emitter.diagnostic(diagnostic)
+        emitter.placed(at: diagnostic.frame ?? .max) { emitter.diagnostic(diagnostic) }
     }
 }

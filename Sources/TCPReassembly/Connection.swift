@@ -69,6 +69,14 @@ public final class HalfStream {
     var suspectedAt: Timestamp? = nil
     /// The most recent ranges declared missing, to recognise data that arrives for them too late.
     var declaredMissing: [Range<UInt64>] = []
+    /// The earliest frame among the held segments (nil when none is held).
+    var heldFrom: UInt64? = nil
+    /// The place (packet) of the latest bytes or gap handed on: bytes released from the hold later never go before
+    /// it, so a stream's events stay in stream order in the timeline.
+    var placed = PacketContext(ts: Timestamp(nanoseconds: .min), frame: 0)
+    /// The initial sequence number a SYN-ACK seen before this direction's SYN acknowledged (ack - 1): the SYN that
+    /// comes later with it belongs to the same connection.
+    var expectedISN: UInt32? = nil
 
     init() {}
 
@@ -87,6 +95,18 @@ public final class HalfStream {
     var hasHole: Bool { !pending.isEmpty || (finOffset.map { $0 > offset } ?? false) }
 }
 
+/// A reset that arrived before bytes it proves were sent (its sequence number lies ahead of the stream, or it
+/// acknowledges bytes not yet seen), held until they arrive or the reorder window passes.
+struct HeldReset {
+    var ctx: PacketContext
+    /// The connection's packet count when the reset came.
+    var packets: UInt64
+    /// The stream offsets that must be reached first, per direction (the reset's own sequence number, and what it
+    /// acknowledges of the other direction).
+    var c2sThrough: UInt64
+    var s2cThrough: UInt64
+}
+
 /// A TCP connection: its two ends, its two directions, and a slot the consumer may use for its own state.
 public final class Connection {
     // What every segment touches comes first, in the object's first cache line.
@@ -100,6 +120,12 @@ public final class Connection {
     /// 1-based number in order of first packet.
     public let id: Int
     var closedAt: Timestamp? = nil
+    /// A reset waiting for the bytes before it (see ``HeldReset``).
+    var heldReset: HeldReset? = nil
+    /// The earliest frame whose bytes (or reset) the connection holds back, as last told to the sink.
+    var reportedHold: UInt64? = nil
+    /// The reassembler's byte clock when the connection began holding (see `Limits.maxHoldSpan`).
+    var holdSince: UInt64 = 0
     public let client: Endpoint
     public let server: Endpoint
     /// Whether the SYN or SYN-ACK was seen (otherwise the capture picked the connection up mid-stream).
@@ -137,6 +163,10 @@ public protocol TCPStreamSink {
     mutating func gap(_ conn: Connection, _ dir: Direction, length: UInt64, cause: GapCause, at ctx: PacketContext)
     mutating func closed(_ conn: Connection, reason: CloseReason, at ctx: PacketContext)
     mutating func diagnostic(_ diagnostic: Diagnostic)
+    /// The connection now holds back bytes (or a reset) that came with frame `frame` and later ones: events may
+    /// still come placed at those frames (the reorder window, holes not yet given up); nil when it holds nothing.
+    /// A sink that writes the timeline in order keeps records of later frames until then.
+    mutating func holding(_ conn: Connection, from frame: UInt64?)
     /// Housekeeping about to act on other connections than the packet's (the periodic sweep, or closing the
     /// oldest connection at the table limit), and done with it. A sink that splits the work between threads
     /// uses it to keep the output in order.
@@ -153,4 +183,5 @@ public enum Housekeeping: Sendable {
 
 extension TCPStreamSink {
     public mutating func housekeeping(_ kind: Housekeeping?) {}
+    public mutating func holding(_ conn: Connection, from frame: UInt64?) {}
 }

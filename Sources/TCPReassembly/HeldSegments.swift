@@ -1,9 +1,11 @@
 /// Out-of-order bytes waiting for the hole before them: `bytes` were captured, `missingTail` more after them
-/// were cut by the snaplen.
+/// were cut by the snaplen; `ctx` is the packet that brought them (their place in the timeline if the hole before
+/// them is declared missing).
 struct PendingSegment {
     var start: UInt64
     var bytes: [UInt8]
     var missingTail: Int
+    var ctx: PacketContext
     var end: UInt64 { start + UInt64(bytes.count + missingTail) }
     /// The sequence space it holds, which is what the buffer limits count.
     var span: Int { bytes.count + missingTail }
@@ -34,6 +36,9 @@ struct HeldSegments {
     }
 
     subscript(position: Int) -> PendingSegment { items[head + position] }
+
+    /// The earliest frame among the held segments (a scan: called when the earliest one leaves).
+    var earliestFrame: UInt64? { items[head...].lazy.map(\.ctx.frame).min() }
 
     mutating func insert(_ segment: PendingSegment, at position: Int) {
         items.insert(segment, at: head + position)

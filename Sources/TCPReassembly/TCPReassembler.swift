@@ -8,11 +8,19 @@ import ImscopeCore
 ///   the hole before them fills; in-order segments are passed through without copying.
 /// - **Overlaps and retransmissions.** The first bytes seen for a sequence number win: bytes already delivered are
 ///   final, and a later segment only fills what is not yet held. Differing overlaps raise `tcp.overlap_conflict`.
-/// - **Loss.** A hole is declared missing (a gap, `tcp.gap`) when the peer acknowledged past it and the hole stayed
-///   open for `lossWindowPackets` more packets of the connection or one second of capture time; when a FIN after it
-///   is acknowledged; at close, timeout and end of capture; or when buffered bytes exceed a limit.
-/// - **Roles.** The SYN sender is the client; without a handshake, the side on a server port is the server, else
-///   the lower port.
+/// - **Reordering.** Packets are taken as a capture point saw them, which may not be the order they were sent in:
+///   within the reorder window (`reorderWindowPackets` packets of the connection or `reorderWindowNanoseconds` of
+///   capture time) a SYN-ACK may come before its SYN, data before the bytes it follows, and a FIN or RST before
+///   the last data segment. A reset whose bytes before it are missing is held for the window.
+/// - **Loss.** A hole is declared missing (a gap, `tcp.gap`) when the peer acknowledged past it (or a FIN after
+///   it) and the hole stayed open for the reorder window; at close, timeout and end of capture; when buffered
+///   bytes exceed a limit; or when the connection has held bytes back for `maxHoldSpan` bytes of the capture.
+/// - **Placement.** Each event carries the packet that completed it: bytes that fill a hole, and what they make
+///   contiguous, the filling packet; bytes released because the hole before them was declared missing, the packet
+///   that brought them (never before the stream's previous event). ``TCPStreamSink/holding(_:from:)`` tells the
+///   sink how far back such events may still be placed.
+/// - **Roles.** The SYN sender is the client (a SYN-ACK seen first: its receiver); without a handshake, the side on
+///   a server port is the server, else the lower port.
 /// - **Time** is capture time only: idle timeout, loss timing and the sweep run on packet timestamps.
 /// - **Memory** is bounded by `maxBufferedPerConnection`, `maxBufferedTotal` and `maxConnections`.
 public final class TCPReassembler {
@@ -29,8 +37,15 @@ public final class TCPReassembler {
         public var maxConnections = 65_536
         /// Capture-time seconds without a packet after which a connection is closed (reason `timeout`).
         public var idleTimeoutSeconds: Int64 = 300
-        /// Packets of a connection to wait, once the peer acknowledged past a hole, before declaring it missing.
-        public var lossWindowPackets: UInt64 = 8
+        /// The reorder window: packets of a connection, or capture-time nanoseconds, to wait for a segment that
+        /// may have been captured out of order (before a hole the peer acknowledged past is declared missing, or a
+        /// reset that came before bytes it follows is applied).
+        public var reorderWindowPackets: UInt64 = 8
+        public var reorderWindowNanoseconds: Int64 = 1_000_000_000
+        /// Bytes of TCP payload the capture may go on for while a connection holds bytes back (behind a hole that
+        /// is not yet declared missing); beyond it the connection's holes are given up (`tcp.buffer_limit`). A
+        /// timeline written in order keeps every later record until the held bytes are placed: this bounds it.
+        public var maxHoldSpan: UInt64 = 16 << 20
         public init() {}
     }
 
@@ -50,6 +65,13 @@ public final class TCPReassembler {
     var bufferedTotal = 0
     var heldSegmentsTotal = 0
     var lastSweep: Timestamp? = nil
+    /// TCP payload bytes processed: the clock of `maxHoldSpan`.
+    var byteClock: UInt64 = 0
+    var nextHoldCheck: UInt64
+    /// How often (on the byte clock) held connections are checked against `maxHoldSpan`.
+    var holdCheckInterval: UInt64
+    /// The connections holding bytes (or a reset) back, by number.
+    var holders: [Int: Connection] = [:]
 
     /// Connections opened so far.
     public var connectionsSeen: Int { nextID - 1 }
@@ -64,6 +86,8 @@ public final class TCPReassembler {
         self.serverPorts = serverPorts
         self.anyPort = anyPort
         self.limits = limits
+        holdCheckInterval = max(1, min(1 << 20, limits.maxHoldSpan / 8))
+        nextHoldCheck = holdCheckInterval
         var bits = [UInt64](repeating: 0, count: 1024)
         for port in serverPorts { bits[Int(port >> 6)] |= 1 << UInt64(port & 63) }
         portBits = bits
@@ -86,6 +110,11 @@ public final class TCPReassembler {
             if ctx.ts.nanoseconds &- last.nanoseconds >= 1_000_000_000 { sweep(at: ctx, sink: &sink) }
         } else {
             lastSweep = ctx.ts
+        }
+        byteClock &+= UInt64(seg.payloadLength)
+        if byteClock >= nextHoldCheck {
+            nextHoldCheck = byteClock + holdCheckInterval
+            if !holders.isEmpty { giveUpLongHolds(at: ctx, sink: &sink) }
         }
         var srcIsA = false
         let key = FlowKey(src: seg.src, dst: seg.dst, srcIsA: &srcIsA)
@@ -119,8 +148,11 @@ public final class TCPReassembler {
         _ seg: TCPSegment, of conn: Connection, at ctx: PacketContext, sink: inout S
     ) -> Bool {
         let synOnly = seg.flags.contains(.syn) && !seg.flags.contains(.ack)
-        if synOnly && !conn.isClosed && !(conn.c2s.synSeen && conn.c2s.isn == seg.seq) && conn.packets > 0 {
-            // A new handshake on a tuple whose previous connection never closed in the capture.
+        if synOnly && !conn.isClosed && conn.packets > 0
+            && !(conn.c2s.synSeen ? conn.c2s.isn == seg.seq : conn.c2s.expectedISN == seg.seq)
+        {
+            // A new handshake on a tuple whose previous connection never closed in the capture (not the SYN of a
+            // SYN-ACK seen before it: that one acknowledged this sequence number).
             finish(conn, reason: .timeout, at: ctx, sink: &sink)
         }
         if conn.isClosed {
@@ -152,6 +184,65 @@ public final class TCPReassembler {
         } else {
             segment(seg, conn, .s2c, conn.s2c, peer: conn.c2s, at: ctx, sink: &sink)
         }
+        if conn.heldReset != nil && !conn.isClosed { applyHeldReset(conn, at: ctx, sink: &sink) }
+        if conn.reportedHold != nil || conn.heldReset != nil || conn.c2s.heldFrom != nil || conn.s2c.heldFrom != nil {
+            reportHold(conn, sink: &sink)
+        }
+    }
+
+    /// Tells the sink how far back the connection's held bytes (or reset) reach, when that changed.
+    func reportHold<S: TCPStreamSink>(_ conn: Connection, sink: inout S) {
+        var from = conn.isClosed ? nil : conn.heldReset?.ctx.frame
+        if !conn.isClosed {
+            for half in [conn.c2s, conn.s2c] {
+                if let f = half.heldFrom { from = min(from ?? f, f) }
+            }
+        }
+        guard from != conn.reportedHold else { return }
+        if conn.reportedHold == nil {
+            conn.holdSince = byteClock
+            holders[conn.id] = conn
+        } else if from == nil {
+            holders[conn.id] = nil
+        }
+        conn.reportedHold = from
+        sink.holding(conn, from: from)
+    }
+
+    /// Gives up the holes of connections that have held bytes back for more than `maxHoldSpan` bytes of the
+    /// capture, in connection order.
+    func giveUpLongHolds<S: TCPStreamSink>(at ctx: PacketContext, sink: inout S) {
+        let due = holders.values.filter { byteClock - $0.holdSince > limits.maxHoldSpan }.sorted { $0.id < $1.id }
+        guard !due.isEmpty else { return }
+        sink.housekeeping(.sweep)
+        for conn in due {
+            if conn.heldReset != nil {
+                finish(conn, reason: .rst, at: ctx, sink: &sink)
+                continue
+            }
+            for dir in Direction.allCases where !conn.half(dir).pending.isEmpty {
+                let half = conn.half(dir)
+                fillFirstHole(conn, dir, limit: half.offset, cause: .bufferLimit, at: ctx, sink: &sink)
+                flushHoles(conn, dir, through: nil, cause: .bufferLimit, at: ctx, sink: &sink)
+            }
+            reportHold(conn, sink: &sink)
+        }
+        sink.housekeeping(nil)
+    }
+
+    /// Applies a held reset once the bytes before it arrived or the reorder window passed.
+    func applyHeldReset<S: TCPStreamSink>(_ conn: Connection, at ctx: PacketContext, sink: inout S) {
+        guard let held = conn.heldReset else { return }
+        let arrived = conn.c2s.offset >= held.c2sThrough && conn.s2c.offset >= held.s2cThrough
+        if arrived || windowPassed(since: held.packets, held.ctx.ts, conn, at: ctx) {
+            finish(conn, reason: .rst, at: ctx, sink: &sink)
+        }
+    }
+
+    @inline(__always)
+    func windowPassed(since packets: UInt64, _ ts: Timestamp, _ conn: Connection, at ctx: PacketContext) -> Bool {
+        conn.packets - packets >= limits.reorderWindowPackets
+            || ctx.ts.nanoseconds &- ts.nanoseconds >= limits.reorderWindowNanoseconds
     }
 
     /// A segment of an open connection from side `dir`, whose half is `half`.
@@ -166,11 +257,12 @@ public final class TCPReassembler {
             if acked > Int64(peer.peerAck) && acked <= Int64(peer.offset) + (1 << 30) { peer.peerAck = UInt64(acked) }
         }
         if seg.flags.contains(.rst) {
-            finish(conn, reason: .rst, at: ctx, sink: &sink)
+            reset(seg, conn, dir, half, peer: peer, at: ctx, sink: &sink)
             return
         }
         var dataSeq = seg.seq
         if seg.flags.contains(.syn) {
+            if seg.flags.contains(.ack) && !peer.synSeen && !peer.started { peer.expectedISN = seg.ack &- 1 }
             if !half.synSeen {
                 half.synSeen = true
                 half.isn = seg.seq
@@ -208,6 +300,34 @@ public final class TCPReassembler {
         checkLoss(conn, .c2s, at: ctx, sink: &sink)
         checkLoss(conn, .s2c, at: ctx, sink: &sink)
         if conn.c2s.finDone && conn.s2c.finDone { finish(conn, reason: .fin, at: ctx, sink: &sink) }
+    }
+
+    /// A reset: closes the connection, unless bytes it proves were sent have not arrived yet (its sequence number is
+    /// ahead of its stream, it acknowledges bytes of the other direction not yet seen, or data is held behind a
+    /// hole); then it is held for the reorder window (``HeldReset``).
+    func reset<S: TCPStreamSink>(
+        _ seg: TCPSegment, _ conn: Connection, _ dir: Direction, _ half: HalfStream, peer: HalfStream,
+        at ctx: PacketContext, sink: inout S
+    ) {
+        guard conn.heldReset == nil else { return }
+        var ownThrough = half.offset
+        if half.started {
+            let at = half.offset(of: seg.seq)
+            if at > Int64(half.offset) && at - Int64(half.offset) < 1 << 30 { ownThrough = UInt64(at) }
+        }
+        if let last = half.pending.last { ownThrough = max(ownThrough, last.end) }
+        var peerThrough = max(peer.offset, peer.pending.last?.end ?? 0)
+        if seg.flags.contains(.ack) && peer.started {
+            let acked = peer.offset(of: seg.ack)
+            if acked > Int64(peerThrough) && acked - Int64(peer.offset) < 1 << 30 { peerThrough = UInt64(acked) }
+        }
+        if ownThrough == half.offset && peerThrough == peer.offset {
+            finish(conn, reason: .rst, at: ctx, sink: &sink)
+            return
+        }
+        conn.heldReset = HeldReset(
+            ctx: ctx, packets: conn.packets, c2sThrough: dir == .c2s ? ownThrough : peerThrough,
+            s2cThrough: dir == .c2s ? peerThrough : ownThrough)
     }
 
     func open<S: TCPStreamSink>(_ seg: TCPSegment, key: FlowKey, at ctx: PacketContext, sink: inout S) -> Connection {
@@ -314,6 +434,7 @@ public final class TCPReassembler {
             let slice = UnsafeRawBufferPointer(rebasing: captured[from..<to])
             advance(half, by: UInt64(to - from))
             half.delivered += UInt64(to - from)
+            half.placed = ctx
             sink.data(conn, dir, slice, at: ctx)
         }
         let stop = min(pieceEnd, upTo)
@@ -321,6 +442,7 @@ public final class TCPReassembler {
             let length = stop - half.offset
             advance(half, by: length)
             half.missing += length
+            half.placed = ctx
             sink.gap(conn, dir, length: length, cause: .truncated, at: ctx)
         }
     }
@@ -351,7 +473,7 @@ public final class TCPReassembler {
             let bytes: [UInt8] =
                 from < capTo
                 ? Array(UnsafeRawBufferPointer(rebasing: captured[Int(from - start)..<Int(capTo - start)])) : []
-            let piece = PendingSegment(start: from, bytes: bytes, missingTail: Int(to - from) - bytes.count)
+            let piece = PendingSegment(start: from, bytes: bytes, missingTail: Int(to - from) - bytes.count, ctx: ctx)
             half.pending.insert(piece, at: index)
             index += 1
             added += piece.span
@@ -371,6 +493,7 @@ public final class TCPReassembler {
             }
         }
         half.retransmitted += UInt64(wireLength) - covered
+        if pieces > 0 && half.heldFrom == nil { half.heldFrom = ctx.frame }
         half.pendingBytes += added
         bufferedTotal += added
         heldSegmentsTotal += pieces
@@ -405,6 +528,11 @@ public final class TCPReassembler {
         bufferedTotal -= piece.span
         half.pendingBytes -= piece.span
         heldSegmentsTotal -= 1
+        if half.pending.isEmpty {
+            half.heldFrom = nil
+        } else if piece.ctx.frame == half.heldFrom {
+            half.heldFrom = half.pending.earliestFrame
+        }
         return piece
     }
 
@@ -435,19 +563,17 @@ public final class TCPReassembler {
             half.suspectedAt = nil
             return
         }
-        // A FIN the peer acknowledged proves everything before it arrived.
-        if let fin = half.finOffset, half.peerAck > fin {
-            flushHoles(conn, dir, through: fin, cause: .notCaptured, at: ctx, sink: &sink)
-            return
-        }
         guard let since = half.suspectedAtPacket, let sinceTime = half.suspectedAt else {
             half.suspectedAtPacket = conn.packets
             half.suspectedAt = ctx.ts
             return
         }
-        if conn.packets - since >= limits.lossWindowPackets
-            || ctx.ts.nanoseconds - sinceTime.nanoseconds >= 1_000_000_000
-        {
+        if windowPassed(since: since, sinceTime, conn, at: ctx) {
+            // A FIN the peer acknowledged proves everything before it was sent: every hole up to it goes.
+            if let fin = half.finOffset, half.peerAck > fin {
+                flushHoles(conn, dir, through: fin, cause: .notCaptured, at: ctx, sink: &sink)
+                return
+            }
             // Every hole the peer acknowledged past has been open as long as the first.
             while half.peerAck > half.offset && half.finOffset != half.offset {
                 let before = half.offset
@@ -467,8 +593,11 @@ public final class TCPReassembler {
         if holeEnd > half.offset {
             let length = holeEnd - half.offset
             let at = half.offset
+            // Placed just before the bytes after it, which keep their own packet's place.
+            let place = half.pending.first.map { later($0.ctx, half.placed) } ?? ctx
             advance(half, by: length)
             half.missing += length
+            half.placed = place
             if half.declaredMissing.count == 8 { half.declaredMissing.removeFirst() }
             half.declaredMissing.append(at..<holeEnd)
             sink.diagnostic(
@@ -476,22 +605,24 @@ public final class TCPReassembler {
                     cause == .bufferLimit ? .tcpBufferLimit : .tcpGap,
                     "\(length) bytes missing at stream offset \(at)"
                         + (cause == .bufferLimit ? " (buffer limit reached with data waiting after the hole)" : ""),
-                    ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
-            sink.gap(conn, dir, length: length, cause: cause, at: ctx)
+                    ts: place.ts, frame: place.frame, conn: conn.id, dir: dir))
+            sink.gap(conn, dir, length: length, cause: cause, at: place)
         }
         drainPending(conn, dir, at: ctx, sink: &sink)
     }
 
-    /// Delivers held segments that now start at or before the stream offset.
+    /// Delivers held segments that now start at or before the stream offset, after a hole declared missing: each
+    /// placed at the packet that brought it (not before the stream's previous event).
     func drainPending<S: TCPStreamSink>(_ conn: Connection, _ dir: Direction, at ctx: PacketContext, sink: inout S) {
         let half = conn.half(dir)
         while let first = half.pending.first, first.start <= half.offset {
             _ = takeFirstHeld(half)
             if first.end > half.offset {
+                let place = later(first.ctx, half.placed)
                 first.bytes.withUnsafeBytes { bytes in
                     deliver(
                         conn, dir, half, pieceStart: first.start, bytes, pieceEnd: first.end, upTo: first.end,
-                        at: ctx, sink: &sink)
+                        at: place, sink: &sink)
                 }
             }
         }
@@ -510,6 +641,10 @@ public final class TCPReassembler {
             if before == (half.offset, half.pending.count) { break }
         }
     }
+
+    /// The later of two places (by frame).
+    @inline(__always)
+    func later(_ a: PacketContext, _ b: PacketContext) -> PacketContext { a.frame >= b.frame ? a : b }
 
     func enforceLimits<S: TCPStreamSink>(_ conn: Connection, at ctx: PacketContext, sink: inout S) {
         func held(_ c: Connection) -> Int { c.c2s.pendingBytes + c.s2c.pendingBytes }
@@ -533,6 +668,7 @@ public final class TCPReassembler {
                     ? .c2s
                     : victim.c2s.pendingBytes >= victim.s2c.pendingBytes ? .c2s : .s2c
             fillFirstHole(victim, dir, limit: victim.half(dir).offset, cause: .bufferLimit, at: ctx, sink: &sink)
+            if victim !== conn { reportHold(victim, sink: &sink) }
         }
     }
 
@@ -540,14 +676,21 @@ public final class TCPReassembler {
 
     func finish<S: TCPStreamSink>(_ conn: Connection, reason: CloseReason, at ctx: PacketContext, sink: inout S) {
         guard !conn.isClosed else { return }
+        let held = conn.heldReset
         for dir in Direction.allCases {
             let half = conn.half(dir)
-            // Through the FIN if one was seen, else through the last byte held or acknowledged by the peer.
-            let through = half.finOffset ?? max(half.pending.last?.end ?? 0, half.peerAck)
+            // Through the FIN if one was seen, else through the last byte held or acknowledged by the peer (or
+            // proved by a held reset).
+            var through = half.finOffset ?? max(half.pending.last?.end ?? 0, half.peerAck)
+            if let held { through = max(through, dir == .c2s ? held.c2sThrough : held.s2cThrough) }
             flushHoles(conn, dir, through: through, cause: .notCaptured, at: ctx, sink: &sink)
         }
         conn.closedAt = ctx.ts
-        sink.closed(conn, reason: reason, at: ctx)
+        // A held reset closes the connection at its own packet, unless bytes were placed after it.
+        let place = held.map { later(later($0.ctx, conn.c2s.placed), conn.s2c.placed) } ?? ctx
+        sink.closed(conn, reason: held != nil ? .rst : reason, at: place)
+        conn.heldReset = nil
+        if conn.reportedHold != nil { reportHold(conn, sink: &sink) }
     }
 
     func evictOldest<S: TCPStreamSink>(at ctx: PacketContext, sink: inout S) {
@@ -565,6 +708,7 @@ public final class TCPReassembler {
             finish(oldest, reason: .timeout, at: ctx, sink: &sink)
         }
         table[oldest.key] = nil
+        holders[oldest.id] = nil
         lastConn = nil
     }
 
@@ -581,7 +725,7 @@ public final class TCPReassembler {
                 }
             } else if quiet >= idle {
                 due.append((conn, true))
-            } else if conn.c2s.suspectedAt != nil || conn.s2c.suspectedAt != nil {
+            } else if conn.c2s.suspectedAt != nil || conn.s2c.suspectedAt != nil || conn.heldReset != nil {
                 due.append((conn, false))
             }
         }
@@ -593,11 +737,14 @@ public final class TCPReassembler {
             if expired {
                 finish(conn, reason: .timeout, at: ctx, sink: &sink)
                 table[conn.key] = nil
+                holders[conn.id] = nil
                 lastConn = nil
             } else {
                 for dir in Direction.allCases where conn.half(dir).suspectedAt != nil {
                     checkLoss(conn, dir, at: ctx, sink: &sink)
                 }
+                applyHeldReset(conn, at: ctx, sink: &sink)
+                reportHold(conn, sink: &sink)
             }
         }
         sink.housekeeping(nil)
@@ -609,6 +756,7 @@ public final class TCPReassembler {
             finish(conn, reason: .endOfCapture, at: ctx, sink: &sink)
         }
         table.removeAll()
+        holders.removeAll()
         lastConn = nil
     }
 }

@@ -87,6 +87,12 @@ struct DecodeOptions: ParsableArguments {
     var tcpIdleTimeout = Int(TCPReassembler.Limits().idleTimeoutSeconds)
 
     @Option(
+        help: ArgumentHelp(
+            "TCP payload bytes the capture may go on for while a connection holds bytes back behind a hole.",
+            valueName: "bytes"))
+    var tcpMaxHold = Int(TCPReassembler.Limits().maxHoldSpan)
+
+    @Option(
         help: ArgumentHelp("WebSocket message bytes kept (after inflating); the rest is counted.", valueName: "bytes"))
     var wsMaxMessage = WebSocketLimits().maxMessageBytes
 
@@ -99,6 +105,7 @@ struct DecodeOptions: ParsableArguments {
         if tcpMaxSegments < 1 || tcpMaxSegmentsTotal < 1 { throw ValidationError("segment limits must be at least 1") }
         if tcpMaxConnections < 1 { throw ValidationError("--tcp-max-connections must be at least 1") }
         if tcpIdleTimeout < 1 { throw ValidationError("--tcp-idle-timeout must be at least 1 second") }
+        if tcpMaxHold < 1 { throw ValidationError("--tcp-max-hold must be at least 1 byte") }
         if let jobs, jobs < 1 || jobs > 64 { throw ValidationError("--jobs must be between 1 and 64") }
         if wsMaxMessage < 0 { throw ValidationError("--ws-max-message cannot be negative") }
         if port.isEmpty { throw ValidationError("give at least one --port") }
@@ -129,6 +136,7 @@ struct DecodeOptions: ParsableArguments {
         o.tcpLimits.maxHeldSegmentsTotal = tcpMaxSegmentsTotal
         o.tcpLimits.maxConnections = tcpMaxConnections
         o.tcpLimits.idleTimeoutSeconds = Int64(tcpIdleTimeout)
+        o.tcpLimits.maxHoldSpan = UInt64(tcpMaxHold)
         o.writeStreamsDirectory = writeStreams
         o.wsLimits.maxMessageBytes = wsMaxMessage
         o.eioLimits.maxPollingBody = wsMaxMessage  // a polling body is bounded as a WebSocket message is

@@ -187,6 +187,37 @@ struct RecordingSink: TCPStreamSink {
     var currentPayload: UnsafeRawBufferPointer? = nil
     var deliveredInPlace = 0
     var deliveredFromCopies = 0
+    /// The packet being processed (`endFrame` at `finishAll`), the hold each connection last reported, where each
+    /// stream's last event was placed, and the frame of every `data` call.
+    var frame: UInt64 = 0
+    var holds: [Int: UInt64] = [:]
+    var lastPlaced: [StreamID: UInt64] = [:]
+    var dataFrames: [StreamID: [UInt64]] = [:]
+
+    mutating func holding(_ conn: Connection, from frame: UInt64?) {
+        log.append("frame \(self.frame): #\(conn.id) holds from \(frame.map(String.init) ?? "nothing")")
+        if holds[conn.id] == frame { violations.append("#\(conn.id): the same hold reported twice") }
+        holds[conn.id] = frame
+    }
+
+    /// The placement contract: an event is placed at the packet at hand or, within the connection's reported hold,
+    /// at an earlier one; a stream's events never go back in the timeline.
+    private mutating func place(_ conn: Int, _ id: StreamID?, _ ctx: PacketContext, _ what: String) {
+        if ctx.frame > frame {
+            violations.append("\(what) of #\(conn) placed at \(ctx.frame), after the packet at hand")
+        }
+        if ctx.frame < frame, (holds[conn] ?? .max) > ctx.frame {
+            violations.append(
+                "\(what) of #\(conn) placed at \(ctx.frame), before its hold (\(holds[conn].map(String.init) ?? "none"))"
+            )
+        }
+        if let id {
+            if ctx.frame < lastPlaced[id, default: 0] {
+                violations.append("\(what) of \(id) placed at \(ctx.frame), before its previous event")
+            }
+            lastPlaced[id] = ctx.frame
+        }
+    }
 
     mutating func opened(_ conn: Connection, at ctx: PacketContext) {
         log.append("frame \(ctx.frame): open #\(conn.id) \(conn.client.description) -> \(conn.server.description)")
@@ -200,6 +231,8 @@ struct RecordingSink: TCPStreamSink {
         let copy = Array(bytes)
         log.append("frame \(ctx.frame): data \(id) \(Piece.data(copy))")
         check(id, "data")
+        place(conn.id, id, ctx, "data")
+        dataFrames[id, default: []].append(ctx.frame)
         if copy.isEmpty { violations.append("\(id): empty data call at frame \(ctx.frame)") }
         if let payload = currentPayload, let base = payload.baseAddress, let start = bytes.baseAddress,
             start >= base, start + bytes.count <= base + payload.count
@@ -215,6 +248,7 @@ struct RecordingSink: TCPStreamSink {
         let id = StreamID(conn: conn.id, dir: dir)
         log.append("frame \(ctx.frame): gap \(id) \(length) \(cause)")
         check(id, "gap")
+        place(conn.id, id, ctx, "gap")
         if length == 0 { violations.append("\(id): zero-length gap at frame \(ctx.frame)") }
         gaps[id, default: []].append(
             GapEvent(offset: position[id, default: 0], length: length, cause: cause, frame: ctx.frame))
@@ -225,6 +259,10 @@ struct RecordingSink: TCPStreamSink {
         log.append("frame \(ctx.frame): close #\(conn.id) \(reason.rawValue)")
         if opened[conn.id] == nil { violations.append("#\(conn.id) closed but never opened") }
         if closes[conn.id] != nil { violations.append("#\(conn.id) closed twice") }
+        place(conn.id, nil, ctx, "close")
+        for dir in Direction.allCases where ctx.frame < lastPlaced[StreamID(conn: conn.id, dir: dir), default: 0] {
+            violations.append("#\(conn.id) closed at \(ctx.frame), before its last event")
+        }
         closes[conn.id] = (reason, ctx.frame)
     }
 
@@ -278,8 +316,10 @@ struct Expect: Sendable {
     var diagnosticsByteAtATime: [String: Int]? = nil
     /// `retransmitted` per stream, where checked.
     var retransmitted: [StreamID: UInt64] = [:]
-    /// Labels of the packets at which each gap of a stream is declared (as given only; "end" is `finishAll`).
+    /// Labels of the packets at which each gap of a stream is placed (as given only; "end" is `finishAll`).
     var gapsAt: [StreamID: [String]] = [:]
+    /// Labels of the packets at which each `data` call of a stream is placed (as given only).
+    var dataAt: [StreamID: [String]] = [:]
     /// Label of the packet at which each connection closes (as given only).
     var closeAt: [Int: String] = [:]
     /// The client end of each connection, as text.
@@ -347,6 +387,7 @@ func feed(_ p: Pkt, tuples: [Tuple], to reassembler: TCPReassembler, frame: UInt
         src: src, dst: dst, seq: seq, ack: ack, flags: flags, payload: payload, payloadLength: p.wire ?? p.bytes.count)
     let ts = Timestamp(nanoseconds: (p.ms ?? 0) * 1_000_000)
     sink.currentPayload = payload
+    sink.frame = frame
     reassembler.process(segment, at: PacketContext(ts: ts, frame: frame), sink: &sink)
     sink.currentPayload = nil
 }
@@ -370,6 +411,7 @@ func run(_ c: Case, _ mode: Feed, inline: Bool = true) -> Outcome {
             if let label = p.label { frames[label] = frame }
         case .finishAll:
             frames["end"] = endFrame
+            sink.frame = endFrame
             reassembler.finishAll(
                 at: PacketContext(ts: Timestamp(nanoseconds: ms * 1_000_000), frame: endFrame), sink: &sink)
         case .buffered(let n):
@@ -438,6 +480,11 @@ func verify(_ c: Case, _ mode: Feed, _ outcome: Outcome) {
             #expect(
                 got.map { "\($0.offset)+\($0.length) \($0.cause)" } == want.map { "\($0.0)+\($0.1) \($0.2)" },
                 "\(id) gap calls\n\(log)")
+            if let labels = e.dataAt[id] {
+                #expect(
+                    sink.dataFrames[id] ?? [] == labels.map { outcome.frames[$0] ?? 0 },
+                    "\(id) data placed at \(labels)\n\(log)")
+            }
             if let labels = e.gapsAt[id] {
                 #expect(
                     got.map(\.frame) == labels.map { outcome.frames[$0] ?? 0 },

@@ -68,6 +68,28 @@ let orderCases: [Case] = [
             streams: [.c2s(1): [.text("hi")], .s2c(1): [.text("ho")]], closes: [1: .endOfCapture],
             clients: [1: "10.0.0.1:40000"], handshake: [1: true])),
     Case(
+        name: "SYN-ACK captured before its SYN: one connection, with its handshake",
+        steps: [
+            .s(-1, ack: 0, .syn, label: "SYN-ACK"), .c(-1, ack: nil, .syn), .c(0, ack: 0), .c(0, "hi"),
+            .s(0, "ho", ack: 2), .tracked(1), .finishAll,
+        ],
+        expect: Expect(
+            streams: [.c2s(1): [.text("hi")], .s2c(1): [.text("ho")]], closes: [1: .endOfCapture],
+            clients: [1: "10.0.0.1:40000"], handshake: [1: true])),
+    Case(
+        name: "SYN-ACK captured before its SYN, the client's data before the SYN too",
+        steps: [
+            .s(-1, ack: 0, .syn), .c(0, "hi", ack: 0), .c(-1, ack: nil, .syn), .s(0, "ho", ack: 2), .finishAll,
+        ],
+        expect: Expect(
+            streams: [.c2s(1): [.text("hi")], .s2c(1): [.text("ho")]], closes: [1: .endOfCapture],
+            clients: [1: "10.0.0.1:40000"], handshake: [1: true])),
+    Case(
+        name: "a SYN after a SYN-ACK that acknowledged another sequence number opens a new connection",
+        steps: [.s(-1, ack: 5, .syn)] + hs() + [.c(0, "hi"), .finishAll],
+        expect: Expect(
+            streams: [.c2s(2): [.text("hi")]], closes: [1: .timeout, 2: .endOfCapture], handshake: [2: true])),
+    Case(
         name: "data on the SYN (TCP Fast Open)",
         steps: [.c(-1, "GET", ack: nil, .syn), .s(-1, ack: 3, .syn), .c(3, " /", ack: 0), .finishAll],
         expect: Expect(streams: [.c2s(1): [.text("GET /")]], closes: [1: .endOfCapture])),
@@ -209,22 +231,25 @@ let overlapCases: [Case] = [
 let gapCases: [Case] = [
     Case(
         name: "gap: a segment never arrives, the peer ACKs past it, 8 more packets follow",
+        // Declared at the 8th packet (nothing held after it), placed where the bytes after the hole came.
         steps: hs() + [
-            .c(0, "0123456789"),
+            .c(0, "0123456789", label: "first"),
             // .c(10, "ABCDEFGHIJ") is lost
-            .c(20, "KLMNOPQRST"),
+            .c(20, "KLMNOPQRST", label: "after hole"),
             .s(0, ack: 30),
             .s(0, "1", ack: 30), .s(1, "2", ack: 30), .s(2, "3", ack: 30), .s(3, "4", ack: 30),
-            .s(4, "5", ack: 30), .s(5, "6", ack: 30), .s(6, "7", ack: 30), .s(7, "8", ack: 30, label: "8th"),
+            .s(4, "5", ack: 30), .s(5, "6", ack: 30), .s(6, "7", ack: 30), .buffered(10),
+            .s(7, "8", ack: 30, label: "8th"),
             .buffered(0),
-            .c(30, "tail", ack: 8),
+            .c(30, "tail", ack: 8, label: "tail"),
             .finishAll,
         ],
         expect: Expect(
             streams: [
                 .c2s(1): [.text("0123456789"), .gap(10), .text("KLMNOPQRSTtail")], .s2c(1): [.text("12345678")],
             ],
-            closes: [1: .endOfCapture], diagnostics: ["tcp.gap": 1], gapsAt: [.c2s(1): ["8th"]])),
+            closes: [1: .endOfCapture], diagnostics: ["tcp.gap": 1], gapsAt: [.c2s(1): ["after hole"]],
+            dataAt: [.c2s(1): ["first", "after hole", "tail"]])),
     Case(
         name: "gap: the ACK was captured before the data it acknowledges: nothing is lost",
         steps: hs() + [.c(0, "hello"), .s(0, ack: 10), .s(0, ack: 10), .c(5, "world"), .finishAll],
@@ -233,11 +258,12 @@ let gapCases: [Case] = [
         name: "gap: two holes acknowledged past by one ACK are both declared after 8 packets",
         steps: hs() + [
             .c(0, "0123456789"),
-            .c(20, "KLMNOPQRST"),
-            .c(40, "klmnopqrst"),
+            .c(20, "KLMNOPQRST", label: "second"),
+            .c(40, "klmnopqrst", label: "third"),
             .s(0, ack: 50),
             .s(0, "1", ack: 50), .s(1, "2", ack: 50), .s(2, "3", ack: 50), .s(3, "4", ack: 50),
-            .s(4, "5", ack: 50), .s(5, "6", ack: 50), .s(6, "7", ack: 50), .s(7, "8", ack: 50, label: "8th"),
+            .s(4, "5", ack: 50), .s(5, "6", ack: 50), .s(6, "7", ack: 50), .buffered(20),
+            .s(7, "8", ack: 50, label: "8th"),
             .buffered(0),
             .finishAll,
         ],
@@ -246,7 +272,7 @@ let gapCases: [Case] = [
                 .c2s(1): [.text("0123456789"), .gap(10), .text("KLMNOPQRST"), .gap(10), .text("klmnopqrst")],
                 .s2c(1): [.text("12345678")],
             ],
-            closes: [1: .endOfCapture], diagnostics: ["tcp.gap": 2], gapsAt: [.c2s(1): ["8th", "8th"]])
+            closes: [1: .endOfCapture], diagnostics: ["tcp.gap": 2], gapsAt: [.c2s(1): ["second", "third"]])
     ),
     Case(
         name: "gap: late data for a hole already declared missing is not delivered (tcp.data_after_close)",
@@ -268,7 +294,7 @@ let gapCases: [Case] = [
         name: "gap: packets of another connection do not count toward the 8",
         tuples: [T0, T1],
         steps: hs(ms: 0) + hs(t: 1) + [
-            .c(0, "hello"), .c(10, "later"), .s(0, ack: 15),
+            .c(0, "hello", label: "hello"), .c(10, "later", label: "later"), .s(0, ack: 15),
             .c(0, "1", t: 1), .c(1, "2", t: 1), .c(2, "3", t: 1), .c(3, "4", t: 1),
             .c(4, "5", t: 1), .c(5, "6", t: 1), .c(6, "7", t: 1), .c(7, "8", t: 1), .c(8, "9", t: 1),
             .buffered(5),
@@ -276,32 +302,46 @@ let gapCases: [Case] = [
         ],
         expect: Expect(
             streams: [.c2s(1): [.text("hello"), .gap(5), .text("later")], .c2s(2): [.text("123456789")]],
-            closes: [1: .endOfCapture, 2: .endOfCapture], diagnostics: ["tcp.gap": 1], gapsAt: [.c2s(1): ["end"]])),
+            closes: [1: .endOfCapture, 2: .endOfCapture], diagnostics: ["tcp.gap": 1],
+            gapsAt: [.c2s(1): ["later"]], dataAt: [.c2s(1): ["hello", "later"]])),
     Case(
         name: "gap: one second later, a packet of another connection declares it",
         tuples: [T0, T1],
-        steps: hs(ms: 0) + [.c(0, "hello"), .c(10, "later"), .s(0, ack: 15, ms: 10)]
+        steps: hs(ms: 0) + [.c(0, "hello"), .c(10, "later", label: "later"), .s(0, ack: 15, ms: 10)]
             + hs(t: 1, ms: 1100, label: "T1 SYN") + [.buffered(0), .finishAll],
         expect: Expect(
             streams: [.c2s(1): [.text("hello"), .gap(5), .text("later")]],
             closes: [1: .endOfCapture, 2: .endOfCapture], diagnostics: ["tcp.gap": 1],
-            gapsAt: [.c2s(1): ["T1 SYN"]])),
+            gapsAt: [.c2s(1): ["later"]])),
     Case(
-        name: "gap before an acknowledged FIN that rides on held data",
-        steps: hs() + [
+        name: "gap before an acknowledged FIN that rides on held data: declared once the reorder window passed",
+        steps: hs(ms: 0) + [
             .c(0, "hello"),
-            .c(10, "later", .fin),
+            .c(10, "later", .fin, label: "later"),
             .s(0, ack: 16, .fin, label: "server FIN"),
             .c(16, ack: 1),
+            .buffered(5),
+            .s(1, ack: 16, ms: 1000, label: "1 s later"),
         ],
         expect: Expect(
             streams: [.c2s(1): [.text("hello"), .gap(5), .text("later")]], closes: [1: .fin],
-            diagnostics: ["tcp.gap": 1], gapsAt: [.c2s(1): ["server FIN"]], closeAt: [1: "server FIN"])),
+            diagnostics: ["tcp.gap": 1], gapsAt: [.c2s(1): ["later"]], closeAt: [1: "1 s later"])),
+    Case(
+        name: "a FIN acknowledged before the last data segment arrives: the segment is delivered, then the close",
+        steps: hs() + [
+            .c(0, "hello"),
+            .c(10, ack: 0, .fin),
+            .s(0, ack: 11, .fin),
+            .c(5, "world", ack: 1, label: "late data"),
+            .c(11, ack: 1, label: "last ACK"),
+        ],
+        expect: Expect(
+            streams: [.c2s(1): [.text("helloworld")]], closes: [1: .fin], closeAt: [1: "late data"])),
     Case(
         name: "gap: with 7 packets after the ACK the hole is still waiting (declared at the end)",
         steps: hs() + [
             .c(0, "0123456789"),
-            .c(20, "KLMNOPQRST"),
+            .c(20, "KLMNOPQRST", label: "held"),
             .s(0, ack: 30),
             .s(0, "1", ack: 30), .s(1, "2", ack: 30), .s(2, "3", ack: 30), .s(3, "4", ack: 30),
             .s(4, "5", ack: 30), .s(5, "6", ack: 30), .s(6, "7", ack: 30),
@@ -310,12 +350,12 @@ let gapCases: [Case] = [
         ],
         expect: Expect(
             streams: [.c2s(1): [.text("0123456789"), .gap(10), .text("KLMNOPQRST")], .s2c(1): [.text("1234567")]],
-            closes: [1: .endOfCapture], diagnostics: ["tcp.gap": 1], gapsAt: [.c2s(1): ["end"]])),
+            closes: [1: .endOfCapture], diagnostics: ["tcp.gap": 1], gapsAt: [.c2s(1): ["held"]])),
     Case(
         name: "gap: declared after one second of capture time",
         steps: hs(ms: 0) + [
             .c(0, "hello"),
-            .c(10, "later"),
+            .c(10, "later", label: "later"),
             .s(0, ack: 15, ms: 10),
             .s(0, ack: 15, ms: 900),
             .buffered(5),
@@ -325,13 +365,25 @@ let gapCases: [Case] = [
         ],
         expect: Expect(
             streams: [.c2s(1): [.text("hello"), .gap(5), .text("later")]], closes: [1: .endOfCapture],
-            diagnostics: ["tcp.gap": 1], gapsAt: [.c2s(1): ["1s"]])),
+            diagnostics: ["tcp.gap": 1], gapsAt: [.c2s(1): ["later"]])),
     Case(
-        name: "gap at end of capture: data held after the hole",
-        steps: hs() + [.c(0, "hello"), .c(10, "later"), .finishAll],
+        name: "gap at end of capture: data held after the hole, placed where it came",
+        steps: hs() + [.c(0, "hello", label: "hello"), .c(10, "later", label: "later"), .finishAll],
         expect: Expect(
             streams: [.c2s(1): [.text("hello"), .gap(5), .text("later")]], closes: [1: .endOfCapture],
-            diagnostics: ["tcp.gap": 1], gapsAt: [.c2s(1): ["end"]])),
+            diagnostics: ["tcp.gap": 1], gapsAt: [.c2s(1): ["later"]], dataAt: [.c2s(1): ["hello", "later"]],
+            closeAt: [1: "end"])),
+    Case(
+        name: "bytes released after a gap never go before the stream's previous event",
+        // "b" came before "a", which precedes it in the stream: released at the end, "b" is placed with "a", not
+        // before it.
+        steps: hs() + [
+            .c(0, "x", label: "x"), .c(3, "b"), .c(2, "a", label: "fill"), .c(5, "c", label: "c"), .finishAll,
+        ],
+        expect: Expect(
+            streams: [.c2s(1): [.text("x"), .gap(1), .text("ab"), .gap(1), .text("c")]],
+            closes: [1: .endOfCapture], diagnostics: ["tcp.gap": 2], gapsAt: [.c2s(1): ["fill", "c"]],
+            dataAt: [.c2s(1): ["x", "fill", "fill", "c"]])),
     Case(
         name: "gap at end of capture: the peer acknowledged bytes never captured",
         steps: hs() + [.c(0, "hello"), .s(0, ack: 12), .finishAll],
@@ -339,17 +391,17 @@ let gapCases: [Case] = [
             streams: [.c2s(1): [.text("hello"), .gap(7)]], closes: [1: .endOfCapture], diagnostics: ["tcp.gap": 1],
             gapsAt: [.c2s(1): ["end"]])),
     Case(
-        name: "gap before an acknowledged FIN: declared at the ACK, close reason fin",
+        name: "gap before an acknowledged FIN: declared after the reorder window, close reason fin",
         steps: hs() + [
             .c(0, "hello"),
             // .c(5, "world") is lost
             .c(10, ack: 0, .fin),
             .s(0, ack: 11, .fin, label: "server FIN"),
             .c(11, ack: 1),
-        ],
+        ] + (0..<6).map { _ in .c(11, ack: 1) } + [.c(11, ack: 1, label: "8th")],
         expect: Expect(
             streams: [.c2s(1): [.text("hello"), .gap(5)]], closes: [1: .fin], diagnostics: ["tcp.gap": 1],
-            gapsAt: [.c2s(1): ["server FIN"]], closeAt: [1: "server FIN"])),
+            gapsAt: [.c2s(1): ["8th"]], closeAt: [1: "8th"])),
     Case(
         name: "gaps in both directions at end of capture, two holes in one",
         steps: hs() + [
@@ -425,11 +477,38 @@ let closeCases: [Case] = [
             streams: [.c2s(1): [.text("hello")]], closes: [1: .rst], diagnostics: ["tcp.data_after_close": 1],
             diagnosticsByteAtATime: ["tcp.data_after_close": 4], closeAt: [1: "RST"])),
     Case(
-        name: "RST with data held after a hole: the hole is declared missing",
-        steps: hs() + [.c(0, "hello"), .c(10, "later"), .s(0, ack: 5, .rst, label: "RST")],
+        name: "RST with data held after a hole: held for the reorder window, then the hole is declared missing",
+        steps: hs(ms: 0) + [
+            .c(0, "hello"), .c(10, "later", label: "later"), .s(0, ack: 5, .rst, label: "RST"), .tracked(1),
+            .s(0, ack: 5, ms: 1000),
+        ],
         expect: Expect(
             streams: [.c2s(1): [.text("hello"), .gap(5), .text("later")]], closes: [1: .rst],
-            diagnostics: ["tcp.gap": 1], gapsAt: [.c2s(1): ["RST"]], closeAt: [1: "RST"])),
+            diagnostics: ["tcp.gap": 1], gapsAt: [.c2s(1): ["later"]], closeAt: [1: "RST"])),
+    Case(
+        name: "RST before the last data segment (its sequence number ahead): the segment is delivered, then the close",
+        steps: hs() + [
+            .c(0, "hello"), .s(0, ack: 5), .c(13, ack: 0, .rst, label: "RST"), .c(5, "close!!!", label: "late data"),
+            .tracked(1), .finishAll,
+        ],
+        expect: Expect(
+            streams: [.c2s(1): [.text("helloclose!!!")]], closes: [1: .rst], closeAt: [1: "late data"])),
+    Case(
+        name: "RST that acknowledges server bytes not yet seen: held until they come",
+        steps: hs() + [
+            .c(0, "hello"), .c(5, ack: 6, .rst, label: "RST"), .s(0, "world!", ack: 5, label: "late data"),
+            .finishAll,
+        ],
+        expect: Expect(
+            streams: [.c2s(1): [.text("hello")], .s2c(1): [.text("world!")]], closes: [1: .rst],
+            closeAt: [1: "late data"])),
+    Case(
+        name: "RST ahead whose bytes never come: the window passes, the bytes before it are missing",
+        steps: hs() + [.c(0, "hello"), .c(10, ack: 0, .rst, label: "RST")]
+            + (0..<7).map { _ in .s(0, ack: 5) } + [.s(0, ack: 5, label: "8th")],
+        expect: Expect(
+            streams: [.c2s(1): [.text("hello"), .gap(5)]], closes: [1: .rst], diagnostics: ["tcp.gap": 1],
+            gapsAt: [.c2s(1): ["8th"]], closeAt: [1: "8th"])),
     Case(
         name: "a retransmitted SYN (same ISN) on an open connection is the same connection",
         steps: hs() + [.c(0, "one"), .c(-1, ack: nil, .syn), .c(3, "two"), .tracked(1), .finishAll],
@@ -469,12 +548,11 @@ let closeCases: [Case] = [
     Case(
         name: "idle timeout declares a hole missing",
         tuples: [T0, T1],
-        steps: hs(ms: 0) + [.c(0, "hello", ms: 10), .c(10, "later")] + hs(t: 1, ms: 400_000, label: "T1 SYN") + [
-            .finishAll
-        ],
+        steps: hs(ms: 0) + [.c(0, "hello", ms: 10), .c(10, "later", label: "later")]
+            + hs(t: 1, ms: 400_000, label: "T1 SYN") + [.finishAll],
         expect: Expect(
             streams: [.c2s(1): [.text("hello"), .gap(5), .text("later")]], closes: [1: .timeout, 2: .endOfCapture],
-            diagnostics: ["tcp.gap": 1], gapsAt: [.c2s(1): ["T1 SYN"]], closeAt: [1: "T1 SYN"])),
+            diagnostics: ["tcp.gap": 1], gapsAt: [.c2s(1): ["later"]], closeAt: [1: "T1 SYN"])),
     Case(
         name: "port reuse: a new SYN on a closed tuple opens a new connection",
         tuples: [T0, .v4(isnC: 70_000, isnS: 90_000)],
@@ -510,14 +588,16 @@ let limitCases: [Case] = {
     total.maxBufferedTotal = 15
     var connections = TCPReassembler.Limits()
     connections.maxConnections = 2
+    var holdSpan = TCPReassembler.Limits()
+    holdSpan.maxHoldSpan = 16
     return [
         Case(
             name: "maxBufferedPerConnection exactly reached: nothing is flushed",
             limits: perConnection,
-            steps: hs() + [.c(0, "hello"), .c(10, "0123456789"), .buffered(10), .finishAll],
+            steps: hs() + [.c(0, "hello"), .c(10, "0123456789", label: "held"), .buffered(10), .finishAll],
             expect: Expect(
                 streams: [.c2s(1): [.text("hello"), .gap(5), .text("0123456789")]], closes: [1: .endOfCapture],
-                diagnostics: ["tcp.gap": 1], gapsAt: [.c2s(1): ["end"]])),
+                diagnostics: ["tcp.gap": 1], gapsAt: [.c2s(1): ["held"]])),
         Case(
             name: "maxBufferedPerConnection exceeded by one byte: the hole goes, memory is released",
             limits: perConnection,
@@ -530,7 +610,7 @@ let limitCases: [Case] = {
             limits: perConnection,
             steps: hs() + [
                 .c(0, "hello"), .s(0, "HELLO", ack: 5),
-                .c(10, "abcdef", ack: 5), .buffered(6),
+                .c(10, "abcdef", ack: 5, label: "held"), .buffered(6),
                 .s(10, "ABCDE", ack: 5, label: "over"), .buffered(5),
                 .finishAll,
             ],
@@ -540,7 +620,7 @@ let limitCases: [Case] = {
                     .s2c(1): [.text("HELLO"), .gap(5), .text("ABCDE")],
                 ],
                 closes: [1: .endOfCapture], diagnostics: ["tcp.buffer_limit": 1, "tcp.gap": 1],
-                gapsAt: [.c2s(1): ["over"], .s2c(1): ["end"]])),
+                gapsAt: [.c2s(1): ["held"], .s2c(1): ["over"]])),
         Case(
             name: "maxBufferedPerConnection bounds held segments the snaplen emptied, too",
             // One direction captured (no ACK will come), a hole, then 20 segments of 100 bytes of which the snaplen
@@ -555,12 +635,27 @@ let limitCases: [Case] = {
                 closes: [1: .endOfCapture], diagnostics: ["tcp.buffer_limit": 1])
         ),
         Case(
+            name: "maxHoldSpan: a connection holding bytes back while the capture goes on gives its hole up",
+            tuples: [T0, T1],
+            limits: holdSpan,
+            steps: hs() + hs(t: 1) + [
+                .c(0, "hello"), .c(10, "later", label: "held"), .c(0, "0123456789", t: 1), .buffered(5),
+                .c(10, "0123456789", t: 1), .buffered(0), .finishAll,
+            ],
+            expect: Expect(
+                streams: [
+                    .c2s(1): [.text("hello"), .gap(5, .bufferLimit), .text("later")],
+                    .c2s(2): [.text("01234567890123456789")],
+                ],
+                closes: [1: .endOfCapture, 2: .endOfCapture], diagnostics: ["tcp.buffer_limit": 1],
+                gapsAt: [.c2s(1): ["held"]])),
+        Case(
             name: "maxBufferedTotal across two connections: exactly reached, then exceeded by one byte",
             tuples: [T0, T1],
             limits: total,
             steps: hs() + hs(t: 1) + [
-                .c(0, "hello"), .c(10, "0123456789"),
-                .c(0, "hi", t: 1), .c(7, "abcde", t: 1), .buffered(15),
+                .c(0, "hello"), .c(10, "0123456789", label: "held"),
+                .c(0, "hi", t: 1), .c(7, "abcde", t: 1, label: "held 2"), .buffered(15),
                 .c(12, "f", t: 1, label: "over"), .buffered(10),
                 .finishAll,
             ],
@@ -570,7 +665,7 @@ let limitCases: [Case] = {
                     .c2s(2): [.text("hi"), .gap(5, .bufferLimit), .text("abcdef")],
                 ],
                 closes: [1: .endOfCapture, 2: .endOfCapture], diagnostics: ["tcp.buffer_limit": 1, "tcp.gap": 1],
-                gapsAt: [.c2s(1): ["end"], .c2s(2): ["over"]])),
+                gapsAt: [.c2s(1): ["held"], .c2s(2): ["held 2"]])),
         Case(
             name: "maxConnections: the least recently active is closed (timeout, tcp.connection_limit)",
             tuples: [T0, T1, T2],
