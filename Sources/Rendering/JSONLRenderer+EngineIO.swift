@@ -128,7 +128,7 @@ extension JSONLRenderer {
             out.append(",\"ack\":{\"frame\":" as StaticString)
             out.append(int: answers.frame)
             out.append(",\"latencyMs\":" as StaticString)
-            appendMilliseconds(ts.nanoseconds - answers.ts.nanoseconds)
+            out.appendMilliseconds(nanoseconds: ts.nanoseconds - answers.ts.nanoseconds)
             out.append(byte: UInt8(ascii: "}"))
         }
     }
@@ -219,18 +219,6 @@ extension JSONLRenderer {
             typeInfoJSON[t] = TypeInfoJSON(
                 info: info, json: Array(UnsafeBufferPointer(start: out.base + start, count: out.count - start)))
         }
-    }
-
-    /// Milliseconds with microsecond resolution, as a JSON number.
-    func appendMilliseconds(_ ns: Int64) {
-        var v = ns
-        if v < 0 {
-            out.append(byte: UInt8(ascii: "-"))
-            v = -v
-        }
-        out.appendDigits(UInt64(v / 1_000_000), minWidth: 1)
-        out.append(byte: UInt8(ascii: "."))
-        out.appendDigits(UInt64((v % 1_000_000) / 1000), minWidth: 3)
     }
 
     /// Copies a JSON value through, replacing Socket.IO binary placeholders (`{"_placeholder":true,"num":n}`)

@@ -74,6 +74,16 @@ extension OutputBuffer {
         }
     }
 
+    /// Appends a duration in milliseconds with three decimals (`1.517`), rounded to the nearest microsecond (half
+    /// away from zero), as a JSON number.
+    public func appendMilliseconds(nanoseconds ns: Int64) {
+        let us = (ns.magnitude + 500) / 1000
+        if ns < 0 && us > 0 { append(byte: UInt8(ascii: "-")) }  // no "-0.000"
+        appendDigits(us / 1000, minWidth: 1)
+        append(byte: UInt8(ascii: "."))
+        appendDigits(us % 1000, minWidth: 3)
+    }
+
     /// A fraction of `2 * pairs` digits (one more when `odd`), zero-padded: written from the end two digits at a
     /// time, with no digit count to work out (cheaper than the general `appendDigits`).
     @inline(__always)

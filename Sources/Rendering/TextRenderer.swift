@@ -260,11 +260,8 @@ public final class TextRenderer: RecordSink {
             out.append(" binary" as StaticString)
         }
         if let answers = s.message.answers, let ts {
-            let us = (ts.nanoseconds - answers.ts.nanoseconds) / 1000
             out.append("  (" as StaticString)
-            out.append(int: us / 1000)
-            out.append("." as StaticString)
-            out.appendDigits(UInt64(abs(us % 1000)), minWidth: 3)
+            out.appendMilliseconds(nanoseconds: ts.nanoseconds - answers.ts.nanoseconds)
             out.append(" ms after frame " as StaticString)
             out.append(int: answers.frame)
             out.append(")" as StaticString)

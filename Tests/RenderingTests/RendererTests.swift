@@ -234,6 +234,46 @@ import Testing
         #expect(String(decoding: out.bytes, as: UTF8.self) == expected)
     }
 
+    /// Milliseconds rounded to the microsecond, half away from zero (they were cut before: 1.2345678 ms was
+    /// 1.234), with no sign on a latency that rounds to zero.
+    @Test(arguments: [
+        (Int64(1_234_567), "1.235"), (1_234_499, "1.234"), (1_234_500, "1.235"), (1_234_000, "1.234"),
+        (999_999_600, "1000.000"), (0, "0.000"), (499, "0.000"), (500, "0.001"), (-1_234_500, "-1.235"),
+        (-499, "0.000"), (-1_234_499, "-1.234"), (Int64.min, "-9223372036854.776"),
+    ])
+    func milliseconds(ns: Int64, expected: String) {
+        let out = OutputBuffer(fd: -1)
+        out.appendMilliseconds(nanoseconds: ns)
+        #expect(String(decoding: out.bytes, as: UTF8.self) == expected)
+    }
+
+    /// An ACK's `latencyMs` is its time after the request's, rounded to the microsecond, in both renderers.
+    @Test(arguments: [
+        (Int64(1_517_499), "1.517"), (1_517_500, "1.518"), (1_517_999, "1.518"), (-2_000_600, "-2.001"),
+    ])
+    func ackLatencyIsRounded(delta: Int64, expected: String) throws {
+        let request = Timestamp(nanoseconds: 1_790_000_000_000_000_000)
+        let answer = Timestamp(nanoseconds: request.nanoseconds + delta)
+        let jsonl = OutputBuffer(fd: -1)
+        let text = OutputBuffer(fd: -1)
+        let session = SocketIOSession()
+        for (side, packet, ts) in [(true, #"21["a"]"#, request), (false, #"31[]"#, answer)] {
+            Array(packet.utf8).withUnsafeBytes { raw in
+                session.text(raw, fromClient: side, frame: side ? 1 : 2, ts: ts, validUTF8: true) { event in
+                    guard case .message(let message) = event, message.answers != nil else { return }
+                    let place = RecordPlace(ts: ts, frame: 2, conn: 1, dir: .s2c)
+                    JSONLRenderer(out: jsonl).emitSIO(
+                        place, .websocket, sid: nil, version: 4, message: message, im: nil)
+                    TextRenderer(out: text, color: false).emitSIO(
+                        place, .websocket, sid: nil, version: 4, message: message, im: nil)
+                }
+            }
+        }
+        let record = String(decoding: jsonl.bytes, as: UTF8.self)
+        #expect(record.contains("\"ack\":{\"frame\":1,\"latencyMs\":\(expected)}"), "\(record)")
+        #expect(String(decoding: text.bytes, as: UTF8.self).contains("(\(expected) ms after frame 1)"))
+    }
+
     @Test(arguments: [(UInt64(0), 1, "0"), (42, 5, "00042"), (UInt64.max, 1, "18446744073709551615")])
     func digits(value: UInt64, width: Int, expected: String) {
         let out = OutputBuffer(fd: -1)
