@@ -130,7 +130,7 @@ let package = Package(
         .testTarget(
             name: "WebSocketTests",
             dependencies: ["WebSocket", "HTTP1", "ImscopeCore", "UTF8Validation", "DecoderTestSupport"]),
-        .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "ImscopeCore"]),
+        .testTarget(name: "EngineIOTests", dependencies: ["EngineIO", "HTTP1", "ImscopeCore", "DecoderTestSupport"]),
         .testTarget(
             name: "SocketIOTests", dependencies: ["SocketIO", "JSONScan", "ImscopeCore", "DecoderTestSupport"]),
         .testTarget(name: "IMProtocolTests", dependencies: ["IMProtocol", "JSONScan", "SocketIO", "ImscopeCore"]),

@@ -8,7 +8,9 @@ extension DiagnosticKind {
         "A polling payload whose framing is broken (a length that lies, a bad separator, bad base64); the packets "
             + "before the fault are kept.")
     public static let eioBadOpen = DiagnosticKind(
-        "eio.bad_open", .warning, "An open packet whose JSON is not an object with a string sid.")
+        "eio.bad_open", .warning,
+        "An open packet whose data is not a JSON object with a string sid (one without data is decoded as the "
+            + "reference parsers do, without a diagnostic).")
     public static let eioVersionGuessed = DiagnosticKind(
         "eio.version_guessed", .info,
         "The Engine.IO version was not in the captured handshake; it was inferred from who pings and how binary is "

@@ -4,20 +4,46 @@ import JSONScan
 /// Decodes Engine.IO packets and polling payloads (protocol versions 3 and 4), in place where possible.
 ///
 /// - A packet is a type digit and data; over WebSocket one text frame is one packet. A binary frame is a binary
-///   message: in version 3 its first byte is the packet type, in version 4 it is all data.
-/// - Version 4 payloads: packets separated by `\u{1e}`; binary ones as `b` + base64.
+///   message: in version 3 its first byte is the packet type, in version 4 it is all data. A text packet that starts
+///   with `b` is binary data in base64 (a peer that cannot send binary frames, `b64=1`): `b<base64>` in version 4,
+///   `b<type><base64>` in version 3.
+/// - Version 4 payloads: packets separated by `\u{1e}`.
 /// - Version 3 text payloads: `<length>:<packet>` with the length in characters as JavaScript counts them
 ///   (UTF-16 code units); binary ones as `b<type><base64>`. Version 3 binary payloads (XHR2): records of
 ///   `0x00` (text) or `0x01` (binary), the length as one byte per decimal digit, `0xFF`, then that many bytes.
 /// - Version 3 JSONP responses: `___eio[n]("<payload as a JavaScript string>");`.
 public enum EngineIOPayload {
-    /// Calls `emit` for one text packet (a WebSocket text frame); returns an error message when it is not one.
-    public static func decodeTextPacket(_ text: UnsafeRawBufferPointer, _ emit: (EngineIOPacket) -> Void) -> String? {
+    /// Calls `emit` for one text packet (a WebSocket text frame, or one packet of a payload) of protocol `version`;
+    /// returns an error message when it is not one.
+    public static func decodeTextPacket(
+        _ text: UnsafeRawBufferPointer, version: Int, _ emit: (EngineIOPacket) -> Void
+    ) -> String? {
         guard let first = text.first else { return "empty packet" }
         guard first >= UInt8(ascii: "0"), let type = EngineIOPacketType(rawValue: first &- UInt8(ascii: "0")) else {
+            if first == UInt8(ascii: "b") { return decodeBase64Packet(text, version: version, emit) }
             return "unknown packet type \"\(Unicode.Scalar(first))\""
         }
         emit(EngineIOPacket(type: type, data: UnsafeRawBufferPointer(rebasing: text[1...]), binary: false))
+        return nil
+    }
+
+    /// `b<base64>` (version 4: a message) or `b<type><base64>` (version 3).
+    static func decodeBase64Packet(
+        _ text: UnsafeRawBufferPointer, version: Int, _ emit: (EngineIOPacket) -> Void
+    ) -> String? {
+        var type = EngineIOPacketType.message
+        var start = 1
+        if version < 4 {
+            guard text.count >= 2, let t = EngineIOPacketType(rawValue: text[1] &- UInt8(ascii: "0")) else {
+                return "base64 packet without a packet type"
+            }
+            type = t
+            start = 2
+        }
+        guard let data = Base64.decode(UnsafeRawBufferPointer(rebasing: text[start...])) else {
+            return "bad base64 in a binary packet"
+        }
+        data.withUnsafeBytes { emit(EngineIOPacket(type: type, data: $0, binary: true)) }
         return nil
     }
 
@@ -49,28 +75,26 @@ public enum EngineIOPayload {
         return decodeV3Text(body, emit)
     }
 
+    /// Every packet is decoded, also after a bad one (the reference parser stops at the first: a separator makes
+    /// the next packet easy to find). An empty body is one empty packet, an error, as for the reference parser.
     static func decodeV4(_ body: UnsafeRawBufferPointer, _ emit: (EngineIOPacket) -> Void) -> String? {
+        guard !body.isEmpty else { return "empty payload" }
         var start = 0
         var problem: String? = nil
         for i in 0...body.count where i == body.count || body[i] == 0x1E {
             let part = UnsafeRawBufferPointer(rebasing: body[start..<i])
             start = i + 1
-            if part.first == UInt8(ascii: "b") {
-                guard let data = Base64.decode(UnsafeRawBufferPointer(rebasing: part[1...])) else {
-                    problem = problem ?? "bad base64 in a binary packet"
-                    continue
-                }
-                data.withUnsafeBytes { emit(EngineIOPacket(type: .message, data: $0, binary: true)) }
-            } else if let error = decodeTextPacket(part, emit) {
-                problem = problem ?? error
-            }
+            if let error = decodeTextPacket(part, version: 4, emit) { problem = problem ?? error }
         }
         return problem
     }
 
+    /// Decoding stops at the first fault, as the reference parser's does (a length that lies leaves nothing to
+    /// resume at). `0:`, an empty packet, is what the reference encoder writes for no packets: it is skipped.
     static func decodeV3Text(_ body: UnsafeRawBufferPointer, _ emit: (EngineIOPacket) -> Void) -> String? {
         var i = 0
         let n = body.count
+        guard n > 0 else { return "empty payload" }
         while i < n {
             var length = 0
             var digits = 0
@@ -97,14 +121,8 @@ public enum EngineIOPayload {
             }
             let packet = UnsafeRawBufferPointer(rebasing: body[i..<j])
             i = j
-            if packet.first == UInt8(ascii: "b") && packet.count >= 2 {
-                guard let type = EngineIOPacketType(rawValue: packet[1] &- UInt8(ascii: "0")),
-                    let data = Base64.decode(UnsafeRawBufferPointer(rebasing: packet[2...]))
-                else { return "bad base64 packet in the payload" }
-                data.withUnsafeBytes { emit(EngineIOPacket(type: type, data: $0, binary: true)) }
-            } else if let error = decodeTextPacket(packet, emit) {
-                return error
-            }
+            if packet.isEmpty { continue }
+            if let error = decodeTextPacket(packet, version: 3, emit) { return error }
         }
         return nil
     }
@@ -131,7 +149,7 @@ public enum EngineIOPayload {
             i += length
             if isBinary {
                 if let error = decodeBinaryPacket(packet, version: 3, emit) { return error }
-            } else if let error = decodeTextPacket(packet, emit) {
+            } else if let error = decodeTextPacket(packet, version: 3, emit) {
                 return error
             }
         }
@@ -148,6 +166,11 @@ public enum EngineIOPayload {
         guard let text = scanner.decodeString(0..<literal.count) else { return nil }
         return Array(text.utf8)
     }
+
+    /// Whether an open packet's data is wrong: present but not a handshake (a JSON object with a string `sid`). An
+    /// open packet without data is not: the reference parsers decode it as a valid packet (their own test vectors
+    /// round-trip it).
+    public static func isBadOpen(_ data: UnsafeRawBufferPointer) -> Bool { !data.isEmpty && handshake(data) == nil }
 
     /// Reads an open packet's JSON.
     public static func handshake(_ json: UnsafeRawBufferPointer) -> EngineIOHandshake? {

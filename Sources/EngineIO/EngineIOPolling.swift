@@ -91,13 +91,15 @@ public struct EngineIOPolling {
 
     /// A message ended (for a response, only a final one: `status` 200 and up). Returns its body when it carries
     /// an Engine.IO payload. Only a successful response does ("400 Bad Request" for a closed session does not).
+    /// An empty body is returned too: it is a payload, a broken one (the reference parsers decode an empty payload
+    /// as an error).
     public mutating func end(
         _ dir: Direction, status: Int, bodyLength: Int, complete: Bool, encoding: String?
     ) -> PollingBody? {
         if dir == .s2c && status >= 300 { currentResponse = nil }
         let request = dir == .c2s ? currentRequest : currentResponse
         if dir == .c2s { currentRequest = nil } else { currentResponse = nil }
-        guard let request, bodyLength > 0 else { return nil }
+        guard let request else { return nil }
         // Payloads travel in POST bodies (client to server) and GET responses; a POST is answered "ok".
         if dir == .c2s ? request.method != "POST" : request.method != "GET" { return nil }
         let body = dir == .c2s ? requestBody : responseBody

@@ -110,7 +110,7 @@ extension ConnectionDecoder {
             }
             return
         }
-        let problem = EngineIOPayload.decodeTextPacket(payload) { packet in
+        let problem = EngineIOPayload.decodeTextPacket(payload, version: session.version) { packet in
             if packet.type == .open, session.sid == nil, let handshake = EngineIOPayload.handshake(packet.data) {
                 register(session, sid: handshake.sid, at: ctx)
             }
@@ -144,10 +144,10 @@ extension ConnectionDecoder {
             return
         }
         let handshake = packet.type == .open ? EngineIOPayload.handshake(packet.data) : nil
-        if packet.type == .open && handshake == nil {
+        if packet.type == .open && handshake == nil && EngineIOPayload.isBadOpen(packet.data) {
             emitter.diagnostic(
                 Diagnostic(
-                    .eioBadOpen, "open packet without a JSON object holding a sid", ts: ctx.ts, frame: ctx.frame,
+                    .eioBadOpen, "open packet data is not a JSON object holding a sid", ts: ctx.ts, frame: ctx.frame,
                     conn: conn.id, dir: dir))
         }
         emitter.emit(
