@@ -187,9 +187,10 @@ extension ConnectionDecoder {
                 }
             }
         } else {
+            // Socket.IO protocol 4 runs over Engine.IO 3, protocol 5 over Engine.IO 4.
             session.upper.text(
                 packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, validUTF8: validUTF8,
-                message: message, problem: problem)
+                protocolVersion: version >= 4 ? 5 : 4, message: message, problem: problem)
         }
     }
 
@@ -209,6 +210,7 @@ extension ConnectionDecoder {
     static func imMessage(_ im: IMDecoder, _ message: SocketIOMessage, upstream: Bool, into m: inout IMMessage?) {
         let p = message.packet
         guard p.type.isEvent, let elements = p.elements, let first = elements.first, first.count >= 2,
+            message.text[first.lowerBound] == UInt8(ascii: "\""),  // a name that is a number is no chat event
             im.carries(
                 eventBytes: UnsafeRawBufferPointer(
                     rebasing: message.text[(first.lowerBound + 1)..<(first.upperBound - 1)]))

@@ -257,8 +257,9 @@ extension JSONLRenderer {
         }
     }
 
+    /// The `num` of a placeholder: an object whose `_placeholder` is `true` (other members allowed, as the
+    /// reference parsers' `reconstructPacket` allows them).
     func placeholder(_ s: JSONScanner, _ members: [(key: Range<Int>, value: Range<Int>)]) -> Int? {
-        guard members.count == 2 else { return nil }
         var isPlaceholder = false
         var num: Int? = nil
         for m in members {

@@ -81,21 +81,22 @@ public final class SocketIOSession {
 
     /// A text Engine.IO message, sent by the client when `fromClient`, seen at `frame`/`ts`.
     /// `validUTF8` says whether the text is known to be valid UTF-8 (a WebSocket text message was checked
-    /// already); nil to check it here.
+    /// already); nil to check it here. `protocolVersion`: the Socket.IO protocol revision (4 over Engine.IO 3, 5
+    /// over Engine.IO 4), whose rules the payload is checked against.
     public func text(
         _ text: UnsafeRawBufferPointer, fromClient: Bool, frame: UInt64, ts: Timestamp, validUTF8: Bool? = nil,
-        _ emit: (SocketIOEvent) -> Void
+        protocolVersion: Int = 5, _ emit: (SocketIOEvent) -> Void
     ) {
         self.text(
-            text, fromClient: fromClient, frame: frame, ts: ts, validUTF8: validUTF8, message: { emit(.message($0)) },
-            problem: { emit(.problem($0, $1)) })
+            text, fromClient: fromClient, frame: frame, ts: ts, validUTF8: validUTF8, protocolVersion: protocolVersion,
+            message: { emit(.message($0)) }, problem: { emit(.problem($0, $1)) })
     }
 
     /// The same, with messages and problems handed to a function each: a message is lent where it was made, not
     /// copied into an event on the way.
     public func text(
         _ text: UnsafeRawBufferPointer, fromClient: Bool, frame: UInt64, ts: Timestamp, validUTF8: Bool? = nil,
-        message: (SocketIOMessage) -> Void, problem: (DiagnosticKind, String) -> Void
+        protocolVersion: Int = 5, message: (SocketIOMessage) -> Void, problem: (DiagnosticKind, String) -> Void
     ) {
         let valid = validUTF8 ?? isValidUTF8(text)
         let side = fromClient ? 0 : 1
@@ -106,7 +107,7 @@ public final class SocketIOSession {
                     + "before the next packet")
             waiting[side] = nil
         }
-        switch SocketIOPacket.parse(text, reusing: scratch) {
+        switch SocketIOPacket.parse(text, protocolVersion: protocolVersion, reusing: scratch) {
         case .failure(let error):
             let raw = String(decoding: UnsafeRawBufferPointer(rebasing: text[0..<min(text.count, 200)]), as: UTF8.self)
             problem(.sioBadPacket, "\(error.message): \(raw)\(text.count > 200 ? "…" : "")")
@@ -154,6 +155,11 @@ public final class SocketIOSession {
         frame: UInt64, ts: Timestamp, _ message: (SocketIOMessage) -> Void,
         _ problem: (DiagnosticKind, String) -> Void
     ) {
+        // What breaks a rule is reported first, then the packet is delivered all the same.
+        if packet.problem != nil, let text = packet.problemMessage(in: text) { problem(.sioInvalidPayload, text) }
+        if packet.type.isBinary, let text = packet.placeholderProblem(in: text, attachments: attachments) {
+            problem(.sioBadPlaceholder, text)
+        }
         var answers: (UInt64, Timestamp)? = nil
         if let id = packet.ackId {
             if packet.type.isAck {

@@ -19,6 +19,8 @@ enum SessionStep: Sendable {
     case textBytes(Side, [UInt8])
     /// A binary Engine.IO message (an attachment), given as text for readable expectations.
     case binary(Side, String)
+    /// A binary Engine.IO message given as raw bytes.
+    case binaryBytes(Side, [UInt8])
     /// `finish(_:)`: the session ended.
     case finish
 }
@@ -72,10 +74,19 @@ func run(_ c: SessionCase, _ delivery: Delivery) -> [String] {
     var limits = SocketIOLimits()
     if let n = c.maxPendingAcks { limits.maxPendingAcks = n }
     if let n = c.maxAttachmentBytes { limits.maxAttachmentBytes = n }
+    return run(c.steps, limits: limits, details: c.details, delivery, render: render)
+}
+
+/// Runs `steps` in a session of protocol revision `protocolVersion`; returns the events, messages rendered by
+/// `render`, problems as `! code` (`! code: message` with `details`).
+func run(
+    _ steps: [SessionStep], limits: SocketIOLimits = SocketIOLimits(), protocolVersion: Int = 5, details: Bool,
+    _ delivery: Delivery, render: @escaping (SocketIOMessage) -> String
+) -> [String] {
     let session = SocketIOSession(limits: limits)
     var out: [String] = []
     let problem: (DiagnosticKind, String) -> Void = { kind, message in
-        out.append("! \(kind.code)" + (c.details ? ": \(message)" : ""))
+        out.append("! \(kind.code)" + (details ? ": \(message)" : ""))
     }
     let emit: (SocketIOEvent) -> Void = { event in
         switch event {
@@ -91,26 +102,30 @@ func run(_ c: SessionCase, _ delivery: Delivery) -> [String] {
             let ts = SessionCase.ts(frame: frame)
             switch delivery {
             case .events:
-                session.text(text, fromClient: side == .client, frame: frame, ts: ts, emit)
+                session.text(
+                    text, fromClient: side == .client, frame: frame, ts: ts, protocolVersion: protocolVersion, emit)
             case .callbacks:
                 session.text(
-                    text, fromClient: side == .client, frame: frame, ts: ts, message: { out.append(render($0)) },
-                    problem: problem)
+                    text, fromClient: side == .client, frame: frame, ts: ts, protocolVersion: protocolVersion,
+                    message: { out.append(render($0)) }, problem: problem)
             }
         }
         for k in buffer.indices { buffer[k] = 0xEE }
     }
-    for step in c.steps {
+    func binary(_ side: Side, _ bytes: [UInt8]) {
+        frame += 1
+        var buffer = bytes
+        buffer.withUnsafeBytes {
+            session.binary($0, fromClient: side == .client, frame: frame, ts: SessionCase.ts(frame: frame), emit)
+        }
+        for k in buffer.indices { buffer[k] = 0xEE }
+    }
+    for step in steps {
         switch step {
         case .text(let side, let s): text(side, Array(s.utf8))
         case .textBytes(let side, let bytes): text(side, bytes)
-        case .binary(let side, let s):
-            frame += 1
-            var buffer = Array(s.utf8)
-            buffer.withUnsafeBytes {
-                session.binary($0, fromClient: side == .client, frame: frame, ts: SessionCase.ts(frame: frame), emit)
-            }
-            for k in buffer.indices { buffer[k] = 0xEE }
+        case .binary(let side, let s): binary(side, Array(s.utf8))
+        case .binaryBytes(let side, let bytes): binary(side, bytes)
         case .finish:
             session.finish(emit)
         }
@@ -434,9 +449,25 @@ func placeholder(_ n: Int) -> String { #"{"_placeholder":true,"num":\#(n)}"# }
         SessionCase(
             name: "malformed packets are reported and change no state",
             details: true,
+            steps: [.text(.client, #"21["a"]"#), .text(.server, #"31["#), .text(.server, #"31[]"#), .finish],
+            expected: [
+                "EVENT / a #1", "! sio.bad_packet: payload is not valid JSON: 31[", "ACK / #1 answers 1@1007",
+            ]),
+        // The reference parsers let an ACK without an id through; it can answer nothing.
+        SessionCase(
+            name: "an ACK without an id is kept and reported, and answers no request",
+            details: true,
             steps: [.text(.client, #"21["a"]"#), .text(.server, #"3[]"#), .text(.server, #"31[]"#), .finish],
             expected: [
-                "EVENT / a #1", "! sio.bad_packet: ACK without an ack id: 3[]", "ACK / #1 answers 1@1007",
+                "EVENT / a #1", "! sio.invalid_payload: ACK without an ack id", "ACK /", "ACK / #1 answers 1@1007",
+            ]),
+        SessionCase(
+            name: "a packet that breaks its type's rules is reported before its record, and keeps its ack id",
+            details: true,
+            steps: [.text(.client, #"2/admin,4["connect"]"#), .text(.server, #"3/admin,4[]"#), .finish],
+            expected: [
+                #"! sio.invalid_payload: EVENT name "connect" is reserved"#, "EVENT /admin connect #4",
+                "ACK /admin #4 answers 1@1007",
             ]),
         SessionCase(
             name: "a malformed packet's text is kept in the message, cut at 200 bytes",
