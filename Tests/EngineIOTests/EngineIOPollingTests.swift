@@ -11,9 +11,12 @@ enum PollingWay: Sendable, CaseIterable, CustomStringConvertible {
 }
 
 /// Carries `body` through an ``EngineIOPolling`` as an HTTP exchange of protocol `version` (its bytes handed over
-/// as `feed` cuts them), and decodes the payload it yields: the packets as "type:data" (binary data as hex), then
-/// "! problem" for a fault (an incomplete body is "! incomplete").
-func polled(_ body: [UInt8], version: Int, jsonp: Bool = false, way: PollingWay, feed: Feed) -> [String] {
+/// as `feed` cuts them), and decodes the payload it yields: the packets as `render` shows them, then "! problem" for
+/// a fault (an incomplete body is "! incomplete").
+func polled(
+    _ body: [UInt8], version: Int, jsonp: Bool = false, way: PollingWay, feed: Feed,
+    render: (EngineIOPacket) -> String = render
+) -> [String] {
     var polling = EngineIOPolling(limits: EngineIOLimits())
     let uri = "/socket.io/?EIO=\(version)&transport=polling&sid=s1" + (jsonp ? "&j=0" : "")
     let dir: Direction = way == .post ? .c2s : .s2c
@@ -46,9 +49,7 @@ func polled(_ body: [UInt8], version: Int, jsonp: Bool = false, way: PollingWay,
 
 /// "type:data", binary data as two-digit hex.
 func render(_ p: EngineIOPacket) -> String {
-    if p.binary {
-        return "\(p.type.name):b " + p.data.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: " ")
-    }
+    if p.binary { return "\(p.type.name):b " + hex(p.data) }
     return "\(p.type.name):" + String(decoding: p.data, as: UTF8.self)
 }
 
