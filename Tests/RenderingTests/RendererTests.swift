@@ -234,6 +234,43 @@ import Testing
         #expect(String(decoding: out.bytes, as: UTF8.self) == expected)
     }
 
+    /// How the JSONL record shows the packets the reference parsers disagree on: an event named by a number is
+    /// that number as text; an event without a name shows its payload whole, as `data`; a reserved name is shown as
+    /// any other; a placeholder naming no attachment stays as sent.
+    @Test(arguments: [
+        (#"2[1,"a",{}]"#, [] as [String], #""sio":{"type":"EVENT","nsp":"/","event":"1","args":["a",{}]}"#),
+        (#"2[-2.5]"#, [], #""sio":{"type":"EVENT","nsp":"/","event":"-2.5","args":[]}"#),
+        (#"2[true,"foo"]"#, [], #""sio":{"type":"EVENT","nsp":"/","data":[true,"foo"]}"#),
+        (#"2/admin,{}"#, [], #""sio":{"type":"EVENT","nsp":"/admin","data":{}}"#),
+        (#"2["connect"]"#, [], #""sio":{"type":"EVENT","nsp":"/","event":"connect","args":[]}"#),
+        (#"0/admin,"invalid""#, [], #""sio":{"type":"CONNECT","nsp":"/admin","data":"invalid"}"#),
+        (
+            #"51-["hello",{"_placeholder":true,"num":"splice"}]"#, ["world"],
+            #""sio":{"type":"BINARY_EVENT","nsp":"/","event":"hello","args":[{"_placeholder":true,"num":"splice"}],"#
+                + #""attachments":1}"#
+        ),
+        (
+            #"51-["a",{"_placeholder":true,"num":0,"x":1}]"#, ["world"],
+            #""sio":{"type":"BINARY_EVENT","nsp":"/","event":"a","args":[{"_binary":"d29ybGQ="}],"attachments":1}"#
+        ),
+    ])
+    func disputedPackets(packet: String, attachments: [String], expected: String) {
+        let out = OutputBuffer(fd: -1)
+        let renderer = JSONLRenderer(out: out)
+        let session = SocketIOSession()
+        let place = RecordPlace(ts: Timestamp(nanoseconds: 0), frame: 1, conn: 1, dir: .c2s)
+        let emit: (SocketIOEvent) -> Void = { event in
+            guard case .message(let message) = event else { return }
+            renderer.emitSIO(place, .websocket, sid: nil, version: 4, message: message, im: nil)
+        }
+        Array(packet.utf8).withUnsafeBytes { session.text($0, fromClient: true, frame: 1, ts: place.ts, emit) }
+        for a in attachments {
+            Array(a.utf8).withUnsafeBytes { session.binary($0, fromClient: true, frame: 1, ts: place.ts, emit) }
+        }
+        let record = String(decoding: out.bytes, as: UTF8.self)
+        #expect(record.contains(expected), "\(record)")
+    }
+
     /// Milliseconds rounded to the microsecond, half away from zero (they were cut before: 1.2345678 ms was
     /// 1.234), with no sign on a latency that rounds to zero.
     @Test(arguments: [
