@@ -14,7 +14,7 @@ extension DiagnosticKind {
         "ws.reserved_opcode", .warning, "A frame used a reserved opcode (3-7, 11-15); its payload is skipped.")
     public static let wsBadControlFrame = DiagnosticKind(
         "ws.bad_control_frame", .warning,
-        "A control frame was fragmented or longer than 125 bytes (RFC 6455 section 5.5).")
+        "A control frame was fragmented or longer than 125 bytes (RFC 6455 section 5.5); it is decoded anyway.")
     public static let wsBadContinuation = DiagnosticKind(
         "ws.bad_continuation", .warning,
         "A continuation frame without a message to continue, or a new data frame inside a fragmented message.")

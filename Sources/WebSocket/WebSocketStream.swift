@@ -58,7 +58,7 @@ public final class WebSocketStream {
     var messageInflateFailed = false
     /// Inflating stopped at `maxInflateBytes`: the message is truncated there.
     var messageInflateStopped = false
-    // The control frame in progress (at most 125 bytes).
+    // The control frame in progress (at most 125 bytes, unless it breaks that rule).
     var controlBuffer: [UInt8] = []
     var controlMissing: UInt64 = 0
     var inflater: Inflater? = nil
@@ -301,14 +301,16 @@ public final class WebSocketStream {
             skipPayload = true
         } else if h.opcode.isControl {
             if !h.fin || h.length > 125 {
+                // Decoded anyway, as tshark does: a peer that breaks the rule still said what it said (its close
+                // code and reason). The payload kept is bounded like a data message's.
                 emit(
                     .problem(
-                        .wsBadControlFrame, "\(h.opcode.name) frame \(h.fin ? "" : "fragmented, ")of \(h.length) bytes")
-                )
+                        .wsBadControlFrame,
+                        "\(h.opcode.name) frame \(h.fin ? "" : "fragmented, ")of \(h.length) bytes"
+                            + (h.length > 125 ? " (at most 125 allowed)" : "") + "; decoded anyway"))
             }
             controlBuffer.removeAll(keepingCapacity: true)
             controlMissing = 0
-            if h.length > 125 { skipPayload = true }
         } else if h.opcode == .continuation {
             if !messageActive {
                 emit(.problem(.wsBadContinuation, "continuation frame without a message to continue; skipped"))
@@ -350,7 +352,12 @@ public final class WebSocketStream {
         if skipPayload { return }
         let masked = frame!.masked
         if frame!.opcode.isControl {
-            appendUnmasked(raw, to: &controlBuffer, masked: masked)
+            // At most 125 bytes, unless the frame breaks that rule (then bounded like a data message).
+            let room = max(125, limits.maxMessageBytes) - controlBuffer.count
+            if room > 0 {
+                appendUnmasked(
+                    UnsafeRawBufferPointer(rebasing: raw[0..<min(room, raw.count)]), to: &controlBuffer, masked: masked)
+            }
             return
         }
         messageWire += UInt64(raw.count)
@@ -420,6 +427,14 @@ public final class WebSocketStream {
     func emitControl(_ h: WebSocketFrameHeader, _ emit: (WebSocketEvent) -> Void) {
         var code: UInt16? = nil
         var reasonStart = 0
+        // Only an oversized control frame (a violation already reported) can be cut at the size limit.
+        let truncated = controlMissing == 0 && h.length > UInt64(controlBuffer.count)
+        if truncated {
+            emit(
+                .problem(
+                    .wsMessageTooLarge,
+                    "\(h.opcode.name) frame of \(h.length) bytes; kept the first \(controlBuffer.count)"))
+        }
         if h.opcode == .close && controlMissing > 0 {
             // Bytes of the payload were lost: the code and reason cannot be placed.
             controlBuffer.removeAll()
@@ -435,17 +450,22 @@ public final class WebSocketStream {
             }
         }
         controlBuffer.withUnsafeBytes { all in
-            let payload = UnsafeRawBufferPointer(rebasing: all[min(reasonStart, all.count)...])
+            var payload = UnsafeRawBufferPointer(rebasing: all[min(reasonStart, all.count)...])
+            if truncated && h.opcode == .close { payload = Self.cutToCharacter(payload) }
             let valid = h.opcode == .close ? isValidUTF8(payload) : true
             if !valid { emit(.problem(.wsInvalidUTF8, "close reason is not valid UTF-8")) }
             emit(
                 .message(
                     WebSocketMessage(
                         opcode: h.opcode, compressed: false, fragments: 1, length: h.length, payload: payload,
-                        wireLength: h.length, truncated: false, missing: controlMissing, inflateFailed: false,
+                        wireLength: h.length, truncated: truncated, missing: controlMissing, inflateFailed: false,
                         closeCode: code, validUTF8: valid, endPosition: messageEnd)))
         }
-        controlBuffer.removeAll(keepingCapacity: true)
+        if controlBuffer.capacity > Self.keptCapacity {
+            controlBuffer = []
+        } else {
+            controlBuffer.removeAll(keepingCapacity: true)
+        }
     }
 
     func finishMessage(_ emit: (WebSocketEvent) -> Void) {

@@ -64,17 +64,64 @@ import Testing
             steps: [.bytes(frame(Op.ping, "hi", fin: false) + frame(Op.text, "ok"))],
             expected: [problem("ws.bad_control_frame"), control(Op.ping, "hi"), text("ok")]),
         WSCase(
-            name: "a 126-byte ping: ws.bad_control_frame",
+            name: "a 126-byte ping: ws.bad_control_frame, decoded anyway",
             steps: [.bytes(frame(Op.ping, [UInt8](repeating: 0x70, count: 126)) + frame(Op.text, "ok"))],
-            expected: [problem("ws.bad_control_frame"), text("ok")]),
+            expected: [
+                problem("ws.bad_control_frame"), control(Op.ping, [UInt8](repeating: 0x70, count: 126)), text("ok"),
+            ]),
         WSCase(
-            name: "a 126-byte ping between fragments",
+            name: "a 126-byte ping between fragments, decoded anyway",
             steps: [
                 .bytes(
                     frame(Op.text, "a", fin: false) + frame(Op.ping, [UInt8](repeating: 0x70, count: 126))
                         + frame(Op.continuation, "b"))
             ],
-            expected: [problem("ws.bad_control_frame"), text("ab", fragments: 2)]),
+            expected: [
+                problem("ws.bad_control_frame"), control(Op.ping, [UInt8](repeating: 0x70, count: 126)),
+                text("ab", fragments: 2),
+            ]),
+        // As zeek-oversized-close-frame.pcapng (Zeek's test trace, made with scapy) has it: a server close of 258
+        // bytes, its length in the 64-bit form. tshark shows code 1000 and the reason; so does imscope.
+        WSCase(
+            name: "a 258-byte close (64-bit length): ws.bad_control_frame, code and reason decoded",
+            steps: [
+                .bytes(
+                    [0x88, 0x7F, 0, 0, 0, 0, 0, 0, 0x01, 0x02] + closePayload(1000, String(repeating: "C", count: 256))
+                        + frame(Op.text, "after"))
+            ],
+            expected: [
+                problem("ws.bad_control_frame"), close(1000, String(repeating: "C", count: 256)), text("after"),
+            ]),
+        WSCase(
+            name: "a masked 300-byte client close: decoded, unmasked", fromClient: true,
+            steps: [.bytes(frame(Op.close, closePayload(1001, String(repeating: "é", count: 149)), mask: key1))],
+            expected: [problem("ws.bad_control_frame"), close(1001, String(repeating: "é", count: 149))]),
+        WSCase(
+            name: "an oversized close past the message limit: kept up to it, cut at a character, truncated",
+            limits: {
+                var l = WebSocketLimits()
+                l.maxMessageBytes = 201
+                return l
+            }(),
+            steps: [.bytes(frame(Op.close, closePayload(1000, String(repeating: "é", count: 150))))],
+            expected: [
+                problem("ws.bad_control_frame"), problem("ws.message_too_large"),
+                .msg(
+                    Msg(
+                        opcode: Op.close, payload: Array(String(repeating: "é", count: 99).utf8), length: 302,
+                        truncated: true, closeCode: 1000)),
+            ]),
+        WSCase(
+            name: "a gap inside an oversized close: no code, the bytes counted missing",
+            steps: [
+                .bytes(Array(frame(Op.close, closePayload(1000, String(repeating: "x", count: 198))).prefix(54))),
+                .gap(100),
+                .bytes(Array(frame(Op.close, closePayload(1000, String(repeating: "x", count: 198))).suffix(50))),
+            ],
+            expected: [
+                problem("ws.bad_control_frame"), problem("ws.gap"),
+                .msg(Msg(opcode: Op.close, payload: [], length: 200, missing: 100)),
+            ]),
         // Fragmentation (section 5.4).
         WSCase(
             name: "a continuation without a message: ws.bad_continuation, skipped",
