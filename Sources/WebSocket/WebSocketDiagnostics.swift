@@ -18,6 +18,10 @@ extension DiagnosticKind {
     public static let wsBadContinuation = DiagnosticKind(
         "ws.bad_continuation", .warning,
         "A continuation frame without a message to continue, or a new data frame inside a fragmented message.")
+    public static let wsFrameAfterClose = DiagnosticKind(
+        "ws.frame_after_close", .warning,
+        "A data frame followed the close frame of its direction (RFC 6455 section 5.5.1: no data frames after a "
+            + "close); it is decoded and reported anyway. Once per direction.")
     public static let wsInvalidUTF8 = DiagnosticKind(
         "ws.invalid_utf8", .warning,
         "A text message is not valid UTF-8; it is shown with U+FFFD in place of the bad bytes.")
@@ -52,7 +56,8 @@ extension DiagnosticKind {
 
     public static let webSocketLayer: [DiagnosticKind] = [
         .wsBadAccept, .wsMaskViolation, .wsReservedBits, .wsReservedOpcode, .wsBadControlFrame, .wsBadContinuation,
-        .wsInvalidUTF8, .wsBadClose, .wsMessageTooLarge, .wsInflateFailed, .wsInflateContextLost, .wsGap, .wsLostSync,
+        .wsFrameAfterClose, .wsInvalidUTF8, .wsBadClose, .wsMessageTooLarge, .wsInflateFailed, .wsInflateContextLost,
+        .wsGap, .wsLostSync,
         .wsResynced, .wsMidstream, .wsUnrecognized, .wsIncomplete,
     ]
 }

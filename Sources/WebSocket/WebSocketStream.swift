@@ -31,6 +31,8 @@ public final class WebSocketStream {
     var skipPayload = false
     /// A data message is in progress.
     var messageActive = false
+    /// A close frame was sent in this direction: a data frame after it breaks RFC 6455 section 5.5.1.
+    var closeSeen = false
     /// Bytes fed and lost so far: the stream position of the next byte.
     public private(set) var fedPosition: UInt64 = 0
     /// Position of `bytes[0]` of the `frames` call in progress, and just past the message being emitted.
@@ -69,6 +71,7 @@ public final class WebSocketStream {
     var candidates: [Candidate] = []
     var scannedUpTo = 0
     var warnedMask = false
+    var warnedAfterClose = false
     var maskViolations = 0
 
     public init(
@@ -193,7 +196,7 @@ public final class WebSocketStream {
                     let (total, overflow) = UInt64(h.headerLength).addingReportingOverflow(h.length)
                     if !overflow && h.fin && !h.rsv1 && !h.rsv2 && !h.rsv3 && (h.opcode == .text || h.opcode == .binary)
                         && !messageActive && UInt64(n - i) >= total && h.length <= UInt64(limits.maxMessageBytes)
-                        && h.masked == fromClient
+                        && h.masked == fromClient && !closeSeen
                     {
                         let start = i + h.headerLength
                         let payload = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + Int(h.length))])
@@ -278,6 +281,17 @@ public final class WebSocketStream {
         remaining = h.length
         payloadOffset = 0
         skipPayload = false
+        // RFC 6455 section 5.5.1 forbids data frames after a close. A second close is not flagged: the Socket.IO 4
+        // Python client answers the server's close with one (Captures/eio3-polling-upgrade-sll.pcap).
+        if closeSeen && !h.opcode.isControl && !warnedAfterClose {
+            warnedAfterClose = true
+            emit(
+                .problem(
+                    .wsFrameAfterClose,
+                    "\(h.opcode.name) frame after this direction's close frame; decoded anyway (reported once per "
+                        + "direction)"))
+        }
+        if h.opcode == .close { closeSeen = true }
         if h.masked != fromClient {
             maskViolations += 1
             if !warnedMask {

@@ -90,7 +90,8 @@ import Testing
                         + frame(Op.text, "after"))
             ],
             expected: [
-                problem("ws.bad_control_frame"), close(1000, String(repeating: "C", count: 256)), text("after"),
+                problem("ws.bad_control_frame"), close(1000, String(repeating: "C", count: 256)),
+                problem("ws.frame_after_close"), text("after"),
             ]),
         WSCase(
             name: "a masked 300-byte client close: decoded, unmasked", fromClient: true,
@@ -122,6 +123,42 @@ import Testing
                 problem("ws.bad_control_frame"), problem("ws.gap"),
                 .msg(Msg(opcode: Op.close, payload: [], length: 200, missing: 100)),
             ]),
+        // Nothing after a close (section 5.5.1): reported once per direction, the frames decoded anyway.
+        WSCase(
+            name: "two texts after the close: ws.frame_after_close once, both decoded",
+            steps: [.bytes(frame(Op.close, closePayload(1000)) + frame(Op.text, "late") + frame(Op.text, "later"))],
+            expected: [close(1000), problem("ws.frame_after_close"), text("late"), text("later")]),
+        WSCase(
+            name: "masked client frames after its close, in later segments", fromClient: true,
+            steps: [
+                .bytes(frame(Op.close, closePayload(1001, "bye"), mask: key1)),
+                .bytes(frame(Op.binary, [1, 2], mask: key2) + frame(Op.text, "x", fin: false, mask: key3)),
+                .bytes(frame(Op.continuation, "y", mask: key1)),
+            ],
+            expected: [
+                close(1001, "bye"), problem("ws.frame_after_close"), binary([1, 2]), text("xy", fragments: 2),
+            ]),
+        WSCase(
+            name: "control frames after the close (a second close, as python-socketio 4 sends): not flagged",
+            steps: [
+                .bytes(frame(Op.close, closePayload(1000)) + frame(Op.close, closePayload(1000)) + frame(Op.pong, "p"))
+            ],
+            expected: [close(1000), close(1000), control(Op.pong, "p")]),
+        WSCase(
+            name: "a pong, then a text after the close: the text flagged",
+            steps: [.bytes(frame(Op.close, []) + frame(Op.pong, "p") + frame(Op.text, "late"))],
+            expected: [close(nil), control(Op.pong, "p"), problem("ws.frame_after_close"), text("late")]),
+        WSCase(
+            name: "a close between fragments, then the last fragment: ws.frame_after_close",
+            steps: [
+                .bytes(
+                    frame(Op.text, "a", fin: false) + frame(Op.close, closePayload(1000)) + frame(Op.continuation, "b"))
+            ],
+            expected: [close(1000), problem("ws.frame_after_close"), text("ab", fragments: 2)]),
+        WSCase(
+            name: "frames before the close, the close last: nothing to report",
+            steps: [.bytes(frame(Op.text, "a") + frame(Op.ping, "p") + frame(Op.close, closePayload(1000)))],
+            expected: [text("a"), control(Op.ping, "p"), close(1000)]),
         // Fragmentation (section 5.4).
         WSCase(
             name: "a continuation without a message: ws.bad_continuation, skipped",

@@ -52,7 +52,8 @@ schema's list, `allow` (codes the rules leave open on top of the expected ones),
     with --all, without the folded ones otherwise); bad filters exit 64 with a message on stderr and
     nothing on stdout. The cases run on the rules capture and on eio4-polling-upgrade-any.pcapng
     (4 connections, 2 sessions, polling); --schema v1 for type names of v1.
- 6. --strict: 3 on the rules capture, 0 on clean captures (checked first to have no warning).
+ 6. --strict: 3 on the rules capture, 0 on clean captures (checked first to have no warning), 3 on a capture
+    whose only warning is data frames after a WebSocket close.
  7. text: each rule-breaking message's line shows its codes (the --all text lines are the jsonl
     records, one for one); no escape codes when piped or with NO_COLOR=1 on a terminal (and colour on a
     terminal without it); --all shows more lines than the default (the pings and pongs).
@@ -82,7 +83,11 @@ CODES = ("im.required_missing", "im.wrong_type", "im.unknown_type", "im.wrong_di
          "im.bad_content", "im.schema_mismatch")
 TSV = {s: REPO / "Sources" / "IMProtocol" / "Resources" / ("messagetypes-%s.tsv" % s) for s in SCHEMAS}
 ALL_CAPTURES = sorted(p for p in CAPTURES.rglob("*") if p.suffix in (".pcap", ".pcapng") and p.is_file())
-CLEAN = ["eio4-websocket-lo.pcap", "eio3-polling-upgrade-sll.pcap", "eio4-polling-upgrade-any.pcapng"]
+CLEAN = ["eio3-polling-upgrade-sll.pcap", "eio4-polling-upgrade-any.pcapng"]
+# Clean but for the python-socketio 5 client, which sends its Socket.IO DISCONNECT and Engine.IO close packets
+# after its WebSocket close frame (RFC 6455 section 5.5.1 forbids data frames after a close): one
+# ws.frame_after_close per such connection, and nothing else.
+AFTER_CLOSE = {"eio4-websocket-lo.pcap": [85]}
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -730,6 +735,19 @@ def test_strict_on_clean_capture(name):
     assert any(im_of(r) for r in recs)
     rc, _, err = run("read", capture, "--format", "jsonl", "--strict")
     assert rc == 0, "--strict on clean %s exited %d (stderr %r)" % (name, rc, err[-500:])
+
+
+@pytest.mark.parametrize("name", sorted(AFTER_CLOSE))
+def test_strict_on_frames_after_close(name):
+    capture = CAPTURES / name
+    _, recs = jsonl(capture)
+    noisy = [r for r in recs if (r.get("kind") == "diagnostic" and r.get("severity") in ("warning", "error"))
+             or r.get("warnings") or (im_of(r) and im_of(r).get("warnings"))]
+    assert [(r.get("code"), r.get("dir"), r.get("frame")) for r in noisy] == \
+        [("ws.frame_after_close", "c2s", f) for f in AFTER_CLOSE[name]], noisy[:5]
+    assert any(im_of(r) for r in recs)
+    rc, _, err = run("read", capture, "--format", "jsonl", "--strict")
+    assert rc == 3, "--strict on %s exited %d (stderr %r)" % (name, rc, err[-500:])
 
 
 # ---------------------------------------------------------------------------------------------
