@@ -19,12 +19,16 @@ extension DiagnosticKind {
     public static let ipFragmentLimit = DiagnosticKind(
         "ip.fragment_limit", .warning,
         "Too many datagrams were being reassembled at once; the oldest was dropped.")
+    public static let ipTunnelNotDecoded = DiagnosticKind(
+        "ip.tunnel_not_decoded", .info,
+        "TCP was seen inside a UDP tunnel (GTP-U, VXLAN, Geneve), which imscope does not decode: those connections "
+            + "are not seen. Once per tunnel kind.")
     public static let tcpMalformed = DiagnosticKind(
         "tcp.malformed", .warning, "A TCP header is inconsistent (data offset); the packet is skipped.")
 
     /// The kinds this layer can raise.
     public static let captureLayer: [DiagnosticKind] = [
         .captureTruncated, .captureReadError, .captureUnsupportedLink, .ipMalformed, .ipFragmentIncomplete,
-        .ipFragmentLimit, .tcpMalformed,
+        .ipFragmentLimit, .ipTunnelNotDecoded, .tcpMalformed,
     ]
 }

@@ -4,7 +4,8 @@ import ImscopeCore
 ///
 /// Handles Ethernet (802.1Q, 802.1ad and 0x9100 tags, any depth), Linux cooked SLL and SLL2, BSD NULL/LOOP,
 /// raw IPv4/IPv6; IPv4 options and fragments, IPv6 extension headers and fragments. Checksums are not verified:
-/// captures taken on the sending host carry offloaded (unfilled) checksums.
+/// captures taken on the sending host carry offloaded (unfilled) checksums. UDP tunnels (``UDPTunnel``) are not
+/// decoded; the first of each kind that carries TCP is reported.
 public struct PacketDecoder {
     /// What decoding one packet produced.
     public enum Outcome {
@@ -14,11 +15,14 @@ public struct PacketDecoder {
         case skip
         /// A fragment was buffered; the datagram is not complete yet.
         case fragmentBuffered
-        /// The packet could not be decoded; the diagnostic says why.
+        /// The packet could not be decoded, or holds what imscope does not decode (a UDP tunnel, once per kind);
+        /// the diagnostic says why.
         case problem(DiagnosticKind, String)
     }
 
     public var defragmenter: IPDefragmenter
+    /// The ``UDPTunnel`` kinds reported so far (bits by raw value): each is reported once per run.
+    var tunnelsReported: UInt8 = 0
 
     public init(limits: IPDefragmenter.Limits = .init()) {
         defragmenter = IPDefragmenter(limits: limits)
@@ -116,7 +120,7 @@ public struct PacketDecoder {
                 return decodeTCP(datagram.baseAddress!, datagram.count, wireLength: datagram.count, src, dst, &segment)
             }
         }
-        guard proto == 6 else { return .skip }
+        guard proto == 6 else { return proto == 17 ? udp(p + ihl, captured - ihl) : .skip }
         return decodeTCP(p + ihl, captured - ihl, wireLength: total - ihl, src, dst, &segment)
     }
 
@@ -152,6 +156,8 @@ public struct PacketDecoder {
                 fragment = (Int(field & 0xFFF8), field & 1 != 0, p.be32(offset + 4))
                 next = p.u8(offset)
                 offset += 8
+            case 17 where fragment == nil && n >= offset + 8 && offset + 8 <= end:
+                return udp(p + offset, min(n, end) - offset)
             default:
                 return .skip  // no next header, ESP, or a transport that is not TCP
             }
@@ -172,6 +178,19 @@ public struct PacketDecoder {
             }
         }
         return decodeTCP(p + offset, captured - offset, wireLength: end - offset, src, dst, &segment)
+    }
+
+    /// A UDP datagram (`n` bytes captured): skipped, unless it is the first of a ``UDPTunnel`` kind carrying TCP,
+    /// which is reported. Only datagrams to or from a tunnel's port are looked into.
+    mutating func udp(_ p: UnsafeRawPointer, _ n: Int) -> Outcome {
+        guard n >= 8, let tunnel = UDPTunnel.byPort(source: p.be16(0), destination: p.be16(2)),
+            tunnelsReported & (1 << tunnel.rawValue) == 0, tunnel.carriesTCP(p + 8, n - 8) == true
+        else { return .skip }
+        tunnelsReported |= 1 << tunnel.rawValue
+        return .problem(
+            .ipTunnelNotDecoded,
+            "TCP inside a \(tunnel.name) tunnel (UDP port \(tunnel.port)): tunnels are not decoded, so its connections "
+                + "are not seen (reported once per tunnel kind)")
     }
 
     func decodeTCP(
