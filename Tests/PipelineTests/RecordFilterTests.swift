@@ -71,7 +71,7 @@ struct RecordFacts {
     func user(_ ids: Set<String>) -> Bool { fromId.map(ids.contains) == true || destId.map(ids.contains) == true }
 }
 
-/// The capture most cases filter: two websocket sessions, 79 records (its golden JSONL has 79 lines). Frames and
+/// The capture most cases filter: two websocket sessions, 80 records (its golden JSONL has 80 lines). Frames and
 /// times below are read from Tests/PipelineTests/Golden/eio4-websocket-lo.pcap.im.jsonl.
 let websocketCapture = "eio4-websocket-lo.pcap"
 let sid1 = "l-O6-VvSSFTDQ-SpAAAA"
@@ -96,19 +96,19 @@ struct FilterCase: Sendable, CustomTestStringConvertible {
 
     static let cases: [FilterCase] = [
         // conn
-        FilterCase(specs: ["conn=1"], count: 41, rule: { $0.conn == 1 }),
+        FilterCase(specs: ["conn=1"], count: 42, rule: { $0.conn == 1 }),
         FilterCase(specs: ["conn=#2"], count: 38, rule: { $0.conn == 2 }),
-        FilterCase(specs: ["conn=1,2"], count: 79, rule: { $0.conn != nil }),
+        FilterCase(specs: ["conn=1,2"], count: 80, rule: { $0.conn != nil }),
         FilterCase(specs: ["conn=3"], count: 0, rule: { _ in false }),
         FilterCase(specs: ["conn=1,2", "conn=2"], count: 38, rule: { $0.conn == 2 }),
         FilterCase(specs: ["conn=2", "conn=1,2"], count: 38, rule: { $0.conn == 2 }),
         FilterCase(specs: ["conn=1", "conn=2"], count: 0, rule: { _ in false }),
         // dir: conn records have no direction
-        FilterCase(specs: ["dir=c2s"], count: 33, rule: { $0.dir == "c2s" }),
+        FilterCase(specs: ["dir=c2s"], count: 34, rule: { $0.dir == "c2s" }),
         FilterCase(specs: ["dir=s2c"], count: 40, rule: { $0.dir == "s2c" }),
-        FilterCase(specs: ["dir=c2s,s2c"], count: 73, rule: { $0.dir != nil }),
+        FilterCase(specs: ["dir=c2s,s2c"], count: 74, rule: { $0.dir != nil }),
         FilterCase(
-            specs: ["kind=diagnostic", "dir=c2s"], capture: "eio4-midstream-lo.pcap", count: 1, frames: [1],
+            specs: ["kind=diagnostic", "dir=c2s"], capture: "eio4-midstream-lo.pcap", count: 3, frames: [1, 77, 169],
             rule: { $0.kind == "diagnostic" && $0.dir == "c2s" }),
         // user: fromId or destId of an ImMessage
         FilterCase(specs: ["user=u1"], count: 27, rule: { $0.user(["u1"]) }),
@@ -148,16 +148,17 @@ struct FilterCase: Sendable, CustomTestStringConvertible {
         FilterCase(specs: ["kind=sio"], count: 60, rule: { $0.kind == "sio" }),
         FilterCase(specs: ["kind=conn,http"], count: 10, rule: { $0.kind == "conn" || $0.kind == "http" }),
         FilterCase(specs: ["kind=ws"], count: 6, frames: [84, 89, 90, 177, 178, 180], rule: { $0.kind == "ws" }),
-        FilterCase(specs: ["kind=diagnostic"], count: 0, rule: { _ in false }),
+        // The client's Socket.IO disconnect after its WebSocket close (ws.frame_after_close).
+        FilterCase(specs: ["kind=diagnostic"], count: 1, frames: [85], rule: { $0.kind == "diagnostic" }),
         FilterCase(
-            specs: ["kind=sio,diagnostic"], capture: "eio4-midstream-lo.pcap", count: 62,
+            specs: ["kind=sio,diagnostic"], capture: "eio4-midstream-lo.pcap", count: 64,
             rule: { $0.kind == "sio" || $0.kind == "diagnostic" }),
         FilterCase(specs: ["kind=bogus"], count: 0, rule: { _ in false }),
         // time: seconds since the first packet, both ends included; over 10^9 epoch seconds
-        FilterCase(specs: ["time=0.1.."], count: 45, rule: { $0.sinceOrigin! >= 100 * ms }),
+        FilterCase(specs: ["time=0.1.."], count: 46, rule: { $0.sinceOrigin! >= 100 * ms }),
         FilterCase(specs: ["time=..0.1"], count: 34, rule: { $0.sinceOrigin! <= 100 * ms }),
-        FilterCase(specs: ["time=0.1..0.5"], count: 7, rule: { (100 * ms...500 * ms).contains($0.sinceOrigin!) }),
-        FilterCase(specs: ["time=.."], count: 79, rule: { _ in true }),
+        FilterCase(specs: ["time=0.1..0.5"], count: 8, rule: { (100 * ms...500 * ms).contains($0.sinceOrigin!) }),
+        FilterCase(specs: ["time=.."], count: 80, rule: { _ in true }),
         // Frame 6 (an HTTP response and the upgrade it makes) is 1.228 ms after the first packet, exactly.
         FilterCase(
             specs: ["time=0.001228..0.001228"], count: 2, frames: [6, 6], rule: { $0.sinceOrigin == 1_228_000 }),
@@ -166,7 +167,7 @@ struct FilterCase: Sendable, CustomTestStringConvertible {
             rule: { (1_795_298_725_950 * ms...1_795_298_725_960 * ms).contains($0.epochNanoseconds!) }),
         // One end relative, the other epoch.
         FilterCase(
-            specs: ["time=0.2..1795298726.47"], count: 16,
+            specs: ["time=0.2..1795298726.47"], count: 17,
             rule: { $0.sinceOrigin! >= 200 * ms && $0.epochNanoseconds! <= 1_795_298_726_470 * ms }),
         // Different keys: ANDed.
         FilterCase(
@@ -193,7 +194,7 @@ struct FilterCase: Sendable, CustomTestStringConvertible {
         FilterCase(
             specs: ["kind=sio,eio", "kind=eio,ws"], count: 3, frames: [8, 87, 99], rule: { $0.kind == "eio" }),
         FilterCase(
-            specs: ["time=0.1..", "time=..0.5"], count: 7, rule: { (100 * ms...500 * ms).contains($0.sinceOrigin!) }),
+            specs: ["time=0.1..", "time=..0.5"], count: 8, rule: { (100 * ms...500 * ms).contains($0.sinceOrigin!) }),
     ]
 
     /// Each case over the records decoded and kept, through `accepts(_:origin:)`: the count, the frames when given,
@@ -219,7 +220,7 @@ struct FilterCase: Sendable, CustomTestStringConvertible {
     }
 
     /// The captures' record counts (the lines of their golden JSONL): the tables' counts are out of these.
-    @Test(arguments: [(websocketCapture, 79), ("eio4-midstream-lo.pcap", 78), ("eio4-polling-upgrade-any.pcapng", 134)])
+    @Test(arguments: [(websocketCapture, 80), ("eio4-midstream-lo.pcap", 80), ("eio4-polling-upgrade-any.pcapng", 134)])
     func recordsDecoded(capture: String, count: Int) throws {
         let decoded = try decodeCapture(capture)
         #expect(decoded.records.count == count)
@@ -285,7 +286,7 @@ struct FilterCase: Sendable, CustomTestStringConvertible {
             return decoded.records.filter { r in r.withRecord { filter.accepts($0, origin: nil) } }.count
         }
         #expect(try count("time=..0.1") == 0)
-        #expect(try count("time=0.1..") == 79)
+        #expect(try count("time=0.1..") == 80)
         #expect(try count("time=1795298725.95..1795298725.96") == 7)
     }
 }
