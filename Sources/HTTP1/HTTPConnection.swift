@@ -69,15 +69,45 @@ public final class HTTPConnection {
         response.holdForRequest = startSeen
     }
 
-    /// Whether the first bytes of direction `dir` look like HTTP: a request line's method, or a status line.
-    public static func looksLikeHTTP(_ dir: Direction, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        if dir == .s2c { return bytes.starts(with: "HTTP/1.".utf8) }
-        for method in ["GET ", "POST ", "PUT ", "HEAD ", "DELETE ", "OPTIONS ", "PATCH ", "CONNECT "]
-        where bytes.starts(with: method.utf8) {
-            return true
+    /// Whether the first bytes of direction `dir` are HTTP: a status line's `HTTP/1.` from the server; from the
+    /// client a request line, `METHOD SP target SP HTTP/1.x` (any method: WebDAV's, RPC over HTTP's; SIP's and
+    /// RTSP's lines, alike but for the version, are not HTTP). Nil when the bytes are too few to tell: a prefix of
+    /// `HTTP/1.`, or of a request line whose end has not come yet (within ``maxStartLineGuess`` bytes).
+    public static func looksLikeHTTP(_ dir: Direction, _ bytes: UnsafeRawBufferPointer) -> Bool? {
+        let n = bytes.count
+        if dir == .s2c {
+            let status: StaticString = "HTTP/1."
+            let pattern = UnsafeRawBufferPointer(start: status.utf8Start, count: status.utf8CodeUnitCount)
+            if bytes.starts(with: pattern) { return true }
+            return n < pattern.count && pattern.starts(with: bytes) ? nil : false
         }
-        return false
+        // The method: upper-case letters, digits, '_' and '-', then a space.
+        var i = 0
+        while i < n && i <= 32 {
+            let b = bytes[i]
+            guard b >= 0x41 && b <= 0x5A || b >= 0x30 && b <= 0x39 || b == 0x5F || b == 0x2D else { break }
+            i += 1
+        }
+        if i == n && i <= 32 { return nil }
+        guard i > 0, i <= 32, bytes[i] == 0x20 else { return false }
+        // The line's end: the version before it.
+        var end = i + 1
+        while end < n && bytes[end] != 0x0A {
+            guard bytes[end] >= 0x20 || bytes[end] == 0x0D || bytes[end] == 0x09 else { return false }
+            end += 1
+        }
+        if end == n { return n < maxStartLineGuess ? nil : false }
+        if end > 0 && bytes[end - 1] == 0x0D { end -= 1 }
+        let version: StaticString = " HTTP/1."
+        guard end - (i + 1) >= version.utf8CodeUnitCount + 2 else { return false }
+        let at = end - version.utf8CodeUnitCount - 1
+        let pattern = UnsafeRawBufferPointer(start: version.utf8Start, count: version.utf8CodeUnitCount)
+        return UnsafeRawBufferPointer(rebasing: bytes[at..<(end - 1)]).elementsEqual(pattern)
+            && bytes[end - 1] >= 0x30 && bytes[end - 1] <= 0x39
     }
+
+    /// Bytes of a request line waited for before the first bytes of a connection are taken as not HTTP.
+    public static let maxStartLineGuess = 8192
 
     public func feed(
         _ dir: Direction, _ bytes: UnsafeRawBufferPointer, _ emit: (HTTPConnectionEvent) -> Void

@@ -11,6 +11,7 @@ import WebSocket
 extension DiagnosticKind {
     /// Every diagnostic imscope can raise, layer by layer. `Docs/diagnostics.md` lists the same codes.
     public static var catalogue: [DiagnosticKind] {
-        captureLayer + tcpLayer + httpLayer + webSocketLayer + engineIOLayer + socketIOLayer + imLayer
+        captureLayer + tcpLayer + applicationLayer + httpLayer + webSocketLayer + engineIOLayer + socketIOLayer
+            + imLayer
     }
 }

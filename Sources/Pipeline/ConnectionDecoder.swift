@@ -11,6 +11,12 @@ import WebSocket
 /// Decodes the application protocols of one TCP connection: HTTP/1.1 (requests, responses, the upgrade), then
 /// WebSocket; or WebSocket from the frames alone when the handshake was not captured.
 ///
+/// The first bytes decide (`Docs/user-guide.md`, "HTTP and WebSocket"): HTTP when they begin a request or status
+/// line. Otherwise, when the connection's start is known — its TCP handshake was captured and no bytes of the
+/// direction were lost before them — they must begin a chain of WebSocket frames; if they do not, the connection is
+/// another protocol, said once (`app.other_protocol`) and not decoded. Picked up mid-stream, or after a loss at its
+/// start, frames are searched for anywhere, as before; a connection in which none are found is `app.unrecognized`.
+///
 /// Fed the reassembled streams of both directions in capture order; emits `http`, `ws` and `conn` (upgrade)
 /// records and the diagnostics of those layers, and from layer `eio` on hands WebSocket messages and long-polling
 /// bodies to the Engine.IO/Socket.IO decoding of `ConnectionDecoder+EngineIO.swift` (sessions live in
@@ -36,8 +42,11 @@ public final class ConnectionDecoder {
     let showWSData: Bool
     var client: WebSocketStream? = nil
     var server: WebSocketStream? = nil
-    /// Bytes fed while searching for frames without a handshake, to give up after the resync window.
+    /// Bytes fed while searching for frames without a handshake, to give up after the resync window; -1 once a
+    /// direction is in step with frames (or after an upgrade).
     var unsyncedBytes = 0
+    /// WebSocket was chosen with the connection's start known (`app.other_protocol` if frames do not follow).
+    var startKnown = false
     /// Per direction, while frames are searched for: (stream position just past a packet's bytes, that packet).
     /// Held in the decoder itself, one array per direction: an array of the two was one more object fetched (out
     /// of the cache, with 500 connections) for every packet and every message.
@@ -60,6 +69,15 @@ public final class ConnectionDecoder {
     var http: HTTPConnection? = nil
     /// Polling: the Engine.IO view of each request waiting for its response, and the bodies being gathered.
     var polling: EngineIOPolling
+    // Before the mode is decided: first bytes too few to tell whether they begin HTTP (a prefix of a method), and
+    // whether bytes of a direction were lost before its first.
+    var held: [UInt8] = []
+    var heldDir = Direction.c2s
+    var startLostC2S = false
+    var startLostS2C = false
+    /// While frames are searched for from a known start: each direction's first bytes, to say what they were.
+    var firstC2S: [UInt8] = []
+    var firstS2C: [UInt8] = []
 
     init(conn: Connection, emitter: Emitter, sessions: Sessions, memory: ThreadMemory, options: PipelineOptions) {
         self.im = options.layer == .im ? options.im : nil
@@ -78,7 +96,16 @@ public final class ConnectionDecoder {
     // MARK: - Input from TCP
 
     public func data(_ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
-        if case .undecided = mode { decide(dir, bytes, at: ctx) }
+        if case .undecided = mode {
+            undecidedData(dir, bytes, at: ctx)
+            return
+        }
+        decided(dir, bytes, at: ctx)
+    }
+
+    /// Bytes for a connection whose mode is decided.
+    @inline(__always)
+    func decided(_ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
         switch mode {
         case .undecided, .opaque:
             return
@@ -97,11 +124,19 @@ public final class ConnectionDecoder {
                 }
             }
             if searchHold != nil || !chunkLogC2S.isEmpty || !chunkLogS2C.isEmpty { holdForSearch() }
-            if unsyncedBytes >= 0 { checkRecognised(bytes.count, at: ctx) }
+            if unsyncedBytes >= 0 { checkRecognised(dir, bytes, at: ctx) }
         }
     }
 
     func gap(_ dir: Direction, _ length: UInt64, at ctx: PacketContext) {
+        if case .undecided = mode {
+            if held.isEmpty {
+                // Bytes lost before the direction's first: its start is not known.
+                if dir == .c2s { startLostC2S = true } else { startLostS2C = true }
+                return
+            }
+            releaseHeld(at: ctx)
+        }
         switch mode {
         case .undecided, .opaque:
             return
@@ -113,9 +148,24 @@ public final class ConnectionDecoder {
     }
 
     func close(at ctx: PacketContext) {
+        if case .undecided = mode, !held.isEmpty { releaseHeld(at: ctx) }
         switch mode {
         case .http:
             http!.close { event in self.httpEvent(event, at: ctx) }
+        case .websocket where unsyncedBytes >= 0:
+            // Never in step: a chain that ends exactly at the end may still be proved. If none is, the connection
+            // was not WebSocket as far as can be told — one verdict, not a lost sync per direction.
+            for (stream, dir) in [(client!, Direction.c2s), (server!, .s2c)] {
+                stream.close { event in
+                    if case .problem(.wsLostSync, _) = event, !stream.inSync { return }
+                    self.webSocketEvent(event, dir, at: ctx)
+                }
+            }
+            if client!.inSync || server!.inSync {
+                if decodeEIO { engineIOClosed(at: ctx) }
+            } else {
+                notDecoded(nil, "by its end", at: ctx)
+            }
         case .websocket:
             client!.close { event in self.webSocketEvent(event, .c2s, at: ctx) }
             server!.close { event in self.webSocketEvent(event, .s2c, at: ctx) }
@@ -127,37 +177,124 @@ public final class ConnectionDecoder {
 
     // MARK: - Deciding what the connection carries
 
-    func decide(_ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
-        if HTTPConnection.looksLikeHTTP(dir, bytes) || conn.handshakeSeen && dir == .c2s {
-            mode = .http
-            // When the connection's start was captured every response has its request in the capture.
-            http = HTTPConnection(startSeen: conn.handshakeSeen, limits: httpLimits)
+    /// Bytes before the mode is decided: decides on them (with bytes held from before, in the same direction), or
+    /// holds them when they are too few to tell.
+    func undecidedData(_ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
+        if !held.isEmpty {
+            if dir == heldDir {
+                let all = held + Array(bytes)
+                held = []
+                all.withUnsafeBytes { undecidedData(dir, $0, at: ctx) }
+                return
+            }
+            releaseHeld(at: ctx)
+            decided(dir, bytes, at: ctx)
+            return
+        }
+        decide(dir, bytes)
+        if case .undecided = mode {
+            held = Array(bytes)
+            heldDir = dir
+            return
+        }
+        decided(dir, bytes, at: ctx)
+    }
+
+    /// Held first bytes (the beginning of a method or status line) when something else comes first — the other
+    /// direction's bytes, a gap, the end: taken as the HTTP they begin.
+    func releaseHeld(at ctx: PacketContext) {
+        let bytes = held
+        held = []
+        startHTTP()
+        bytes.withUnsafeBytes { decided(heldDir, $0, at: ctx) }
+    }
+
+    func startHTTP() {
+        mode = .http
+        // When the connection's start was captured every response has its request in the capture.
+        http = HTTPConnection(startSeen: conn.handshakeSeen, limits: httpLimits)
+    }
+
+    /// Chooses the protocol from a direction's first bytes; leaves the mode undecided when they are too few.
+    func decide(_ dir: Direction, _ bytes: UnsafeRawBufferPointer) {
+        guard let isHTTP = HTTPConnection.looksLikeHTTP(dir, bytes) else { return }
+        let lost = dir == .c2s ? startLostC2S : startLostS2C
+        if isHTTP || conn.handshakeSeen && lost && dir == .c2s {
+            // After a loss at the start, the client's bytes are taken as HTTP: the parser finds the next request.
+            startHTTP()
             return
         }
         mode = .websocket
         unsyncedBytes = 0
+        // From a known start, frames must begin at the first byte of each direction not lost before its first.
+        startKnown = conn.handshakeSeen && !lost
         client = WebSocketStream(
-            fromClient: true, deflate: .off, negotiated: false, limits: wsLimits, unmaskInto: memory.unmask)
+            fromClient: true, deflate: .off, negotiated: false, limits: wsLimits, unmaskInto: memory.unmask,
+            startKnown: conn.handshakeSeen && !startLostC2S)
         server = WebSocketStream(
-            fromClient: false, deflate: .off, negotiated: false, limits: wsLimits, unmaskInto: memory.unmask)
+            fromClient: false, deflate: .off, negotiated: false, limits: wsLimits, unmaskInto: memory.unmask,
+            startKnown: conn.handshakeSeen && !startLostS2C)
     }
 
-    /// Gives up on a connection whose frames never line up within the resync window (both directions).
-    func checkRecognised(_ count: Int, at ctx: PacketContext) {
+    /// While no direction is in step with frames: stops checking once one is; gives up on a connection whose
+    /// first bytes from a known start are not frames, or whose frames never line up within the resync window.
+    func checkRecognised(_ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext) {
         guard unsyncedBytes >= 0 else { return }
         if client!.inSync || server!.inSync {
             unsyncedBytes = -1  // recognised: stop checking
+            firstC2S = []
+            firstS2C = []
             return
         }
-        unsyncedBytes += count
-        if unsyncedBytes > 2 * wsLimits.resyncWindow {
-            mode = .opaque
-            emitter.diagnostic(
-                Diagnostic(
-                    .wsUnrecognized,
-                    "no HTTP request and no WebSocket frames in the first \(unsyncedBytes) bytes; not decoded",
-                    ts: ctx.ts, frame: ctx.frame, conn: conn.id))
+        if startKnown {
+            if dir == .c2s && firstC2S.isEmpty { firstC2S = Array(bytes.prefix(16)) }
+            if dir == .s2c && firstS2C.isEmpty { firstS2C = Array(bytes.prefix(16)) }
+            for (stream, dir) in [(client!, Direction.c2s), (server!, .s2c)] where stream.startNotFrames {
+                notDecoded(dir, "", at: ctx)
+                return
+            }
         }
+        unsyncedBytes += bytes.count
+        if unsyncedBytes > 2 * wsLimits.resyncWindow {
+            notDecoded(nil, "in its first \(unsyncedBytes) bytes", at: ctx)
+        }
+    }
+
+    /// Gives up on the connection: neither HTTP nor WebSocket (`dir`: the direction whose first bytes showed it).
+    func notDecoded(_ dir: Direction?, _ when: String, at ctx: PacketContext) {
+        mode = .opaque
+        let diagnostic: Diagnostic
+        if startKnown {
+            let side = dir ?? (firstC2S.isEmpty ? .s2c : .c2s)
+            diagnostic = Diagnostic(
+                .appOtherProtocol,
+                "the \(side == .c2s ? "client" : "server")'s first bytes "
+                    + "(\(Self.describe(side == .c2s ? firstC2S : firstS2C))) are neither HTTP/1.x nor WebSocket frames"
+                    + (when.isEmpty ? "" : " (no frames proved \(when))") + "; not decoded",
+                ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir)
+        } else {
+            diagnostic = Diagnostic(
+                .appUnrecognized,
+                "picked up without its start: no HTTP/1.x and no WebSocket frames proved \(when); not decoded",
+                ts: ctx.ts, frame: ctx.frame, conn: conn.id)
+        }
+        emitter.diagnostic(diagnostic)
+        client = nil
+        server = nil
+        chunkLogC2S = []
+        chunkLogS2C = []
+        firstC2S = []
+        firstS2C = []
+    }
+
+    /// The first bytes of a stream for a message: as text when they are printable ASCII, else in hex.
+    static func describe(_ bytes: [UInt8]) -> String {
+        let shown = bytes.prefix(12)
+        if !shown.isEmpty && shown.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            return "\"" + String(decoding: shown, as: UTF8.self) + (bytes.count > 12 ? "…" : "") + "\""
+        }
+        return shown.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: " ")
+            + (bytes.count > 12 ? " …" : "")
     }
 
     // MARK: - HTTP

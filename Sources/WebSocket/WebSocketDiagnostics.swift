@@ -47,10 +47,8 @@ extension DiagnosticKind {
         "ws.resync", .info, "Frame boundaries were found again after a gap or a mid-stream start; N bytes skipped.")
     public static let wsMidstream = DiagnosticKind(
         "ws.midstream", .info,
-        "A connection without a captured handshake was recognised as WebSocket from its frames.")
-    public static let wsUnrecognized = DiagnosticKind(
-        "ws.unrecognized", .warning,
-        "A connection on a server port is neither HTTP nor WebSocket as far as its first bytes show; not decoded.")
+        "A connection without a captured handshake (or whose captured start has frames but no HTTP upgrade) was "
+            + "recognised as WebSocket from its frames.")
     public static let wsIncomplete = DiagnosticKind(
         "ws.incomplete", .info, "The connection ended inside a frame or a fragmented message.")
 
@@ -58,6 +56,6 @@ extension DiagnosticKind {
         .wsBadAccept, .wsMaskViolation, .wsReservedBits, .wsReservedOpcode, .wsBadControlFrame, .wsBadContinuation,
         .wsFrameAfterClose, .wsInvalidUTF8, .wsBadClose, .wsMessageTooLarge, .wsInflateFailed, .wsInflateContextLost,
         .wsGap, .wsLostSync,
-        .wsResynced, .wsMidstream, .wsUnrecognized, .wsIncomplete,
+        .wsResynced, .wsMidstream, .wsIncomplete,
     ]
 }

@@ -73,10 +73,17 @@ public final class WebSocketStream {
     var warnedMask = false
     var warnedAfterClose = false
     var maskViolations = 0
+    /// Without a handshake: the first byte fed is the direction's first byte (the connection's start was captured),
+    /// so frames, if this is WebSocket at all, begin there — only a chain from it is searched for.
+    public private(set) var startKnown: Bool
+    /// The chain from the first byte of a ``startKnown`` stream broke before it was proved: these bytes are not
+    /// WebSocket frames from their start. The stream then searches on as a stream picked up mid-way would.
+    public private(set) var startNotFrames = false
 
+    /// `startKnown` (when not `negotiated`): the first byte fed is the direction's first byte.
     public init(
         fromClient: Bool, deflate: DeflateParameters, negotiated: Bool, limits: WebSocketLimits = .init(),
-        unmaskInto: UnmaskBuffer = UnmaskBuffer()
+        unmaskInto: UnmaskBuffer = UnmaskBuffer(), startKnown: Bool = false
     ) {
         self.unmasked = unmaskInto
         self.fromClient = fromClient
@@ -84,6 +91,7 @@ public final class WebSocketStream {
         self.negotiated = negotiated
         self.limits = limits
         self.mode = negotiated ? .frames : .searching(initial: true)
+        self.startKnown = startKnown && !negotiated
     }
 
     /// Whether the decoder is in step with frame boundaries.
@@ -120,6 +128,7 @@ public final class WebSocketStream {
             return
         case .searching:
             // What was gathered before the gap is not contiguous with what follows.
+            startKnown = false
             let skipped = searchSkipped + UInt64(searchBuffer.count) + length
             resetSearch(origin: fedPosition)
             searchSkipped = skipped
@@ -614,6 +623,14 @@ public final class WebSocketStream {
         searchBuffer.append(contentsOf: bytes)
         let found: Int? = searchBuffer.withUnsafeBytes { findBoundary($0, final: false) }
         guard let start = found else {
+            if startKnown && candidates.isEmpty {
+                // The chain from the first byte broke: not frames from the start. The bytes are kept and searched
+                // from the next feed on as those of a stream picked up mid-way (the caller may give up first).
+                startKnown = false
+                startNotFrames = true
+                scannedUpTo = searchBase
+                return
+            }
             trimSearch()
             return
         }
@@ -624,7 +641,13 @@ public final class WebSocketStream {
     func accept(_ start: Int, initial: Bool, _ emit: (WebSocketEvent) -> Void) {
         let offset = start - searchBase
         let skipped = searchSkipped + UInt64(offset)
-        if initial {
+        if initial && startKnown {
+            emit(
+                .problem(
+                    .wsMidstream,
+                    "\(fromClient ? "client" : "server") frames from the connection's first byte, without an HTTP "
+                        + "upgrade"))
+        } else if initial {
             emit(
                 .problem(
                     .wsMidstream,
@@ -659,13 +682,18 @@ public final class WebSocketStream {
     /// frames; at the end of the stream (`final`), one whole frame that shows content and ends exactly at the end.
     /// At the first byte after a gap (or of the capture), one whole frame that shows content and ends exactly where
     /// the bytes seen end is enough: segment boundaries are evidence too. The proved candidate must be the first one
-    /// still alive.
+    /// still alive. From a known start (``startKnown``) the first byte is the only candidate.
     func findBoundary(_ buffer: UnsafeRawBufferPointer, final: Bool) -> Int? {
         let end = searchBase + buffer.count
         var alive: [Candidate] = []
         alive.reserveCapacity(candidates.count + 4)
         for var c in candidates where follow(&c, buffer) { alive.append(c) }
         while scannedUpTo < end {
+            if startKnown && scannedUpTo > 0 {
+                // From a known start only the chain from the first byte counts.
+                scannedUpTo = end
+                break
+            }
             var c = Candidate(start: scannedUpTo, next: scannedUpTo, complete: 0)
             if follow(&c, buffer) { alive.append(c) }
             scannedUpTo += 1

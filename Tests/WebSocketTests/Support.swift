@@ -209,13 +209,19 @@ struct WSCase: Sendable, CustomTestStringConvertible {
     var expected: [Ev]
     var inSync: Bool? = nil
     var knownIssue: KnownIssue? = nil
+    /// Without a handshake: the first byte is the direction's first (`WebSocketStream.startKnown`); and whether the
+    /// chain from it must have broken by the end (checked when given).
+    var startKnown = false
+    var startNotFrames: Bool? = nil
     var testDescription: String { name }
 }
 
-/// Runs a script in one feed; returns the events and whether the stream ended in sync.
-func run(_ c: WSCase, _ feed: Feed) -> (events: [Ev], inSync: Bool) {
+/// Runs a script in one feed; returns the events and whether the stream ended in sync (and said its first bytes
+/// were not frames).
+func run(_ c: WSCase, _ feed: Feed) -> (events: [Ev], inSync: Bool, startNotFrames: Bool) {
     let stream = WebSocketStream(
-        fromClient: c.fromClient, deflate: c.deflate, negotiated: c.negotiated, limits: c.limits)
+        fromClient: c.fromClient, deflate: c.deflate, negotiated: c.negotiated, limits: c.limits,
+        startKnown: c.startKnown)
     var out: [Ev] = []
     let emit: (WebSocketEvent) -> Void = { out.append(event($0)) }
     var bytesSteps = 0
@@ -236,7 +242,7 @@ func run(_ c: WSCase, _ feed: Feed) -> (events: [Ev], inSync: Bool) {
         }
     }
     stream.close(emit)
-    return (out, stream.inSync)
+    return (out, stream.inSync, stream.startNotFrames)
 }
 
 /// Runs and verifies a case in one feed, with its known issue, if any, marked as such.
@@ -245,6 +251,9 @@ func check(_ c: WSCase, _ feed: Feed) {
         let got = run(c, feed)
         #expect(got.events == c.expected, "\(c.name), fed \(feed)")
         if let inSync = c.inSync { #expect(got.inSync == inSync, "\(c.name), fed \(feed): inSync") }
+        if let notFrames = c.startNotFrames {
+            #expect(got.startNotFrames == notFrames, "\(c.name), fed \(feed): startNotFrames")
+        }
     }
     if let known = c.knownIssue, known.feeds.contains(feed) {
         withKnownIssue(Comment(rawValue: known.bug)) { verify() }
