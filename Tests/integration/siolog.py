@@ -829,7 +829,8 @@ def wire_packets(path, version=None, tshark="tshark", port=SERVER_PORT):
     """The Engine.IO packets on the wire, per connection, and the Engine.IO version (`version`, or
     capture_version): {"version": 3|4, "conns": {conn: {"handshake": bool,
     "unknown": {dirs without a reference}, "skipped": {dir: bytes before the first whole frame},
-    "packets": [(dir, frame, eio_type, text)]}}}, conn = tcp.stream + 1 (as imscope numbers them).
+    "packets": [(dir, frame, eio_type, text)], "after_close": {dirs with a data frame after the
+    direction's close frame}}}}, conn = tcp.stream + 1 (as imscope numbers them).
 
     Connections with a captured TCP handshake are dissected by tshark as HTTP (bodies of polling
     requests and responses; after a 101, WebSocket text messages). tshark cannot follow a
@@ -842,12 +843,15 @@ def wire_packets(path, version=None, tshark="tshark", port=SERVER_PORT):
     import tshark_oracle
     if version is None:
         version = capture_version(path, tshark)
+    import ws_frames
     fields = ["frame.number", "tcp.stream", "tcp.srcport", "tcp.seq", "tcp.len", "websocket.payload.text",
-              "http.request.method", "http.response.code", "http.file_data", "data.data"]
+              "http.request.method", "http.response.code", "http.file_data", "data.data", "websocket.opcode"]
     layers = _tshark_json(tshark, path, "tcp.port==%d,http" % port, fields)
     conns = {}
+    opcodes = {}  # (conn, dir) -> the opcodes of its frames, in order
     for c in tshark_oracle.oracle(str(path), port=port, tshark=tshark, keep_data=True)["connections"]:
-        conns[c["conn"]] = {"handshake": c["handshake"], "unknown": set(), "skipped": {}, "packets": []}
+        conns[c["conn"]] = {"handshake": c["handshake"], "unknown": set(), "skipped": {}, "packets": [],
+                            "after_close": set()}
         if not c["handshake"]:
             for d in ("c2s", "s2c"):
                 skipped, texts = ws_texts_midstream(c[d]["data"], d == "c2s")
@@ -855,6 +859,8 @@ def wire_packets(path, version=None, tshark="tshark", port=SERVER_PORT):
                     conns[c["conn"]]["unknown"].add(d)
                     continue
                 conns[c["conn"]]["skipped"][d] = skipped
+                msgs, _ = ws_frames.walk(c[d]["data"], d == "c2s", skipped, rsv1_ok=True)
+                opcodes[(c["conn"], d)] = [m.get("opcode") for m in msgs if not m.get("incomplete")]
                 done = _completion(layers, c["conn"], d, port)
                 conns[c["conn"]]["packets"] += [(d, done(end), EIO_TYPE_NAMES.get(t[:1], "?" + t[:1]), t)
                                                 for t, end in texts]
@@ -866,10 +872,13 @@ def wire_packets(path, version=None, tshark="tshark", port=SERVER_PORT):
             if t is not None:
                 conns[conn]["packets"].append((d, int(l["frame.number"][0]), EIO_TYPE_NAMES.get(t[:1], "?" + t[:1]), t))
 
+    names = {"0": "continuation", "1": "text", "2": "binary", "8": "close", "9": "ping", "10": "pong"}
     for l in layers:
         if "tcp.stream" not in l or not conns.get(int(l["tcp.stream"][0]) + 1, {}).get("handshake"):
             continue
         add(l, l.get("websocket.payload.text", []))
+        key = (int(l["tcp.stream"][0]) + 1, "s2c" if int(l["tcp.srcport"][0]) == port else "c2s")
+        opcodes.setdefault(key, []).extend(names.get(o, o) for o in l.get("websocket.opcode", []))
         d = "s2c" if int(l["tcp.srcport"][0]) == port else "c2s"
         codes = l.get("http.response.code", [])
         if any(c != "200" for c in codes):
@@ -888,6 +897,10 @@ def wire_packets(path, version=None, tshark="tshark", port=SERVER_PORT):
         for hexdata in (l.get("data.data", []) if is_http else []):
             raw = bytes.fromhex(hexdata.replace(":", ""))
             add(l, _eio_packets_of_body(raw, version))
+    # RFC 6455 section 5.5.1: no data frame after the direction's close
+    for (conn, d), ops in opcodes.items():
+        if "close" in ops and any(o in ("text", "binary", "continuation") for o in ops[ops.index("close") + 1:]):
+            conns[conn]["after_close"].add(d)
     return {"conns": conns, "version": version}
 
 
@@ -1231,7 +1244,8 @@ DECODER_LAYERS = ("eio.", "sio.", "ws.", "http.")
 
 def check_diagnostics(name, tl, wire):
     """No diagnostic of the HTTP, WebSocket, Engine.IO or Socket.IO layers on a clean capture,
-    except what a connection without captured handshake explains (tcp.midstream is
+    except ws.frame_after_close (required) where the wire shows a data frame after the
+    direction's close frame, and what a connection without captured handshake explains (tcp.midstream is
     test_tcp.py's business): ws.midstream (required) and eio.version_guessed (required once it
     carries Engine.IO packets) there, ws.resync in a direction caught in the middle of a frame
     (wire_packets found its first whole frame after its first byte, or none), and
@@ -1241,10 +1255,18 @@ def check_diagnostics(name, tl, wire):
     midstream = {c for c, v in wire["conns"].items() if not v["handshake"]}
     unknown = {(c, d) for c, v in wire["conns"].items() for d in v["unknown"]}
     unknown |= {(c, d) for c, v in wire["conns"].items() for d, n in v.get("skipped", {}).items() if n}
+    after_close = {(c, d) for c, v in wire["conns"].items() for d in v["after_close"]}
+    for c, d in sorted(after_close):
+        n = sum(1 for x in tl.diagnostics if x.get("code") == "ws.frame_after_close" and (x.get("conn"), x.get("dir")) == (c, d))
+        if n != 1:
+            problems.append("%s: conn %s %s sends a data frame after its close frame, but %d ws.frame_after_close" % (
+                name, c, d, n))
     for d in tl.diagnostics:
         code = d.get("code") or ""
         if not code.startswith(DECODER_LAYERS):
             continue
+        if code == "ws.frame_after_close" and (d.get("conn"), d.get("dir")) in after_close:
+            continue  # the python-socketio client sends its disconnect after its close frame
         if d.get("conn") in midstream and (code in ("ws.midstream", "eio.version_guessed", "sio.ack_unmatched") or (
                 code == "ws.resync" and (d.get("conn"), d.get("dir")) in unknown)):
             continue
