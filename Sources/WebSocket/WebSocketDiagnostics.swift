@@ -19,9 +19,10 @@ extension DiagnosticKind {
         "ws.bad_continuation", .warning,
         "A continuation frame without a message to continue, or a new data frame inside a fragmented message.")
     public static let wsFrameAfterClose = DiagnosticKind(
-        "ws.frame_after_close", .warning,
+        "ws.frame_after_close", .info,
         "A data frame followed the close frame of its direction (RFC 6455 section 5.5.1: no data frames after a "
-            + "close); it is decoded and reported anyway. Once per direction.")
+            + "close; the peer may discard it); it is decoded and reported anyway. Once per direction. Info, not a "
+            + "warning: common clients do it (python-socketio sends its DISCONNECT after its close frame).")
     public static let wsInvalidUTF8 = DiagnosticKind(
         "ws.invalid_utf8", .warning,
         "A text message is not valid UTF-8; it is shown with U+FFFD in place of the bad bytes.")

@@ -83,10 +83,10 @@ CODES = ("im.required_missing", "im.wrong_type", "im.unknown_type", "im.wrong_di
          "im.bad_content", "im.schema_mismatch")
 TSV = {s: REPO / "Sources" / "IMProtocol" / "Resources" / ("messagetypes-%s.tsv" % s) for s in SCHEMAS}
 ALL_CAPTURES = sorted(p for p in CAPTURES.rglob("*") if p.suffix in (".pcap", ".pcapng") and p.is_file())
-CLEAN = ["eio3-polling-upgrade-sll.pcap", "eio4-polling-upgrade-any.pcapng"]
-# Clean but for the python-socketio 5 client, which sends its Socket.IO DISCONNECT and Engine.IO close packets
-# after its WebSocket close frame (RFC 6455 section 5.5.1 forbids data frames after a close): one
-# ws.frame_after_close per such connection, and nothing else.
+CLEAN = ["eio3-polling-upgrade-sll.pcap", "eio4-polling-upgrade-any.pcapng", "eio4-websocket-lo.pcap"]
+# The python-socketio 5 client sends its Socket.IO DISCONNECT and Engine.IO close packets after its WebSocket
+# close frame (RFC 6455 section 5.5.1 forbids data frames after a close): one ws.frame_after_close (info, so
+# --strict stays 0) per such connection.
 AFTER_CLOSE = {"eio4-websocket-lo.pcap": [85]}
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -738,16 +738,12 @@ def test_strict_on_clean_capture(name):
 
 
 @pytest.mark.parametrize("name", sorted(AFTER_CLOSE))
-def test_strict_on_frames_after_close(name):
+def test_frames_after_close_are_noted(name):
     capture = CAPTURES / name
     _, recs = jsonl(capture)
-    noisy = [r for r in recs if (r.get("kind") == "diagnostic" and r.get("severity") in ("warning", "error"))
-             or r.get("warnings") or (im_of(r) and im_of(r).get("warnings"))]
-    assert [(r.get("code"), r.get("dir"), r.get("frame")) for r in noisy] == \
-        [("ws.frame_after_close", "c2s", f) for f in AFTER_CLOSE[name]], noisy[:5]
-    assert any(im_of(r) for r in recs)
-    rc, _, err = run("read", capture, "--format", "jsonl", "--strict")
-    assert rc == 3, "--strict on %s exited %d (stderr %r)" % (name, rc, err[-500:])
+    after = [r for r in recs if r.get("kind") == "diagnostic" and r.get("code") == "ws.frame_after_close"]
+    assert [(r.get("severity"), r.get("dir"), r.get("frame")) for r in after] == \
+        [("info", "c2s", f) for f in AFTER_CLOSE[name]], after[:5]
 
 
 # ---------------------------------------------------------------------------------------------
