@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """Makes deterministic "rough" copies of a clean capture for TCP reassembly tests.
 
-Usage: roughen.py MODE INPUT.pcap OUTPUT.pcap [--port 9092] [--snaplen 128]
-Writes OUTPUT.pcap and a sidecar OUTPUT.pcap.json saying what was done.
+Usage: roughen.py MODE INPUT OUTPUT [--port 9092] [--snaplen 128]
+Writes OUTPUT and a sidecar OUTPUT.json saying what was done.
 
-INPUT must be a pcap (not pcapng) with the Ethernet link type (Linux cooked SLL/SLL2 work for
-every mode but vlan/qinq), microsecond or nanosecond timestamps, either byte order; OUTPUT keeps
-its link type, precision and byte order. Only the Python standard library is used.
+INPUT is a pcap (microsecond or nanosecond timestamps, either byte order) or a pcapng file (one
+section, packets in Enhanced Packet Blocks, any number of interfaces, each with its own link type
+and time resolution), recognised by its magic number, not its name. OUTPUT is written in the same
+format: a pcap keeps its link type, precision and byte order; a pcapng keeps its section header,
+interfaces and other blocks (name resolution, decryption secrets; interface statistics go last),
+and each packet its interface and options. Link types: Ethernet (with 802.1Q/802.1ad tags), Linux
+cooked SLL and SLL2, BSD NULL and LOOP, raw IP (101, 228, 229); vlan/qinq need Ethernet. Only the
+Python standard library is used.
 
 Modes (a "data segment" is a TCP segment with payload):
   split    every data segment of more than one byte becomes 3 segments (2 when it has 2 bytes),
@@ -52,7 +57,12 @@ import struct
 import sys
 
 MAGIC_US, MAGIC_NS = 0xA1B2C3D4, 0xA1B23C4D
-LINKTYPE_ETHERNET, LINKTYPE_SLL, LINKTYPE_SLL2 = 1, 113, 276
+PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_LOOP = 0, 1, 101, 108
+LINKTYPE_SLL, LINKTYPE_SLL2, LINKTYPE_IPV4, LINKTYPE_IPV6 = 113, 276, 228, 229
+LINKTYPES = {LINKTYPE_NULL: "BSD NULL", LINKTYPE_ETHERNET: "Ethernet", LINKTYPE_RAW: "raw IP",
+             LINKTYPE_LOOP: "BSD LOOP", LINKTYPE_SLL: "Linux SLL", LINKTYPE_SLL2: "Linux SLL2",
+             LINKTYPE_IPV4: "raw IPv4", LINKTYPE_IPV6: "raw IPv6"}
 ETH_IPV4, ETH_IPV6, ETH_8021Q, ETH_8021AD, ETH_QINQ_OLD = 0x0800, 0x86DD, 0x8100, 0x88A8, 0x9100
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
@@ -61,27 +71,74 @@ FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 # pcap files
 
 class Pcap:
-    def __init__(self, endian, nano, version, thiszone, sigfigs, snaplen, linktype, records):
+    def __init__(self, endian, nano, version, thiszone, sigfigs, snaplen, linktype, records, ng=None):
         self.endian, self.nano = endian, nano
         self.version, self.thiszone, self.sigfigs = version, thiszone, sigfigs
         self.snaplen, self.linktype = snaplen, linktype
         self.records = records  # [Record]
+        self.ng = ng  # PcapNG for a pcapng file (then linktype is that of interface 0), else None
+
+    def linktype_of(self, rec):
+        return self.ng.ifaces[rec.ng[0]].linktype if self.ng else self.linktype
+
+    def units(self, rec):
+        """Units of a record's `frac` per second."""
+        if self.ng:
+            return self.ng.ifaces[rec.ng[0]].units
+        return 10 ** 9 if self.nano else 10 ** 6
+
+    def seconds(self, rec):
+        return rec.sec + rec.frac / self.units(rec)
+
+    def placed(self, moved, at):
+        """`moved` (its bytes, length, interface) with the time of record `at`: the time stays with
+        the position when packets change places."""
+        frac = at.frac
+        if self.units(moved) != self.units(at):  # pcapng interfaces of different resolutions
+            frac = at.frac * self.units(moved) // self.units(at)
+        return Record(at.sec, frac, moved.data, moved.orig_len, moved.ng)
+
+    @property
+    def format(self):
+        return "pcapng" if self.ng else "pcap"
+
+
+class Iface:
+    __slots__ = ("linktype", "units", "block")
+
+    def __init__(self, linktype, units, block):
+        self.linktype, self.units, self.block = linktype, units, block
+
+
+class PcapNG:
+    """What a pcapng file holds besides its packets: the Section Header Block, the Interface
+    Description Blocks, the other blocks (name resolution, decryption secrets, custom...) and the
+    Interface Statistics Blocks, each as raw bytes."""
+
+    def __init__(self, shb, ifaces, others, stats):
+        self.shb, self.ifaces, self.others, self.stats = shb, ifaces, others, stats
 
 
 class Record:
-    __slots__ = ("sec", "frac", "data", "orig_len")
+    """One packet: its time as whole seconds and a fraction (in the file's, or for pcapng its
+    interface's, units), its bytes and original length; `ng` is None in a pcap file, in a pcapng
+    file (interface id, the Enhanced Packet Block's options as raw bytes)."""
+    __slots__ = ("sec", "frac", "data", "orig_len", "ng")
 
-    def __init__(self, sec, frac, data, orig_len):
-        self.sec, self.frac, self.data, self.orig_len = sec, frac, data, orig_len
+    def __init__(self, sec, frac, data, orig_len, ng=None):
+        self.sec, self.frac, self.data, self.orig_len, self.ng = sec, frac, data, orig_len, ng
 
     def copy(self, data=None, orig_len=None):
         data = self.data if data is None else data
-        return Record(self.sec, self.frac, data, len(data) if orig_len is None else orig_len)
+        return Record(self.sec, self.frac, data, len(data) if orig_len is None else orig_len, self.ng)
 
 
 def read_pcap(path):
+    """A pcap or pcapng file (recognised by its magic number, whatever its name)."""
     with open(path, "rb") as f:
         raw = f.read()
+    if raw[:4] == PCAPNG_SHB:
+        return read_pcapng(path, raw)
     if len(raw) < 24:
         raise ValueError("%s: too short for a pcap file" % path)
     for endian in ("<", ">"):
@@ -89,7 +146,7 @@ def read_pcap(path):
         if magic in (MAGIC_US, MAGIC_NS):
             break
     else:
-        raise ValueError("%s: not a pcap file (pcapng is not supported here)" % path)
+        raise ValueError("%s: neither a pcap nor a pcapng file" % path)
     _, vmaj, vmin, zone, sigfigs, snaplen, linktype = struct.unpack(endian + "IHHiIII", raw[:24])
     records, off = [], 24
     while off + 16 <= len(raw):
@@ -104,7 +161,96 @@ def read_pcap(path):
     return Pcap(endian, magic == MAGIC_NS, (vmaj, vmin), zone, sigfigs, snaplen, linktype & 0xFFFF, records)
 
 
+def _tsresol(options, endian):
+    """Units per second from an IDB's options (if_tsresol, code 9; default microseconds)."""
+    off = 0
+    while off + 4 <= len(options):
+        code, length = struct.unpack(endian + "HH", options[off:off + 4])
+        if code == 0:
+            break
+        if code == 9 and length >= 1:
+            v = options[off + 4]
+            return 2 ** (v & 0x7F) if v & 0x80 else 10 ** v
+        off += 4 + (length + 3) // 4 * 4
+    return 10 ** 6
+
+
+def read_pcapng(path, raw):
+    """pcapng with one section; its packets in Enhanced Packet Blocks (Simple and obsolete Packet
+    Blocks are refused: the first has no time, the second is from before 2009). Interfaces may
+    have different link types and time resolutions."""
+    (bom,) = struct.unpack("<I", raw[8:12])
+    endian = "<" if bom == 0x1A2B3C4D else ">" if bom == 0x4D3C2B1A else None
+    if endian is None:
+        raise ValueError("%s: pcapng section header without a valid byte-order magic" % path)
+    shb, ifaces, others, stats, records = None, [], [], [], []
+    off = 0
+    while off < len(raw):
+        if off + 12 > len(raw):
+            raise ValueError("%s: truncated pcapng block at offset %d" % (path, off))
+        btype, blen = struct.unpack(endian + "II", raw[off:off + 8])
+        if blen < 12 or blen % 4 or off + blen > len(raw):
+            raise ValueError("%s: bad pcapng block length %d at offset %d" % (path, blen, off))
+        block, body = raw[off:off + blen], raw[off + 8:off + blen - 4]
+        if btype == 0x0A0D0D0A:
+            if shb is not None:
+                raise ValueError("%s: several pcapng sections; roughen reads one" % path)
+            shb = block
+        elif btype == 1:
+            linktype, _, _ = struct.unpack(endian + "HHI", body[:8])
+            ifaces.append(Iface(linktype, _tsresol(body[8:], endian), block))
+        elif btype == 6:
+            iface, hi, lo, incl, orig = struct.unpack(endian + "IIIII", body[:20])
+            if iface >= len(ifaces):
+                raise ValueError("%s: packet at offset %d names interface %d, not described" % (path, off, iface))
+            units = ifaces[iface].units
+            ts = (hi << 32) | lo
+            records.append(Record(ts // units, ts % units, body[20:20 + incl], orig,
+                                  (iface, body[20 + (incl + 3) // 4 * 4:])))
+        elif btype in (2, 3):
+            raise ValueError("%s: %s packet block at offset %d; roughen reads Enhanced Packet Blocks only" % (
+                path, "an obsolete" if btype == 2 else "a simple", off))
+        elif btype == 5:
+            stats.append(block)
+        else:
+            others.append(block)
+        off += blen
+    if shb is None or not ifaces:
+        raise ValueError("%s: pcapng without section header or interface" % path)
+    ng = PcapNG(shb, ifaces, others, stats)
+    return Pcap(endian, ifaces[0].units > 10 ** 6, None, 0, 0, 0, ifaces[0].linktype, records, ng)
+
+
+def write_pcapng(path, pcap, records, snaplen=None):
+    """The section header, the interfaces (their snaplen set to `snaplen` when given), the other
+    blocks, the packets as Enhanced Packet Blocks with their own interface and options, then the
+    interface statistics."""
+    e, ng = pcap.endian, pcap.ng
+    with open(path, "wb") as f:
+        f.write(ng.shb)
+        for iface in ng.ifaces:
+            block = iface.block
+            if snaplen:
+                block = block[:12] + struct.pack(e + "I", snaplen) + block[16:]
+            f.write(block)
+        for block in ng.others:
+            f.write(block)
+        for r in records:
+            units = pcap.units(r)
+            ts = r.sec * units + r.frac
+            pad = b"\0" * ((4 - len(r.data) % 4) % 4)
+            options = r.ng[1]
+            blen = 32 + len(r.data) + len(pad) + len(options)
+            f.write(struct.pack(e + "IIIIIII", 6, blen, r.ng[0], ts >> 32, ts & 0xFFFFFFFF, len(r.data), r.orig_len))
+            f.write(r.data + pad + options + struct.pack(e + "I", blen))
+        for block in ng.stats:
+            f.write(block)
+
+
 def write_pcap(path, pcap, records, snaplen=None):
+    """Writes `records` in the format of `pcap` (pcap, or pcapng when it was read from one)."""
+    if pcap.ng:
+        return write_pcapng(path, pcap, records, snaplen)
     e = pcap.endian
     with open(path, "wb") as f:
         f.write(struct.pack(e + "IHHiIII", MAGIC_NS if pcap.nano else MAGIC_US, pcap.version[0], pcap.version[1],
@@ -142,10 +288,23 @@ class Seg:
 
 
 def parse(frame, linktype=LINKTYPE_ETHERNET):
-    """Seg for an Ethernet (+VLAN tags) or Linux cooked (SLL, SLL2) / IPv4 or IPv6 / TCP frame, or
-    None. Works on cut frames as long as the headers are there; payload_len is what the IP header
+    """Seg for an Ethernet (+VLAN tags), Linux cooked (SLL, SLL2), BSD NULL/LOOP or raw IP /
+    IPv4 or IPv6 / TCP frame, or None. Works on cut frames as long as the headers are there; payload_len is what the IP header
     says, captured_payload what the frame holds."""
-    if linktype == LINKTYPE_SLL:
+    if linktype in (LINKTYPE_NULL, LINKTYPE_LOOP):
+        if len(frame) < 5:
+            return None
+        (family,) = struct.unpack("!I" if linktype == LINKTYPE_LOOP else "<I", frame[:4])
+        if linktype == LINKTYPE_NULL and family > 0xFFFF:  # written by a big-endian host
+            (family,) = struct.unpack(">I", frame[:4])
+        etype = ETH_IPV4 if family == 2 else ETH_IPV6 if family in (10, 24, 28, 30) else None
+        off = 4
+    elif linktype in (LINKTYPE_RAW, LINKTYPE_IPV4, LINKTYPE_IPV6):
+        if not frame:
+            return None
+        etype = ETH_IPV4 if frame[0] >> 4 == 4 else ETH_IPV6 if frame[0] >> 4 == 6 else None
+        off = 0
+    elif linktype == LINKTYPE_SLL:
         if len(frame) < 16:
             return None
         (etype,) = struct.unpack("!H", frame[14:16])
@@ -346,8 +505,7 @@ def _acked_between(segs, conns, i, j, c, d):
 
 
 def _seconds(pcap, i):
-    r = pcap.records[i]
-    return r.sec + r.frac / (1e9 if pcap.nano else 1e6)
+    return pcap.seconds(pcap.records[i])
 
 
 def _swap(pcap, segs, conns, across_ack):
@@ -373,12 +531,12 @@ def _swap(pcap, segs, conns, across_ack):
                 k += 2
             else:
                 k += 1
-    out = []
-    for pos, src in enumerate(order):
-        rec = pcap.records[pos]
-        moved = pcap.records[src]
-        out.append(Record(rec.sec, rec.frac, moved.data, moved.orig_len))
-    return out, {"pairsSwapped": len(swapped), "swappedFrames": swapped}
+    return _reordered(pcap, order), {"pairsSwapped": len(swapped), "swappedFrames": swapped}
+
+
+def _reordered(pcap, order):
+    """The records in `order` (input indices), each with the time of the position it lands on."""
+    return [pcap.placed(pcap.records[src], pcap.records[pos]) for pos, src in enumerate(order)]
 
 
 def mode_swap(pcap, segs, conns, args):
@@ -393,7 +551,7 @@ def _tagged(pcap, tags):
     out = []
     for rec in pcap.records:
         data = rec.data[:12] + tags + rec.data[12:]
-        out.append(Record(rec.sec, rec.frac, data, rec.orig_len + len(tags)))
+        out.append(Record(rec.sec, rec.frac, data, rec.orig_len + len(tags), rec.ng))
     return out
 
 
@@ -449,7 +607,7 @@ def mode_snaplen(pcap, segs, conns, args):
         data = rec.data[:cut]
         if len(data) < len(rec.data):
             truncated += 1
-        out.append(Record(rec.sec, rec.frac, data, rec.orig_len))
+        out.append(Record(rec.sec, rec.frac, data, rec.orig_len, rec.ng))
         if seg is None:
             continue
         lane = conns.of(seg)
@@ -487,17 +645,21 @@ MODES = {"split": mode_split, "dup": mode_dup, "swap": mode_swap, "swapack": mod
 def roughen(mode, src, dst, port=9092, snaplen=128):
     """Write the rough copy `dst` of `src` and its sidecar `dst`.json; return the sidecar dict."""
     pcap = read_pcap(src)
-    if pcap.linktype not in (LINKTYPE_ETHERNET, LINKTYPE_SLL, LINKTYPE_SLL2):
-        raise ValueError("%s: link type %d; roughen reads Ethernet (1), SLL (113), SLL2 (276)" % (src, pcap.linktype))
-    if mode in ("vlan", "qinq") and pcap.linktype != LINKTYPE_ETHERNET:
+    linktypes = sorted({i.linktype for i in pcap.ng.ifaces} if pcap.ng else {pcap.linktype})
+    for lt in linktypes:
+        if lt not in LINKTYPES:
+            raise ValueError("%s: link type %d; roughen reads %s" % (
+                src, lt, ", ".join("%s (%d)" % (n, t) for t, n in sorted(LINKTYPES.items()))))
+    if mode in ("vlan", "qinq") and linktypes != [LINKTYPE_ETHERNET]:
         raise ValueError("%s: %s needs an Ethernet capture" % (src, mode))
-    segs = [parse(r.data, pcap.linktype) for r in pcap.records]
+    segs = [parse(r.data, pcap.linktype_of(r)) for r in pcap.records]
     conns = Conns(segs, port)
     args = argparse.Namespace(port=port, snaplen=snaplen)
     records, info = MODES[mode](pcap, segs, conns, args)
     write_pcap(dst, pcap, records, snaplen=snaplen if mode == "snaplen" else None)
-    sidecar = {"mode": mode, "input": os.path.basename(src), "output": os.path.basename(dst),
-               "linktype": pcap.linktype, "precision": "nano" if pcap.nano else "micro", "framesIn": len(pcap.records),
+    sidecar = {"mode": mode, "input": os.path.basename(src), "output": os.path.basename(dst), "format": pcap.format,
+               "linktype": linktypes[0] if len(linktypes) == 1 else linktypes,
+               "precision": "nano" if pcap.nano else "micro", "framesIn": len(pcap.records),
                "framesOut": len(records)}
     sidecar.update(info)
     with open(dst + ".json", "w") as f:
