@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes deterministic "rough" copies of a clean capture for TCP reassembly tests.
 
-Usage: roughen.py MODE INPUT OUTPUT [--port 9092] [--snaplen 128]
+Usage: roughen.py MODE INPUT OUTPUT [--port 9092] [--snaplen 128] [--seed 1] [-p 0.5]
 Writes OUTPUT and a sidecar OUTPUT.json saying what was done.
 
 INPUT is a pcap (microsecond or nanosecond timestamps, either byte order) or a pcapng file (one
@@ -10,7 +10,8 @@ and time resolution), recognised by its magic number, not its name. OUTPUT is wr
 format: a pcap keeps its link type, precision and byte order; a pcapng keeps its section header,
 interfaces and other blocks (name resolution, decryption secrets; interface statistics go last),
 and each packet its interface and options. Link types: Ethernet (with 802.1Q/802.1ad tags), Linux
-cooked SLL and SLL2, BSD NULL and LOOP, raw IP (101, 228, 229); vlan/qinq need Ethernet. Only the
+cooked SLL and SLL2, BSD NULL and LOOP, raw IP (101, 228, 229); vlan/qinq need Ethernet; the three
+reorderings also take other link types, whose packets they move without looking inside. Only the
 Python standard library is used.
 
 Modes (a "data segment" is a TCP segment with payload):
@@ -45,6 +46,32 @@ Modes (a "data segment" is a TCP segment with payload):
            (each stream byte once, however many captured segments carry it) and where they are in
            the stream ([start, end) offsets)
 
+  Reorderings: every packet is written unchanged, only the order changes; the i-th packet written
+  has the i-th timestamp read (the time stays with the position, so capture time still runs
+  forward). A connection here is as a reassembler sees it: the packets between two endpoints, a
+  new one starting at a SYN with another initial sequence number once the previous one saw a FIN
+  or RST. Frames in the sidecars are 1-based, of the input (xxxOut: where that packet landed).
+  synackfirst  each connection's first SYN-ACK (the first SYN+ACK from the SYN's receiver that
+           acknowledges the SYN's sequence number + 1) is moved to just before its first SYN
+           (without ACK); the packets from the SYN up to the SYN-ACK move one place later. Connections
+           without both, or whose SYN-ACK already comes first, stay as they are
+  closeearly   each connection's first packet with FIN or RST (of either direction; "the close") is
+           moved to just before the connection's last data segment preceding it (the last packet of
+           that connection, of either direction, with TCP payload, that comes before the close in the
+           capture); the packets from that data segment up to the close move one place later. So the
+           capture shows the FIN/RST before bytes that precede it: in its own direction (those bytes
+           lie before the FIN's sequence number) or the peer's (sent before the peer saw the FIN/RST).
+           Connections without a FIN/RST, or without a data segment before it, stay as they are
+  shuffle  neighbours swapped at random: walking the capture from its start, the packet at hand and
+           the next one trade places with probability -p (default 0.5), and then both are passed
+           (no packet moves twice, none moves more than one place); else the walk moves one packet
+           on. Any packets, of any connection or none. --max-gap S: only neighbours less than S
+           seconds apart are candidates (default: all). The packet that moves later takes its
+           neighbour's time, so a gap of a second or more delays it by that much, past imscope's 1 s
+           loss timer or its 60 s linger after a close (the timed rules of its policy). Deterministic
+           per --seed (Python's random.Random(seed), whose sequence for an int seed is stable across
+           Python 3 versions); the sidecar lists the swapped pairs
+
 Connections: the side that sent a SYN without ACK is the client; without a handshake, the side
 on --port is the server. Addresses are written as IP:PORT, IPv6 as [addr]:port (RFC 5952).
 """
@@ -53,6 +80,7 @@ import argparse
 import ipaddress
 import json
 import os
+import random
 import struct
 import sys
 
@@ -638,23 +666,147 @@ def mode_snaplen(pcap, segs, conns, args):
     return out, {"snaplen": cut, "framesTruncated": truncated, "connections": per_conn}
 
 
-MODES = {"split": mode_split, "dup": mode_dup, "swap": mode_swap, "swapack": mode_swapack, "vlan": mode_vlan, "qinq": mode_qinq,
-         "drop": mode_drop, "snaplen": mode_snaplen}
+# reorderings: every packet kept as it is, only the order changes; the times stay with the
+# positions (the i-th packet written has the i-th time read), so capture time still runs forward
+
+def _flag_names(flags):
+    return "+".join(n for n, f in (("SYN", SYN), ("FIN", FIN), ("RST", RST), ("ACK", ACK)) if flags & f)
 
 
-def roughen(mode, src, dst, port=9092, snaplen=128):
+class Instances:
+    """TCP connections as a reassembler sees them: the packets between the same two endpoints,
+    a new connection starting at a SYN (without ACK) with another initial sequence number after
+    the previous one ended (FIN or RST seen). ids[i] is the connection of frame i (None: not TCP)."""
+
+    def __init__(self, segs):
+        self.ids, self.frames, self.first = [], [], []
+        current, ended, isn = {}, set(), {}
+        for i, s in enumerate(segs):
+            if s is None:
+                self.ids.append(None)
+                continue
+            pair = frozenset([(s.src, s.sport), (s.dst, s.dport)])
+            c = current.get(pair)
+            syn = s.flags & SYN and not s.flags & ACK
+            if c is None or (syn and c in ended and isn.get(c) != s.seq):
+                c = len(self.frames)
+                current[pair] = c
+                self.frames.append([])
+                self.first.append(s)
+            if syn:
+                isn.setdefault(c, s.seq)
+            if s.flags & (FIN | RST):
+                ended.add(c)
+            self.ids.append(c)
+            self.frames[c].append(i)
+
+    def describe(self, c, segs, conns):
+        """client and server: the SYN's sender, or the SYN-ACK's receiver, is the client; without
+        them, as Conns says (the side on --port is the server, failing that the lower port)."""
+        for i in self.frames[c]:
+            t = segs[i]
+            if t.flags & SYN:
+                client, server = (t.src, t.sport), (t.dst, t.dport)
+                if t.flags & ACK:
+                    client, server = server, client
+                return {"client": addr_text(*client), "server": addr_text(*server)}
+        return conns.describe(conns.of(self.first[c])[0])
+
+
+def _move_before(order, frame, anchor):
+    order.remove(frame)
+    order.insert(order.index(anchor), frame)
+
+
+def _positions(order):
+    return {src: pos + 1 for pos, src in enumerate(order)}
+
+
+def mode_synackfirst(pcap, segs, conns, args):
+    """Each connection's first SYN-ACK moved to just before the SYN it answers."""
+    inst = Instances(segs)
+    order, moved, skipped = list(range(len(pcap.records))), [], 0
+    for c, frames in enumerate(inst.frames):
+        syn = next((i for i in frames if segs[i].flags & SYN and not segs[i].flags & ACK), None)
+        synack = None if syn is None else next(
+            (i for i in frames if segs[i].flags & SYN and segs[i].flags & ACK
+             and segs[i].ack == (segs[syn].seq + 1) & 0xFFFFFFFF and segs[i].src == segs[syn].dst), None)
+        if syn is None or synack is None or synack < syn:
+            skipped += 1
+            continue
+        _move_before(order, synack, syn)
+        moved.append(dict(inst.describe(c, segs, conns), synFrame=syn + 1, synAckFrame=synack + 1))
+    pos = _positions(order)
+    for m in moved:
+        m["synFrameOut"], m["synAckFrameOut"] = pos[m["synFrame"] - 1], pos[m["synAckFrame"] - 1]
+    return _reordered(pcap, order), {"connectionsMoved": len(moved), "connectionsUnchanged": skipped,
+                                     "moved": moved}
+
+
+def mode_closeearly(pcap, segs, conns, args):
+    """Each connection's first FIN or RST moved to just before the data segment preceding it."""
+    inst = Instances(segs)
+    order, moved, skipped = list(range(len(pcap.records))), [], 0
+    for c, frames in enumerate(inst.frames):
+        close = next((i for i in frames if segs[i].flags & (FIN | RST)), None)
+        data = None if close is None else next(
+            (i for i in reversed(frames) if i < close and segs[i].payload_len > 0), None)
+        if data is None:
+            skipped += 1
+            continue
+        _move_before(order, close, data)
+        cs, ds = segs[close], segs[data]
+        info = inst.describe(c, segs, conns)
+        client = info["client"]
+        side = lambda s: "c2s" if addr_text(s.src, s.sport) == client else "s2c"  # noqa: E731
+        moved.append(dict(info, closeFrame=close + 1, closeFlags=_flag_names(cs.flags), closeDir=side(cs),
+                          dataFrame=data + 1, dataDir=side(ds), dataBytes=ds.payload_len,
+                          framesBetween=close - data - 1))
+    pos = _positions(order)
+    for m in moved:
+        m["closeFrameOut"], m["dataFrameOut"] = pos[m["closeFrame"] - 1], pos[m["dataFrame"] - 1]
+    return _reordered(pcap, order), {"connectionsMoved": len(moved), "connectionsUnchanged": skipped,
+                                     "moved": moved}
+
+
+def mode_shuffle(pcap, segs, conns, args):
+    """Neighbours swapped at random: walking the capture from the start, the packet at hand and
+    the next one trade places with probability p (if less than max_gap seconds apart), and then
+    both are passed; else the walk moves one packet on. Deterministic per seed (Python's
+    random.Random(seed))."""
+    rng = random.Random(args.seed)
+    order, swapped, i = list(range(len(pcap.records))), [], 0
+    while i + 1 < len(order):
+        near = args.max_gap is None or _seconds(pcap, i + 1) - _seconds(pcap, i) < args.max_gap
+        if near and rng.random() < args.probability:
+            order[i], order[i + 1] = order[i + 1], order[i]
+            swapped.append([i + 1, i + 2])
+            i += 2
+        else:
+            i += 1
+    return _reordered(pcap, order), {"seed": args.seed, "probability": args.probability, "maxGap": args.max_gap,
+                                     "pairsSwapped": len(swapped), "swappedFrames": swapped}
+
+
+MODES = {"split": mode_split, "dup": mode_dup, "swap": mode_swap, "swapack": mode_swapack, "vlan": mode_vlan,
+         "qinq": mode_qinq, "drop": mode_drop, "snaplen": mode_snaplen, "synackfirst": mode_synackfirst,
+         "closeearly": mode_closeearly, "shuffle": mode_shuffle}
+REORDERINGS = ("synackfirst", "closeearly", "shuffle")
+
+
+def roughen(mode, src, dst, port=9092, snaplen=128, seed=1, probability=0.5, max_gap=None):
     """Write the rough copy `dst` of `src` and its sidecar `dst`.json; return the sidecar dict."""
     pcap = read_pcap(src)
     linktypes = sorted({i.linktype for i in pcap.ng.ifaces} if pcap.ng else {pcap.linktype})
     for lt in linktypes:
-        if lt not in LINKTYPES:
+        if lt not in LINKTYPES and mode not in REORDERINGS:
             raise ValueError("%s: link type %d; roughen reads %s" % (
                 src, lt, ", ".join("%s (%d)" % (n, t) for t, n in sorted(LINKTYPES.items()))))
     if mode in ("vlan", "qinq") and linktypes != [LINKTYPE_ETHERNET]:
         raise ValueError("%s: %s needs an Ethernet capture" % (src, mode))
-    segs = [parse(r.data, pcap.linktype_of(r)) for r in pcap.records]
+    segs = [parse(r.data, pcap.linktype_of(r)) if pcap.linktype_of(r) in LINKTYPES else None for r in pcap.records]
     conns = Conns(segs, port)
-    args = argparse.Namespace(port=port, snaplen=snaplen)
+    args = argparse.Namespace(port=port, snaplen=snaplen, seed=seed, probability=probability, max_gap=max_gap)
     records, info = MODES[mode](pcap, segs, conns, args)
     write_pcap(dst, pcap, records, snaplen=snaplen if mode == "snaplen" else None)
     sidecar = {"mode": mode, "input": os.path.basename(src), "output": os.path.basename(dst), "format": pcap.format,
@@ -675,12 +827,16 @@ def main():
     p.add_argument("output")
     p.add_argument("--port", type=int, default=9092, help="server port when no handshake was captured")
     p.add_argument("--snaplen", type=int, default=128, help="for the snaplen mode")
+    p.add_argument("--seed", type=int, default=1, help="for the shuffle mode")
+    p.add_argument("-p", "--probability", type=float, default=0.5, help="for the shuffle mode")
+    p.add_argument("--max-gap", type=float, default=None, metavar="S",
+                   help="for the shuffle mode: swap only neighbours less than S seconds apart (default: any)")
     a = p.parse_args()
     try:
-        info = roughen(a.mode, a.input, a.output, a.port, a.snaplen)
+        info = roughen(a.mode, a.input, a.output, a.port, a.snaplen, a.seed, a.probability, a.max_gap)
     except ValueError as e:
         sys.exit("roughen: %s" % e)
-    short = {k: v for k, v in info.items() if k not in ("swappedFrames", "connections")}
+    short = {k: v for k, v in info.items() if k not in ("swappedFrames", "connections", "moved")}
     print(json.dumps(short))
 
 
