@@ -75,81 +75,18 @@ SHUFFLE_MAX_GAP = 1.0
 # imscope bugs the cases expose. strict: a fix makes the case fail until its mark is removed.
 # Each failing case was traced to the reordering events (roughen's sidecar) on the connections that differ.
 
-SYNACK = ("SYN-ACK before its SYN: the SYN-ACK opens a connection, then the SYN closes it (reason timeout) and opens "
-          "another on the same addresses, so a phantom 0-byte connection comes first and every later connection "
-          "number shifts; the real one has no SYN-ACK, so the server's stream starts at the first server segment seen "
-          "(a reordered one there loses what precedes it); when the client's ISN is 0 (suricata-websocket) the SYN is "
-          "taken for the closed connection's own and every later packet is dropped as tcp.data_after_close")
-CLOSE = ("RST before the peer's last data segment: the RST closes the connection at once and the peer's segment that "
-         "follows it in the capture (the client's 8-byte WebSocket close frame on our captures, a close frame on "
-         "wstunnel) is dropped as tcp.data_after_close; counted missing when the RST acknowledged it, else not at all "
-         "(bytes + missing then fall short of the stream)")
 START = ("no handshake in the capture, so a direction's stream starts at the first segment seen: the reordering put a "
          "later segment (or the FIN) of that direction first and the bytes before it are dropped, not even counted "
          "missing, though the next packet (or the peer's ACK) shows where the stream starts")
 RESPONSE = ("no handshake, and the server's 101 response seen before the client's GET: imscope gives the response but "
             "never the request (nor the conn upgrade record)")
-REPRO = ("the original is the issue's repro with its SYN-ACK before its SYN, of which imscope decodes none of the 17 "
-         "messages (" + SYNACK + "); the shuffle puts the SYN first again and the copy decodes them all")
 
+# (the SYN-ACK before its SYN, the RST before the peer's last segment and the issue's repro are fixed: issue 18)
 XFAIL_REORDER = {  # {name: {mode: [bug, ...]}}: every failing case of today's imscope, by its causes
-    "ours/eio3-polling-upgrade-sll.pcap": {
-        "synackfirst": [SYNACK], "shuffle1": [CLOSE, SYNACK], "shuffle2": [CLOSE, SYNACK],
-        "shuffle3": [CLOSE, SYNACK]},
-    "ours/eio3-websocket-ipv6-nano.pcap": {
-        "synackfirst": [SYNACK], "shuffle1": [CLOSE, SYNACK], "shuffle2": [CLOSE], "shuffle3": [SYNACK]},
-    "ours/eio3-websocket-ipv6.pcapng": {
-        "synackfirst": [SYNACK], "shuffle1": [CLOSE, SYNACK], "shuffle2": [CLOSE], "shuffle3": [SYNACK]},
-    "ours/eio4-midstream-lo.pcap": {"synackfirst": [SYNACK], "shuffle3": [CLOSE, SYNACK]},
-    "ours/eio4-polling-upgrade-any.pcapng": {
-        "synackfirst": [SYNACK], "closeearly": [CLOSE], "shuffle1": [CLOSE, SYNACK], "shuffle2": [CLOSE, SYNACK],
-        "shuffle3": [CLOSE, SYNACK]},
-    "ours/eio4-websocket-lo.pcap": {
-        "synackfirst": [SYNACK], "closeearly": [CLOSE], "shuffle1": [SYNACK], "shuffle2": [CLOSE],
-        "shuffle3": [SYNACK]},
-    "ours/ws/eio4-ws-midstream-lo.pcap": {"synackfirst": [SYNACK], "closeearly": [CLOSE], "shuffle2": [SYNACK]},
-    "ours/ws/ws-deflate-lo.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "ours/ws/ws-deflate-nocontext-lo.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/arkime-arkime_synthetic.pcap": {
-        "synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle2": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/arkime-websocket.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/emmunaf-test.pcapng": {
-        "synackfirst": [SYNACK], "closeearly": [START], "shuffle1": [START, SYNACK], "shuffle3": [START]},
+    "outside/emmunaf-test.pcapng": {"closeearly": [START], "shuffle1": [START], "shuffle3": [START]},
     "outside/ndpi-1kxun.pcap": {
-        "synackfirst": [SYNACK], "shuffle1": [START, RESPONSE], "shuffle2": [START, RESPONSE, SYNACK],
-        "shuffle3": [START, RESPONSE]},
-    "outside/ndpi-tls_heur__vmess-websocket.pcapng": {
-        "synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/onewesong-websocket.pcap": {"synackfirst": [SYNACK], "shuffle2": [SYNACK], "shuffle3": [SYNACK]},
+        "shuffle1": [START, RESPONSE], "shuffle2": [START, RESPONSE], "shuffle3": [START, RESPONSE]},
     "outside/pcapplusplus-650HttpResponses.pcap": {"shuffle1": [START], "shuffle2": [START], "shuffle3": [START]},
-    "outside/suricata-http-request-header-multi.pcap": {
-        "synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/suricata-websocket-compressed.pcap": {
-        "synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/suricata-websocket-control-frag.pcap": {
-        "synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/suricata-websocket-ping.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/suricata-websocket.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/zeek-broker-websocket.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/zeek-fragmented-http-reply.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/zeek-http-websocket.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/zeek-jupyter-websocket.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/zeek-message-too-big-status.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/zeek-oversized-close-frame.pcapng": {
-        "synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/zeek-reply-ping-coalesced.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/zeek-reply-ping-separate.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/zeek-two-binary-fragments.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/zeek-websocket_baseline.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/zeek-websocket_compressed.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/zeek-wrong-accept-header.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/zeek-wstunnel-http.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [SYNACK]},
-    "outside/zeek-wstunnel-https.pcap": {"synackfirst": [SYNACK], "shuffle1": [SYNACK], "shuffle3": [CLOSE, SYNACK]},
-    "outside/zeek-wstunnel-ssh.pcap": {
-        "synackfirst": [SYNACK], "closeearly": [CLOSE], "shuffle1": [CLOSE, SYNACK], "shuffle3": [SYNACK]},
-    "outside/repro/mysql-greeting.pcap": {"synackfirst": [SYNACK]},
-    "outside/repro/ssh.pcap": {"synackfirst": [SYNACK]},
-    "outside/repro/synack-before-syn-monotonic.pcap": {"shuffle1": [REPRO], "shuffle3": [REPRO]},
 }
 
 
@@ -338,12 +275,7 @@ def test_reordered_decodes_as_original(name, path, any_port, layers, mode, seed,
 MIDSTREAM_WS_PORTS = {"ndpi-websocket.pcap": [12345], "eririmba-websocket.pcap": [8008],
                       "onewesong-websocket.pcap": [8765]}
 
-XFAIL_TSHARK = {  # {name: reason}
-    "outside/zeek-oversized-close-frame.pcapng": (
-        "a close frame of 258 bytes (control frames carry at most 125, RFC 6455 5.5) gets ws.bad_control_frame and no "
-        "ws record; tshark shows the close (code 1000 and its 256-byte reason); decoding should go on and show it"),
-    "outside/repro/synack-before-syn-monotonic.pcap": SYNACK,
-}
+XFAIL_TSHARK = {}  # {name: reason}: none since issue 18 (the oversized close frame and the repro are fixed)
 # messages tshark shows that imscope is not required to find: {name: {(sender, receiver): why}}
 TSHARK_ONLY = {
     "outside/eririmba-websocket.pcap": {("127.0.0.1:62866", "127.0.0.1:8008"): (
@@ -450,15 +382,10 @@ def test_outside_capture_holds_what_tshark_finds(name, path, tshark_messages, de
 # ---------------------------------------------------------------------------------------------
 # 3. no WebSocket diagnostics on the repros that are not WebSocket
 
-NOT_WEBSOCKET = ("a connection whose first bytes are not HTTP is searched for WebSocket frames, and the server's "
-                 "%s passes for server frames: ws.midstream (after skipping %d bytes), then %s")
-XFAIL_NOT_WEBSOCKET = {
-    "repro/mysql-greeting.pcap": NOT_WEBSOCKET % ("MySQL greeting", 2, "21 ws.bad_continuation and ws.incomplete"),
-    "repro/ssh.pcap": NOT_WEBSOCKET % ("SSH banner", 27, "35 ws.bad_continuation and ws.lost_sync"),
-}
+NOT_WEBSOCKET_REPROS = ["repro/mysql-greeting.pcap", "repro/ssh.pcap"]
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_xfail(r)) for n, r in sorted(XFAIL_NOT_WEBSOCKET.items())])
+@pytest.mark.parametrize("name", NOT_WEBSOCKET_REPROS)
 def test_no_ws_diagnostic_on_non_websocket_repro(name, decoded):
     path = OUTSIDE / name
     if not path.exists():
