@@ -7,7 +7,7 @@ import TCPReassembly
 /// The stage of handling a packet (or of ending the capture) at which a record is emitted: with the packet's
 /// frame, where the record stands in the timeline. A run split between threads (`--jobs`) orders records by it.
 public enum PipelineStage: UInt8, Sendable, Comparable {
-    case start = 0, sweep, eviction, packet, afterPacket, endFragments, endConnections, endSessions
+    case start = 0, eviction, packet, sweep, afterPacket, endFragments, endConnections, endSessions
     public static func < (a: PipelineStage, b: PipelineStage) -> Bool { a.rawValue < b.rawValue }
 
     /// Housekeeping and the end of the capture act connection by connection, in connection order.

@@ -108,6 +108,7 @@ public final class PacketLoop {
                     if segment.payloadLength > segment.payload.count {
                         reportTruncation(segment, packet, ctx, sink: &sink)
                     }
+                    reassembler.afterPacket(at: ctx, sink: &sink)
                 case .skip, .fragmentBuffered:
                     break
                 case .problem(let kind, let message):

@@ -74,6 +74,11 @@ public final class HalfStream {
     /// The place (packet) of the latest bytes or gap handed on: bytes released from the hold later never go before
     /// it, so a stream's events stay in stream order in the timeline.
     var placed = PacketContext(ts: Timestamp(nanoseconds: .min), frame: 0)
+    /// Whether the stream's start is not settled yet: no SYN was seen, so it starts at the lowest sequence number
+    /// seen within the reorder window (from `provisionalSince`, packets of the connection and time); its bytes are
+    /// held until then.
+    var provisional = false
+    var provisionalSince: (packets: UInt64, ts: Timestamp) = (0, Timestamp(nanoseconds: 0))
     /// The initial sequence number a SYN-ACK seen before this direction's SYN acknowledged (ack - 1): the SYN that
     /// comes later with it belongs to the same connection.
     var expectedISN: UInt32? = nil

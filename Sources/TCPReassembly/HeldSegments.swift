@@ -40,6 +40,11 @@ struct HeldSegments {
     /// The earliest frame among the held segments (a scan: called when the earliest one leaves).
     var earliestFrame: UInt64? { items[head...].lazy.map(\.ctx.frame).min() }
 
+    /// Moves every held segment `delta` bytes further into the stream (its start moved back).
+    mutating func shift(by delta: UInt64) {
+        for i in head..<items.count { items[i].start += delta }
+    }
+
     mutating func insert(_ segment: PendingSegment, at position: Int) {
         items.insert(segment, at: head + position)
     }

@@ -105,12 +105,18 @@ public final class TCPReassembler {
         processTracked(seg, at: ctx, sink: &sink)
     }
 
-    func processTracked<S: TCPStreamSink>(_ seg: TCPSegment, at ctx: PacketContext, sink: inout S) {
+    /// The housekeeping due after the packet at `ctx` (once a second of capture time: idle connections, holes and
+    /// held resets past their time, starts to settle). After the packet, not before: a segment that fills a hole is
+    /// not beaten to it by the sweep that gives the hole up.
+    public func afterPacket<S: TCPStreamSink>(at ctx: PacketContext, sink: inout S) {
         if let last = lastSweep {
             if ctx.ts.nanoseconds &- last.nanoseconds >= 1_000_000_000 { sweep(at: ctx, sink: &sink) }
         } else {
             lastSweep = ctx.ts
         }
+    }
+
+    func processTracked<S: TCPStreamSink>(_ seg: TCPSegment, at ctx: PacketContext, sink: inout S) {
         byteClock &+= UInt64(seg.payloadLength)
         if byteClock >= nextHoldCheck {
             nextHoldCheck = byteClock + holdCheckInterval
@@ -184,6 +190,10 @@ public final class TCPReassembler {
         } else {
             segment(seg, conn, .s2c, conn.s2c, peer: conn.c2s, at: ctx, sink: &sink)
         }
+        if conn.c2s.provisional || conn.s2c.provisional {
+            settleStarts(conn, at: ctx, sink: &sink)
+            if conn.c2s.finDone && conn.s2c.finDone { finish(conn, reason: .fin, at: ctx, sink: &sink) }
+        }
         if conn.heldReset != nil && !conn.isClosed { applyHeldReset(conn, at: ctx, sink: &sink) }
         if conn.reportedHold != nil || conn.heldReset != nil || conn.c2s.heldFrom != nil || conn.s2c.heldFrom != nil {
             reportHold(conn, sink: &sink)
@@ -230,6 +240,35 @@ public final class TCPReassembler {
         sink.housekeeping(nil)
     }
 
+    /// Settles the starts of the streams picked up mid-stream once the reorder window passed for each (or at once,
+    /// with `force`): both together, the client's first — of a request and its answer captured crossed, the request
+    /// goes first, and neither direction's bytes overtake the other's.
+    func settleStarts<S: TCPStreamSink>(
+        _ conn: Connection, force: Bool = false, at ctx: PacketContext, sink: inout S
+    ) {
+        for half in [conn.c2s, conn.s2c] where half.provisional && !force {
+            if !windowPassed(since: half.provisionalSince.packets, half.provisionalSince.ts, conn, at: ctx) { return }
+        }
+        for dir in Direction.allCases where conn.half(dir).provisional { settle(conn, dir, at: ctx, sink: &sink) }
+    }
+
+    /// The stream starts where it now does: the held bytes from there on go out, each at its own packet.
+    func settle<S: TCPStreamSink>(_ conn: Connection, _ dir: Direction, at ctx: PacketContext, sink: inout S) {
+        let half = conn.half(dir)
+        half.provisional = false
+        drainPending(conn, dir, at: ctx, sink: &sink)
+    }
+
+    /// The stream of `half` starts `delta` bytes earlier than thought (nothing was delivered yet): every offset
+    /// known moves on by `delta`.
+    func rebase(_ half: HalfStream, by delta: UInt64) {
+        guard half.delivered + half.missing == 0 else { return }
+        half.next = half.next &- UInt32(truncatingIfNeeded: delta)
+        half.pending.shift(by: delta)
+        if let fin = half.finOffset { half.finOffset = fin + delta }
+        if half.peerAck > 0 { half.peerAck += delta }
+    }
+
     /// Applies a held reset once the bytes before it arrived or the reorder window passed.
     func applyHeldReset<S: TCPStreamSink>(_ conn: Connection, at ctx: PacketContext, sink: inout S) {
         guard let held = conn.heldReset else { return }
@@ -270,15 +309,27 @@ public final class TCPReassembler {
                     half.started = true
                     half.next = seg.seq &+ 1
                     half.offset = 0
+                } else if half.provisional {
+                    // The SYN settles where the stream starts: bytes held before it are ahead of it.
+                    let first = half.offset(of: seg.seq &+ 1)
+                    if first < 0 && first > -(1 << 30) { rebase(half, by: UInt64(-first)) }
+                    settle(conn, dir, at: ctx, sink: &sink)
                 }
             }
             dataSeq = seg.seq &+ 1
         } else if !half.started {
             half.started = true
             half.next = seg.seq
+            // Picked up mid-stream: the segment seen first need not be the stream's first.
+            half.provisional = true
+            half.provisionalSince = (conn.packets, ctx.ts)
         }
-        let start = half.offset(of: dataSeq)
+        var start = half.offset(of: dataSeq)
         let carries = seg.payloadLength > 0 || seg.flags.contains(.fin)
+        if half.provisional && carries && start < 0 && start > -(1 << 30) {
+            rebase(half, by: UInt64(-start))
+            start = 0
+        }
         if carries && abs(start - Int64(half.offset)) >= 1 << 30 {
             if !half.warnedOutOfWindow {
                 half.warnedOutOfWindow = true
@@ -295,7 +346,7 @@ public final class TCPReassembler {
         if seg.flags.contains(.fin) && start >= 0 {
             let fin = UInt64(start) + UInt64(seg.payloadLength)
             if half.finOffset == nil { half.finOffset = fin }
-            if half.offset >= half.finOffset! { half.finDone = true }
+            if half.offset >= half.finOffset! && !half.provisional { half.finDone = true }
         }
         checkLoss(conn, .c2s, at: ctx, sink: &sink)
         checkLoss(conn, .s2c, at: ctx, sink: &sink)
@@ -370,6 +421,16 @@ public final class TCPReassembler {
     ) {
         let end = start + Int64(wireLength)
         let offset = Int64(half.offset)
+        if half.provisional {
+            // Held until the start is settled (``settle``), the first bytes too.
+            if end > offset {
+                let from = max(start, offset)
+                let skip = Int(from - start)
+                let keep = UnsafeRawBufferPointer(rebasing: captured[min(skip, captured.count)...])
+                hold(conn, dir, half, start: UInt64(from), keep, wireLength: Int(end - from), at: ctx, sink: &sink)
+            }
+            return
+        }
         if start < offset { noteLateData(conn, dir, half, start: start, end: min(end, offset), at: ctx, sink: &sink) }
         if end <= offset {
             half.retransmitted += UInt64(wireLength)
@@ -557,8 +618,9 @@ public final class TCPReassembler {
     /// Declares the first hole of `dir` missing when the evidence says it will not fill.
     func checkLoss<S: TCPStreamSink>(_ conn: Connection, _ dir: Direction, at ctx: PacketContext, sink: inout S) {
         let half = conn.half(dir)
-        // Evidence of loss: the peer has bytes past our offset (an acknowledged FIN at the offset is not a hole).
-        guard half.started, half.peerAck > half.offset, half.finOffset != half.offset else {
+        // Evidence of loss: the peer has bytes past our offset (an acknowledged FIN at the offset is not a hole);
+        // none while the stream's start is not settled.
+        guard half.started, !half.provisional, half.peerAck > half.offset, half.finOffset != half.offset else {
             half.suspectedAtPacket = nil
             half.suspectedAt = nil
             return
@@ -589,6 +651,7 @@ public final class TCPReassembler {
         _ conn: Connection, _ dir: Direction, limit: UInt64, cause: GapCause, at ctx: PacketContext, sink: inout S
     ) {
         let half = conn.half(dir)
+        half.provisional = false  // a limit gives up on finding an earlier start too
         let holeEnd = half.pending.first?.start ?? max(half.offset, min(limit, half.finOffset ?? limit))
         if holeEnd > half.offset {
             let length = holeEnd - half.offset
@@ -676,6 +739,7 @@ public final class TCPReassembler {
 
     func finish<S: TCPStreamSink>(_ conn: Connection, reason: CloseReason, at ctx: PacketContext, sink: inout S) {
         guard !conn.isClosed else { return }
+        if conn.c2s.provisional || conn.s2c.provisional { settleStarts(conn, force: true, at: ctx, sink: &sink) }
         let held = conn.heldReset
         for dir in Direction.allCases {
             let half = conn.half(dir)
@@ -725,7 +789,9 @@ public final class TCPReassembler {
                 }
             } else if quiet >= idle {
                 due.append((conn, true))
-            } else if conn.c2s.suspectedAt != nil || conn.s2c.suspectedAt != nil || conn.heldReset != nil {
+            } else if conn.c2s.suspectedAt != nil || conn.s2c.suspectedAt != nil || conn.heldReset != nil
+                || conn.c2s.provisional || conn.s2c.provisional
+            {
                 due.append((conn, false))
             }
         }
@@ -743,6 +809,8 @@ public final class TCPReassembler {
                 for dir in Direction.allCases where conn.half(dir).suspectedAt != nil {
                     checkLoss(conn, dir, at: ctx, sink: &sink)
                 }
+                settleStarts(conn, at: ctx, sink: &sink)
+                if conn.c2s.finDone && conn.s2c.finDone { finish(conn, reason: .fin, at: ctx, sink: &sink) }
                 applyHeldReset(conn, at: ctx, sink: &sink)
                 reportHold(conn, sink: &sink)
             }

@@ -389,6 +389,7 @@ func feed(_ p: Pkt, tuples: [Tuple], to reassembler: TCPReassembler, frame: UInt
     sink.currentPayload = payload
     sink.frame = frame
     reassembler.process(segment, at: PacketContext(ts: ts, frame: frame), sink: &sink)
+    reassembler.afterPacket(at: PacketContext(ts: ts, frame: frame), sink: &sink)
     sink.currentPayload = nil
 }
 

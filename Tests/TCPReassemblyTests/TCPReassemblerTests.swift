@@ -56,11 +56,33 @@ let orderCases: [Case] = [
             streams: [.c2s(1): [.text("next request")], .s2c(1): [.text("late reply!")]], closes: [1: .endOfCapture],
             diagnostics: ["tcp.midstream": 1], clients: [1: "10.0.0.3:1234"], handshake: [1: false])),
     Case(
-        name: "mid-stream: a segment that starts before the first one seen delivers only what is new",
-        steps: [.c(5, "world"), .c(0, "helloworld!"), .finishAll],
+        name: "mid-stream: a segment that starts before the first one seen, within the reorder window, moves the start",
+        steps: [.c(5, "world", label: "first"), .c(0, "helloworld!", label: "earlier"), .finishAll],
+        expect: Expect(
+            streams: [.c2s(1): [.text("helloworld!")]], closes: [1: .endOfCapture], diagnostics: ["tcp.midstream": 1],
+            retransmitted: [.c2s(1): 5], dataAt: [.c2s(1): ["earlier", "earlier", "earlier"]])),
+    Case(
+        name: "mid-stream: after the reorder window the start is settled; an earlier segment delivers only what is new",
+        steps: [.c(5, "world", label: "first")] + (0..<8).map { _ in .s(0, ack: 5) }
+            + [.s(0, ack: 5, label: "8th"), .c(0, "helloworld!", label: "earlier"), .finishAll],
         expect: Expect(
             streams: [.c2s(1): [.text("world!")]], closes: [1: .endOfCapture], diagnostics: ["tcp.midstream": 1],
-            retransmitted: [.c2s(1): 10])),
+            retransmitted: [.c2s(1): 10], dataAt: [.c2s(1): ["first", "earlier"]])),
+    Case(
+        name: "mid-stream: a FIN seen before the last data segment of its direction",
+        steps: [.s(0, "hello", ack: 0), .c(3, ack: 5, .fin), .c(0, "abc", ack: 5), .s(5, ack: 4, .fin), .c(4, ack: 6)]
+            + (0..<4).map { _ in .c(4, ack: 6) } + [.c(4, ack: 6, label: "window")],
+        expect: Expect(
+            streams: [.c2s(1): [.text("abc")], .s2c(1): [.text("hello")]], closes: [1: .fin],
+            diagnostics: ["tcp.midstream": 1], closeAt: [1: "window"])),
+    Case(
+        name: "mid-stream: the answer captured before its request: the client's bytes go out first, each at its packet",
+        steps: [
+            .s(0, "HTTP/1.1 101", ack: 3, label: "answer"), .c(0, "GET", ack: 0, label: "request"), .finishAll,
+        ],
+        expect: Expect(
+            streams: [.c2s(1): [.text("GET")], .s2c(1): [.text("HTTP/1.1 101")]], closes: [1: .endOfCapture],
+            diagnostics: ["tcp.midstream": 1], dataAt: [.c2s(1): ["request"], .s2c(1): ["answer"]])),
     Case(
         name: "SYN not captured, SYN-ACK seen: its sender is the server",
         steps: [.s(-1, ack: 0, .syn), .c(0, ack: 0), .c(0, "hi"), .s(0, "ho", ack: 2), .finishAll],

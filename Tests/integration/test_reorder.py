@@ -75,19 +75,9 @@ SHUFFLE_MAX_GAP = 1.0
 # imscope bugs the cases expose. strict: a fix makes the case fail until its mark is removed.
 # Each failing case was traced to the reordering events (roughen's sidecar) on the connections that differ.
 
-START = ("no handshake in the capture, so a direction's stream starts at the first segment seen: the reordering put a "
-         "later segment (or the FIN) of that direction first and the bytes before it are dropped, not even counted "
-         "missing, though the next packet (or the peer's ACK) shows where the stream starts")
-RESPONSE = ("no handshake, and the server's 101 response seen before the client's GET: imscope gives the response but "
-            "never the request (nor the conn upgrade record)")
-
-# (the SYN-ACK before its SYN, the RST before the peer's last segment and the issue's repro are fixed: issue 18)
-XFAIL_REORDER = {  # {name: {mode: [bug, ...]}}: every failing case of today's imscope, by its causes
-    "outside/emmunaf-test.pcapng": {"closeearly": [START], "shuffle1": [START], "shuffle3": [START]},
-    "outside/ndpi-1kxun.pcap": {
-        "shuffle1": [START, RESPONSE], "shuffle2": [START, RESPONSE], "shuffle3": [START, RESPONSE]},
-    "outside/pcapplusplus-650HttpResponses.pcap": {"shuffle1": [START], "shuffle2": [START], "shuffle3": [START]},
-}
+# (the SYN-ACK before its SYN, the RST before the peer's last segment, the issue's repro, a mid-stream stream
+# whose first segment was captured after a later one, and a mid-stream answer before its request: fixed in issue 18)
+XFAIL_REORDER = {}  # {name: {mode: [bug, ...]}}: every failing case of today's imscope, by its causes
 
 
 def _xfail(reason):
