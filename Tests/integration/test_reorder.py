@@ -202,6 +202,21 @@ def short(value, limit=300):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def out_of_place(label, layer, run):
+    """The placement rule: a record's frame is the packet that completed it, and the timeline is in that order
+    (frames never go back), however the capture was reordered."""
+    problems, last = [], 0
+    for r in run.records:
+        frame = r.get("frame")
+        if frame is None:
+            continue
+        if frame < last:
+            problems.append("%s --layer %s: %s record at frame %d written after one at frame %d" % (
+                label, layer, r.get("kind"), frame, last))
+        last = max(last, frame)
+    return problems[:3]
+
+
 def compare_lanes(label, a, b):
     problems = []
     for lane in sorted(set(a) | set(b)):
@@ -249,7 +264,9 @@ def test_reordered_decodes_as_original(name, path, any_port, layers, mode, seed,
     for layer in layers:
         original = decoded(path, layer, any_port)
         assert original.returncode == 0, original.exit_problem()
-        problems += compare(original, decoded(copy, layer, any_port), layer)
+        reordered_run = decoded(copy, layer, any_port)
+        problems += compare(original, reordered_run, layer)
+        problems += out_of_place(copy.name, layer, reordered_run)
     if problems:
         moved = {k: v for k, v in sidecar.items() if k in ("connectionsMoved", "pairsSwapped")}
         problems.insert(0, "%s (%s, %s)" % (copy.name, mode if seed is None else "%s --seed %d" % (mode, seed),
