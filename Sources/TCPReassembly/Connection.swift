@@ -129,8 +129,9 @@ public final class Connection {
     var heldReset: HeldReset? = nil
     /// The earliest frame whose bytes (or reset) the connection holds back, as last told to the sink.
     var reportedHold: UInt64? = nil
-    /// The reassembler's byte clock when the connection began holding (see `Limits.maxHoldSpan`).
-    var holdSince: UInt64 = 0
+    /// The reassembler's byte clock and the capture time when the connection began holding (see
+    /// `Limits.maxHoldSpan`, `maxHoldNanoseconds`).
+    var holdSince: (bytes: UInt64, ts: Timestamp) = (0, Timestamp(nanoseconds: 0))
     public let client: Endpoint
     public let server: Endpoint
     /// Whether the SYN or SYN-ACK was seen (otherwise the capture picked the connection up mid-stream).

@@ -46,6 +46,10 @@ public final class TCPReassembler {
         /// is not yet declared missing); beyond it the connection's holes are given up (`tcp.buffer_limit`). A
         /// timeline written in order keeps every later record until the held bytes are placed: this bounds it.
         public var maxHoldSpan: UInt64 = 16 << 20
+        /// Capture time a connection may hold bytes back for (a hole no acknowledgment declares missing: a capture
+        /// of one direction); beyond it its holes are declared missing (`tcp.gap`). Also bounds how late a live
+        /// timeline runs behind.
+        public var maxHoldNanoseconds: Int64 = 10_000_000_000
         public init() {}
     }
 
@@ -110,18 +114,21 @@ public final class TCPReassembler {
     /// not beaten to it by the sweep that gives the hole up.
     public func afterPacket<S: TCPStreamSink>(at ctx: PacketContext, sink: inout S) {
         if let last = lastSweep {
-            if ctx.ts.nanoseconds &- last.nanoseconds >= 1_000_000_000 { sweep(at: ctx, sink: &sink) }
+            if ctx.ts.nanoseconds &- last.nanoseconds >= 1_000_000_000 {
+                sweep(at: ctx, sink: &sink)
+                return
+            }
         } else {
             lastSweep = ctx.ts
+        }
+        if byteClock >= nextHoldCheck {
+            nextHoldCheck = byteClock + holdCheckInterval
+            if !holders.isEmpty { sweep(holdersOnly: true, at: ctx, sink: &sink) }
         }
     }
 
     func processTracked<S: TCPStreamSink>(_ seg: TCPSegment, at ctx: PacketContext, sink: inout S) {
         byteClock &+= UInt64(seg.payloadLength)
-        if byteClock >= nextHoldCheck {
-            nextHoldCheck = byteClock + holdCheckInterval
-            if !holders.isEmpty { giveUpLongHolds(at: ctx, sink: &sink) }
-        }
         var srcIsA = false
         let key = FlowKey(src: seg.src, dst: seg.dst, srcIsA: &srcIsA)
         let found: Unmanaged<Connection>?
@@ -196,12 +203,12 @@ public final class TCPReassembler {
         }
         if conn.heldReset != nil && !conn.isClosed { applyHeldReset(conn, at: ctx, sink: &sink) }
         if conn.reportedHold != nil || conn.heldReset != nil || conn.c2s.heldFrom != nil || conn.s2c.heldFrom != nil {
-            reportHold(conn, sink: &sink)
+            reportHold(conn, at: ctx, sink: &sink)
         }
     }
 
     /// Tells the sink how far back the connection's held bytes (or reset) reach, when that changed.
-    func reportHold<S: TCPStreamSink>(_ conn: Connection, sink: inout S) {
+    func reportHold<S: TCPStreamSink>(_ conn: Connection, at ctx: PacketContext, sink: inout S) {
         var from = conn.isClosed ? nil : conn.heldReset?.ctx.frame
         if !conn.isClosed {
             for half in [conn.c2s, conn.s2c] {
@@ -210,7 +217,7 @@ public final class TCPReassembler {
         }
         guard from != conn.reportedHold else { return }
         if conn.reportedHold == nil {
-            conn.holdSince = byteClock
+            conn.holdSince = (byteClock, ctx.ts)
             holders[conn.id] = conn
         } else if from == nil {
             holders[conn.id] = nil
@@ -219,25 +226,29 @@ public final class TCPReassembler {
         sink.holding(conn, from: from)
     }
 
-    /// Gives up the holes of connections that have held bytes back for more than `maxHoldSpan` bytes of the
-    /// capture, in connection order.
-    func giveUpLongHolds<S: TCPStreamSink>(at ctx: PacketContext, sink: inout S) {
-        let due = holders.values.filter { byteClock - $0.holdSince > limits.maxHoldSpan }.sorted { $0.id < $1.id }
-        guard !due.isEmpty else { return }
-        sink.housekeeping(.sweep)
-        for conn in due {
-            if conn.heldReset != nil {
-                finish(conn, reason: .rst, at: ctx, sink: &sink)
-                continue
-            }
-            for dir in Direction.allCases where !conn.half(dir).pending.isEmpty {
-                let half = conn.half(dir)
-                fillFirstHole(conn, dir, limit: half.offset, cause: .bufferLimit, at: ctx, sink: &sink)
-                flushHoles(conn, dir, through: nil, cause: .bufferLimit, at: ctx, sink: &sink)
-            }
-            reportHold(conn, sink: &sink)
+    /// Whether the connection has held bytes back for longer than the limits allow: `maxHoldSpan` bytes of the
+    /// capture (memory: every later record waits), or `maxHoldNanoseconds` of capture time.
+    func heldTooLong(_ conn: Connection, at ctx: PacketContext) -> Bool {
+        conn.reportedHold != nil
+            && (byteClock - conn.holdSince.bytes > limits.maxHoldSpan
+                || ctx.ts.nanoseconds &- conn.holdSince.ts.nanoseconds >= limits.maxHoldNanoseconds)
+    }
+
+    /// Gives up what the connection holds back: a held reset closes it, holes are declared missing (over the span,
+    /// a buffer limit; over the time, a plain loss) and the held bytes go out.
+    func giveUpHold<S: TCPStreamSink>(_ conn: Connection, at ctx: PacketContext, sink: inout S) {
+        if conn.heldReset != nil {
+            finish(conn, reason: .rst, at: ctx, sink: &sink)
+            return
         }
-        sink.housekeeping(nil)
+        let cause: GapCause = byteClock - conn.holdSince.bytes > limits.maxHoldSpan ? .bufferLimit : .notCaptured
+        settleStarts(conn, force: true, at: ctx, sink: &sink)
+        for dir in Direction.allCases where !conn.half(dir).pending.isEmpty {
+            let half = conn.half(dir)
+            fillFirstHole(conn, dir, limit: half.offset, cause: cause, at: ctx, sink: &sink)
+            flushHoles(conn, dir, through: nil, cause: cause, at: ctx, sink: &sink)
+        }
+        if conn.c2s.finDone && conn.s2c.finDone { finish(conn, reason: .fin, at: ctx, sink: &sink) }
     }
 
     /// Settles the starts of the streams picked up mid-stream once the reorder window passed for each (or at once,
@@ -731,7 +742,7 @@ public final class TCPReassembler {
                     ? .c2s
                     : victim.c2s.pendingBytes >= victim.s2c.pendingBytes ? .c2s : .s2c
             fillFirstHole(victim, dir, limit: victim.half(dir).offset, cause: .bufferLimit, at: ctx, sink: &sink)
-            if victim !== conn { reportHold(victim, sink: &sink) }
+            if victim !== conn { reportHold(victim, at: ctx, sink: &sink) }
         }
     }
 
@@ -754,7 +765,7 @@ public final class TCPReassembler {
         let place = held.map { later(later($0.ctx, conn.c2s.placed), conn.s2c.placed) } ?? ctx
         sink.closed(conn, reason: held != nil ? .rst : reason, at: place)
         conn.heldReset = nil
-        if conn.reportedHold != nil { reportHold(conn, sink: &sink) }
+        if conn.reportedHold != nil { reportHold(conn, at: ctx, sink: &sink) }
     }
 
     func evictOldest<S: TCPStreamSink>(at ctx: PacketContext, sink: inout S) {
@@ -777,11 +788,12 @@ public final class TCPReassembler {
     }
 
     /// Runs the capture-time housekeeping: idle connections close, closed ones stop lingering, stale holes go.
-    func sweep<S: TCPStreamSink>(at ctx: PacketContext, sink: inout S) {
-        lastSweep = ctx.ts
+    /// `holdersOnly`: between the once-a-second sweeps, only the connections holding bytes back, for `maxHoldSpan`.
+    func sweep<S: TCPStreamSink>(holdersOnly: Bool = false, at ctx: PacketContext, sink: inout S) {
+        if !holdersOnly { lastSweep = ctx.ts }
         let idle = limits.idleTimeoutSeconds * 1_000_000_000
         var due: [(conn: Connection, expired: Bool)] = []
-        for conn in table.values {
+        for conn in holdersOnly ? Array(holders.values) : Array(table.values) {
             let quiet = ctx.ts.nanoseconds - conn.lastSeen.nanoseconds
             if conn.isClosed {
                 if ctx.ts.nanoseconds - conn.closedAt!.nanoseconds >= min(idle, 60_000_000_000) {
@@ -790,7 +802,7 @@ public final class TCPReassembler {
             } else if quiet >= idle {
                 due.append((conn, true))
             } else if conn.c2s.suspectedAt != nil || conn.s2c.suspectedAt != nil || conn.heldReset != nil
-                || conn.c2s.provisional || conn.s2c.provisional
+                || conn.c2s.provisional || conn.s2c.provisional || conn.reportedHold != nil
             {
                 due.append((conn, false))
             }
@@ -812,7 +824,8 @@ public final class TCPReassembler {
                 settleStarts(conn, at: ctx, sink: &sink)
                 if conn.c2s.finDone && conn.s2c.finDone { finish(conn, reason: .fin, at: ctx, sink: &sink) }
                 applyHeldReset(conn, at: ctx, sink: &sink)
-                reportHold(conn, sink: &sink)
+                if !conn.isClosed && heldTooLong(conn, at: ctx) { giveUpHold(conn, at: ctx, sink: &sink) }
+                reportHold(conn, at: ctx, sink: &sink)
             }
         }
         sink.housekeeping(nil)
