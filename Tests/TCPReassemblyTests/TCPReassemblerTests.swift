@@ -672,7 +672,8 @@ let limitCases: [Case] = {
                 closes: [1: .endOfCapture, 2: .endOfCapture], diagnostics: ["tcp.buffer_limit": 1],
                 gapsAt: [.c2s(1): ["held"]])),
         Case(
-            name: "maxHoldNanoseconds: a hole nothing acknowledges (one direction captured) goes at the sweep after 10 s",
+            name:
+                "maxHoldNanoseconds: a hole nothing acknowledges (one direction captured) goes at the sweep after 10 s",
             tuples: [T0, T1],
             steps: hs(ms: 0) + [.c(0, "hello"), .c(10, "later", label: "held")] + hs(t: 1, ms: 5000) + [
                 .c(0, "x", ms: 9999, t: 1), .buffered(5), .c(1, "y", ms: 11_000, t: 1), .buffered(0), .finishAll,
