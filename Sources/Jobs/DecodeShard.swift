@@ -54,7 +54,11 @@ final class DecodeShard: @unchecked Sendable {
     func data(_ slot: Int, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, _ ctx: PacketContext, _ at: Position) {
         sink.position(frame: at.frame, stage: at.stage)
         if sink.streams == nil {
-            sink.emitter.placed(at: ctx.frame) {
+            if ctx.frame < at.frame {
+                sink.emitter.placed(at: ctx.frame) {
+                    decoders[slot]?._withUnsafeGuaranteedRef { $0.data(dir, bytes, at: ctx) }
+                }
+            } else {
                 decoders[slot]?._withUnsafeGuaranteedRef { $0.data(dir, bytes, at: ctx) }
             }
             return

@@ -417,7 +417,11 @@ public final class ConnectionDecoder {
         switch event {
         case .message(let message):
             let ctx = packet(completing: message.endPosition, dir) ?? current
-            emitter.placed(at: ctx.frame) { webSocketMessage(message, dir, at: ctx) }
+            if ctx.frame < emitter.frame {
+                emitter.placed(at: ctx.frame) { webSocketMessage(message, dir, at: ctx) }
+            } else {
+                webSocketMessage(message, dir, at: ctx)
+            }
         case .problem(let kind, let message):
             emitter.diagnostic(
                 Diagnostic(kind, message, ts: current.ts, frame: current.frame, conn: conn.id, dir: dir))

@@ -71,8 +71,11 @@ public struct TCPLayerSink: CaptureSink {
         _ conn: Connection, _ dir: Direction, _ bytes: UnsafeRawBufferPointer, at ctx: PacketContext
     ) {
         streams?.write(conn: conn.id, dir: dir, bytes)
-        if conn.slot >= 0 {
+        guard conn.slot >= 0 else { return }
+        if ctx.frame < emitter.frame {
             emitter.placed(at: ctx.frame) { decoders.lend(conn.slot) { $0.data(dir, bytes, at: ctx) } }
+        } else {
+            decoders.lend(conn.slot) { $0.data(dir, bytes, at: ctx) }
         }
     }
 

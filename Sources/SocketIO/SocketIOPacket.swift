@@ -182,21 +182,24 @@ public struct SocketIOPacket: Sendable, Equatable {
             guard let end, scanner.skipSpace(end) == n else { return .failure(.init("payload is not valid JSON")) }
             data = i..<n
         }
+        // Worked out from the parts, before the packet is made (a method of the packet copied it, arrays and all).
+        let problem = payloadProblem(
+            type: type, data: data, elements: elements, ackId: ackId, text, protocolVersion: protocolVersion)
+        // No name to show: the payload is shown whole, as `data`.
+        let nameless = problem == .eventWithoutName
         var packet = SocketIOPacket(
-            type: type, attachments: attachments, namespace: namespace, ackId: ackId, data: data, elements: elements,
-            argumentMembers: argumentMembers)
-        packet.problem = packet.payloadProblem(text, protocolVersion: protocolVersion)
-        if packet.problem == .eventWithoutName {
-            // No name to show: the payload is shown whole, as `data`.
-            packet.elements = nil
-            packet.argumentMembers = nil
-        }
+            type: type, attachments: attachments, namespace: namespace, ackId: ackId, data: data,
+            elements: nameless ? nil : elements, argumentMembers: nameless ? nil : argumentMembers)
+        packet.problem = problem
         return .success(packet)
     }
 
     /// The rule of its type the payload breaks, as the reference parsers check it (their `isPayloadValid`), with
     /// what the specification adds: an EVENT and an ACK need their array, an ACK its id.
-    func payloadProblem(_ text: UnsafeRawBufferPointer, protocolVersion: Int) -> SocketIOPayloadProblem? {
+    static func payloadProblem(
+        type: SocketIOPacketType, data: Range<Int>?, elements: [Range<Int>]?, ackId: Int64?,
+        _ text: UnsafeRawBufferPointer, protocolVersion: Int
+    ) -> SocketIOPayloadProblem? {
         let kind = data.map { JSONScanner(text).kind(at: $0.lowerBound) }
         // `typeof x === "object"` (protocol 4) holds for arrays and null too; protocol 5 asks for a plain object.
         let objectLike = kind == .object || (protocolVersion < 5 && (kind == .array || kind == .null))

@@ -119,6 +119,9 @@ public final class Connection {
     public let s2c = HalfStream()
     /// Free for the consumer (e.g. an index into its per-connection state); the reassembler never reads it.
     public var slot: Int = -1
+    /// Whether the connection may hold something back (bytes out of order, a start not settled, a reset): the one
+    /// flag its segments test before looking further.
+    var unsettled = false
     var lastSeen: Timestamp
     var packets: UInt64 = 0
     // What records, closing and eviction need.

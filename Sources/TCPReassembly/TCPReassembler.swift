@@ -112,7 +112,15 @@ public final class TCPReassembler {
     /// The housekeeping due after the packet at `ctx` (once a second of capture time: idle connections, holes and
     /// held resets past their time, starts to settle). After the packet, not before: a segment that fills a hole is
     /// not beaten to it by the sweep that gives the hole up.
+    @inline(__always)
     public func afterPacket<S: TCPStreamSink>(at ctx: PacketContext, sink: inout S) {
+        if let last = lastSweep, ctx.ts.nanoseconds &- last.nanoseconds < 1_000_000_000, byteClock < nextHoldCheck {
+            return
+        }
+        housekeep(at: ctx, sink: &sink)
+    }
+
+    func housekeep<S: TCPStreamSink>(at ctx: PacketContext, sink: inout S) {
         if let last = lastSweep {
             if ctx.ts.nanoseconds &- last.nanoseconds >= 1_000_000_000 {
                 sweep(at: ctx, sink: &sink)
@@ -197,14 +205,20 @@ public final class TCPReassembler {
         } else {
             segment(seg, conn, .s2c, conn.s2c, peer: conn.c2s, at: ctx, sink: &sink)
         }
+        if conn.unsettled { afterSegment(conn, at: ctx, sink: &sink) }
+    }
+
+    /// After a segment of a connection that may hold something back: starts to settle, a held reset to apply, and
+    /// the hold to report.
+    func afterSegment<S: TCPStreamSink>(_ conn: Connection, at ctx: PacketContext, sink: inout S) {
         if conn.c2s.provisional || conn.s2c.provisional {
             settleStarts(conn, at: ctx, sink: &sink)
             if conn.c2s.finDone && conn.s2c.finDone { finish(conn, reason: .fin, at: ctx, sink: &sink) }
         }
         if conn.heldReset != nil && !conn.isClosed { applyHeldReset(conn, at: ctx, sink: &sink) }
-        if conn.reportedHold != nil || conn.heldReset != nil || conn.c2s.heldFrom != nil || conn.s2c.heldFrom != nil {
-            reportHold(conn, at: ctx, sink: &sink)
-        }
+        reportHold(conn, at: ctx, sink: &sink)
+        conn.unsettled =
+            conn.c2s.provisional || conn.s2c.provisional || conn.heldReset != nil || conn.reportedHold != nil
     }
 
     /// Tells the sink how far back the connection's held bytes (or reset) reach, when that changed.
@@ -333,6 +347,7 @@ public final class TCPReassembler {
             half.next = seg.seq
             // Picked up mid-stream: the segment seen first need not be the stream's first.
             half.provisional = true
+            conn.unsettled = true
             half.provisionalSince = (conn.packets, ctx.ts)
         }
         var start = half.offset(of: dataSeq)
@@ -387,6 +402,7 @@ public final class TCPReassembler {
             finish(conn, reason: .rst, at: ctx, sink: &sink)
             return
         }
+        conn.unsettled = true
         conn.heldReset = HeldReset(
             ctx: ctx, packets: conn.packets, c2sThrough: dir == .c2s ? ownThrough : peerThrough,
             s2cThrough: dir == .c2s ? peerThrough : ownThrough)
@@ -565,7 +581,10 @@ public final class TCPReassembler {
             }
         }
         half.retransmitted += UInt64(wireLength) - covered
-        if pieces > 0 && half.heldFrom == nil { half.heldFrom = ctx.frame }
+        if pieces > 0 && half.heldFrom == nil {
+            half.heldFrom = ctx.frame
+            conn.unsettled = true
+        }
         half.pendingBytes += added
         bufferedTotal += added
         heldSegmentsTotal += pieces
