@@ -137,6 +137,11 @@ extension ConnectionDecoder {
     ) {
         if packet.type == .ping, let session { inferVersion(session, packet, dir, at: ctx) }  // only pings tell
         let version = session?.version ?? 4
+        if let session, session.upper.holdsAcks, packet.type != .message {
+            // Any packet of the session shows the time: ACKs held past their window go.
+            session.upper.expire(now: ctx.ts) { place, event in Self.late(place, event, session, emitter: emitter) }
+            acks.update(session, emitter: emitter)
+        }
         if packet.type == .message {
             // The session passed on as it was given, lent (bound to a constant here, it was retained and released
             // for every message).
@@ -179,18 +184,49 @@ extension ConnectionDecoder {
         func problem(_ kind: DiagnosticKind, _ text: String) {
             emitter.diagnostic(Diagnostic(kind, text, ts: ctx.ts, frame: ctx.frame, conn: conn.id, dir: dir))
         }
+        func late(_ place: SocketIOHeldPlace, _ event: SocketIOEvent) {
+            Self.late(place, event, session, emitter: emitter)
+        }
+        // Where the packet came from, for an ACK held for its request: the connection and the transport.
+        let origin = conn.id << 1 | (transport == .websocket ? 1 : 0)
+        let held = session.upper.holdsAcks
         if packet.binary {
-            session.upper.binary(packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts) { event in
+            session.upper.binary(
+                packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, origin: origin
+            ) { event in
                 switch event {
                 case .message(let m): message(m)
                 case .problem(let kind, let text): problem(kind, text)
+                case .late(let place, let event): late(place, event)
                 }
             }
         } else {
             // Socket.IO protocol 4 runs over Engine.IO 3, protocol 5 over Engine.IO 4.
             session.upper.text(
                 packet.data, fromClient: dir == .c2s, frame: ctx.frame, ts: ctx.ts, validUTF8: validUTF8,
-                protocolVersion: version >= 4 ? 5 : 4, message: message, problem: problem)
+                protocolVersion: version >= 4 ? 5 : 4, origin: origin, message: message, problem: problem, late: late)
+        }
+        if held || session.upper.holdsAcks { acks.update(session, emitter: emitter) }
+    }
+
+    /// An event of an ACK `session` held for its request and lets go now: placed at the packet that brought it,
+    /// with that packet's time, connection and direction (its records wait in the emitter until their place comes).
+    static func late(_ place: SocketIOHeldPlace, _ event: SocketIOEvent, _ session: Session, emitter: Emitter) {
+        let record = RecordPlace(
+            ts: place.ts, frame: place.frame, conn: place.origin >> 1, dir: place.fromClient ? .c2s : .s2c)
+        emitter.placed(atPacket: place.frame) {
+            switch event {
+            case .message(let m):
+                // An ACK carries no ImMessage (only chat events do).
+                emitter.emitSIO(
+                    record, place.origin & 1 == 1 ? .websocket : .polling, sid: session.sid, version: session.version,
+                    message: m, im: nil)
+            case .problem(let kind, let text):
+                emitter.diagnostic(
+                    Diagnostic(kind, text, ts: record.ts, frame: record.frame, conn: record.conn, dir: record.dir))
+            case .late(let place, let event):
+                late(place, event, session, emitter: emitter)
+            }
         }
     }
 
@@ -225,19 +261,29 @@ extension ConnectionDecoder {
     }
 
     func finishSession(_ session: Session, at ctx: PacketContext) {
-        Self.finish(session, sessions: sessions, emitter: emitter, conn: conn.id, at: ctx)
+        Self.finish(session, sessions: sessions, acks: acks, emitter: emitter, conn: conn.id, at: ctx)
     }
 
-    /// Ends a session: reports its unanswered requests and incomplete binary packets, and forgets it.
-    static func finish(_ session: Session, sessions: Sessions, emitter: Emitter, conn: Int?, at ctx: PacketContext) {
+    /// Ends a session: delivers the ACKs it held for their requests (unmatched, at their own packets), reports its
+    /// unanswered requests and incomplete binary packets, and forgets it.
+    static func finish(
+        _ session: Session, sessions: Sessions, acks: AckHolds, emitter: Emitter, conn: Int?, at ctx: PacketContext
+    ) {
         guard sessions.finish(session) else { return }
+        let held = session.upper.holdsAcks
         session.upper.finish { event in
-            if case .problem(let kind, let text) = event {
+            switch event {
+            case .problem(let kind, let text):
                 emitter.diagnostic(
                     Diagnostic(
                         kind, (session.sid.map { "session \($0): " } ?? "") + text, ts: ctx.ts, frame: ctx.frame,
                         conn: conn))
+            case .late(let place, let event):
+                late(place, event, session, emitter: emitter)
+            case .message:
+                break
             }
         }
+        if held { acks.update(session, emitter: emitter) }
     }
 }

@@ -60,6 +60,8 @@ public final class ConnectionDecoder {
     let conn: Connection
     let emitter: Emitter
     let sessions: Sessions
+    /// The sessions holding ACKs for their requests (shared with the pipeline's other connections).
+    let acks: AckHolds
     let memory: ThreadMemory
     let im: IMDecoder?
     let wsLimits: WebSocketLimits
@@ -79,7 +81,11 @@ public final class ConnectionDecoder {
     var firstC2S: [UInt8] = []
     var firstS2C: [UInt8] = []
 
-    init(conn: Connection, emitter: Emitter, sessions: Sessions, memory: ThreadMemory, options: PipelineOptions) {
+    init(
+        conn: Connection, emitter: Emitter, sessions: Sessions, acks: AckHolds, memory: ThreadMemory,
+        options: PipelineOptions
+    ) {
+        self.acks = acks
         self.im = options.layer == .im ? options.im : nil
         self.conn = conn
         self.emitter = emitter

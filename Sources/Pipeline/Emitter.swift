@@ -87,6 +87,10 @@ public final class Emitter {
         if head < waiting.count { release() }
     }
 
+    /// `holder` of Engine.IO session number `session` (a number of the pipeline's own, apart from connection ids: a
+    /// session spans connections) may still place records at `frame` or later (nil: it holds nothing now).
+    public func hold(_ holder: Holder, session: Int, from frame: UInt64?) { hold(holder, conn: ~session, from: frame) }
+
     /// Connection `conn` is closed and its records made: nothing of it holds any more.
     func dropHolds(conn: Int) {
         for holder in [Holder.tcp, .webSocketSearch, .ack] { hold(holder, conn: conn, from: nil) }
@@ -97,6 +101,15 @@ public final class Emitter {
     @inline(__always)
     public func placed<R>(at place: UInt64, _ body: () -> R) -> R {
         guard place < frame else { return body() }
+        let saved = (frame, stage, order)
+        (frame, stage, order) = (place, .packet, 0)
+        defer { (frame, stage, order) = saved }
+        return body()
+    }
+
+    /// The records `body` makes are placed at packet `place` itself, wherever the pipeline is (a later packet, the
+    /// end of the capture, or another record's placement): a record a layer held past its packet and lets go now.
+    public func placed<R>(atPacket place: UInt64, _ body: () -> R) -> R {
         let saved = (frame, stage, order)
         (frame, stage, order) = (place, .packet, 0)
         defer { (frame, stage, order) = saved }

@@ -14,6 +14,7 @@ public struct TCPLayerSink: CaptureSink {
     let decodeApplication: Bool
     let options: PipelineOptions
     let sessions: Sessions
+    let acks = AckHolds()
     let memory = ThreadMemory()
     /// Per-connection decoders, indexed by `Connection.slot`.
     public var decoders = SlotTable<ConnectionDecoder>()
@@ -39,13 +40,14 @@ public struct TCPLayerSink: CaptureSink {
 
     public func checkpoint(frame: UInt64) {}
 
-    /// Ends the Engine.IO sessions still open at the end of the capture (unanswered requests are reported), and
-    /// closes the stream files.
+    /// Ends the Engine.IO sessions still open at the end of the capture (ACKs still held for their requests are
+    /// delivered unmatched, unanswered requests are reported), and closes the stream files.
     public mutating func finish(at ctx: PacketContext) {
         for session in sessions.all() {
             emitter.order = session.registeredFrame
-            ConnectionDecoder.finish(session, sessions: sessions, emitter: emitter, conn: nil, at: ctx)
+            ConnectionDecoder.finish(session, sessions: sessions, acks: acks, emitter: emitter, conn: nil, at: ctx)
         }
+        acks.releaseAll(emitter: emitter)
         streams?.closeAll()
         emitter.releaseAll()
     }
@@ -63,7 +65,7 @@ public struct TCPLayerSink: CaptureSink {
         )
         guard decodeApplication else { return }
         let decoder = ConnectionDecoder(
-            conn: conn, emitter: emitter, sessions: sessions, memory: memory, options: options)
+            conn: conn, emitter: emitter, sessions: sessions, acks: acks, memory: memory, options: options)
         conn.slot = decoders.insert(decoder)
     }
 

@@ -23,6 +23,9 @@ enum SessionStep: Sendable {
     case binaryBytes(Side, [UInt8])
     /// `finish(_:)`: the session ended.
     case finish
+    /// `expire(now:_:)`: the caller's check that lets go of ACKs held past their window, at capture time `now`
+    /// (nanoseconds).
+    case expire(Int64)
 }
 
 /// How the session's results reach the test: `text` has two forms, one event callback and a callback each for
@@ -43,11 +46,21 @@ enum Delivery: Sendable, CaseIterable, CustomStringConvertible {
 /// `TYPE nsp [event] [#ackId] [att[a,b]] [answers F@T] [invalid-utf8]` for a message (its event name read from the
 /// message's text; attachments shown as text; for an ACK the request's frame and capture time in nanoseconds), and
 /// `! code` for a problem, or `! code: message` in a case with `details` set.
+///
+/// An ACK held for its request is delivered later than its packet, in `late` events that say where that packet was
+/// (checked here: its frame, time, side and origin). The events are listed in the order of the timeline the pipeline
+/// writes — by the frame each is placed at (a late event at its packet's, the others at the packet being fed), in
+/// the order they came within a frame — or, in a case with `late` set, in the order the session delivered them,
+/// a late event marked `@F ` with its frame. Held ACKs still held when the script ends are let go then (no more
+/// packets will come).
 struct SessionCase: Sendable, CustomTestStringConvertible {
     var name: String
     var maxPendingAcks: Int? = nil
     var maxAttachmentBytes: Int? = nil
+    /// ``SocketIOLimits/ackReorderNanoseconds`` (frames are 1000 ns apart); nil: the default, 1 s.
+    var window: Int64? = nil
     var details = false
+    var late = false
     var steps: [SessionStep]
     var expected: [String]
     var knownIssue: KnownIssue? = nil
@@ -74,49 +87,73 @@ func run(_ c: SessionCase, _ delivery: Delivery) -> [String] {
     var limits = SocketIOLimits()
     if let n = c.maxPendingAcks { limits.maxPendingAcks = n }
     if let n = c.maxAttachmentBytes { limits.maxAttachmentBytes = n }
-    return run(c.steps, limits: limits, details: c.details, delivery, render: render)
+    if let n = c.window { limits.ackReorderNanoseconds = n }
+    return run(c.steps, limits: limits, details: c.details, late: c.late, delivery, render: render)
 }
 
 /// Runs `steps` in a session of protocol revision `protocolVersion`; returns the events, messages rendered by
-/// `render`, problems as `! code` (`! code: message` with `details`).
+/// `render`, problems as `! code` (`! code: message` with `details`), in timeline order or, with `late`, in the
+/// order delivered (see ``SessionCase``).
 func run(
     _ steps: [SessionStep], limits: SocketIOLimits = SocketIOLimits(), protocolVersion: Int = 5, details: Bool,
-    _ delivery: Delivery, render: @escaping (SocketIOMessage) -> String
+    late showLate: Bool = false, _ delivery: Delivery, render: @escaping (SocketIOMessage) -> String
 ) -> [String] {
     let session = SocketIOSession(limits: limits)
-    var out: [String] = []
-    let problem: (DiagnosticKind, String) -> Void = { kind, message in
-        out.append("! \(kind.code)" + (details ? ": \(message)" : ""))
+    var out: [(frame: UInt64, text: String)] = []
+    var frame: UInt64 = 0
+    /// The side of each frame, to check where a late event says its packet was.
+    var sides: [UInt64: Side] = [:]
+    func shown(_ kind: DiagnosticKind, _ message: String) -> String {
+        "! \(kind.code)" + (details ? ": \(message)" : "")
+    }
+    let problem: (DiagnosticKind, String) -> Void = { kind, message in out.append((frame, shown(kind, message))) }
+    let message: (SocketIOMessage) -> Void = { out.append((frame, render($0))) }
+    let late: (SocketIOHeldPlace, SocketIOEvent) -> Void = { place, event in
+        #expect(place.ts == SessionCase.ts(frame: place.frame), "a late event's time is its packet's")
+        #expect(place.fromClient == (sides[place.frame] == .client), "a late event's side is its packet's")
+        #expect(place.origin == Int(place.frame), "a late event's origin is as its packet gave it")
+        let text: String
+        switch event {
+        case .message(let m): text = render(m)
+        case .problem(let kind, let message): text = shown(kind, message)
+        case .late: text = "late event in a late event"
+        }
+        out.append((place.frame, (showLate ? "@\(place.frame) " : "") + text))
     }
     let emit: (SocketIOEvent) -> Void = { event in
         switch event {
-        case .message(let m): out.append(render(m))
-        case .problem(let kind, let message): problem(kind, message)
+        case .message(let m): message(m)
+        case .problem(let kind, let text): problem(kind, text)
+        case .late(let place, let event): late(place, event)
         }
     }
-    var frame: UInt64 = 0
     func text(_ side: Side, _ bytes: [UInt8]) {
         frame += 1
+        sides[frame] = side
         var buffer = bytes
         buffer.withUnsafeBytes { text in
             let ts = SessionCase.ts(frame: frame)
             switch delivery {
             case .events:
                 session.text(
-                    text, fromClient: side == .client, frame: frame, ts: ts, protocolVersion: protocolVersion, emit)
+                    text, fromClient: side == .client, frame: frame, ts: ts, protocolVersion: protocolVersion,
+                    origin: Int(frame), emit)
             case .callbacks:
                 session.text(
                     text, fromClient: side == .client, frame: frame, ts: ts, protocolVersion: protocolVersion,
-                    message: { out.append(render($0)) }, problem: problem)
+                    origin: Int(frame), message: message, problem: problem, late: late)
             }
         }
         for k in buffer.indices { buffer[k] = 0xEE }
     }
     func binary(_ side: Side, _ bytes: [UInt8]) {
         frame += 1
+        sides[frame] = side
         var buffer = bytes
         buffer.withUnsafeBytes {
-            session.binary($0, fromClient: side == .client, frame: frame, ts: SessionCase.ts(frame: frame), emit)
+            session.binary(
+                $0, fromClient: side == .client, frame: frame, ts: SessionCase.ts(frame: frame), origin: Int(frame),
+                emit)
         }
         for k in buffer.indices { buffer[k] = 0xEE }
     }
@@ -128,9 +165,15 @@ func run(
         case .binaryBytes(let side, let bytes): binary(side, bytes)
         case .finish:
             session.finish(emit)
+        case .expire(let now):
+            session.expire(now: Timestamp(nanoseconds: now), late)
         }
     }
-    return out
+    #expect(session.holdsAcks == (session.heldFrom != nil), "holdsAcks and heldFrom agree")
+    session.releaseHeld(late)
+    if showLate { return out.map(\.text) }
+    // Stable: within a frame, in the order they came.
+    return out.enumerated().sorted { ($0.element.frame, $0.offset) < ($1.element.frame, $1.offset) }.map(\.element.text)
 }
 
 /// Runs and verifies a case, with its known issue, if any, marked as such.
