@@ -118,9 +118,11 @@ final class DecodeShard: @unchecked Sendable {
             diagnostic(batch!.diagnostics[index], at)
         case .holding(let slot, let frame):
             sink.holding(conns[slot]!, from: frame)
-        case .checkpoint(let frame):
-            // Every frame before this one is complete in this shard's output.
-            collector.handOver(watermark: TimelineKey(frame: frame, stage: .start, order: 0, seq: 0))
+        case .checkpoint(let ctx):
+            // What waited for capture time to pass goes first (as on one thread, at the same packet); then every
+            // frame before this one is complete in this shard's output.
+            sink.checkpoint(at: ctx)
+            collector.handOver(watermark: TimelineKey(frame: ctx.frame, stage: .start, order: 0, seq: 0))
         case .end(let ctx):
             sink.position(frame: ctx.frame, stage: .endSessions)
             sink.finish(at: ctx)

@@ -93,7 +93,7 @@ struct DispatchSink: CaptureSink {
 
     mutating func position(frame: UInt64, stage: PipelineStage) { at = Position(frame: frame, stage: stage) }
 
-    mutating func checkpoint(frame: UInt64) { handOn(.checkpoint(frame)) }
+    mutating func checkpoint(at ctx: PacketContext) { handOn(.checkpoint(ctx)) }
 
     mutating func finish(at ctx: PacketContext) { handOn(.end(ctx)) }
 

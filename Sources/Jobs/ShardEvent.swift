@@ -30,8 +30,8 @@ enum ShardEvent {
     case diagnostic(index: Int, Position)
     /// The connection holds bytes back from this frame on (``TCPStreamSink/holding(_:from:)``).
     case holding(slot: Int, UInt64?)
-    /// Every packet up to this frame is handled.
-    case checkpoint(UInt64)
+    /// Every packet up to this one is handled.
+    case checkpoint(PacketContext)
     /// The capture ended.
     case end(PacketContext)
 }

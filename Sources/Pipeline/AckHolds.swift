@@ -7,9 +7,10 @@ import SocketIO
 ///
 /// Each such session holds the timeline back from its earliest held ACK's frame (an ``Emitter`` hold under a number
 /// of its own, given when it starts holding), since that ACK's records will be placed there. The session lets its
-/// ACKs go as its own packets show the window passed, its requests come or it ends. Every event of a session comes
-/// at the same packet with `--jobs` as on one thread (its connections are decoded by one shard): the records are the
-/// same.
+/// ACKs go as its own packets show the window passed, its requests come or it ends; ``expire(now:emitter:)``, run at
+/// the pipeline's checkpoints, lets go of those of a session that says nothing more, so that it does not hold the
+/// timeline until the end of the capture. Checkpoints come at the same packets with `--jobs` as on one thread, and
+/// so does every event of a session (its connections are decoded by one shard): the records are the same.
 final class AckHolds {
     /// The sessions holding ACKs, with their hold numbers.
     var holding: [ObjectIdentifier: (number: Int, session: Session)] = [:]
@@ -28,6 +29,23 @@ final class AckHolds {
             holding[id] = (nextNumber, session)
             emitter.hold(.ack, session: nextNumber, from: from)
             nextNumber += 1
+        }
+    }
+
+    /// Lets go, unmatched, of the held ACKs whose window has passed at capture time `now` — session by session, in
+    /// the order of their earliest held frames, then of their holds (the same order on every thread count).
+    func expire(now: Timestamp, emitter: Emitter) {
+        var due = holding.values.filter { entry in
+            entry.session.upper.heldUntil.map { $0.nanoseconds <= now.nanoseconds } ?? false
+        }
+        guard !due.isEmpty else { return }
+        due.sort { ($0.session.upper.heldFrom ?? 0, $0.number) < ($1.session.upper.heldFrom ?? 0, $1.number) }
+        for entry in due {
+            let session = entry.session
+            session.upper.expire(now: now) { place, event in
+                ConnectionDecoder.late(place, event, session, emitter: emitter)
+            }
+            update(session, emitter: emitter)
         }
     }
 

@@ -64,6 +64,9 @@ public final class PacketLoop {
     /// Captured bytes between checkpoints, at most: with large packets (a loopback capture's 64 KiB segments) the
     /// shards then still follow within a few MiB, which is how far behind the reader a file read in place is kept.
     public static let checkpointBytes = 1 << 20
+    /// Capture time between checkpoints, at most: what waits for the capture's time to pass (an ACK held for its
+    /// request by a session that says nothing more) goes then, however few the packets.
+    public static let checkpointNanoseconds: Int64 = 1_000_000_000
     let reassembler: TCPReassembler
     var decoder: PacketDecoder
     public var summary = RunSummary()
@@ -81,6 +84,7 @@ public final class PacketLoop {
         var segment = TCPSegment()
         var lastCtx = PacketContext(ts: Timestamp(nanoseconds: 0), frame: 0)
         var sinceCheckpoint = (packets: 0, bytes: 0)
+        var lastCheckpoint: Int64? = nil
         for input in source.inputSummaries where !LinkType.isSupported(input.linkType) {
             sink.diagnostic(
                 Diagnostic(
@@ -117,9 +121,15 @@ public final class PacketLoop {
                 sink.position(frame: packet.frame, stage: .afterPacket)
                 sinceCheckpoint.packets += 1
                 sinceCheckpoint.bytes += packet.data.count
-                if sinceCheckpoint.packets >= Self.checkpointInterval || sinceCheckpoint.bytes >= Self.checkpointBytes {
-                    sink.checkpoint(frame: packet.frame)
+                let time = packet.ts.nanoseconds &- (lastCheckpoint ?? packet.ts.nanoseconds)
+                if sinceCheckpoint.packets >= Self.checkpointInterval || sinceCheckpoint.bytes >= Self.checkpointBytes
+                    || time >= Self.checkpointNanoseconds
+                {
+                    sink.checkpoint(at: ctx)
                     sinceCheckpoint = (0, 0)
+                    lastCheckpoint = packet.ts.nanoseconds
+                } else if lastCheckpoint == nil {
+                    lastCheckpoint = packet.ts.nanoseconds
                 }
                 if decoder.defragmenter.pending > 0 && packet.frame % 1024 == 0 {
                     for message in decoder.defragmenter.expire(now: packet.ts) {
@@ -168,8 +178,10 @@ public protocol CaptureSink: TCPStreamSink {
     mutating func begin(origin: Timestamp)
     /// The events that follow come from handling packet `frame` at `stage`.
     mutating func position(frame: UInt64, stage: PipelineStage)
-    /// Every packet up to `frame` is handled (a point where output split between threads can be handed on).
-    mutating func checkpoint(frame: UInt64)
+    /// Every packet up to `ctx`'s is handled (a point where output split between threads can be handed on, and
+    /// where what waits for capture time to pass is checked: at least every ``PacketLoop/checkpointNanoseconds``
+    /// of it).
+    mutating func checkpoint(at ctx: PacketContext)
     /// The capture ended and every connection is closed: end what is left (Engine.IO sessions, stream files).
     mutating func finish(at ctx: PacketContext)
 }

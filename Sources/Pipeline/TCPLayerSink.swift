@@ -38,7 +38,10 @@ public struct TCPLayerSink: CaptureSink {
         emitter.stage = stage
     }
 
-    public func checkpoint(frame: UInt64) {}
+    /// Lets go of the ACKs held past their reorder window by sessions that said nothing since.
+    public func checkpoint(at ctx: PacketContext) {
+        if !acks.isEmpty { acks.expire(now: ctx.ts, emitter: emitter) }
+    }
 
     /// Ends the Engine.IO sessions still open at the end of the capture (ACKs still held for their requests are
     /// delivered unmatched, unanswered requests are reported), and closes the stream files.
