@@ -351,6 +351,181 @@ func placeholder(_ n: Int) -> String { #"{"_placeholder":true,"num":\#(n)}"# }
     func acks(_ c: SessionCase, _ delivery: Delivery) { check(c, delivery) }
 }
 
+// MARK: - Acknowledgements seen before their request
+
+/// An ACK that answers no request seen so far is held for the reorder window (`ackReorderNanoseconds`; frames are
+/// 1000 ns apart): a request it answers is delivered, then the ACK, paired, at its own place; past the window, or at
+/// the session's end, it is unmatched. Cases with `late` list the events as delivered, a late one marked `@F`.
+@Suite struct SocketIOSessionAckReorderTests {
+    static let cases: [SessionCase] = [
+        SessionCase(
+            name: "an ACK before its request is delivered after the request, paired (negative latency), at its place",
+            late: true,
+            steps: [.text(.server, #"31["ok"]"#), .text(.client, #"21["foo"]"#), .finish],
+            expected: ["EVENT / foo #1", "@1 ACK / #1 answers 2@2007"]),
+        SessionCase(
+            name: "in timeline order the ACK stands at its own frame, before the request it answers",
+            steps: [.text(.server, #"31["ok"]"#), .text(.client, #"2["x"]"#), .text(.client, #"21["foo"]"#), .finish],
+            expected: ["ACK / #1 answers 3@3007", "EVENT / x", "EVENT / foo #1"]),
+        SessionCase(
+            name: "the same for a server's request answered by the client, on a namespace",
+            late: true,
+            steps: [.text(.client, #"3/admin,42[]"#), .text(.server, #"2/admin,42["ping"]"#), .finish],
+            expected: ["EVENT /admin ping #42", "@1 ACK /admin #42 answers 2@2007"]),
+        SessionCase(
+            name: "an ACK whose request never comes is unmatched at the session's end, at its place",
+            details: true,
+            late: true,
+            steps: [.text(.server, #"35[]"#), .text(.client, #"2["x"]"#), .finish],
+            expected: [
+                "EVENT / x", "@1 ! sio.ack_unmatched: ACK 5 on / answers no request from the client", "@1 ACK / #5",
+            ]),
+        SessionCase(
+            name: "an ACK whose request never comes is unmatched once a later packet shows the window passed",
+            window: 2500,
+            late: true,
+            steps: [
+                .text(.server, #"35[]"#), .text(.client, #"2["a"]"#), .text(.client, #"2["b"]"#),
+                .text(.client, #"2["c"]"#), .finish,
+            ],
+            expected: ["EVENT / a", "EVENT / b", "@1 ! sio.ack_unmatched", "@1 ACK / #5", "EVENT / c"]),
+        SessionCase(
+            name: "a binary attachment shows the time too",
+            window: 1500,
+            late: true,
+            steps: [
+                .text(.server, #"35[]"#), .text(.client, #"51-["up",\#(placeholder(0))]"#), .binary(.client, "x"),
+                .finish,
+            ],
+            expected: ["@1 ! sio.ack_unmatched", "@1 ACK / #5", "BINARY_EVENT / up att[x]"]),
+        SessionCase(
+            name: "a request just within the window is answered",
+            window: 3001,
+            late: true,
+            steps: [
+                .text(.server, #"31[]"#), .text(.client, #"2["a"]"#), .text(.client, #"2["b"]"#),
+                .text(.client, #"21["foo"]"#), .finish,
+            ],
+            expected: ["EVENT / a", "EVENT / b", "EVENT / foo #1", "@1 ACK / #1 answers 4@4007"]),
+        SessionCase(
+            name: "a request at the window's end or beyond is not: the ACK is unmatched, the request waits in vain",
+            window: 3000,
+            late: true,
+            steps: [
+                .text(.server, #"31[]"#), .text(.client, #"2["a"]"#), .text(.client, #"2["b"]"#),
+                .text(.client, #"21["foo"]"#), .finish,
+            ],
+            expected: [
+                "EVENT / a", "EVENT / b", "@1 ! sio.ack_unmatched", "@1 ACK / #1", "EVENT / foo #1",
+                "! sio.ack_missing",
+            ]),
+        SessionCase(
+            name: "the caller's check lets go of what passed the window, and nothing sooner",
+            window: 1000,
+            late: true,
+            steps: [.text(.server, #"31[]"#), .expire(1007 + 999), .expire(1007 + 1000), .text(.client, #"21["x"]"#)],
+            expected: ["@1 ! sio.ack_unmatched", "@1 ACK / #1", "EVENT / x #1"]),
+        SessionCase(
+            name: "several held: each answers its own request, whatever the order",
+            late: true,
+            steps: [
+                .text(.server, #"31[]"#), .text(.server, #"32[]"#), .text(.server, #"3/admin,1[]"#),
+                .text(.client, #"22["b"]"#), .text(.client, #"2/admin,1["a"]"#), .text(.client, #"21["c"]"#),
+                .finish,
+            ],
+            expected: [
+                "EVENT / b #2", "@2 ACK / #2 answers 4@4007", "EVENT /admin a #1", "@3 ACK /admin #1 answers 5@5007",
+                "EVENT / c #1", "@1 ACK / #1 answers 6@6007",
+            ]),
+        SessionCase(
+            name: "several held expire one by one as the window passes each",
+            window: 2500,
+            late: true,
+            steps: [
+                .text(.server, #"31[]"#), .text(.server, #"32[]"#), .text(.client, #"2["x"]"#),
+                .text(.client, #"2["y"]"#), .text(.client, #"2["z"]"#), .finish,
+            ],
+            expected: [
+                "EVENT / x", "@1 ! sio.ack_unmatched", "@1 ACK / #1", "EVENT / y", "@2 ! sio.ack_unmatched",
+                "@2 ACK / #2", "EVENT / z",
+            ]),
+        SessionCase(
+            name: "two held ACKs of one key: the request takes the first, the other stays unmatched",
+            late: true,
+            steps: [.text(.server, #"31["a"]"#), .text(.server, #"31["b"]"#), .text(.client, #"21["q"]"#), .finish],
+            expected: ["EVENT / q #1", "@1 ACK / #1 answers 3@3007", "@2 ! sio.ack_unmatched", "@2 ACK / #1"]),
+        SessionCase(
+            name: "a request from the ACK's own side does not answer it",
+            late: true,
+            steps: [.text(.server, #"31[]"#), .text(.server, #"21["x"]"#), .finish],
+            expected: ["EVENT / x #1", "@1 ! sio.ack_unmatched", "@1 ACK / #1", "! sio.ack_missing"]),
+        SessionCase(
+            name: "a BINARY_ACK before its request is held with its attachments, at its last attachment's frame",
+            late: true,
+            steps: [
+                .text(.client, #"61-9[\#(placeholder(0))]"#), .binary(.client, "xy"), .text(.server, #"29["get"]"#),
+                .finish,
+            ],
+            expected: ["EVENT / get #9", "@2 BINARY_ACK / #9 att[xy] answers 3@3007"]),
+        SessionCase(
+            name: "a held ACK's rule problems are reported with it, at its place",
+            details: true,
+            late: true,
+            steps: [.text(.server, #"31{"a":1}"#), .text(.client, #"21["q"]"#), .finish],
+            expected: [
+                "EVENT / q #1", #"@1 ! sio.invalid_payload: ACK payload is not an array: {"a":1}"#,
+                "@1 ACK / #1 answers 2@2007",
+            ]),
+        SessionCase(
+            name: "maxPendingAcks bounds the ACKs held: past it the oldest is unmatched at once",
+            maxPendingAcks: 2,
+            details: true,
+            late: true,
+            steps: [
+                .text(.server, #"31[]"#), .text(.server, #"32[]"#), .text(.server, #"33[]"#),
+                .text(.client, #"22["b"]"#), .finish,
+            ],
+            expected: [
+                "@1 ! sio.ack_unmatched: ACK 1 on / answers no request from the client (more than 2 ACKs waiting "
+                    + "for their request)",
+                "@1 ACK / #1", "EVENT / b #2", "@2 ACK / #2 answers 4@4007",
+                "@3 ! sio.ack_unmatched: ACK 3 on / answers no request from the client", "@3 ACK / #3",
+            ]),
+        SessionCase(
+            name: "a window of 0 holds nothing: the ACK is unmatched at once, its request waits in vain",
+            window: 0,
+            late: true,
+            steps: [.text(.server, #"31[]"#), .text(.client, #"21["foo"]"#), .finish],
+            expected: ["! sio.ack_unmatched", "ACK / #1", "EVENT / foo #1", "! sio.ack_missing"]),
+        SessionCase(
+            name: "an ACK answering a request already seen is not held",
+            late: true,
+            steps: [.text(.client, #"21["foo"]"#), .text(.server, #"31[]"#)],
+            expected: ["EVENT / foo #1", "ACK / #1 answers 1@1007"]),
+    ]
+
+    @Test(arguments: cases, Delivery.allCases)
+    func reordered(_ c: SessionCase, _ delivery: Delivery) { check(c, delivery) }
+
+    /// The window is 1 s of capture time unless set.
+    @Test func defaultWindow() {
+        #expect(SocketIOLimits().ackReorderNanoseconds == 1_000_000_000)
+        let session = SocketIOSession()
+        var late: [SocketIOHeldPlace] = []
+        Array(#"31[]"#.utf8).withUnsafeBytes {
+            session.text($0, fromClient: false, frame: 1, ts: Timestamp(nanoseconds: 5_000_000_000)) { event in
+                if case .late(let place, _) = event { late.append(place) }
+            }
+        }
+        #expect(session.heldFrom == 1)
+        #expect(session.heldUntil == Timestamp(nanoseconds: 6_000_000_000))
+        session.expire(now: Timestamp(nanoseconds: 5_999_999_999)) { place, _ in late.append(place) }
+        #expect(late.isEmpty)
+        session.expire(now: Timestamp(nanoseconds: 6_000_000_000)) { place, _ in late.append(place) }
+        #expect(late.count == 2 && !session.holdsAcks)
+    }
+}
+
 // MARK: - Binary attachments and other packets
 
 /// Binary packets and their attachments, per side; malformed packets; `finish` with a packet still waiting.
