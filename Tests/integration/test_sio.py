@@ -77,16 +77,9 @@ LIVE_SIO = ["eio3-polling-upgrade-sll", "eio4-polling-upgrade-any"]
 
 XFAIL_CAPTURE = {}  # {capture: {test: reason}}; the late-frame bug of the mid-stream capture is fixed
 
-SWAPACK_BUG = (
-    "imscope pairs an ACK only with a request already seen: swapack moves polling POSTs (conn 2 in eio4, conn 1 "
-    "in eio3) behind the long-poll response on another connection that carries their ACK, so those ACKs get no "
-    "`ack` object, sio.ack_unmatched, and their requests sio.ack_missing (eio4: ACK 4 /, 5 /, 1 /admin; eio3: "
-    "ACK 1, 2, 4, 5 on / and 1 on /admin). (Responses seen before their request on the same connection are "
-    "paired by position since the HTTP layer holds them; the dup cases pass.)")
-XFAIL_ROUGH = {  # {(source, mode): reason}
-    ("eio3-polling-upgrade-sll.pcap", "swapack"): SWAPACK_BUG,
-    ("eio4-polling-upgrade-any.pcapng", "swapack"): SWAPACK_BUG,
-}
+# swapack: an ACK captured before its request (on another polling connection) is held for the
+# reorder window and paired (sio.ack_unmatched/ack_missing were raised there before issue 18).
+XFAIL_ROUGH = {}  # {(source, mode): reason}
 
 
 def _xfail(reason):
