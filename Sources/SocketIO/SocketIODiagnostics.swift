@@ -23,7 +23,9 @@ extension DiagnosticKind {
     public static let sioUnexpectedBinary = DiagnosticKind(
         "sio.unexpected_binary", .warning, "A binary Engine.IO message arrived with no binary packet waiting for it.")
     public static let sioAckUnmatched = DiagnosticKind(
-        "sio.ack_unmatched", .warning, "An ACK whose id matches no request of the same session and namespace.")
+        "sio.ack_unmatched", .warning,
+        "An ACK whose id matches no request of the same session and namespace: none before it, nor within the "
+            + "reorder window of acknowledgements after it (1 s of capture time) or before its session ended.")
     public static let sioAckMissing = DiagnosticKind(
         "sio.ack_missing", .warning, "A request asked for an acknowledgement that never came.")
 
