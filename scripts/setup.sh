@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what imscope's build, demo and tests need, only where it is missing:
-#   - Debian packages: libpcap-dev, zlib1g-dev, libsimdjson-dev (build), tcpdump, tshark (test peers and oracle)
+#   - Debian packages: libpcap-dev, zlib1g-dev, libsimdjson-dev (build), tcpdump, tshark (test peers and oracle),
+#     time (GNU time: peak memory in the tests)
 #   - Python virtualenvs for the real Socket.IO peers that generate test traffic:
 #       .venv/eio4  python-socketio 5.x (Engine.IO 4), aiohttp, pytest
 #       .venv/eio3  python-socketio 4.6.1 + python-engineio 3.14.2 (Engine.IO 3)
@@ -18,6 +19,7 @@ command -v pkg-config >/dev/null 2>&1 || need_debs+=(pkg-config)
 if [ "$what" = test ]; then
     command -v tcpdump >/dev/null 2>&1 || need_debs+=(tcpdump)
     command -v tshark >/dev/null 2>&1 || need_debs+=(tshark)
+    [ -x /usr/bin/time ] || need_debs+=(time)  # GNU time: the peak RSS of a command (test_ws: the bomb)
 fi
 if [ ${#need_debs[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need_debs[*]}" >&2

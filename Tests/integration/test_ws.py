@@ -32,6 +32,7 @@ import json
 import os
 import re
 import resource
+import signal
 import struct
 import subprocess
 import time
@@ -608,31 +609,37 @@ def test_fragments_tshark_for_the_record(fragments, tshark_msgs):
 # 5. the decompression bomb
 
 def run_measured(cmd, out_path, timeout, address_space=None):
-    """Run cmd with stdout to out_path; (exit code or None on timeout, seconds, peak RSS in MiB, stderr)."""
+    """Run cmd with stdout to out_path; (exit code or None on timeout, seconds, peak RSS in MiB, stderr).
+
+    The peak RSS is GNU time's (%M) of the command it forks: the rusage of a child forked from this pytest process
+    starts from pytest's own resident size (Linux keeps the pre-exec high-water mark), which a long session makes
+    hundreds of MiB."""
     def limits():
         if address_space:
             resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
 
     err_path = str(out_path) + ".stderr"
+    rss_path = str(out_path) + ".rss"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.monotonic()
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, preexec_fn=limits)
-        timed_out = False
-        while True:
-            pid, status, usage = os.wait4(p.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() - start > timeout:
-                p.kill()
-                pid, status, usage = os.wait4(p.pid, 0)
-                timed_out = True
-                break
-            time.sleep(0.02)
+        p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss_path] + cmd, stdout=out, stderr=err,
+                             preexec_fn=limits, start_new_session=True)
+        try:
+            p.wait(timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            timed_out = True
         seconds = time.monotonic() - start
-    p.returncode = os.waitstatus_to_exitcode(status)
     with open(err_path, "rb") as f:
         stderr = f.read().decode(errors="replace")
-    return (None if timed_out else p.returncode), seconds, usage.ru_maxrss / 1024.0, stderr
+    try:
+        with open(rss_path) as f:
+            rss = int(f.read().split()[-1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        rss = float("nan")
+    return (None if timed_out else p.returncode), seconds, rss, stderr
 
 
 @pytest.fixture(scope="session")
