@@ -65,13 +65,14 @@ public final class TextRenderer: RecordSink {
         out.endRecord()
     }
 
-    /// The time since the first packet, right-aligned in 13 columns; a dash without a time.
+    /// The time since the first packet, right-aligned in 13 columns (wider when it needs more: a long capture, a
+    /// packet dated far before the first); a dash without a time.
     func appendTime(_ ts: Timestamp?) {
         if let ts {
             if origin == nil { origin = ts }
-            let rel = ts.nanoseconds - origin!.nanoseconds
+            let rel = ts.nanoseconds &- origin!.nanoseconds
             let text = formatSeconds(rel, precision: ts.precision)
-            for _ in text.utf8.count..<13 { out.append(byte: 0x20) }
+            for _ in 0..<max(0, 13 - text.utf8.count) { out.append(byte: 0x20) }
             out.append(text)
         } else {
             out.append("            -" as StaticString)
@@ -373,7 +374,7 @@ public final class TextRenderer: RecordSink {
 
     func formatSeconds(_ ns: Int64, precision: UInt8) -> String {
         let negative = ns < 0
-        let v = negative ? -ns : ns
+        let v = ns.magnitude
         let fraction = precision == 9 ? v % 1_000_000_000 : (v % 1_000_000_000) / 1000
         var f = String(fraction)
         f = String(repeating: "0", count: Int(precision == 9 ? 9 : 6) - f.count) + f

@@ -311,6 +311,25 @@ import Testing
         #expect(String(decoding: text.bytes, as: UTF8.self).contains("(\(expected) ms after frame 1)"))
     }
 
+    /// The text timeline's time column is 13 wide, and wider when the time needs it (a nanosecond capture longer
+    /// than 1 000 s, a packet dated long before the first): it used to trap there.
+    @Test(arguments: [
+        (Int64(0), UInt8(6), "     0.000000"), (1_500_000_000_000, 9, "1500.000000000"),
+        (184_280_746_024_785_000, 6, "184280746.024785"), (-3_000_000_000, 6, "    -3.000000"),
+        (Int64.min / 2, 9, "-4611686018.427387904"),
+    ])
+    func timeColumn(relative: Int64, precision: UInt8, expected: String) {
+        let out = OutputBuffer(fd: -1)
+        let renderer = TextRenderer(out: out, color: false)
+        let origin = Timestamp(nanoseconds: 1_000_000_000_000_000_000, precision: precision)
+        renderer.begin(origin: origin)
+        let diagnostic = Diagnostic(
+            .captureReadError, "x", ts: Timestamp(nanoseconds: origin.nanoseconds &+ relative, precision: precision),
+            frame: 2)
+        renderer.emit(Record(diagnostic))
+        #expect(String(decoding: out.bytes, as: UTF8.self).hasPrefix(expected + "  "))
+    }
+
     @Test(arguments: [(UInt64(0), 1, "0"), (42, 5, "00042"), (UInt64.max, 1, "18446744073709551615")])
     func digits(value: UInt64, width: Int, expected: String) {
         let out = OutputBuffer(fd: -1)
