@@ -230,8 +230,10 @@ public final class TCPReassembler {
             }
         }
         guard from != conn.reportedHold else { return }
+        // The limits count from when the earliest held packet became the earliest: a connection that keeps moving on
+        // (each hole filled, another opening behind) is not one that is stuck.
+        if from != nil { conn.holdSince = (byteClock, ctx.ts) }
         if conn.reportedHold == nil {
-            conn.holdSince = (byteClock, ctx.ts)
             holders[conn.id] = conn
         } else if from == nil {
             holders[conn.id] = nil

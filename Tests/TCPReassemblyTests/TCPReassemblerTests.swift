@@ -683,6 +683,18 @@ let limitCases: [Case] = {
                 closes: [1: .endOfCapture, 2: .endOfCapture], diagnostics: ["tcp.gap": 1],
                 gapsAt: [.c2s(1): ["held"]])),
         Case(
+            name: "maxHoldNanoseconds counts from the earliest held packet: a connection that keeps moving on is kept",
+            // A new hole opens before the previous one fills: bytes held all along for 12 s, none for 10 s.
+            tuples: [T0, T1],
+            steps: hs(ms: 0) + hs(t: 1, ms: 0) + [
+                .c(0, "a", ms: 0), .c(2, "c", ms: 1), .c(4, "e", ms: 3000), .c(1, "b", ms: 4000),
+                .c(6, "g", ms: 7000), .c(3, "d", ms: 8000), .c(0, "x", ms: 11_000, t: 1), .buffered(1),
+                .c(5, "f", ms: 12_000), .c(1, "y", ms: 13_000, t: 1), .buffered(0), .finishAll,
+            ],
+            expect: Expect(
+                streams: [.c2s(1): [.text("abcdefg")], .c2s(2): [.text("xy")]],
+                closes: [1: .endOfCapture, 2: .endOfCapture])),
+        Case(
             name: "maxBufferedTotal across two connections: exactly reached, then exceeded by one byte",
             tuples: [T0, T1],
             limits: total,
