@@ -80,13 +80,13 @@ public enum EngineIOEncoder {
     }
 
     /// A packet as one WebSocket message. A binary packet is a binary message when `supportsBinary` (the
-    /// default, as over WebSocket), base64 text otherwise. In version 4 a binary packet must be a message.
+    /// default, as over WebSocket), base64 text otherwise. Version 4 has binary messages only: the type of any
+    /// other binary packet is not carried (as in its base64 and payload forms).
     public static func frame(_ packet: EngineIOOutgoingPacket, version: Int, supportsBinary: Bool = true)
         -> EngineIOFrame
     {
         guard packet.binary else { return .text(textPacket(packet)) }
         guard supportsBinary else { return .text(base64Packet(packet, version: version)) }
-        precondition(version < 4 || packet.type == .message, "a version 4 binary packet is a message")
         return .binary(version >= 4 ? packet.data : [packet.type.rawValue] + packet.data)
     }
 
