@@ -76,14 +76,15 @@ def limit_receive_buffer(size):
     socket.socket.connect = connect
 
 
-async def serve(app, sock, banner, ready_file):
+async def serve(app, sock, banner, ready_file, ssl_context=None):
     """Run the aiohttp `app` on the listening socket `sock` until SIGINT or SIGTERM: print `banner`
-    to stderr and write `ready_file` (the pid) once it listens, then clean up on the signal."""
+    to stderr and write `ready_file` (the pid) once it listens, then clean up on the signal.
+    With `ssl_context` (an ssl.SSLContext) it serves TLS."""
     from aiohttp import web
 
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.SockSite(runner, sock)
+    site = web.SockSite(runner, sock, ssl_context=ssl_context)
     await site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
