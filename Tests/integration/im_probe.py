@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Real python-socketio clients (socketio.Client, 5.x or 4.6.1: run it with either venv's python) driven by
+a list of steps read as JSON from stdin; prints what they saw as JSON on stdout.
+
+  echo '[{"as": "u1", "do": "connect"}, ...]' | .venv/eio3/bin/python im_probe.py --url http://127.0.0.1:9092
+
+Steps (each a JSON object; "as" names the user, who connects with ?userId=<as>):
+  {"as": "u1", "do": "connect"}                         optional "transports": ["polling", "websocket"]
+  {"as": "u1", "do": "emit", "event": "chat", "msg": {..}, "ack": true}   ack: wait (5 s) for the ack
+  {"as": "u1", "do": "wait", "count": N, "timeout": 5}  until u1 has received N events in all
+  {"do": "sleep", "s": 0.3}
+  {"as": "u1", "do": "disconnect"}
+Output: {"received": {"u1": [[event, arg, ...], ...]}, "acks": {"<step index>": [ack args] or "timeout"},
+         "transports": {"u1": "websocket" | "polling"}, "waits": {"<step index>": true | false}}
+Every client still connected at the end is disconnected.
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import socketio
+
+EVENTS = ("chat", "chatroom")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--url", required=True)
+    p.add_argument("--namespace", default="/")
+    p.add_argument("--transports", default="websocket", help="comma-separated, e.g. polling,websocket")
+    args = p.parse_args()
+    steps = json.load(sys.stdin)
+    ns = args.namespace
+    clients, received, out = {}, {}, {"acks": {}, "transports": {}, "waits": {}}
+
+    def client_for(user):
+        if user not in clients:
+            sio = socketio.Client(reconnection=False)
+            got = received.setdefault(user, [])
+            for event in EVENTS:
+                sio.on(event, (lambda e: lambda *a: got.append([e] + list(a)))(event), namespace=ns)
+            clients[user] = sio
+        return clients[user]
+
+    try:
+        for i, step in enumerate(steps):
+            do, user = step["do"], step.get("as")
+            if do == "connect":
+                sio = client_for(user)
+                transports = step.get("transports") or args.transports.split(",")
+                sep = "&" if "?" in args.url else "?"
+                sio.connect(args.url + sep + "userId=" + user, transports=transports, namespaces=[ns])
+                if "polling" in transports and len(transports) > 1:  # let the upgrade happen
+                    deadline = time.monotonic() + 3
+                    while sio.transport() != "websocket" and time.monotonic() < deadline:
+                        time.sleep(0.02)
+                time.sleep(0.1)  # the server's connect handler (presence) runs after the CONNECT reply
+                out["transports"][user] = sio.transport()
+            elif do == "emit":
+                sio = client_for(user)
+                if step.get("ack"):
+                    try:
+                        res = sio.call(step.get("event", "chat"), step["msg"], namespace=ns, timeout=step.get("timeout", 5))
+                        out["acks"][str(i)] = list(res) if isinstance(res, tuple) else [res]
+                    except socketio.exceptions.TimeoutError:
+                        out["acks"][str(i)] = "timeout"
+                else:
+                    sio.emit(step.get("event", "chat"), step["msg"], namespace=ns)
+            elif do == "wait":
+                got = received.setdefault(user, [])
+                deadline = time.monotonic() + step.get("timeout", 5)
+                while len(got) < step["count"] and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                out["waits"][str(i)] = len(got) >= step["count"]
+            elif do == "sleep":
+                time.sleep(step["s"])
+            elif do == "disconnect":
+                clients.pop(user).disconnect()
+            else:
+                raise SystemExit("im_probe: unknown step %r" % step)
+    finally:
+        for sio in clients.values():
+            try:
+                sio.disconnect()
+            except Exception:
+                pass
+    out["received"] = received
+    json.dump(out, sys.stdout, ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    main()
