@@ -120,6 +120,12 @@ def _patch_silent_after_handshake():
     AsyncSocket.check_ping_timeout = check_ping_timeout
 
 
+async def _maybe(result):
+    """enter_room/leave_room are coroutines in python-socketio 5.x's AsyncServer, plain calls in 4.6.1."""
+    if asyncio.iscoroutine(result):
+        await result
+
+
 def _user_of(environ, auth):
     q = parse_qs(environ.get("QUERY_STRING", ""))
     if q.get("userId"):
@@ -229,10 +235,10 @@ def make_server(log, ping_interval, ping_timeout, namespace="/", regress=None):
         room = "room:%s" % msg["destId"]
         mt = message_type(msg)
         if mt == ROOM_ENTER:
-            sio.enter_room(sid, room, namespace=ns)
+            await _maybe(sio.enter_room(sid, room, namespace=ns))
         await sio.emit("chatroom", msg, room=room, skip_sid=sid, namespace=ns)
         if mt == ROOM_LEAVE:
-            sio.leave_room(sid, room, namespace=ns)
+            await _maybe(sio.leave_room(sid, room, namespace=ns))
         return ack
 
     return sio
@@ -290,7 +296,9 @@ async def main_async(args):
     sio = make_server(log, args.ping_interval, args.ping_timeout, args.namespace, regress)
     app = web.Application()
     sio.attach(app)
-    await peerlib.serve(app, sock, banner, args.ready_file, ssl_context=ssl_context(args.cert, args.key))
+    # a silent server's pending polling GETs would hold aiohttp's cleanup for 60 s
+    await peerlib.serve(app, sock, banner, args.ready_file, ssl_context=ssl_context(args.cert, args.key),
+                        shutdown_timeout=1.0)
     if log is not None:
         log.close()
 

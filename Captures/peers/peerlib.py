@@ -76,13 +76,15 @@ def limit_receive_buffer(size):
     socket.socket.connect = connect
 
 
-async def serve(app, sock, banner, ready_file, ssl_context=None):
+async def serve(app, sock, banner, ready_file, ssl_context=None, shutdown_timeout=None):
     """Run the aiohttp `app` on the listening socket `sock` until SIGINT or SIGTERM: print `banner`
     to stderr and write `ready_file` (the pid) once it listens, then clean up on the signal.
-    With `ssl_context` (an ssl.SSLContext) it serves TLS."""
+    With `ssl_context` (an ssl.SSLContext) it serves TLS; `shutdown_timeout` (seconds) bounds how long the
+    cleanup waits for requests still pending (aiohttp's default: 60)."""
     from aiohttp import web
 
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    more = {} if shutdown_timeout is None else {"shutdown_timeout": shutdown_timeout}
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, **more)
     await runner.setup()
     site = web.SockSite(runner, sock, ssl_context=ssl_context)
     await site.start()

@@ -1,4 +1,5 @@
-"""Shared fixtures for the integration tests: the imscope binary, the tshark oracle, rough copies.
+"""Shared fixtures for the integration tests: the imscope binary, the tshark oracle, rough copies, the IM
+server (im_server: Captures/peers/im_server.py started and stopped per test, see imserver.py).
 
 IMSCOPE (environment): the imscope binary; default .build/debug/imscope under the repository root
 (a relative path is taken relative to the repository root).
@@ -24,6 +25,7 @@ sys.path.insert(0, str(HERE))
 
 import roughen  # noqa: E402
 import tshark_oracle  # noqa: E402
+from imserver import VENVS, ImServer  # noqa: E402
 
 # the committed captures (NAME.pcap / NAME.pcapng next to NAME.client.jsonl, NAME.server.jsonl)
 COMMITTED = sorted(p.name for p in CAPTURES.iterdir() if p.suffix in (".pcap", ".pcapng"))
@@ -43,6 +45,27 @@ ROUGH_CASES = [(src, mode) for src, modes in ROUGH_SOURCES.items() for mode in m
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "live: makes fresh captures with the real peers (needs root, tcpdump, dumpcap, the venvs)")
+
+
+@pytest.fixture
+def im_server():
+    """im_server(venv="eio4", regress=[...], **ImServer options) -> a started Captures/peers/im_server.py
+    (imserver.ImServer: .url, .port, .stop()); every server started is stopped at teardown, pass or fail.
+    Skips when the venv is missing."""
+    started = []
+
+    def start(venv="eio4", **kwargs):
+        if not VENVS.get(venv):
+            pytest.skip("virtualenv %s not found (scripts/setup.sh test creates it)" % venv)
+        srv = ImServer(venv, **kwargs)
+        started.append(srv)
+        return srv.start()
+
+    try:
+        yield start
+    finally:
+        for srv in started:
+            srv.stop()
 
 
 def imscope_path():

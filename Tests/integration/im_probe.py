@@ -12,7 +12,7 @@ Steps (each a JSON object; "as" names the user, who connects with ?userId=<as>):
   {"as": "u1", "do": "disconnect"}
 Output: {"received": {"u1": [[event, arg, ...], ...]}, "acks": {"<step index>": [ack args] or "timeout"},
          "transports": {"u1": "websocket" | "polling"}, "waits": {"<step index>": true | false}}
-Every client still connected at the end is disconnected.
+--insecure: TLS without certificate checks (a self-signed test server). Every client still connected at the end is disconnected.
 """
 
 import argparse
@@ -30,6 +30,7 @@ def main():
     p.add_argument("--url", required=True)
     p.add_argument("--namespace", default="/")
     p.add_argument("--transports", default="websocket", help="comma-separated, e.g. polling,websocket")
+    p.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
     args = p.parse_args()
     steps = json.load(sys.stdin)
     ns = args.namespace
@@ -37,7 +38,7 @@ def main():
 
     def client_for(user):
         if user not in clients:
-            sio = socketio.Client(reconnection=False)
+            sio = socketio.Client(reconnection=False, ssl_verify=not args.insecure)
             got = received.setdefault(user, [])
             for event in EVENTS:
                 sio.on(event, (lambda e: lambda *a: got.append([e] + list(a)))(event), namespace=ns)

@@ -119,11 +119,11 @@ class ImServer:
         self.stop()
 
 
-def run_probe(venv, url, steps, transports=("websocket",), namespace="/", timeout=30):
+def run_probe(venv, url, steps, transports=("websocket",), namespace="/", insecure=False, timeout=30):
     """Run im_probe.py under venv `venv` with these steps (see im_probe.py); returns its JSON result."""
     python = VENVS.get(venv) or venv_python(venv)
     cmd = [python, str(IM_PROBE), "--url", url, "--namespace", namespace,
-           "--transports", ",".join(transports)]
+           "--transports", ",".join(transports)] + (["--insecure"] if insecure else [])
     p = subprocess.run(cmd, input=json.dumps(steps).encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=timeout)
     if p.returncode != 0:
