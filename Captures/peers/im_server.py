@@ -298,7 +298,7 @@ async def main_async(args):
     sio.attach(app)
     # a silent server's pending polling GETs would hold aiohttp's cleanup for 60 s
     await peerlib.serve(app, sock, banner, args.ready_file, ssl_context=ssl_context(args.cert, args.key),
-                        shutdown_timeout=1.0)
+                        shutdown_timeout=0.5)
     if log is not None:
         log.close()
 

@@ -18,6 +18,7 @@ Output: {"received": {"u1": [[event, arg, ...], ...]}, "acks": {"<step index>": 
 import argparse
 import json
 import sys
+import threading
 import time
 
 import socketio
@@ -35,6 +36,7 @@ def main():
     steps = json.load(sys.stdin)
     ns = args.namespace
     clients, received, out = {}, {}, {"acks": {}, "transports": {}, "waits": {}}
+    connected = {}  # user -> threading.Event set by the namespace's connect handler
 
     def client_for(user):
         if user not in clients:
@@ -42,6 +44,8 @@ def main():
             got = received.setdefault(user, [])
             for event in EVENTS:
                 sio.on(event, (lambda e: lambda *a: got.append([e] + list(a)))(event), namespace=ns)
+            connected[user] = threading.Event()
+            sio.on("connect", connected[user].set, namespace=ns)
             clients[user] = sio
         return clients[user]
 
@@ -53,11 +57,14 @@ def main():
                 transports = step.get("transports") or args.transports.split(",")
                 sep = "&" if "?" in args.url else "?"
                 sio.connect(args.url + sep + "userId=" + user, transports=transports, namespaces=[ns])
+                # 4.6.1's connect() returns before the namespace's CONNECT: wait for it (the server
+                # registers the user, and sends presence notices, before it answers CONNECT)
+                if not connected[user].wait(5):
+                    raise SystemExit("im_probe: %s: no CONNECT for namespace %s within 5 s" % (user, ns))
                 if "polling" in transports and len(transports) > 1:  # let the upgrade happen
                     deadline = time.monotonic() + 3
                     while sio.transport() != "websocket" and time.monotonic() < deadline:
                         time.sleep(0.02)
-                time.sleep(0.1)  # the server's connect handler (presence) runs after the CONNECT reply
                 out["transports"][user] = sio.transport()
             elif do == "emit":
                 sio = client_for(user)

@@ -75,7 +75,7 @@ def test_routing_acks_presence(im_server, venv, transport):
         {"as": "u2", "do": "wait", "count": 2},                    # 9
         {"as": "u2", "do": "disconnect"},
         {"as": "u1", "do": "wait", "count": 3},                    # 11: u2 offline
-        {"do": "sleep", "s": 0.2},
+        {"do": "sleep", "s": 0.1},
     ]
     out = run_probe(venv, srv.url, steps, transports=TRANSPORTS[transport])
     rec = out["received"]
@@ -106,15 +106,16 @@ def test_chatroom_and_group(im_server, venv):
         {"as": "u1", "do": "emit", "event": "chatroom", "msg": say, "ack": True},      # 5
         {"as": "u2", "do": "emit", "msg": group, "ack": True},                         # 6: group chat
         {"as": "u2", "do": "emit", "event": "chatroom", "msg": leave, "ack": True},    # 7
-        {"as": "u1", "do": "emit", "event": "chatroom", "msg": after, "ack": True},    # 8
-        {"do": "sleep", "s": 0.4},
+        {"as": "u1", "do": "emit", "event": "chatroom", "msg": after, "ack": True},    # 8: u2 has left
+        {"as": "u1", "do": "emit", "msg": im(2, "u1", "u2", "p1"), "ack": True},       # 9: a marker
+        {"as": "u2", "do": "wait", "count": 2}, {"do": "sleep", "s": 0.1},
     ]
     out = run_probe(venv, srv.url, steps)
     rec = out["received"]
     assert out["acks"] == {str(i): [{"status": "ok", "msgId": m["msgId"]}]
-                           for i, m in zip(range(3, 9), (enter1, enter2, say, group, leave, after))}
+                           for i, m in zip(range(3, 10), (enter1, enter2, say, group, leave, after, im(2, "u1", "u2", "p1")))}
     assert not_presence(rec, "u1") == [["chatroom", enter2], ["chat", group], ["chatroom", leave]]
-    assert not_presence(rec, "u2") == [["chatroom", say]]
+    assert not_presence(rec, "u2") == [["chatroom", say], ["chat", im(2, "u1", "u2", "p1")]]
     assert not_presence(rec, "u3") == []
     assert srv.stop() == 0
 
@@ -144,17 +145,19 @@ def test_tls_and_namespace(im_server, venv, tls_pair):
     assert presence(out["received"], "u1") == [(5, "u2", "u1")]
 
 
-def regress_steps(msgs):
+def regress_steps(msgs, routed):
+    """u1 sends msgs to u2 (acked, in order); then u2 waits for the `routed` ones: the last message is a
+    routed one, so one that was wrongly routed would have come before it (plus 0.1 s for stragglers)."""
     steps = [{"as": "u1", "do": "connect"}, {"as": "u2", "do": "connect"}]
     steps += [{"as": "u1", "do": "emit", "msg": m, "ack": True} for m in msgs]
-    return steps + [{"do": "sleep", "s": 0.4}]
+    return steps + [{"as": "u2", "do": "wait", "count": routed}, {"do": "sleep", "s": 0.1}]
 
 
 @pytest.mark.parametrize("venv", VENV_IDS)
 def test_regress_nack_type(im_server, venv):
     srv = im_server(venv, regress=["nack-type:3"])
     t2, t3, t4 = im(2, "u1", "u2", "n2"), im(3, "u1", "u2", "n3"), im(4, "u1", "u2", "n4")
-    out = run_probe(venv, srv.url, regress_steps([t2, t3, t4]))
+    out = run_probe(venv, srv.url, regress_steps([t2, t3, t4], 2))
     assert out["acks"] == {"2": [{"status": "ok", "msgId": "n2"}],
                            "3": [{"status": "error", "msgId": "n3", "error": "messageType 3 refused"}],
                            "4": [{"status": "ok", "msgId": "n4"}]}
@@ -167,14 +170,14 @@ def test_regress_nack_type(im_server, venv):
 def test_regress_drop_type(im_server, venv):
     srv = im_server(venv, regress=["drop-type:16"])
     t2, t16, t3 = im(2, "u1", "u2", "d2"), im(16, "u1", "u2", "d16", content='{"url":"http://v/1.amr","time":2}'), im(3, "u1", "u2", "d3")
-    out = run_probe(venv, srv.url, regress_steps([t2, t16, t3]))
+    out = run_probe(venv, srv.url, regress_steps([t2, t16, t3], 2))
     assert out["acks"] == {"2": [{"status": "ok", "msgId": "d2"}], "3": [{"status": "ok", "msgId": "d16"}],
                            "4": [{"status": "ok", "msgId": "d3"}]}
     assert not_presence(out["received"], "u2") == [["chat", t2], ["chat", t3]]
     assert srv.stop() == 0
 
 
-QUIET = 1.0  # seconds in which a silent server must send nothing
+QUIET = 0.6  # seconds in which a silent server must send nothing
 
 
 def _eio(venv):
