@@ -11,8 +11,9 @@ Unlike server.py (which echoes to the sender, for captures), this one routes bet
 the IM protocol of /work/shared/spec (v2 table; see that README). Behaviour, on one namespace (--namespace,
 default "/"):
   connect      the user is `userId` from the query string (`?userId=u1`), else from the auth dict
-               (Engine.IO 4 clients: auth={"userId": ..}); a connection without one is refused. A user may
-               have several sids (devices); all get what is routed to the user.
+               (Engine.IO 4 clients: auth={"userId": ..}); a connection without one is refused (EIO4: a
+               Socket.IO CONNECT error; EIO3: python-socketio 4 refuses the handshake itself, HTTP 401).
+               A user may have several sids (devices); all get what is routed to the user.
   presence     when a user's first sid connects, every other online user gets a downstream `chat` with
                messageType 5 (friend online: fromId = the user who came online, destId = the receiver);
                when its last sid goes, messageType 6 (friend offline) the same way. These notices have
@@ -38,8 +39,10 @@ Regressions (--regress, repeatable), for tests that must see a server misbehave:
   drop-type:M             a `chat`/`chatroom` of messageType M is acked ok but not routed
   silent-after-handshake  the Engine.IO handshake is answered (the OPEN packet, over polling or websocket;
                           upgrades are not offered), then the server never sends anything: no Socket.IO
-                          CONNECT, no ack, no ping, no pong, no close (the pending polling GET is only
-                          answered, empty, after ping interval + ping timeout)
+                          CONNECT, no ack, no ping, no pong, no close. Only HTTP still answers: a pending
+                          polling GET gets "400 Bad Request" (no Engine.IO packet) when python-engineio's
+                          poll times out (EIO4: after ping interval + ping timeout; EIO3: ping interval), and
+                          the session is gone then; the server itself never times a client out.
   accept-no-answer        TCP connections are accepted and read, HTTP is never answered (no Socket.IO at all)
 
 Stops cleanly on SIGINT/SIGTERM; --ready-file is written (the pid) once it listens. The Engine.IO 3 fixes
