@@ -14,6 +14,7 @@ falling back to /work/main/.venv (the shared venvs) when the worktree has none.
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -85,10 +86,13 @@ class ImServer:
         deadline = time.monotonic() + self.timeout
         while not os.path.exists(self.ready_file) or not open(self.ready_file).read().strip():
             if self.proc.poll() is not None:
-                raise RuntimeError("im_server exited %d before listening: %s" % (self.proc.returncode, self.stderr()))
-            if time.monotonic() > deadline:
+                err = self.stderr()
                 self.stop()
-                raise RuntimeError("im_server not listening after %ss: %s" % (self.timeout, self.stderr()))
+                raise RuntimeError("im_server exited %d before listening: %s" % (self.proc.returncode, err))
+            if time.monotonic() > deadline:
+                err = self.stderr()
+                self.stop()
+                raise RuntimeError("im_server not listening after %ss: %s" % (self.timeout, err))
             time.sleep(0.02)
         return self
 
@@ -99,9 +103,11 @@ class ImServer:
             return ""
 
     def stop(self):
-        """SIGTERM, then SIGKILL after 5 s; returns the exit code (None if never started)."""
+        """SIGTERM, then SIGKILL after 5 s; returns the exit code (None if never started). Idempotent."""
         if self.proc is None:
             return None
+        if self._err.closed:
+            return self.proc.returncode
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -110,6 +116,7 @@ class ImServer:
                 self.proc.kill()
                 self.proc.wait(5)
         self._err.close()
+        shutil.rmtree(self._dir, ignore_errors=True)  # the ready file and stderr
         return self.proc.returncode
 
     def __enter__(self):
