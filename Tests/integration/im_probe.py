@@ -5,7 +5,8 @@ a list of steps read as JSON from stdin; prints what they saw as JSON on stdout.
   echo '[{"as": "u1", "do": "connect"}, ...]' | .venv/eio3/bin/python im_probe.py --url http://127.0.0.1:9092
 
 Steps (each a JSON object; "as" names the user, who connects with ?userId=<as>):
-  {"as": "u1", "do": "connect"}                         optional "transports": ["polling", "websocket"]
+  {"as": "u1", "do": "connect"}                         optional "transports": ["polling", "websocket"];
+                                                        "auth": true sends auth={"userId": "u1"} (5.x only)
   {"as": "u1", "do": "emit", "event": "chat", "msg": {..}, "ack": true}   ack: wait (5 s) for the ack
   {"as": "u1", "do": "wait", "count": N, "timeout": 5}  until u1 has received N events in all
   {"do": "sleep", "s": 0.3}
@@ -55,8 +56,11 @@ def main():
             if do == "connect":
                 sio = client_for(user)
                 transports = step.get("transports") or args.transports.split(",")
-                sep = "&" if "?" in args.url else "?"
-                sio.connect(args.url + sep + "userId=" + user, transports=transports, namespaces=[ns])
+                if step.get("auth"):  # the user in the auth dict (Engine.IO 4 clients), not in the query
+                    sio.connect(args.url, transports=transports, namespaces=[ns], auth={"userId": user})
+                else:
+                    sep = "&" if "?" in args.url else "?"
+                    sio.connect(args.url + sep + "userId=" + user, transports=transports, namespaces=[ns])
                 # 4.6.1's connect() returns before the namespace's CONNECT: wait for it (the server
                 # registers the user, and sends presence notices, before it answers CONNECT)
                 if not connected[user].wait(5):

@@ -11,7 +11,8 @@ python-socketio clients from the server's venv (im_probe.py: 5.x under eio4, 4.6
     messageType 1 is answered by a 5 for each user already online.
  2. chatrooms: 100 enters, 102 goes to the other members only, a fromType 2 `chat` goes to the room's
     members, 101 reaches the others and leaves.
- 3. TLS and a namespace: the same routing over https/wss on /im.
+ 3. TLS and a namespace: the same routing over https/wss on /im (under Engine.IO 4 with the user in the
+    auth dict).
  4. regressions: nack-type:N (that type acked {"status": "error", "msgId"} and not routed, the rest as
     usual), drop-type:M (acked ok, not routed, the rest as usual), silent-after-handshake (raw Engine.IO
     over polling and websocket: the OPEN packet, upgrades [], then nothing at all, neither the Socket.IO
@@ -140,7 +141,8 @@ def test_tls_and_namespace(im_server, venv, tls_pair):
     srv = im_server(venv, cert=cert, key=key, namespace="/im")
     assert srv.url.startswith("https://")
     a = im(2, "u1", "u2", "t1")
-    steps = [{"as": "u1", "do": "connect"}, {"as": "u2", "do": "connect"},
+    # under Engine.IO 4, u2 names itself in the auth dict instead of the query
+    steps = [{"as": "u1", "do": "connect"}, {"as": "u2", "do": "connect", "auth": venv == "eio4"},
              {"as": "u1", "do": "emit", "msg": a, "ack": True}, {"as": "u2", "do": "wait", "count": 1}]
     out = run_probe(venv, srv.url, steps, namespace="/im", insecure=True)
     assert out["acks"] == {"2": [{"status": "ok", "msgId": "t1"}]}
