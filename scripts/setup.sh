@@ -20,6 +20,7 @@ if [ "$what" = test ]; then
     command -v tcpdump >/dev/null 2>&1 || need_debs+=(tcpdump)
     command -v tshark >/dev/null 2>&1 || need_debs+=(tshark)
     [ -x /usr/bin/time ] || need_debs+=(time)  # GNU time: the peak RSS of a command (test_ws: the bomb)
+    command -v openssl >/dev/null 2>&1 || need_debs+=(openssl)  # test certificates (test_im_server: TLS)
 fi
 if [ ${#need_debs[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${need_debs[*]}" >&2
