@@ -271,16 +271,7 @@ async def serve_no_answer(sock, banner, ready_file):
             writer.close()
 
     srv = await asyncio.start_server(handle, sock=sock)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    import signal
-    for s in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(s, stop.set)
-    print(banner, file=sys.stderr, flush=True)
-    if ready_file:
-        with open(ready_file, "w") as f:
-            f.write("%d\n" % os.getpid())
-    await stop.wait()
+    await peerlib.wait_for_stop(banner, ready_file)
     srv.close()
     for w in list(conns):
         w.close()

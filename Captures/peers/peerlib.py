@@ -88,6 +88,12 @@ async def serve(app, sock, banner, ready_file, ssl_context=None, shutdown_timeou
     await runner.setup()
     site = web.SockSite(runner, sock, ssl_context=ssl_context)
     await site.start()
+    await wait_for_stop(banner, ready_file)
+    await runner.cleanup()
+
+
+async def wait_for_stop(banner, ready_file):
+    """Says the server is up (the banner on stderr, our pid in `ready_file`) and waits for SIGINT or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for s in (signal.SIGINT, signal.SIGTERM):
@@ -97,4 +103,3 @@ async def serve(app, sock, banner, ready_file, ssl_context=None, shutdown_timeou
         with open(ready_file, "w") as f:
             f.write("%d\n" % os.getpid())
     await stop.wait()
-    await runner.cleanup()
