@@ -23,58 +23,33 @@ struct TCPScript {
     }
 
     func pcap() -> [UInt8] {
-        var out: [UInt8] = []
-        func le32(_ v: UInt32) { for k in 0..<4 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(k)))) } }
-        le32(0xA1B2_C3D4)
-        out += [2, 0, 4, 0]
-        le32(0)
-        le32(0)
-        le32(65535)
-        le32(101)
-        var seq: [Direction: UInt32] = [.c2s: 1000, .s2c: 5000]
-        var time: UInt32 = 0
+        var b = PcapBuilder()
+        let c = b.add(client: 1, port: 40000, serverPort: 8080)
+        var seconds: Int64 = 0
+        // One packet a second.
         func packet(_ dir: Direction, flags: UInt8, _ payload: [UInt8] = []) {
-            let (src, dst): ([UInt8], [UInt8]) =
-                dir == .c2s ? ([10, 0, 0, 1], [10, 0, 0, 2]) : ([10, 0, 0, 2], [10, 0, 0, 1])
-            let (sport, dport): (UInt16, UInt16) = dir == .c2s ? (40000, 8080) : (8080, 40000)
-            let total = 40 + payload.count
-            var p: [UInt8] = [0x45, 0, UInt8(total >> 8), UInt8(total & 0xFF), 0, 0, 0x40, 0, 64, 6, 0, 0] + src + dst
-            func be16(_ v: UInt16) { p += [UInt8(v >> 8), UInt8(v & 0xFF)] }
-            func be32(_ v: UInt32) {
-                for k in (0..<4).reversed() { p.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(k)))) }
-            }
-            be16(sport)
-            be16(dport)
-            be32(seq[dir]!)
-            be32(flags & 0x10 != 0 ? seq[dir == .c2s ? .s2c : .c2s]! : 0)
-            p += [0x50, flags, 0xFF, 0xFF, 0, 0, 0, 0]
-            p += payload
-            time += 1
-            le32(time)
-            le32(0)
-            le32(UInt32(p.count))
-            le32(UInt32(p.count))
-            out += p
+            seconds += 1
+            b.packet(c, dir, flags: flags, payload, at: seconds * 1_000_000_000)
         }
         if handshake {
             packet(.c2s, flags: 0x02)
-            seq[.c2s]! &+= 1
+            b.conns[c].seq[.c2s]! &+= 1
             packet(.s2c, flags: 0x12)
-            seq[.s2c]! &+= 1
+            b.conns[c].seq[.s2c]! &+= 1
             packet(.c2s, flags: 0x10)
         }
         for step in steps {
             if !step.lost { packet(step.dir, flags: 0x18, step.bytes) }
-            seq[step.dir]! &+= UInt32(step.bytes.count)
+            b.conns[c].seq[step.dir]! &+= UInt32(step.bytes.count)
             // The peer acknowledges what it got (and so shows what was lost).
             packet(step.dir == .c2s ? .s2c : .c2s, flags: 0x10)
         }
         packet(.c2s, flags: 0x11)
-        seq[.c2s]! &+= 1
+        b.conns[c].seq[.c2s]! &+= 1
         packet(.s2c, flags: 0x11)
-        seq[.s2c]! &+= 1
+        b.conns[c].seq[.s2c]! &+= 1
         packet(.c2s, flags: 0x10)
-        return out
+        return b.pcap()
     }
 }
 
