@@ -110,6 +110,10 @@ let package = Package(
             ],
             swiftSettings: optimize
         ),
+        // Replay's pure half: the script a capture's records make, the matching of server messages, the verdict
+        // and its reports (JUnit, JSON, text). No sockets: ReplayClient runs the script.
+        .target(
+            name: "Replay", dependencies: ["Records", "EngineIO", "SocketIO", "IMProtocol", "ImscopeCore"]),
         .executableTarget(
             name: "imscope",
             dependencies: [
@@ -150,6 +154,7 @@ let package = Package(
                 "Rendering", "Records", "Capture", "IMProtocol", "ImscopeCore", "JSONScan", "CByteScan", "SocketIO",
             ]
         ),
+        .testTarget(name: "ReplayTests", dependencies: ["Replay", "Records", "SocketIO", "ImscopeCore"]),
         // The merger of --jobs on its own: shards' chunks in, records out in key order.
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Pipeline", "Records", "Rendering", "ImscopeCore"]),
     ]
