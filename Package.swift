@@ -37,6 +37,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // SHA-1 for Sec-WebSocket-Accept (RFC 6455 section 4.2.2).
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        // The replay client (ReplayClient): SwiftNIO underneath both. websocket-kit is Vapor's WebSocket client on
+        // NIOWebSocket (upgrade, masking, control frames, TLS through NIOSSL); async-http-client does the polling
+        // transport's long-poll GETs and POSTs (connection pool, TLS, timeouts).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/vapor/websocket-kit", from: "2.16.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(
@@ -114,11 +121,25 @@ let package = Package(
         // and its reports (JUnit, JSON, text). No sockets: ReplayClient runs the script.
         .target(
             name: "Replay", dependencies: ["Records", "EngineIO", "SocketIO", "IMProtocol", "ImscopeCore"]),
+        // Replay's live half: every recorded client a live Engine.IO/Socket.IO client on SwiftNIO, run on the
+        // recording's clock and causes. With live capture, the only code that opens sockets.
+        .target(
+            name: "ReplayClient",
+            dependencies: [
+                "Replay", "EngineIO", "SocketIO", "ImscopeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "WebSocketKit", package: "websocket-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]),
         .executableTarget(
             name: "imscope",
             dependencies: [
                 "Pipeline", "Jobs", "Rendering", "Records", "Capture", "CPcap", "TCPReassembly", "WebSocket",
-                "IMProtocol", "ImscopeCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "IMProtocol", "ImscopeCore", "Replay", "ReplayClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize
         ),

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct IMScope: ParsableCommand {
+struct IMScope: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "imscope",
         abstract: "Record, decode, audit and replay Socket.IO instant-messaging traffic.",

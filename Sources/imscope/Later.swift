@@ -32,10 +32,4 @@ extension IMScope {
         @Argument var file: String?
         @Option(name: .shortAndLong) var output: String?
     }
-    struct Replay: NotYetAvailable {
-        static let configuration = CommandConfiguration(
-            commandName: "replay", abstract: "Replay a session against a server and compare.")
-        @Argument var file: String?
-        @Option var server: String?
-    }
 }

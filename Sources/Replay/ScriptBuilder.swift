@@ -1,0 +1,209 @@
+import EngineIO
+import HTTP1
+import ImscopeCore
+import Records
+import SocketIO
+
+/// Makes a ``ReplayScript`` from a capture's owned records (an ``OwnedRecordSink``): one client per Engine.IO
+/// session, with the request that opened it, every Socket.IO packet it sent (a step, after the last server message
+/// it had received) and every one the server sent it (an expectation). Sessions without a Socket.IO packet are
+/// left out (``skipped`` counts them).
+public final class ScriptBuilder: OwnedRecordSink {
+    /// The requests each connection's client sent, the latest last (the one an Engine.IO open answers).
+    private var lastRequest: [Int: (head: HTTPMessageHead, ts: Timestamp?, frame: UInt64?)] = [:]
+    private var sessions: [String: Session] = [:]
+    private var order: [String] = []
+    /// The Engine.IO session each connection carries (a WebSocket's records name it).
+    private var sessionOfConn: [Int: String] = [:]
+    public private(set) var skipped = 0
+
+    final class Session {
+        var client: ScriptClient
+        var startTs: Timestamp?
+        var closed = false
+        var lastTs: Timestamp?
+        init(_ client: ScriptClient, startTs: Timestamp?) {
+            self.client = client
+            self.startTs = startTs
+        }
+    }
+
+    public init() {}
+
+    public func emit(_ record: OwnedRecord) {
+        switch record.body {
+        case .http(let h):
+            if h.head.isRequest, let conn = record.conn { lastRequest[conn] = (h.head, record.ts, record.frame) }
+        case .eio(let e, _):
+            guard let sid = e.sid ?? record.conn.flatMap({ sessionOfConn[$0] }) else { return }
+            if let conn = record.conn { sessionOfConn[conn] = sid }
+            if e.type == .open, record.dir == .s2c, sessions[sid] == nil { open(sid, e, record) }
+            guard let session = sessions[sid] else { return }
+            note(conn: record.conn, in: session)
+            if e.transport == .websocket, let conn = record.conn { websocketConns.insert(conn) }
+            session.lastTs = record.ts ?? session.lastTs
+            if e.type == .upgrade, record.dir == .c2s { session.client.transport = .pollingThenWebSocket }
+            if e.type == .close, record.dir == .c2s { disconnect(session, record) }
+        case .sio(let s, let text):
+            guard let sid = s.sid ?? record.conn.flatMap({ sessionOfConn[$0] }), let session = sessions[sid] else {
+                return
+            }
+            note(conn: record.conn, in: session)
+            if s.transport == .websocket, let conn = record.conn { websocketConns.insert(conn) }
+            session.lastTs = record.ts ?? session.lastTs
+            let time = session.startTs.flatMap { start in record.ts.map { $0.seconds(since: start) } } ?? 0
+            text.withUnsafeBytes { bytes in
+                var message = s.message
+                message.text = bytes
+                if record.dir == .c2s {
+                    session.client.steps.append(
+                        ScriptStep(
+                            action: .send(SocketIOOutgoingPacket(message)), time: time, frame: record.frame,
+                            after: session.client.expected.indices.last))
+                    if session.client.user == nil, let im = s.im, let from = im.fromId {
+                        session.client.user = from.string(in: message.imArgument)
+                    }
+                    if session.client.user == nil, message.packet.type == .connect,
+                        case .object(let auth)? = message.packet.data.flatMap({
+                            try? JSONValue(parsing: UnsafeRawBufferPointer(rebasing: bytes[$0]))
+                        }), case .string(let user)? = auth["userId"]
+                    {
+                        session.client.user = user
+                    }
+                } else if let expected = ServerMessage(message, frame: record.frame, time: time) {
+                    if expected.kind == .connect, case .object(let o)? = expected.args.first,
+                        case .string(let socketSid)? = o["sid"]
+                    {
+                        session.client.socketSids.append(socketSid)
+                    }
+                    session.client.expected.append(expected)
+                }
+            }
+        case .conn(let c):
+            // A session's WebSocket closed without an Engine.IO close: that was its end.
+            guard case .close = c.event, let conn = record.conn, websocketConns.contains(conn),
+                let sid = sessionOfConn[conn], let session = sessions[sid]
+            else { return }
+            disconnect(session, record)
+        default:
+            break
+        }
+    }
+
+    /// Connections that carried a session's WebSocket.
+    private var websocketConns: Set<Int> = []
+
+    private func note(conn: Int?, in session: Session) {
+        guard let conn, !session.client.conns.contains(conn) else { return }
+        session.client.conns.append(conn)
+        sessionOfConn[conn] = session.client.sid
+    }
+
+    private func open(_ sid: String, _ e: EIORecord, _ record: OwnedRecord) {
+        let request = record.conn.flatMap { lastRequest[$0] }
+        var path = "/socket.io/"
+        var query: [(name: String, value: String)] = []
+        var headers: [(name: String, value: String)] = []
+        if let head = request?.head {
+            let uri = head.uri
+            let q = uri.firstIndex(of: "?")
+            path = String(uri[..<(q ?? uri.endIndex)])
+            if let q {
+                for pair in uri[uri.index(after: q)...].split(separator: "&", omittingEmptySubsequences: true) {
+                    let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                    let name = String(parts[0])
+                    guard !Self.engineIOParameters.contains(name) else { continue }
+                    query.append((name, parts.count > 1 ? String(parts[1]) : ""))
+                }
+            }
+            for (name, value) in head.headers {
+                let lower = name.lowercased()
+                if lower == "cookie" {
+                    let kept = value.split(separator: ";").map { $0.trimmingSpaces }.filter { !$0.hasPrefix("io=") }
+                    if !kept.isEmpty { headers.append((name, kept.joined(separator: "; "))) }
+                } else if lower == "authorization" || lower == "origin" || lower.hasPrefix("x-") {
+                    headers.append((name, value))
+                }
+            }
+        }
+        let user = query.first { $0.name == "userId" }?.value
+        let startTs = request?.ts ?? record.ts
+        let client = ScriptClient(
+            name: "", user: user.map { Self.percentDecoded($0) }, conns: [], sid: sid, engineIOVersion: e.version,
+            transport: e.transport == .websocket ? .websocket : .polling, path: path, query: query, headers: headers,
+            start: 0, frame: request?.frame ?? record.frame, steps: [], expected: [])
+        sessions[sid] = Session(client, startTs: startTs)
+        order.append(sid)
+    }
+
+    private func disconnect(_ session: Session, _ record: OwnedRecord) {
+        guard !session.closed else { return }
+        session.closed = true
+        let time = session.startTs.flatMap { start in record.ts.map { $0.seconds(since: start) } } ?? 0
+        session.client.steps.append(
+            ScriptStep(
+                action: .disconnect, time: time, frame: record.frame, after: session.client.expected.indices.last))
+    }
+
+    /// A session the capture ends in (no close seen) ends after its last record, once what it received came.
+    private func closeAtEnd(_ session: Session) {
+        guard !session.closed else { return }
+        let time = session.startTs.flatMap { start in session.lastTs.map { $0.seconds(since: start) } } ?? 0
+        session.client.steps.append(
+            ScriptStep(action: .disconnect, time: time, frame: nil, after: session.client.expected.indices.last))
+        session.closed = true
+    }
+
+    public func finish() {
+        for session in sessions.values { closeAtEnd(session) }
+    }
+
+    /// The script: sessions in the order they opened, their start times relative to the first one's.
+    public var script: ReplayScript {
+        let kept = order.compactMap { sessions[$0] }.filter { session in
+            session.client.steps.contains { if case .send = $0.action { return true } else { return false } }
+                || !session.client.expected.isEmpty
+        }
+        let origin = kept.compactMap(\.startTs).min()
+        return ReplayScript(
+            clients: kept.map { session in
+                var client = session.client
+                if let origin, let start = session.startTs { client.start = start.seconds(since: origin) }
+                client.name = client.user ?? "conn \(client.conns.first.map(String.init) ?? "?")"
+                return client
+            })
+    }
+
+    /// Sessions seen that carried no Socket.IO packet.
+    public var emptySessions: Int { order.count - script.clients.count }
+
+    static let engineIOParameters: Set<String> = ["EIO", "transport", "sid", "t", "b64", "j"]
+
+    static func percentDecoded(_ s: String) -> String { s.removingPercentEncodingIfAny }
+}
+
+extension Substring {
+    fileprivate var trimmingSpaces: String {
+        String(self.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}
+
+extension String {
+    /// `%XX` escapes decoded (and `+` kept), the string itself when it has none or a bad one.
+    fileprivate var removingPercentEncodingIfAny: String {
+        guard contains("%") else { return self }
+        var out: [UInt8] = []
+        var it = Array(utf8)[...]
+        while let b = it.popFirst() {
+            if b == UInt8(ascii: "%"), it.count >= 2,
+                let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16)
+            {
+                out.append(v)
+                it = it.dropFirst(2)
+            } else {
+                out.append(b)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,587 @@
+import AsyncHTTPClient
+import EngineIO
+import Foundation
+import ImscopeCore
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import Replay
+import SocketIO
+import WebSocketKit
+
+/// One live Engine.IO/Socket.IO client of a replay: its own handshake, heartbeats and transports (polling through
+/// async-http-client, WebSocket through websocket-kit), sending what the script says through the project's
+/// encoders and reading what the server sends through its decoders (``EngineIOPayload``, ``SocketIOSession``).
+/// Everything the server sends that the verdict compares becomes a ``ServerMessage`` in ``received``.
+actor LiveClient {
+    struct Settings: Sendable {
+        var server: ServerAddress
+        var tls: TLSOptions
+        var timeout: Duration
+        var headers: [(name: String, value: String)]
+        var transport: ScriptTransport
+    }
+
+    /// What the transports hand over, in the order it came (one stream keeps WebSocket messages and poll
+    /// responses in order).
+    enum Incoming: Sendable {
+        case text([UInt8])
+        case binary([UInt8])
+        case payload([UInt8])
+        case closed(String?)
+    }
+
+    let script: ScriptClient
+    let settings: Settings
+    let http: HTTPClient
+    let group: any EventLoopGroup
+    let clientMessageIds: Set<String>
+    let version: Int
+    let started = ContinuousClock.now
+
+    private(set) var received: [ServerMessage] = []
+    /// Why the client could not go on: the replay could not run (exit 2).
+    private(set) var failure: String?
+    /// The server ended the session (an Engine.IO close, the transport closed) before the client did.
+    private(set) var endedByServer: String?
+    private var closing = false
+
+    private var sid: String?
+    private var socketSids: [String] = []
+    private var pingInterval: Duration = .seconds(25)
+    private var pingTimeout: Duration = .seconds(20)
+    private var lastHeard = ContinuousClock.now
+    private var upgrades: [String] = []
+    private var onWebSocket = false
+    private var ws: WebSocket?
+    private let sio: SocketIOSession
+    private var packetCount: UInt64 = 0
+
+    private let incoming: AsyncStream<Incoming>
+    private let feed: AsyncStream<Incoming>.Continuation
+    private var tasks: [Task<Void, Never>] = []
+    private var handshakeWaiter: CheckedContinuation<Void, any Error>?
+    private var probeWaiter: CheckedContinuation<Void, any Error>?
+    private var v3PongWaiting: ContinuousClock.Instant?
+
+    private var counts: [ServerMessage.GateKey: Int] = [:]
+    private var waiters: [Int: Waiter] = [:]
+    private var nextWaiter = 0
+    private var posting = false
+    private var postQueue: [EngineIOOutgoingPacket] = []
+
+    struct Waiter {
+        var key: ServerMessage.GateKey
+        var count: Int
+        var continuation: CheckedContinuation<Bool, Never>
+        var timer: Task<Void, Never>?
+    }
+
+    init(
+        script: ScriptClient, settings: Settings, http: HTTPClient, group: any EventLoopGroup,
+        clientMessageIds: Set<String>
+    ) {
+        self.script = script
+        self.settings = settings
+        self.http = http
+        self.group = group
+        self.clientMessageIds = clientMessageIds
+        self.version = script.engineIOVersion
+        var limits = SocketIOLimits()
+        limits.ackReorderNanoseconds = 0
+        self.sio = SocketIOSession(limits: limits)
+        (incoming, feed) = AsyncStream.makeStream(of: Incoming.self)
+    }
+
+    var now: Double {
+        let d = ContinuousClock.now - started
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    // MARK: connecting
+
+    /// The Engine.IO handshake on the transport the script (or `--transport`) says, then the upgrade when it
+    /// upgrades. Throws ``ReplayError/cannotRun(_:)`` with a one-line reason.
+    func connect() async throws {
+        tasks.append(Task { await self.consume() })
+        let transport = settings.transport
+        do {
+            if transport == .websocket {
+                try await openWebSocket(sid: nil)
+                try await waitForHandshake()
+            } else {
+                try await pollingHandshake()
+                tasks.append(Task { await self.pollLoop() })
+                if transport == .pollingThenWebSocket {
+                    guard upgrades.contains("websocket") else {
+                        throw ReplayError.cannotRun(
+                            "\(script.name): the server offers no upgrade to websocket (upgrades: \(upgrades))")
+                    }
+                    try await upgrade()
+                }
+            }
+        } catch let error as ReplayError {
+            throw error
+        } catch {
+            throw ReplayError.cannotRun("\(script.name): \(describe(error))")
+        }
+        tasks.append(Task { await self.heartbeat() })
+    }
+
+    private func query(transport: String, sid: String?) -> String {
+        var query = script.query.map { "\($0.name)=\($0.value)" }
+        query.append("EIO=\(version)")
+        query.append("transport=\(transport)")
+        if let sid { query.append("sid=\(sid)") }
+        if transport == "polling" { query.append("t=\(Self.cacheBuster())") }
+        return query.joined(separator: "&")
+    }
+
+    private func pollingURL(sid: String?) -> String {
+        "\(settings.server.tls ? "https" : "http")://\(settings.server.urlHost):\(settings.server.port)\(script.path)?"
+            + query(transport: "polling", sid: sid)
+    }
+
+    private static func cacheBuster() -> String {
+        String(UInt64(Date().timeIntervalSince1970 * 1000), radix: 36) + String(Int.random(in: 0..<1000), radix: 36)
+    }
+
+    private var requestHeaders: HTTPHeaders {
+        var h = HTTPHeaders()
+        for (name, value) in settings.headers { h.replaceOrAdd(name: name, value: value) }
+        return h
+    }
+
+    private func pollingHandshake() async throws {
+        let body = try await get(pollingURL(sid: nil), timeout: settings.timeout)
+        feed.yield(.payload(body))
+        try await waitForHandshake()
+    }
+
+    private func waitForHandshake() async throws {
+        if sid != nil { return }
+        let what = "no Engine.IO handshake from \(settings.server.display) within \(settings.timeout)"
+        try await withCheckedThrowingContinuation { continuation in
+            handshakeWaiter = continuation
+            tasks.append(
+                Task { [timeout = settings.timeout] in
+                    try? await Task.sleep(for: timeout)
+                    self.timeOut(handshake: true, what)
+                })
+        }
+    }
+
+    private func timeOut(handshake: Bool, _ what: String) {
+        let error = ReplayError.cannotRun("\(script.name): \(what)")
+        if handshake {
+            handshakeWaiter?.resume(throwing: error)
+            handshakeWaiter = nil
+        } else {
+            probeWaiter?.resume(throwing: error)
+            probeWaiter = nil
+        }
+    }
+
+    private func openWebSocket(sid: String?) async throws {
+        var config = WebSocketClient.Configuration(
+            tlsConfiguration: settings.server.tls ? settings.tls.configuration() : nil)
+        config.maxFrameSize = 1 << 24
+        let feed = self.feed
+        let promise = group.next().makePromise(of: WebSocket.self)
+        let connected = WebSocket.connect(
+            scheme: settings.server.tls ? "wss" : "ws", host: settings.server.host, port: settings.server.port,
+            path: script.path, query: query(transport: "websocket", sid: sid), headers: requestHeaders,
+            configuration: config, on: group
+        ) { ws in
+            ws.onText { _, text in feed.yield(.text(Array(text.utf8))) }
+            ws.onBinary { _, buffer in feed.yield(.binary(Array(buffer.readableBytesView))) }
+            ws.onClose.whenComplete { _ in feed.yield(.closed(nil)) }
+            promise.succeed(ws)
+        }
+        connected.whenFailure { promise.fail($0) }
+        let socket = try await Self.withTimeout(
+            settings.timeout,
+            "\(script.name): no WebSocket handshake from \(settings.server.display) within \(settings.timeout)"
+        ) { try await promise.futureResult.get() }
+        ws = socket
+        onWebSocket = sid == nil
+    }
+
+    /// Polling then WebSocket: open the WebSocket with the session id, `2probe` → `3probe`, then `5`; the pending
+    /// poll ends with a noop and polling stops.
+    private func upgrade() async throws {
+        try await openWebSocket(sid: sid)
+        try await sendFrame(.pingProbe)
+        let what = "no answer to the upgrade probe from \(settings.server.display) within \(settings.timeout)"
+        try await withCheckedThrowingContinuation { continuation in
+            probeWaiter = continuation
+            tasks.append(
+                Task { [timeout = settings.timeout] in
+                    try? await Task.sleep(for: timeout)
+                    self.timeOut(handshake: false, what)
+                })
+        }
+        onWebSocket = true
+        try await sendFrame(.upgrade)
+    }
+
+    // MARK: receiving
+
+    private func consume() async {
+        for await item in incoming {
+            switch item {
+            case .text(let bytes):
+                var packets: [EngineIOOutgoingPacket] = []
+                let error = bytes.withUnsafeBytes { b in
+                    EngineIOPayload.decodeTextPacket(b, version: version) { packets.append(.init($0)) }
+                }
+                if let error { note("bad Engine.IO packet from the server: \(error)") }
+                for p in packets { handle(p) }
+            case .binary(let bytes):
+                var packets: [EngineIOOutgoingPacket] = []
+                _ = bytes.withUnsafeBytes { b in
+                    EngineIOPayload.decodeBinaryPacket(b, version: version) { packets.append(.init($0)) }
+                }
+                for p in packets { handle(p) }
+            case .payload(let body):
+                var packets: [EngineIOOutgoingPacket] = []
+                let error = body.withUnsafeBytes { b in
+                    EngineIOPayload.decodePayload(b, version: version) { packets.append(.init($0)) }
+                }
+                if let error, packets.isEmpty { note("bad polling payload from the server: \(error)") }
+                for p in packets { handle(p) }
+            case .closed(let reason):
+                if !closing && onWebSocket { serverEnded(reason ?? "the server closed the WebSocket") }
+            }
+        }
+    }
+
+    private func note(_ message: String) {
+        if endedByServer == nil && failure == nil { notes.append(message) }
+    }
+    private(set) var notes: [String] = []
+
+    private func handle(_ p: EngineIOOutgoingPacket) {
+        lastHeard = ContinuousClock.now
+        switch p.type {
+        case .open:
+            guard sid == nil else { return }
+            let handshake = p.data.withUnsafeBytes { EngineIOPayload.handshake($0) }
+            guard let handshake else {
+                handshakeWaiter?.resume(throwing: ReplayError.cannotRun("\(script.name): bad Engine.IO handshake"))
+                handshakeWaiter = nil
+                return
+            }
+            sid = handshake.sid
+            upgrades = handshake.upgrades
+            if let i = handshake.pingInterval { pingInterval = .milliseconds(i) }
+            if let t = handshake.pingTimeout { pingTimeout = .milliseconds(t) }
+            handshakeWaiter?.resume()
+            handshakeWaiter = nil
+        case .ping:
+            if version >= 4 { Task { try? await self.sendPacket(.init(type: .pong, data: p.data)) } }
+        case .pong:
+            if p.data == Array("probe".utf8) {
+                probeWaiter?.resume()
+                probeWaiter = nil
+            } else {
+                v3PongWaiting = nil
+            }
+        case .message:
+            packetCount += 1
+            let ts = Timestamp(nanoseconds: Int64(now * 1e9))
+            let time = now
+            let (messages, problems) = Self.decode(
+                p, in: sio, frame: packetCount, ts: ts, version: version, time: time)
+            for text in problems { note("server sent a bad Socket.IO packet: \(text)") }
+            for m in messages { receive(m) }
+        case .close:
+            serverEnded("the server closed the Engine.IO session")
+        case .upgrade, .noop:
+            break
+        }
+    }
+
+    /// One Engine.IO message through the session's Socket.IO decoder: the server messages it completes and the
+    /// problems it has.
+    private static func decode(
+        _ p: EngineIOOutgoingPacket, in session: SocketIOSession, frame: UInt64, ts: Timestamp, version: Int,
+        time: Double
+    ) -> ([ServerMessage], [String]) {
+        var messages: [ServerMessage] = []
+        var problems: [String] = []
+        func take(_ event: SocketIOEvent) {
+            switch event {
+            case .message(let m), .late(_, .message(let m)):
+                if let s = ServerMessage(m, time: time) { messages.append(s) }
+            case .problem(_, let text), .late(_, .problem(_, let text)): problems.append(text)
+            case .late: break
+            }
+        }
+        p.data.withUnsafeBytes { b in
+            if p.binary {
+                session.binary(b, fromClient: false, frame: frame, ts: ts, take)
+            } else {
+                session.text(b, fromClient: false, frame: frame, ts: ts, protocolVersion: version >= 4 ? 5 : 4, take)
+            }
+        }
+        return (messages, problems)
+    }
+
+    private func receive(_ m: ServerMessage) {
+        if m.kind == .connect, case .object(let o)? = m.args.first, case .string(let s)? = o["sid"] {
+            socketSids.append(s)
+        }
+        received.append(m)
+        let key = m.gateKey(clientMessageIds: clientMessageIds)
+        counts[key, default: 0] += 1
+        for (id, w) in waiters where w.key == key && counts[key, default: 0] >= w.count {
+            finishWaiter(id, true)
+        }
+    }
+
+    private func finishWaiter(_ id: Int, _ result: Bool) {
+        guard let w = waiters.removeValue(forKey: id) else { return }
+        w.timer?.cancel()
+        w.continuation.resume(returning: result)
+    }
+
+    private func serverEnded(_ reason: String) {
+        guard !closing, endedByServer == nil else { return }
+        endedByServer = reason
+        for id in Array(waiters.keys) { finishWaiter(id, false) }
+    }
+
+    private func fail(_ reason: String) {
+        guard failure == nil else { return }
+        failure = reason
+        for id in Array(waiters.keys) { finishWaiter(id, false) }
+    }
+
+    /// Whether the client can go on sending.
+    var alive: Bool { failure == nil && endedByServer == nil }
+
+    /// Waits until `count` server messages like `expected` have come (the step's cause), at most `timeout`.
+    func waitFor(_ expected: ServerMessage, count: Int, timeout: Duration) async -> Bool {
+        let key = expected.gateKey(clientMessageIds: clientMessageIds)
+        if counts[key, default: 0] >= count { return true }
+        guard alive else { return false }
+        let id = nextWaiter
+        nextWaiter += 1
+        return await withCheckedContinuation { continuation in
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                if !Task.isCancelled { self.finishWaiter(id, false) }
+            }
+            waiters[id] = Waiter(key: key, count: count, continuation: continuation, timer: timer)
+        }
+    }
+
+    // MARK: polling
+
+    private func get(_ target: String, timeout: Duration) async throws -> [UInt8] {
+        var request = HTTPClientRequest(url: target)
+        request.headers = requestHeaders
+        let response = try await http.execute(request, timeout: Self.timeAmount(timeout))
+        let body = try await response.body.collect(upTo: 64 << 20)
+        guard response.status == .ok else {
+            throw ReplayError.cannotRun(
+                "\(script.name): the server answered \(response.status.code) \(response.status.reasonPhrase)"
+                    + " to \(target.split(separator: "?").first ?? "")")
+        }
+        return Array(body.readableBytesView)
+    }
+
+    private func pollLoop() async {
+        while !onWebSocket && !closing && alive {
+            do {
+                let body = try await get(
+                    pollingURL(sid: sid),
+                    timeout: pingInterval + pingTimeout + settings.timeout)
+                feed.yield(.payload(body))
+            } catch {
+                if !closing && !onWebSocket { serverEnded("polling failed: \(describe(error))") }
+                return
+            }
+        }
+    }
+
+    // MARK: sending
+
+    /// Sends a Socket.IO packet (its attachments after it), with the recorded session ids replaced by this
+    /// client's.
+    func send(_ packet: SocketIOOutgoingPacket) async {
+        var packet = packet
+        if let data = packet.data { packet.data = rewriteSids(data) }
+        let encoded = SocketIOEncoder.encode(packet)
+        var packets = [EngineIOOutgoingPacket.message(encoded.text)]
+        packets += encoded.attachments.map(EngineIOOutgoingPacket.binaryMessage)
+        do {
+            try await sendPackets(packets)
+        } catch {
+            if alive && !closing { serverEnded("sending failed: \(describe(error))") }
+        }
+    }
+
+    private func sendPacket(_ packet: EngineIOOutgoingPacket) async throws { try await sendPackets([packet]) }
+
+    private func sendPackets(_ packets: [EngineIOOutgoingPacket]) async throws {
+        if onWebSocket {
+            for p in packets { try await sendFrame(p) }
+            return
+        }
+        postQueue += packets
+        guard !posting else { return }
+        posting = true
+        defer { posting = false }
+        while !postQueue.isEmpty {
+            let batch = postQueue
+            postQueue = []
+            var request = HTTPClientRequest(url: pollingURL(sid: sid))
+            request.method = .POST
+            request.headers = requestHeaders
+            let binary = version < 4 && batch.contains(where: \.binary)
+            request.headers.replaceOrAdd(
+                name: "Content-Type", value: binary ? "application/octet-stream" : "text/plain;charset=UTF-8")
+            request.body = .bytes(
+                ByteBuffer(bytes: EngineIOEncoder.payload(batch, version: version, supportsBinary: binary)))
+            let response = try await http.execute(request, timeout: Self.timeAmount(settings.timeout))
+            _ = try await response.body.collect(upTo: 1 << 20)
+            guard response.status == .ok else {
+                throw ReplayError.cannotRun("the server answered \(response.status.code) to a polling POST")
+            }
+        }
+    }
+
+    private func sendFrame(_ packet: EngineIOOutgoingPacket) async throws {
+        guard let ws else { throw ReplayError.cannotRun("no WebSocket") }
+        let promise = ws.eventLoop.makePromise(of: Void.self)
+        switch EngineIOEncoder.frame(packet, version: version) {
+        case .text(let bytes): ws.send(raw: bytes, opcode: .text, promise: promise)
+        case .binary(let bytes): ws.send(raw: bytes, opcode: .binary, promise: promise)
+        }
+        try await promise.futureResult.get()
+    }
+
+    private func rewriteSids(_ data: [UInt8]) -> [UInt8] {
+        var out = data
+        if let new = sid, script.sid.utf8.count >= 8 {
+            out = out.replacing(Array(script.sid.utf8), with: Array(new.utf8))
+        }
+        for (old, new) in zip(script.socketSids, socketSids) where old.utf8.count >= 8 {
+            out = out.replacing(Array(old.utf8), with: Array(new.utf8))
+        }
+        return out
+    }
+
+    // MARK: heartbeats and the end
+
+    /// Version 4: the server pings, the client answers (in ``handle(_:)``); a server silent for longer than
+    /// its ping interval and timeout has stopped answering. Version 3: the client pings every interval and expects
+    /// a pong within the timeout.
+    private func heartbeat() async {
+        let grace: Duration = .seconds(1)
+        while !closing && alive {
+            if version >= 4 {
+                try? await Task.sleep(for: .milliseconds(250))
+                if !closing && alive && ContinuousClock.now - lastHeard > pingInterval + pingTimeout + grace {
+                    fail("\(script.name): the server stopped answering (no ping in \(pingInterval + pingTimeout))")
+                }
+            } else {
+                try? await Task.sleep(for: pingInterval)
+                guard !closing && alive else { return }
+                v3PongWaiting = ContinuousClock.now
+                try? await sendPacket(.ping)
+                try? await Task.sleep(for: min(pingTimeout, pingInterval))
+                if !closing && alive && v3PongWaiting != nil {
+                    fail("\(script.name): the server stopped answering (no pong in \(min(pingTimeout, pingInterval)))")
+                }
+            }
+        }
+    }
+
+    /// The recorded end: an Engine.IO close, then the transport closed.
+    func disconnect() async {
+        if alive { try? await sendPacket(.close) }
+        await shutdown()
+    }
+
+    /// Stops everything this client runs (idempotent).
+    func shutdown() async {
+        closing = true
+        for id in Array(waiters.keys) { finishWaiter(id, false) }
+        handshakeWaiter?.resume(throwing: ReplayError.cannotRun("shut down"))
+        handshakeWaiter = nil
+        probeWaiter?.resume(throwing: ReplayError.cannotRun("shut down"))
+        probeWaiter = nil
+        if let ws { try? await ws.close().get() }
+        feed.finish()
+        for t in tasks { t.cancel() }
+    }
+
+    /// The client's failure when it is one because the Socket.IO CONNECT got no answer.
+    /// The Socket.IO CONNECT to `namespace` was refused or never answered: the session never came up.
+    func connectUnanswered(namespace: String) {
+        if let refusal = received.last(where: { $0.kind == .connectError && $0.namespace == namespace }) {
+            let reason = refusal.args.first.map { ": \($0.json)" } ?? ""
+            fail("\(script.name): the server refused the Socket.IO CONNECT to \(namespace)\(reason)")
+        } else {
+            fail(
+                "\(script.name): the server did not answer the Socket.IO CONNECT to \(namespace) within \(settings.timeout)"
+            )
+        }
+    }
+
+    static func timeAmount(_ d: Duration) -> TimeAmount {
+        .nanoseconds(d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
+    }
+
+    private func describe(_ error: any Error) -> String {
+        if let e = error as? ReplayError { return e.description }
+        if let e = error as? NIOSSLError { return "TLS with \(settings.server.display) failed: \(e)" }
+        if let e = error as? HTTPClientError {
+            if e == .connectTimeout || e == .deadlineExceeded || e == .readTimeout {
+                return "no answer from \(settings.server.display) within \(settings.timeout)"
+            }
+            return "\(settings.server.display): \(e)"
+        }
+        let text = String(describing: error)
+        if text.contains("refused") || text.contains("ECONNREFUSED") {
+            return "cannot connect to \(settings.server.display): connection refused"
+        }
+        return "\(settings.server.display): \(text)"
+    }
+
+    private static func withTimeout<T: Sendable>(
+        _ timeout: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw ReplayError.cannotRun(what)
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+}
+
+extension Array where Element == UInt8 {
+    fileprivate func replacing(_ old: [UInt8], with new: [UInt8]) -> [UInt8] {
+        guard !old.isEmpty, count >= old.count else { return self }
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        var i = 0
+        while i < count {
+            if i + old.count <= count && self[i..<(i + old.count)].elementsEqual(old) {
+                out += new
+                i += old.count
+            } else {
+                out.append(self[i])
+                i += 1
+            }
+        }
+        return out
+    }
+}

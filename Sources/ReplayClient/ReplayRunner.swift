@@ -1,0 +1,181 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOPosix
+import Replay
+
+/// How a replay runs: `--server`, `--header`, `--transport`, `--speed`, `--no-delay`, `--timeout`, TLS.
+public struct ReplayOptions: Sendable {
+    public enum TransportChoice: String, Sendable, CaseIterable {
+        case asRecorded = "as-recorded"
+        case websocket, polling
+    }
+
+    public var server: ServerAddress
+    public var tls = TLSOptions()
+    /// `--header 'Name: value'`: added to every client's handshake, replacing a recorded header of that name.
+    public var headers: [(name: String, value: String)] = []
+    public var transport = TransportChoice.asRecorded
+    /// Recorded offsets are divided by it.
+    public var speed = 1.0
+    /// Sends as soon as their causes have come, ignoring recorded offsets.
+    public var noDelay = false
+    /// The longest wait for anything: a handshake, an answer, a step's cause.
+    public var timeout: Duration = .seconds(10)
+
+    public init(server: ServerAddress) { self.server = server }
+}
+
+/// What one replayed client saw.
+public struct ClientRun: Sendable {
+    public var received: [ServerMessage]
+    /// Why the client could not run (the replay's exit 2), nil when it ran.
+    public var failure: String?
+    /// The server ended the session before the recorded end (the client stopped sending then).
+    public var endedByServer: String?
+    /// Steps the client did not send (after a failure or the server's end).
+    public var unsent: Int
+    public var notes: [String]
+}
+
+/// What the replay reports as it goes (for progress on a terminal).
+public struct ReplayProgress: Sendable {
+    public var clients: Int
+    public var connected: Int
+    public var finished: Int
+    public var sent: Int
+    public var steps: Int
+}
+
+/// Runs a ``ReplayScript``'s clients at once against one server, each on the recording's clock (scaled by
+/// `speed`) and after its recorded causes: a step the client took after receiving a server message waits until
+/// that message's counterpart has come in the replay (or the timeout passes).
+public enum ReplayRunner {
+    public static func run(
+        _ script: ReplayScript, options: ReplayOptions, progress: (@Sendable (ReplayProgress) -> Void)? = nil
+    ) async -> [ClientRun] {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var config = HTTPClient.Configuration(
+            tlsConfiguration: options.server.tls ? options.tls.configuration() : nil)
+        config.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, 3 * script.clients.count))
+        config.timeout.connect = LiveClient.timeAmount(options.timeout)
+        let http = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: config)
+        let ids = script.clientMessageIds
+        let tally = Tally(clients: script.clients.count, steps: script.clients.reduce(0) { $0 + $1.steps.count })
+        let start = ContinuousClock.now
+        let runs = await withTaskGroup(of: (Int, ClientRun).self) { tasks in
+            for (index, client) in script.clients.enumerated() {
+                tasks.addTask {
+                    (index, await runClient(client, options, http, group, ids, start, tally, progress))
+                }
+            }
+            var runs = [ClientRun?](repeating: nil, count: script.clients.count)
+            for await (index, run) in tasks { runs[index] = run }
+            return runs.map { $0! }
+        }
+        try? await http.shutdown()
+        try? await group.shutdownGracefully()
+        return runs
+    }
+
+    static func runClient(
+        _ client: ScriptClient, _ options: ReplayOptions, _ http: HTTPClient, _ group: any EventLoopGroup,
+        _ ids: Set<String>, _ start: ContinuousClock.Instant, _ tally: Tally,
+        _ progress: (@Sendable (ReplayProgress) -> Void)?
+    ) async -> ClientRun {
+        func at(_ offset: Double) async {
+            guard !options.noDelay, offset > 0 else { return }
+            let when = start + .nanoseconds(Int64(offset / options.speed * 1e9))
+            if when > .now { try? await Task.sleep(until: when, clock: .continuous) }
+        }
+        var headers = client.headers
+        for (name, value) in options.headers {
+            headers.removeAll { $0.name.lowercased() == name.lowercased() }
+            headers.append((name, value))
+        }
+        let transport: ScriptTransport =
+            switch options.transport {
+            case .asRecorded: client.transport
+            case .websocket: .websocket
+            case .polling: .polling
+            }
+        await at(client.start)
+        let live = LiveClient(
+            script: client,
+            settings: .init(
+                server: options.server, tls: options.tls, timeout: options.timeout, headers: headers,
+                transport: transport),
+            http: http, group: group, clientMessageIds: ids)
+        do {
+            try await live.connect()
+        } catch {
+            await live.shutdown()
+            return ClientRun(
+                received: await live.received, failure: "\(error)", endedByServer: nil, unsent: client.steps.count,
+                notes: await live.notes)
+        }
+        progress?(await tally.connected())
+        // How many messages like each expected one the recording had up to it: a step's cause is the n-th.
+        var seen: [ServerMessage.GateKey: Int] = [:]
+        let counts = client.expected.map { m -> Int in
+            let key = m.gateKey(clientMessageIds: ids)
+            seen[key, default: 0] += 1
+            return seen[key]!
+        }
+        var unsent = 0
+        for (i, step) in client.steps.enumerated() {
+            guard await live.alive else {
+                unsent = client.steps.count - i
+                break
+            }
+            if let cause = step.after {
+                let came = await live.waitFor(client.expected[cause], count: counts[cause], timeout: options.timeout)
+                // No answer to the CONNECT: the session never came up, and the replay cannot run.
+                if !came, client.expected[cause].kind == .connect, await live.alive {
+                    await live.connectUnanswered(namespace: client.expected[cause].namespace)
+                }
+            }
+            await at(client.start + step.time)
+            switch step.action {
+            case .send(let packet):
+                guard await live.alive else {
+                    unsent = client.steps.count - i
+                    break
+                }
+                await live.send(packet)
+                progress?(await tally.sent())
+            case .disconnect:
+                await live.disconnect()
+            }
+        }
+        await live.shutdown()
+        progress?(await tally.finished())
+        return ClientRun(
+            received: await live.received, failure: await live.failure, endedByServer: await live.endedByServer,
+            unsent: unsent, notes: await live.notes)
+    }
+}
+
+/// The counts behind ``ReplayProgress``.
+actor Tally {
+    var progress: ReplayProgress
+
+    init(clients: Int, steps: Int) {
+        progress = ReplayProgress(clients: clients, connected: 0, finished: 0, sent: 0, steps: steps)
+    }
+
+    func connected() -> ReplayProgress {
+        progress.connected += 1
+        return progress
+    }
+
+    func sent() -> ReplayProgress {
+        progress.sent += 1
+        return progress
+    }
+
+    func finished() -> ReplayProgress {
+        progress.finished += 1
+        return progress
+    }
+}

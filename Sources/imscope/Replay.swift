@@ -1,0 +1,191 @@
+import ArgumentParser
+import Capture
+import Foundation
+import IMProtocol
+import Pipeline
+import Records
+import Replay
+import ReplayClient
+
+extension ReplayOptions.TransportChoice: ExpressibleByArgument {}
+
+extension IMScope {
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "replay",
+            abstract: "Replay a capture's Socket.IO clients against a server and compare what it sends.",
+            discussion: """
+                Every recorded client becomes a live client with its own Engine.IO session, sending what it sent, \
+                at the recorded offsets and after what it had received. What the server sends each one is matched \
+                to what it sent in the recording. Exit status: 0 when every expected server message came as \
+                recorded, 1 when there were differences, 2 when the replay could not run (the reason on stderr). \
+                See Docs/replay.md.
+                """)
+
+        @Argument(help: ArgumentHelp("A capture file (pcap or pcapng).", valueName: "source"))
+        var source: String
+
+        @Option(help: ArgumentHelp("The server: http://, https://, ws:// or wss://host:port.", valueName: "url"))
+        var server: String
+
+        @Option(
+            name: .customLong("conn"),
+            help: ArgumentHelp("Replay only the session of connection N (repeatable).", valueName: "n"))
+        var conns: [Int] = []
+
+        @Option(
+            name: .customLong("user"),
+            help: ArgumentHelp("Replay only the sessions of user ID (repeatable).", valueName: "id"))
+        var users: [String] = []
+
+        @Option(
+            name: .customLong("header"),
+            help: ArgumentHelp(
+                "A handshake header, 'Name: value' (repeatable; replaces a recorded one).", valueName: "header"))
+        var headers: [String] = []
+
+        @Option(help: "websocket, polling, or as-recorded.")
+        var transport: ReplayOptions.TransportChoice = .asRecorded
+
+        @Option(help: "Play the recorded offsets this many times faster.")
+        var speed: Double = 1
+
+        @Flag(help: "Send as soon as each step's causes have come, ignoring recorded offsets.")
+        var noDelay = false
+
+        @Option(help: ArgumentHelp("Seconds to wait for a handshake, an answer or a step's cause.", valueName: "s"))
+        var timeout: Double = 10
+
+        @Flag(help: "Do not check the server's TLS certificate.")
+        var insecure = false
+
+        @Option(help: ArgumentHelp("Trust the CA certificates in FILE (PEM).", valueName: "file"))
+        var ca: String?
+
+        @Flag(help: "Match each client's server messages as a multiset, not in order.")
+        var unordered = false
+
+        @Option(
+            help: ArgumentHelp(
+                "Do not compare values at PATH (repeatable), e.g. chat.args[0].receiveTime.", valueName: "path"))
+        var ignore: [String] = []
+
+        @Option(help: ArgumentHelp("Write a JUnit XML report to FILE.", valueName: "file"))
+        var junit: String?
+
+        @Option(help: "The verdict on standard output: none (default) or json.")
+        var format: VerdictFormat = .none
+
+        @Option(help: "Server port of the recorded sessions (repeatable).")
+        var port: [UInt16] = [9092]
+
+        @Flag(help: "Take Socket.IO sessions on any port.")
+        var anyPort = false
+
+        @Flag(name: .shortAndLong, help: "No progress line and no summary on stderr (only the one-line result).")
+        var quiet = false
+
+        enum VerdictFormat: String, ExpressibleByArgument {
+            case none, json
+        }
+
+        func validate() throws {
+            guard speed > 0, speed.isFinite else { throw ValidationError("--speed must be a positive number") }
+            guard timeout > 0, timeout <= 86400 else {
+                throw ValidationError("--timeout must be between 0 and 86400 s")
+            }
+            for h in headers where !h.contains(":") {
+                throw ValidationError("--header '\(h)': write it as 'Name: value'")
+            }
+        }
+
+        func run() async throws {
+            var options: ReplayOptions
+            do {
+                options = ReplayOptions(server: try ServerAddress(parsing: server))
+            } catch {
+                throw ValidationError("\(error)")
+            }
+            options.tls = TLSOptions(insecure: insecure, caFile: ca)
+            options.headers = headers.map { h in
+                let colon = h.firstIndex(of: ":")!
+                return (
+                    String(h[..<colon]).trimmingCharacters(in: .whitespaces),
+                    String(h[h.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+                )
+            }
+            options.transport = transport
+            options.speed = speed
+            options.noDelay = noDelay
+            options.timeout = .milliseconds(Int64(timeout * 1000))
+            if let ca, !FileManager.default.isReadableFile(atPath: ca) {
+                throw ValidationError("--ca \(ca): cannot read the file")
+            }
+
+            let script = try readScript()
+            let runs = await ReplayRunner.run(script, options: options, progress: progressPrinter(script))
+            if progressShown { clearProgress() }
+            for (client, run) in zip(script.clients, runs) {
+                printError(
+                    "\(client.name): expected \(client.expected.count), received \(run.received.count)"
+                        + (run.failure.map { " FAILED: \($0)" } ?? "")
+                        + (run.endedByServer.map { " ended: \($0)" } ?? ""))
+                for m in run.received {
+                    printError("   \(m.kind) \(m.name ?? "") \(m.args.map(\.json).joined(separator: ","))")
+                }
+            }
+        }
+
+        /// The capture's sessions (those `--conn`/`--user` choose) as a script; exit 2 when it has none.
+        func readScript() throws -> ReplayScript {
+            let builder = ScriptBuilder()
+            do {
+                let packets = try PacketSource(files: [source], filter: nil)
+                var o = PipelineOptions()
+                o.layer = .im
+                o.im = IMDecoder(
+                    table: try MessageTypeTable.builtin("v2"), others: [try MessageTypeTable.builtin("v1")])
+                o.serverPorts = Set(port)
+                o.anyPort = anyPort
+                let pipeline = try Pipeline(options: o, records: OwningSink(builder))
+                pipeline.run(packets)
+                if pipeline.summary.packets == 0 && pipeline.summary.readErrors > 0 {
+                    throw ReplayError.cannotRun("cannot read \(source)")
+                }
+            } catch let error as ReplayError {
+                printError("imscope replay: \(error)")
+                throw ExitCode(2)
+            } catch {
+                printError("imscope replay: \(error)")
+                throw ExitCode(2)
+            }
+            var script = builder.script
+            if !conns.isEmpty { script.clients.removeAll { c in !c.conns.contains(where: conns.contains) } }
+            if !users.isEmpty { script.clients.removeAll { c in !users.contains(c.user ?? "") } }
+            if script.clients.isEmpty {
+                let chosen = conns.isEmpty && users.isEmpty ? "" : " matching --conn/--user"
+                printError("imscope replay: no Socket.IO session\(chosen) in \(source)")
+                throw ExitCode(2)
+            }
+            return script
+        }
+
+        var progressShown: Bool { !quiet && isatty(2) == 1 }
+
+        func progressPrinter(_ script: ReplayScript) -> (@Sendable (ReplayProgress) -> Void)? {
+            guard progressShown else { return nil }
+            return { p in
+                printErrorRaw(
+                    "\r\u{1b}[Kreplay: \(p.connected)/\(p.clients) clients connected, \(p.sent)/\(p.steps) steps, "
+                        + "\(p.finished) done")
+            }
+        }
+
+        func clearProgress() { printErrorRaw("\r\u{1b}[K") }
+    }
+}
+
+func printErrorRaw(_ text: String) {
+    var t = text
+    t.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}
