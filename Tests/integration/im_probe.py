@@ -13,7 +13,11 @@ Steps (each a JSON object; "as" names the user, who connects with ?userId=<as>):
                                                         attachments, a Socket.IO BINARY_EVENT)
   {"as": "u1", "do": "wait", "count": N, "timeout": 5}  until u1 has received N events in all
   {"do": "sleep", "s": 0.3}
-  {"as": "u1", "do": "disconnect"}
+  {"as": "u1", "do": "disconnect"}                      optional "background": true: disconnect() in a thread and
+                                                        go on at once (python-engineio 4's polling client waits
+                                                        in disconnect() for its pending GET, which the server
+                                                        leaves open after CLOSE: 30 s until the client's request
+                                                        timeout); such a GET is cut when the probe exits
 Output (bytes received, in events or acks, written as {"_binary": "<base64>"}): {"received": {"u1": [[event, arg, ...], ...]}, "acks": {"<step index>": [ack args] or "timeout"},
          "transports": {"u1": "websocket" | "polling"}, "waits": {"<step index>": true | false}}
 --insecure: TLS without certificate checks (a self-signed test server). Every client still connected at the end is disconnected.
@@ -117,7 +121,11 @@ def main():
             elif do == "sleep":
                 time.sleep(step["s"])
             elif do == "disconnect":
-                clients.pop(user).disconnect()
+                sio = clients.pop(user)
+                if step.get("background"):
+                    threading.Thread(target=sio.disconnect, daemon=True).start()
+                else:
+                    sio.disconnect()
             else:
                 raise SystemExit("im_probe: unknown step %r" % step)
     finally:
