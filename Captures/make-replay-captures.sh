@@ -36,7 +36,7 @@ ALL=(replay-eio4-websocket replay-eio3-polling-upgrade replay-eio4-polling repla
 PROG=make-replay-captures
 . "$here/lib-capture.sh"
 
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 
 parse_args "$here/replay" "$@"
 [ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")
