@@ -1,4 +1,5 @@
-# Shared parts of the capture scripts (make-captures.sh, make-ws-captures.sh, make-im-captures.sh):
+# Shared parts of the capture scripts (make-captures.sh, make-ws-captures.sh, make-im-captures.sh,
+# make-replay-captures.sh):
 # argument parsing, the checks before a run, the background processes and their cleanup, starting
 # and stopping a peer server and a capture tool (tcpdump or dumpcap) cleanly, and the checks of a
 # finished capture (kernel drops, lost segments).

@@ -29,8 +29,12 @@ default "/"):
   acks         every `chat`/`chatroom` the client asks an ack for is acked {"status": "ok", "msgId": <msgId>}
                (imlog.ack_for, as server.py does); a message that is not a JSON object, or whose destId is
                missing, is acked {"status": "error", "msgId": .., "error": ..} and not routed.
-  Messages are forwarded unchanged (the spec names no field a server adds). The spec has no binary
-  attachments (images, files and voice are URLs in content), so there is no `attachment` event here.
+  Messages are forwarded unchanged (the spec names no field a server adds), and so are any arguments
+  after the message: `chat(msg, b"...")` reaches the recipients as `chat` with the same msg and the same
+  bytes as a binary attachment (a Socket.IO BINARY_EVENT), in the same order; likewise for every routed
+  chat/chatroom (to a user, a group's or a room's members). The ready (1) is only acked. The spec itself
+  has no binary attachments (images, files and voice are URLs in content); the extra arguments are for
+  tests and captures that need them (Captures/replay/). There is no separate `attachment` event.
 Every event and ack sent or received is logged as JSONL with --log (imlog.py's format).
 
 Regressions (--regress, repeatable), for tests that must see a server misbehave:
@@ -158,9 +162,13 @@ def make_server(log, ping_interval, ping_timeout, namespace="/", regress=None):
         return {"msgId": str(uuid.uuid4()), "fromId": about, "fromType": 1, "destId": dest, "fromName": about,
                 "imageIconUrl": AVATAR.format(about), "content": "", "messageType": message_type}
 
-    async def to_user(event, msg, user):
+    def payload(msg, rest):
+        """emit's data: the message alone, or (msg, *extra arguments) when the client sent more."""
+        return (msg,) + tuple(rest) if rest else msg
+
+    async def to_user(event, msg, user, rest=()):
         for sid in list(users.get(user, [])):
-            await sio.emit(event, msg, room=sid, namespace=ns)
+            await sio.emit(event, payload(msg, rest), room=sid, namespace=ns)
 
     async def tell_others(message_type, about):
         for other in list(users):
@@ -225,9 +233,9 @@ def make_server(log, ping_interval, ping_timeout, namespace="/", regress=None):
                 if other != sender:
                     await sio.emit("chat", notice(FRIEND_ONLINE, other, sender), room=sid, namespace=ns)
         elif msg.get("fromType") == GROUP or str(msg.get("fromType")) == str(GROUP):
-            await sio.emit("chat", msg, room="room:%s" % msg["destId"], skip_sid=sid, namespace=ns)
+            await sio.emit("chat", payload(msg, rest), room="room:%s" % msg["destId"], skip_sid=sid, namespace=ns)
         else:
-            await to_user("chat", msg, str(msg["destId"]))
+            await to_user("chat", msg, str(msg["destId"]), rest)
         return ack
 
     @sio.on("chatroom", namespace=ns)
@@ -239,7 +247,7 @@ def make_server(log, ping_interval, ping_timeout, namespace="/", regress=None):
         mt = message_type(msg)
         if mt == ROOM_ENTER:
             await _maybe(sio.enter_room(sid, room, namespace=ns))
-        await sio.emit("chatroom", msg, room=room, skip_sid=sid, namespace=ns)
+        await sio.emit("chatroom", payload(msg, rest), room=room, skip_sid=sid, namespace=ns)
         if mt == ROOM_LEAVE:
             await _maybe(sio.leave_room(sid, room, namespace=ns))
         return ack

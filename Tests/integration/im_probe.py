@@ -7,16 +7,24 @@ a list of steps read as JSON from stdin; prints what they saw as JSON on stdout.
 Steps (each a JSON object; "as" names the user, who connects with ?userId=<as>):
   {"as": "u1", "do": "connect"}                         optional "transports": ["polling", "websocket"];
                                                         "auth": true sends auth={"userId": "u1"} (5.x only)
-  {"as": "u1", "do": "emit", "event": "chat", "msg": {..}, "ack": true}   ack: wait (5 s) for the ack
+  {"as": "u1", "do": "emit", "event": "chat", "msg": {..}, "ack": true}   ack: wait (5 s) for the ack;
+                                                        optional "extra": [arg, ...] more arguments after msg,
+                                                        {"_binary": "<base64>"} standing for bytes (binary
+                                                        attachments, a Socket.IO BINARY_EVENT)
   {"as": "u1", "do": "wait", "count": N, "timeout": 5}  until u1 has received N events in all
   {"do": "sleep", "s": 0.3}
-  {"as": "u1", "do": "disconnect"}
-Output: {"received": {"u1": [[event, arg, ...], ...]}, "acks": {"<step index>": [ack args] or "timeout"},
+  {"as": "u1", "do": "disconnect"}                      optional "background": true: disconnect() in a thread and
+                                                        go on at once (python-engineio 4's polling client waits
+                                                        in disconnect() for its pending GET, which the server
+                                                        leaves open after CLOSE: 30 s until the client's request
+                                                        timeout); such a GET is cut when the probe exits
+Output (bytes received, in events or acks, written as {"_binary": "<base64>"}): {"received": {"u1": [[event, arg, ...], ...]}, "acks": {"<step index>": [ack args] or "timeout"},
          "transports": {"u1": "websocket" | "polling"}, "waits": {"<step index>": true | false}}
 --insecure: TLS without certificate checks (a self-signed test server). Every client still connected at the end is disconnected.
 """
 
 import argparse
+import base64
 import json
 import sys
 import threading
@@ -25,6 +33,28 @@ import time
 import socketio
 
 EVENTS = ("chat", "chatroom")
+
+
+def from_json(value):
+    """A step's argument: {"_binary": base64} -> bytes, recursively."""
+    if isinstance(value, dict):
+        if set(value) == {"_binary"}:
+            return base64.b64decode(value["_binary"])
+        return {k: from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    return value
+
+
+def to_json(value):
+    """What a client received, for the output: bytes -> {"_binary": base64}, recursively."""
+    if isinstance(value, (bytes, bytearray)):
+        return {"_binary": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    return value
 
 
 def main():
@@ -72,14 +102,16 @@ def main():
                 out["transports"][user] = sio.transport()
             elif do == "emit":
                 sio = client_for(user)
+                extra = [from_json(a) for a in step.get("extra", [])]
+                data = tuple([step["msg"]] + extra) if extra else step["msg"]
                 if step.get("ack"):
                     try:
-                        res = sio.call(step.get("event", "chat"), step["msg"], namespace=ns, timeout=step.get("timeout", 5))
-                        out["acks"][str(i)] = list(res) if isinstance(res, tuple) else [res]
+                        res = sio.call(step.get("event", "chat"), data, namespace=ns, timeout=step.get("timeout", 5))
+                        out["acks"][str(i)] = to_json(list(res) if isinstance(res, tuple) else [res])
                     except socketio.exceptions.TimeoutError:
                         out["acks"][str(i)] = "timeout"
                 else:
-                    sio.emit(step.get("event", "chat"), step["msg"], namespace=ns)
+                    sio.emit(step.get("event", "chat"), data, namespace=ns)
             elif do == "wait":
                 got = received.setdefault(user, [])
                 deadline = time.monotonic() + step.get("timeout", 5)
@@ -89,7 +121,11 @@ def main():
             elif do == "sleep":
                 time.sleep(step["s"])
             elif do == "disconnect":
-                clients.pop(user).disconnect()
+                sio = clients.pop(user)
+                if step.get("background"):
+                    threading.Thread(target=sio.disconnect, daemon=True).start()
+                else:
+                    sio.disconnect()
             else:
                 raise SystemExit("im_probe: unknown step %r" % step)
     finally:
@@ -98,7 +134,7 @@ def main():
                 sio.disconnect()
             except Exception:
                 pass
-    out["received"] = received
+    out["received"] = to_json(received)
     json.dump(out, sys.stdout, ensure_ascii=False)
 
 

@@ -13,6 +13,9 @@ python-socketio clients from the server's venv (im_probe.py: 5.x under eio4, 4.6
     members, 101 reaches the others and leaves.
  3. TLS and a namespace: the same routing over https/wss on /im (under Engine.IO 4 with the user in the
     auth dict).
+ 3b. binary attachments: arguments after the message (bytes, and a JSON value) are forwarded unchanged and
+    in order, to a user (`chat`, websocket and polling-upgrade) and to a room's members (`chatroom`); the
+    ack is the usual one.
  4. regressions: nack-type:N (that type acked {"status": "error", "msgId"} and not routed, the rest as
     usual), drop-type:M (acked ok, not routed, the rest as usual), silent-after-handshake (raw Engine.IO
     over polling and websocket: the OPEN packet, upgrades [], then nothing at all, neither the Socket.IO
@@ -21,6 +24,7 @@ python-socketio clients from the server's venv (im_probe.py: 5.x under eio4, 4.6
 """
 
 import asyncio
+import base64
 import json
 import re
 import shutil
@@ -156,6 +160,32 @@ def regress_steps(msgs, routed):
     steps = [{"as": "u1", "do": "connect"}, {"as": "u2", "do": "connect"}]
     steps += [{"as": "u1", "do": "emit", "msg": m, "ack": True} for m in msgs]
     return steps + [{"as": "u2", "do": "wait", "count": routed}, {"do": "sleep", "s": 0.1}]
+
+
+@pytest.mark.parametrize("transport", list(TRANSPORTS))
+@pytest.mark.parametrize("venv", VENV_IDS)
+def test_binary_attachments_forwarded(im_server, venv, transport):
+    srv = im_server(venv)
+    blob = bytes(range(256)) + b"\x00\xff attachment"
+    b64 = {"_binary": base64.b64encode(blob).decode("ascii")}
+    small = {"_binary": base64.b64encode(b"\x89PNG\r\n").decode("ascii")}
+    a, enter1, enter2 = im(3, "u1", "u2", "b1", content="http://img.example.com/1.png"), im(100, "u1", "r1", "e1", 2), im(100, "u2", "r1", "e2", 2)
+    say = im(102, "u1", "r1", "b2", 2)
+    steps = [
+        {"as": "u1", "do": "connect"}, {"as": "u2", "do": "connect"},
+        {"as": "u1", "do": "emit", "msg": a, "extra": [b64], "ack": True},                          # 2
+        {"as": "u1", "do": "emit", "event": "chatroom", "msg": enter1, "ack": True},                 # 3
+        {"as": "u2", "do": "emit", "event": "chatroom", "msg": enter2, "ack": True},                 # 4
+        {"as": "u1", "do": "emit", "event": "chatroom", "msg": say, "extra": [small, {"n": 1}, "x"], "ack": True},  # 5
+        {"as": "u2", "do": "wait", "count": 2}, {"do": "sleep", "s": 0.1},
+    ]
+    out = run_probe(venv, srv.url, steps, transports=TRANSPORTS[transport])
+    assert out["transports"] == {"u1": "websocket", "u2": "websocket"}
+    assert out["acks"] == {"2": [{"status": "ok", "msgId": "b1"}], "3": [{"status": "ok", "msgId": "e1"}],
+                           "4": [{"status": "ok", "msgId": "e2"}], "5": [{"status": "ok", "msgId": "b2"}]}
+    assert not_presence(out["received"], "u2") == [["chat", a, b64], ["chatroom", say, small, {"n": 1}, "x"]]
+    assert not_presence(out["received"], "u1") == [["chatroom", enter2]]
+    assert srv.stop() == 0
 
 
 @pytest.mark.parametrize("venv", VENV_IDS)
