@@ -62,11 +62,12 @@ public enum ReplayRunner {
         let http = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: config)
         let ids = script.clientMessageIds
         let tally = Tally(clients: script.clients.count, steps: script.clients.reduce(0) { $0 + $1.steps.count })
+        let sequencer = Sequencer(script)
         let start = ContinuousClock.now
         let runs = await withTaskGroup(of: (Int, ClientRun).self) { tasks in
             for (index, client) in script.clients.enumerated() {
                 tasks.addTask {
-                    (index, await runClient(client, options, http, group, ids, start, tally, progress))
+                    (index, await runClient(client, index, options, http, group, ids, start, sequencer, tally, progress))
                 }
             }
             var runs = [ClientRun?](repeating: nil, count: script.clients.count)
@@ -79,8 +80,8 @@ public enum ReplayRunner {
     }
 
     static func runClient(
-        _ client: ScriptClient, _ options: ReplayOptions, _ http: HTTPClient, _ group: any EventLoopGroup,
-        _ ids: Set<String>, _ start: ContinuousClock.Instant, _ tally: Tally,
+        _ client: ScriptClient, _ index: Int, _ options: ReplayOptions, _ http: HTTPClient, _ group: any EventLoopGroup,
+        _ ids: Set<String>, _ start: ContinuousClock.Instant, _ sequencer: Sequencer, _ tally: Tally,
         _ progress: (@Sendable (ReplayProgress) -> Void)?
     ) async -> ClientRun {
         func at(_ offset: Double) async {
@@ -99,6 +100,7 @@ public enum ReplayRunner {
             case .websocket: .websocket
             case .polling: .polling
             }
+        await sequencer.turn(index, 0)
         await at(client.start)
         let live = LiveClient(
             script: client,
@@ -108,7 +110,9 @@ public enum ReplayRunner {
             http: http, group: group, clientMessageIds: ids)
         do {
             try await live.connect()
+            await sequencer.done(index, 0)
         } catch {
+            await sequencer.abandon(index)
             await live.shutdown()
             return ClientRun(
                 received: await live.received, failure: "\(error)", endedByServer: nil, unsent: client.steps.count,
@@ -124,10 +128,7 @@ public enum ReplayRunner {
         }
         var unsent = 0
         for (i, step) in client.steps.enumerated() {
-            guard await live.alive else {
-                unsent = client.steps.count - i
-                break
-            }
+            await sequencer.turn(index, i + 1)
             if let cause = step.after {
                 let came = await live.waitFor(client.expected[cause], count: counts[cause], timeout: options.timeout)
                 // No answer to the CONNECT: the session never came up, and the replay cannot run.
@@ -136,23 +137,78 @@ public enum ReplayRunner {
                 }
             }
             await at(client.start + step.time)
+            guard await live.alive else {
+                unsent = client.steps.count - i
+                break
+            }
             switch step.action {
             case .send(let packet):
-                guard await live.alive else {
-                    unsent = client.steps.count - i
-                    break
-                }
                 await live.send(packet)
                 progress?(await tally.sent())
             case .disconnect:
                 await live.disconnect()
             }
+            await sequencer.done(index, i + 1)
         }
+        await sequencer.abandon(index)
         await live.shutdown()
         progress?(await tally.finished())
         return ClientRun(
             received: await live.received, failure: await live.failure, endedByServer: await live.endedByServer,
             unsent: unsent, notes: await live.notes)
+    }
+}
+
+/// Keeps the recorded order of what all clients did: a client connects or takes a step only once every connect and
+/// step recorded before it (by frame) has been taken, so two clients' actions a few milliseconds apart in the
+/// recording do not swap in the replay. A client that stops gives up its remaining turns.
+actor Sequencer {
+    /// Every client's actions (index 0: the connect, then its steps) in recorded order.
+    private let order: [(client: Int, action: Int)]
+    private var position: [Int: [Int: Int]] = [:]
+    private var finished: [Bool]
+    private var next = 0
+    private var waiting: [Int: CheckedContinuation<Void, Never>] = [:]
+
+    init(_ script: ReplayScript) {
+        var all: [(key: (UInt64, Double), client: Int, action: Int)] = []
+        for (c, client) in script.clients.enumerated() {
+            all.append(((client.frame ?? .max, client.start), c, 0))
+            for (i, step) in client.steps.enumerated() {
+                all.append(((step.frame ?? .max, client.start + step.time), c, i + 1))
+            }
+        }
+        all.sort { a, b in a.key.0 != b.key.0 ? a.key.0 < b.key.0 : a.key.1 < b.key.1 }
+        order = all.map { ($0.client, $0.action) }
+        finished = Array(repeating: false, count: order.count)
+        for (i, o) in order.enumerated() { position[o.client, default: [:]][o.action] = i }
+    }
+
+    /// Returns once every action recorded before this one has been taken (or given up).
+    func turn(_ client: Int, _ action: Int) async {
+        guard let p = position[client]?[action], p > next else { return }
+        await withCheckedContinuation { waiting[p] = $0 }
+    }
+
+    func done(_ client: Int, _ action: Int) {
+        guard let p = position[client]?[action] else { return }
+        finished[p] = true
+        advance()
+    }
+
+    /// A client that stopped: its actions not taken yet are given up.
+    func abandon(_ client: Int) {
+        for (_, p) in position[client] ?? [:] { finished[p] = true }
+        advance()
+    }
+
+    private func advance() {
+        while next < finished.count && finished[next] { next += 1 }
+        if let w = waiting.removeValue(forKey: next) { w.resume() }
+        // A waiter for a position already passed (given up around it) goes too.
+        for p in Array(waiting.keys) where p <= next {
+            waiting.removeValue(forKey: p)?.resume()
+        }
     }
 }
 
