@@ -1,0 +1,71 @@
+/// The verdict for people, on stderr: a line per client, each difference with its path (pastable into
+/// `--ignore`), values and recorded frame, the ignore rules, and one closing line.
+public enum VerdictText {
+    public static func summary(_ verdict: Verdict) -> String {
+        var lines: [String] = []
+        for client in verdict.clients {
+            let c = client.counts
+            var parts = Outcome.Status.allCases.filter { c[$0] > 0 }.map { "\(c[$0]) \($0.rawValue)" }
+            if parts.isEmpty { parts = ["no server messages"] }
+            lines.append("\(client.name): " + parts.joined(separator: ", "))
+            if let error = client.error { lines.append("\(client.name): error: \(error)") }
+        }
+        for client in verdict.clients {
+            var index = 0
+            for outcome in client.outcomes {
+                if outcome.expected != nil { index += 1 }
+                guard outcome.status != .matched else { continue }
+                let what = outcome.expected.map { "#\(index) \($0.label)" } ?? (outcome.actual?.label ?? "")
+                lines.append("\(client.name) \(outcome.status.rawValue) \(what)")
+                lines += details(outcome).split(separator: "\n").map { "  " + $0 }
+            }
+        }
+        if !verdict.ignore.isEmpty {
+            lines.append("ignored: " + verdict.ignore.map(\.description).joined(separator: ", "))
+        }
+        lines.append(closing(verdict))
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The closing line: the run's error, or how many differences in how many clients, or that all matched.
+    public static func closing(_ verdict: Verdict) -> String {
+        if let error = verdict.error { return "replay: error: \(error)" }
+        let counts = verdict.counts
+        let failed = verdict.clients.filter { $0.counts.differences > 0 || $0.error != nil }.count
+        let errors = verdict.clients.filter { $0.error != nil }.count
+        if failed == 0 {
+            return "replay: all \(plural(counts.expected, "expected server message")) matched"
+        }
+        var line = "replay: \(plural(counts.differences, "difference"))"
+        if errors > 0 { line += " and \(plural(errors, "client error"))" }
+        return line + " in \(failed) of \(plural(verdict.clients.count, "client"))"
+    }
+
+    /// The readable diff of one outcome, a line per difference; what a JUnit failure holds.
+    public static func details(_ outcome: Outcome) -> String {
+        switch outcome.status {
+        case .matched:
+            return outcome.ignored.map { "\($0.path): ignored (\($0.reason))" }.joined(separator: "\n")
+        case .changed:
+            return outcome.differences.map(\.description).joined(separator: "\n")
+        case .missing:
+            let e = outcome.expected!
+            return "\(e.label) never came; expected \(argsText(e))"
+        case .unexpected:
+            let a = outcome.actual!
+            return "\(a.label) was not expected; got \(argsText(a))"
+        }
+    }
+
+    static func argsText(_ m: ServerMessage) -> String {
+        var text = "args " + JSONValue.array(m.args).json
+        if !m.attachments.isEmpty {
+            text += " attachments " + m.attachments.map { DiffValue.bytes($0).text }.joined(separator: " ")
+        }
+        return text
+    }
+
+    static func plural(_ n: Int, _ noun: String) -> String {
+        "\(n) \(noun)\(n == 1 ? "" : "s")"
+    }
+}
