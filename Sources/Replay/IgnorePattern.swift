@@ -175,5 +175,10 @@ public struct PathPatternError: Error, Sendable, Equatable, CustomStringConverti
     public var column: Int
     public var message: String
 
+    public init(column: Int, message: String) {
+        self.column = column
+        self.message = message
+    }
+
     public var description: String { "column \(column): \(message)" }
 }
