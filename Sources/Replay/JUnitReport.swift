@@ -76,10 +76,10 @@ public enum JUnitReport {
         return "\(ms / 1000)." + String(repeating: "0", count: 3 - frac.count) + frac
     }
 
-    /// Text for XML 1.0 attribute values (or content): the five markup characters as entities; tab and newline as
-    /// character references in attributes (which would otherwise normalise them to spaces), carriage return always
-    /// (parsers turn a raw one into a newline); the control characters XML 1.0 cannot carry at all, not even as
-    /// references, written as `\uXXXX`.
+    /// Text for XML 1.0 attribute values (or content): `&`, `<`, `>` and, in attributes, `"` as entities; tab and
+    /// newline as character references in attributes (which would otherwise normalise them to spaces), carriage
+    /// return always (parsers turn a raw one into a newline); the control characters XML 1.0 cannot carry at all,
+    /// not even as references, written as `\uXXXX`.
     public static func escape(_ s: String, attribute: Bool = true) -> String {
         var out = ""
         for scalar in s.unicodeScalars {
@@ -87,8 +87,7 @@ public enum JUnitReport {
             case "&": out += "&amp;"
             case "<": out += "&lt;"
             case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
+            case "\"": out += attribute ? "&quot;" : "\""
             case "\t": out += attribute ? "&#9;" : "\t"
             case "\n": out += attribute ? "&#10;" : "\n"
             case "\r": out += "&#13;"

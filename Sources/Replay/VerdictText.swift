@@ -8,7 +8,7 @@ public enum VerdictText {
             var parts = Outcome.Status.allCases.filter { c[$0] > 0 }.map { "\(c[$0]) \($0.rawValue)" }
             if parts.isEmpty { parts = ["no server messages"] }
             lines.append("\(client.name): " + parts.joined(separator: ", "))
-            if let error = client.error { lines.append("\(client.name): error: \(error)") }
+            if let error = client.error { lines.append("\(client.name): error: \(oneLine(error))") }
         }
         for client in verdict.clients {
             var index = 0
@@ -29,7 +29,7 @@ public enum VerdictText {
 
     /// The closing line: the run's error, or how many differences in how many clients, or that all matched.
     public static func closing(_ verdict: Verdict) -> String {
-        if let error = verdict.error { return "replay: error: \(error)" }
+        if let error = verdict.error { return "replay: error: \(oneLine(error))" }
         let counts = verdict.counts
         let failed = verdict.clients.filter { $0.counts.differences > 0 || $0.error != nil }.count
         let errors = verdict.clients.filter { $0.error != nil }.count
@@ -49,11 +49,11 @@ public enum VerdictText {
         case .changed:
             return outcome.differences.map(\.description).joined(separator: "\n")
         case .missing:
-            let e = outcome.expected!
-            return "\(e.label) never came; expected \(argsText(e))"
+            let e = outcome.expected!  // a missing outcome always has its expectation
+            return "never came; expected \(argsText(e))"
         case .unexpected:
-            let a = outcome.actual!
-            return "\(a.label) was not expected; got \(argsText(a))"
+            let a = outcome.actual!  // an unexpected outcome always has what came
+            return "not expected; got \(argsText(a))"
         }
     }
 
@@ -63,6 +63,20 @@ public enum VerdictText {
             text += " attachments " + m.attachments.map { DiffValue.bytes($0).text }.joined(separator: " ")
         }
         return text
+    }
+
+    /// `s` on one line for a terminal: control characters (line breaks included) written as JSON escapes.
+    public static func oneLine(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return s }
+        var out = ""
+        for scalar in s.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                out += String(JSONValue.quoted(String(scalar)).dropFirst().dropLast())
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     static func plural(_ n: Int, _ noun: String) -> String {
