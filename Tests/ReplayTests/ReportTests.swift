@@ -2,6 +2,10 @@ import Foundation
 import Replay
 import XCTest
 
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
+
 /// A small verdict: u1 with a matched ack, a changed chat and a missing one; conn 3 with an unexpected event whose
 /// text needs escaping (markup and a control character XML 1.0 cannot carry).
 private func sampleVerdict() -> Verdict {
@@ -47,21 +51,154 @@ final class ReportTests: XCTestCase {
     }
 
     func testText() {
-        print(VerdictText.summary(sampleVerdict()))
+        XCTAssertEqual(
+            VerdictText.summary(sampleVerdict()),
+            #"""
+            u1: 1 matched, 1 changed, 1 missing
+            conn 3: 1 unexpected
+            u1 changed #2 event chat messageType=7 msgId=m-12 (frame 812)
+              chat.args[0].status: expected 0, got 3
+            u1 missing #3 event chat messageType=9 (frame 820)
+              never came; expected args [{"messageType":9}]
+            conn 3 unexpected event /admin note
+              not expected; got args ["a<b & \"c\"\u0001"]
+            ignored: **.sid, **.sendTime, **.receiveTime, **.id
+            replay: 3 differences in 2 of 2 clients
+            """# + "\n")
+        XCTAssertEqual(
+            VerdictText.summary(errorVerdict()),
+            #"""
+            u1: 1 matched, 1 changed
+            conn 3: 1 unexpected
+            conn 3: error: reset\u0007 by <peer>\r\n"x"
+            u1 changed #2 event chat messageType=7 msgId=m-12 (frame 812)
+              chat.args[0].status: expected 0, got 3
+            conn 3 unexpected event /admin note
+              not expected; got args ["a<b & \"c\"\u0001"]
+            ignored: **.sid, **.sendTime, **.receiveTime, **.id
+            replay: error: server stopped answering
+            """# + "\n")
+        let clean = Verdict(
+            clients: [ClientVerdict(name: "u1", conns: [1], outcomes: [sampleVerdict().clients[0].outcomes[0]])],
+            ignore: [], duration: 0)
+        XCTAssertEqual(
+            VerdictText.summary(clean), "u1: 1 matched\nreplay: all 1 expected server message matched\n")
+        XCTAssertEqual(VerdictText.oneLine("a\tb\u{0}"), "a\\tb\\u0000")
     }
 
-    func testJUnit() {
-        print(JUnitReport.render(sampleVerdict()))
-        var v = sampleVerdict()
-        v.clients[1].error = "reset\u{7} by <peer>\r\n\"x\""
-        v.clients[0].outcomes.removeLast()
-        v.error = "server stopped answering"
-        print(JUnitReport.render(v))
-        print(VerdictText.summary(v))
-        print(VerdictJSON.render(v))
+    func testJUnit() throws {
+        XCTAssertEqual(
+            JUnitReport.render(sampleVerdict()),
+            #"""
+            <?xml version="1.0" encoding="UTF-8"?>
+            <testsuites name="imscope replay" tests="4" failures="3" errors="0" skipped="0" time="1.500">
+              <testsuite name="u1" tests="3" failures="2" errors="0" skipped="0">
+                <testcase name="#1 ack 4 (frame 700)" classname="replay.u1"/>
+                <testcase name="#2 event chat messageType=7 msgId=m-12 (frame 812)" classname="replay.u1">
+                  <failure message="changed: chat.args[0].status: expected 0, got 3" type="changed">chat.args[0].status: expected 0, got 3</failure>
+                </testcase>
+                <testcase name="#3 event chat messageType=9 (frame 820)" classname="replay.u1">
+                  <failure message="missing: never came; expected args [{&quot;messageType&quot;:9}]" type="missing">never came; expected args [{"messageType":9}]</failure>
+                </testcase>
+              </testsuite>
+              <testsuite name="conn 3" tests="1" failures="1" errors="0" skipped="0">
+                <testcase name="unexpected #1 event /admin note" classname="replay.conn 3">
+                  <failure message="unexpected: not expected; got args [&quot;a&lt;b &amp; \&quot;c\&quot;\u0001&quot;]" type="unexpected">not expected; got args ["a&lt;b &amp; \"c\"\u0001"]</failure>
+                </testcase>
+              </testsuite>
+            </testsuites>
+            """# + "\n")
+        XCTAssertEqual(
+            JUnitReport.render(errorVerdict()),
+            #"""
+            <?xml version="1.0" encoding="UTF-8"?>
+            <testsuites name="imscope replay" tests="5" failures="2" errors="2" skipped="0" time="1.500">
+              <testsuite name="replay" tests="1" failures="0" errors="1" skipped="0">
+                <testcase name="replay" classname="replay">
+                  <error message="server stopped answering">server stopped answering</error>
+                </testcase>
+              </testsuite>
+              <testsuite name="u1" tests="2" failures="1" errors="0" skipped="0">
+                <testcase name="#1 ack 4 (frame 700)" classname="replay.u1"/>
+                <testcase name="#2 event chat messageType=7 msgId=m-12 (frame 812)" classname="replay.u1">
+                  <failure message="changed: chat.args[0].status: expected 0, got 3" type="changed">chat.args[0].status: expected 0, got 3</failure>
+                </testcase>
+              </testsuite>
+              <testsuite name="conn 3" tests="2" failures="1" errors="1" skipped="0">
+                <testcase name="unexpected #1 event /admin note" classname="replay.conn 3">
+                  <failure message="unexpected: not expected; got args [&quot;a&lt;b &amp; \&quot;c\&quot;\u0001&quot;]" type="unexpected">not expected; got args ["a&lt;b &amp; \"c\"\u0001"]</failure>
+                </testcase>
+                <testcase name="client" classname="replay.conn 3">
+                  <error message="reset\u0007 by &lt;peer&gt;&#13;&#10;&quot;x&quot;">reset\u0007 by &lt;peer&gt;&#13;
+            "x"</error>
+                </testcase>
+              </testsuite>
+            </testsuites>
+            """# + "\n")
+        XCTAssertEqual(JUnitReport.escape("a\u{0}\u{1F}\u{FFFF}\t\n\r'"), "a\\u0000\\u001f\\uffff&#9;&#10;&#13;'")
+        #if canImport(FoundationXML)
+            for verdict in [sampleVerdict(), errorVerdict()] {
+                let doc = try XMLDocument(data: Data(JUnitReport.render(verdict).utf8))
+                XCTAssertEqual(doc.rootElement()?.name, "testsuites")
+                XCTAssertEqual(
+                    try doc.nodes(forXPath: "//testcase").count,
+                    verdict.clients.reduce(0) { $0 + $1.outcomes.count + ($1.error == nil ? 0 : 1) }
+                        + (verdict.error == nil ? 0 : 1))
+            }
+        #endif
     }
 
-    func testJSON() {
-        print(VerdictJSON.render(sampleVerdict()))
+    func testJSON() throws {
+        let json = VerdictJSON.render(sampleVerdict())
+        XCTAssertEqual(
+            json,
+            #"{"clients":[{"conns":[1,2],"error":null,"name":"u1","outcomes":[{"actual":{"ackId":4,"args":[{"s"#
+                + #"tatus":0}],"attachments":[],"frame":700,"kind":"ack","name":null,"namespace":"/","time":0},"diff"#
+                + #"erences":[],"expected":{"ackId":4,"args":[{"status":0}],"attachments":[],"frame":700,"kind":"ack"#
+                + #"","name":null,"namespace":"/","time":0},"ignored":[],"status":"matched"},{"actual":{"ackId":null"#
+                + #","args":[{"messageType":7,"msgId":"m-12","status":3}],"attachments":[],"frame":null,"kind":"even"#
+                + #"t","name":"chat","namespace":"/","time":0},"differences":[{"actual":3,"expected":0,"path":"chat."#
+                + #"args[0].status"}],"expected":{"ackId":null,"args":[{"messageType":7,"msgId":"m-12","status":0}],"#
+                + #""attachments":[],"frame":812,"kind":"event","name":"chat","namespace":"/","time":0},"ignored":[]"#
+                + #","status":"changed"},{"actual":null,"differences":[],"expected":{"ackId":null,"args":[{"messageT"#
+                + #"ype":9}],"attachments":[],"frame":820,"kind":"event","name":"chat","namespace":"/","time":0},"ig"#
+                + #"nored":[],"status":"missing"}],"sid":"abc","summary":{"changed":1,"matched":1,"missing":1,"unexp"#
+                + #"ected":0}},{"conns":[3],"error":null,"name":"conn 3","outcomes":[{"actual":{"ackId":null,"args":"#
+                + #"["a<b & \"c\"\u0001"],"attachments":[],"frame":null,"kind":"event","name":"note","namespace":"/a"#
+                + #"dmin","time":0},"differences":[],"expected":null,"ignored":[],"status":"unexpected"}],"sid":null"#
+                + #","summary":{"changed":0,"matched":0,"missing":0,"unexpected":1}}],"duration":1.500,"error":null,"#
+                + #""exit":1,"ignore":["**.sid","**.sendTime","**.receiveTime","**.id"],"summary":{"changed":1,"matc"#
+                + #"hed":1,"missing":1,"unexpected":1}}"#)
+        guard case .object(let root) = try JSONValue(parsing: json) else { return XCTFail("not an object") }
+        XCTAssertEqual(root["exit"], .number("1"))
+        guard case .object(let errorRoot) = try JSONValue(parsing: VerdictJSON.render(errorVerdict())) else {
+            return XCTFail("not an object")
+        }
+        XCTAssertEqual(errorRoot["exit"], .number("2"))
+        XCTAssertEqual(errorRoot["error"], .string("server stopped answering"))
+        // Attachments and absent sides of a difference.
+        let e = ServerMessage(kind: .event, name: "f", attachments: [[1, 2]])
+        let a = ServerMessage(kind: .event, name: "f")
+        let outcome = Outcome(
+            status: .changed, expected: e, actual: a, differences: IgnoreRules().compare(e, a).differences)
+        let v = Verdict(clients: [ClientVerdict(name: "u1", conns: [1], outcomes: [outcome])], ignore: [], duration: 0)
+        guard case .object(let r) = try JSONValue(parsing: VerdictJSON.render(v)),
+            case .array(let clients)? = r["clients"], case .object(let c)? = clients.first,
+            case .array(let outcomes)? = c["outcomes"], case .object(let o)? = outcomes.first
+        else { return XCTFail("shape") }
+        XCTAssertEqual(
+            o["differences"]?.json,
+            #"[{"actual":{"missing":true},"expected":{"bytes":"AQI="},"path":"f.attachments[0]"}]"#)
+        guard case .object(let expected)? = o["expected"] else { return XCTFail("expected") }
+        XCTAssertEqual(expected["attachments"], .array([.string("AQI=")]))
     }
+}
+
+/// The sample with a client error (markup and control characters in it), the missing message gone, and a run error.
+private func errorVerdict() -> Verdict {
+    var v = sampleVerdict()
+    v.clients[1].error = "reset\u{7} by <peer>\r\n\"x\""
+    v.clients[0].outcomes.removeLast()
+    v.error = "server stopped answering"
+    return v
 }
