@@ -28,7 +28,9 @@ public enum JUnitReport {
                     name = "unexpected #\(unexpectedIndex) \(outcome.actual?.label ?? "")"
                 }
                 var body = ""
-                if outcome.status != .matched {
+                if outcome.status == .matched, !outcome.ignored.isEmpty {
+                    body = "<system-out>" + escape(VerdictText.details(outcome), attribute: false) + "</system-out>"
+                } else if outcome.status != .matched {
                     let text = VerdictText.details(outcome)
                     let first = text.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? ""
                     body =
@@ -44,9 +46,12 @@ public enum JUnitReport {
             tests += cases.count
             failures += counts.differences
             errors += client.error == nil ? 0 : 1
+            // The suite's time: seconds from the client's first connect to the last server message it received.
+            let last = client.outcomes.compactMap { $0.actual?.time }.max() ?? 0
             suites.append(
                 suite(
-                    name: client.name, cases: cases, failures: counts.differences, errors: client.error == nil ? 0 : 1))
+                    name: client.name, cases: cases, failures: counts.differences, errors: client.error == nil ? 0 : 1,
+                    time: last))
         }
         let time = formatTime(verdict.duration)
         return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -54,9 +59,11 @@ public enum JUnitReport {
             + "skipped=\"0\" time=\"\(time)\">\n" + suites.joined() + "</testsuites>\n"
     }
 
-    private static func suite(name: String, cases: [String], failures: Int = 0, errors: Int = 0) -> String {
+    private static func suite(
+        name: String, cases: [String], failures: Int = 0, errors: Int = 0, time: Double = 0
+    ) -> String {
         "  <testsuite name=\"\(escape(name))\" tests=\"\(cases.count)\" failures=\"\(failures)\" errors=\"\(errors)\" "
-            + "skipped=\"0\">\n" + cases.joined() + "  </testsuite>\n"
+            + "skipped=\"0\" time=\"\(formatTime(time))\">\n" + cases.joined() + "  </testsuite>\n"
     }
 
     private static func testcase(name: String, classname: String, body: String) -> String {

@@ -8,10 +8,15 @@
 public struct Matcher: Sendable {
     public var rules: IgnoreRules
     public var ordered: Bool
+    /// The most cells the ordered alignment's table may have (expected times actual messages left once equal ends
+    /// are trimmed; 8 bytes each). Beyond it, for a client whose replay went far off the recording, a greedy
+    /// in-order pairing is used instead: each expected message takes the next actual one with its key.
+    public var alignmentLimit: Int
 
-    public init(rules: IgnoreRules = IgnoreRules(), ordered: Bool = true) {
+    public init(rules: IgnoreRules = IgnoreRules(), ordered: Bool = true, alignmentLimit: Int = 16_000_000) {
         self.rules = rules
         self.ordered = ordered
+        self.alignmentLimit = alignmentLimit
     }
 
     /// The outcomes for one client. Ordered: in alignment order (a gap's missing messages before its unexpected
@@ -45,6 +50,9 @@ public struct Matcher: Sendable {
         // together, so the number of pairs comes first.
         let n = hiE - lo
         let m = hiA - lo
+        if (n + 1) * (m + 1) > alignmentLimit {
+            return alignGreedy(e, ek, a, ak, lo: lo, hiE: hiE, hiA: hiA, comparison: comparison)
+        }
         let pairWeight = min(n, m) + 1
         var score = Array(repeating: Array(repeating: 0, count: m + 1), count: n + 1)
         for i in stride(from: n - 1, through: 0, by: -1) {
@@ -84,6 +92,30 @@ public struct Matcher: Sendable {
             }
         }
         flushGap()
+        for k in 0..<(e.count - hiE) {
+            outcomes.append(.paired(e[hiE + k], a[hiA + k], comparison(hiE + k, hiA + k)))
+        }
+        return outcomes
+    }
+
+    /// In order, without a table: each expected message pairs with the next actual one that has its key (those
+    /// skipped over are unexpected), or is missing when none is left. The trimmed ends pair as they are.
+    private func alignGreedy(
+        _ e: [ServerMessage], _ ek: [MessageKey], _ a: [ServerMessage], _ ak: [MessageKey], lo: Int, hiE: Int,
+        hiA: Int, comparison: (Int, Int) -> Comparison
+    ) -> [Outcome] {
+        var outcomes: [Outcome] = (0..<lo).map { Outcome.paired(e[$0], a[$0], comparison($0, $0)) }
+        var j = lo
+        for i in lo..<hiE {
+            guard let k = (j..<hiA).first(where: { ak[$0] == ek[i] }) else {
+                outcomes.append(Outcome(status: .missing, expected: e[i], actual: nil))
+                continue
+            }
+            outcomes += (j..<k).map { Outcome(status: .unexpected, expected: nil, actual: a[$0]) }
+            outcomes.append(.paired(e[i], a[k], comparison(i, k)))
+            j = k + 1
+        }
+        outcomes += (j..<hiA).map { Outcome(status: .unexpected, expected: nil, actual: a[$0]) }
         for k in 0..<(e.count - hiE) {
             outcomes.append(.paired(e[hiE + k], a[hiA + k], comparison(hiE + k, hiA + k)))
         }

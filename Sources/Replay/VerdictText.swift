@@ -11,6 +11,19 @@ public enum VerdictText {
             if let error = client.error { lines.append("\(client.name): error: \(oneLine(error))") }
         }
         for client in verdict.clients {
+            // Each ignored path once, in first-seen order, with how often its values differed.
+            var order: [String] = []
+            var seen: [String: Int] = [:]
+            for ignored in client.outcomes.flatMap(\.ignored) {
+                let text = "\(ignored.path) (\(ignored.reason))"
+                if seen[text] == nil { order.append(text) }
+                seen[text, default: 0] += 1
+            }
+            guard !order.isEmpty else { continue }
+            let listed = order.map { seen[$0]! > 1 ? "\($0) x\(seen[$0]!)" : $0 }
+            lines.append("\(client.name) ignored: " + listed.joined(separator: ", "))
+        }
+        for client in verdict.clients {
             var index = 0
             for outcome in client.outcomes {
                 if outcome.expected != nil { index += 1 }

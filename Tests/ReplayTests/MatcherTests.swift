@@ -54,6 +54,26 @@ final class MatcherTests: XCTestCase {
         }
     }
 
+    func testAlignmentLimit() {
+        let a = chat(7, "c-1")
+        let b = chat(7, "c-2")
+        let c = chat(8, "c-3")
+        let x = chat(9, "c-4")
+        // One cell short of the table the middle [b] against [x] needs (2 x 2): greedy in-order pairing.
+        let greedy = Matcher(rules: IgnoreRules(clientMsgIds: clientIds), alignmentLimit: 3)
+        let table = Matcher(rules: IgnoreRules(clientMsgIds: clientIds), alignmentLimit: 4)
+        for m in [greedy, table] {
+            XCTAssertEqual(
+                statuses(m.match(expected: [a, b, c], actual: [a, x, c])),
+                ["matched c-1", "missing c-2", "unexpected c-4", "matched c-3"])
+        }
+        // Where greedy and the alignment part ways: a swap.
+        XCTAssertEqual(
+            statuses(greedy.match(expected: [a, b], actual: [b, a])), ["unexpected c-2", "matched c-1", "missing c-2"])
+        XCTAssertEqual(
+            statuses(ordered.match(expected: [a, b], actual: [b, a])), ["missing c-1", "matched c-2", "unexpected c-1"])
+    }
+
     func testOrderedPrefersValueEqualPairs() {
         // Same key (server-made msgIds do not identify), different values: the equal one pairs.
         let s1 = chat(7, "s-1", ["text": .string("one")])

@@ -6,15 +6,21 @@ import XCTest
     import FoundationXML
 #endif
 
-/// A small verdict: u1 with a matched ack, a changed chat and a missing one; conn 3 with an unexpected event whose
+/// A small verdict: u1 with a matched ack (a receiveTime ignored), a changed chat and a missing one; conn 3 with an unexpected event whose
 /// text needs escaping (markup and a control character XML 1.0 cannot carry).
 private func sampleVerdict() -> Verdict {
-    let ackMsg = ServerMessage(kind: .ack, ackId: 4, args: [.object(["status": .number("0")])], frame: 700)
+    let ackMsg = ServerMessage(
+        kind: .ack, ackId: 4, args: [.object(["status": .number("0"), "receiveTime": .number("1")])], frame: 700)
     let chatE = ServerMessage(
         kind: .event, name: "chat",
         args: [.object(["messageType": .number("7"), "msgId": .string("m-12"), "status": .number("0")])], frame: 812)
     var chatA = chatE
     chatA.frame = nil
+    chatA.time = 1.25
+    var ackA = ackMsg
+    ackA.frame = nil
+    ackA.time = 0.5
+    ackA.args = [.object(["status": .number("0"), "receiveTime": .number("2")])]
     chatA.args = [.object(["messageType": .number("7"), "msgId": .string("m-12"), "status": .number("3")])]
     let lost = ServerMessage(kind: .event, name: "chat", args: [.object(["messageType": .number("9")])], frame: 820)
     let odd = ServerMessage(kind: .event, namespace: "/admin", name: "note", args: [.string("a<b & \"c\"\u{1}")])
@@ -22,7 +28,8 @@ private func sampleVerdict() -> Verdict {
     let u1 = ClientVerdict(
         name: "u1", conns: [1, 2], sid: "abc",
         outcomes: [
-            Outcome(status: .matched, expected: ackMsg, actual: ackMsg),
+            Outcome(
+                status: .matched, expected: ackMsg, actual: ackA, ignored: rules.compare(ackMsg, ackA).ignored),
             Outcome(
                 status: .changed, expected: chatE, actual: chatA, differences: rules.compare(chatE, chatA).differences),
             Outcome(status: .missing, expected: lost, actual: nil),
@@ -56,6 +63,7 @@ final class ReportTests: XCTestCase {
             #"""
             u1: 1 matched, 1 changed, 1 missing
             conn 3: 1 unexpected
+            u1 ignored: ack.args[0].receiveTime (**.receiveTime)
             u1 changed #2 event chat messageType=7 msgId=m-12 (frame 812)
               chat.args[0].status: expected 0, got 3
             u1 missing #3 event chat messageType=9 (frame 820)
@@ -71,6 +79,7 @@ final class ReportTests: XCTestCase {
             u1: 1 matched, 1 changed
             conn 3: 1 unexpected
             conn 3: error: reset\u0007 by <peer>\r\n"x"
+            u1 ignored: ack.args[0].receiveTime (**.receiveTime)
             u1 changed #2 event chat messageType=7 msgId=m-12 (frame 812)
               chat.args[0].status: expected 0, got 3
             conn 3 unexpected event /admin note
@@ -82,7 +91,9 @@ final class ReportTests: XCTestCase {
             clients: [ClientVerdict(name: "u1", conns: [1], outcomes: [sampleVerdict().clients[0].outcomes[0]])],
             ignore: [], duration: 0)
         XCTAssertEqual(
-            VerdictText.summary(clean), "u1: 1 matched\nreplay: all 1 expected server message matched\n")
+            VerdictText.summary(clean),
+            "u1: 1 matched\nu1 ignored: ack.args[0].receiveTime (**.receiveTime)\nreplay: all 1 expected server message matched\n"
+        )
         XCTAssertEqual(VerdictText.oneLine("a\tb\u{0}"), "a\\tb\\u0000")
     }
 
@@ -92,8 +103,10 @@ final class ReportTests: XCTestCase {
             #"""
             <?xml version="1.0" encoding="UTF-8"?>
             <testsuites name="imscope replay" tests="4" failures="3" errors="0" skipped="0" time="1.500">
-              <testsuite name="u1" tests="3" failures="2" errors="0" skipped="0">
-                <testcase name="#1 ack 4 (frame 700)" classname="replay.u1"/>
+              <testsuite name="u1" tests="3" failures="2" errors="0" skipped="0" time="1.250">
+                <testcase name="#1 ack 4 (frame 700)" classname="replay.u1">
+                  <system-out>ack.args[0].receiveTime: ignored (**.receiveTime)</system-out>
+                </testcase>
                 <testcase name="#2 event chat messageType=7 msgId=m-12 (frame 812)" classname="replay.u1">
                   <failure message="changed: chat.args[0].status: expected 0, got 3" type="changed">chat.args[0].status: expected 0, got 3</failure>
                 </testcase>
@@ -101,7 +114,7 @@ final class ReportTests: XCTestCase {
                   <failure message="missing: never came; expected args [{&quot;messageType&quot;:9}]" type="missing">never came; expected args [{"messageType":9}]</failure>
                 </testcase>
               </testsuite>
-              <testsuite name="conn 3" tests="1" failures="1" errors="0" skipped="0">
+              <testsuite name="conn 3" tests="1" failures="1" errors="0" skipped="0" time="0.000">
                 <testcase name="unexpected #1 event /admin note" classname="replay.conn 3">
                   <failure message="unexpected: not expected; got args [&quot;a&lt;b &amp; \&quot;c\&quot;\u0001&quot;]" type="unexpected">not expected; got args ["a&lt;b &amp; \"c\"\u0001"]</failure>
                 </testcase>
@@ -113,18 +126,20 @@ final class ReportTests: XCTestCase {
             #"""
             <?xml version="1.0" encoding="UTF-8"?>
             <testsuites name="imscope replay" tests="5" failures="2" errors="2" skipped="0" time="1.500">
-              <testsuite name="replay" tests="1" failures="0" errors="1" skipped="0">
+              <testsuite name="replay" tests="1" failures="0" errors="1" skipped="0" time="0.000">
                 <testcase name="replay" classname="replay">
                   <error message="server stopped answering">server stopped answering</error>
                 </testcase>
               </testsuite>
-              <testsuite name="u1" tests="2" failures="1" errors="0" skipped="0">
-                <testcase name="#1 ack 4 (frame 700)" classname="replay.u1"/>
+              <testsuite name="u1" tests="2" failures="1" errors="0" skipped="0" time="1.250">
+                <testcase name="#1 ack 4 (frame 700)" classname="replay.u1">
+                  <system-out>ack.args[0].receiveTime: ignored (**.receiveTime)</system-out>
+                </testcase>
                 <testcase name="#2 event chat messageType=7 msgId=m-12 (frame 812)" classname="replay.u1">
                   <failure message="changed: chat.args[0].status: expected 0, got 3" type="changed">chat.args[0].status: expected 0, got 3</failure>
                 </testcase>
               </testsuite>
-              <testsuite name="conn 3" tests="2" failures="1" errors="1" skipped="0">
+              <testsuite name="conn 3" tests="2" failures="1" errors="1" skipped="0" time="0.000">
                 <testcase name="unexpected #1 event /admin note" classname="replay.conn 3">
                   <failure message="unexpected: not expected; got args [&quot;a&lt;b &amp; \&quot;c\&quot;\u0001&quot;]" type="unexpected">not expected; got args ["a&lt;b &amp; \"c\"\u0001"]</failure>
                 </testcase>
@@ -152,23 +167,24 @@ final class ReportTests: XCTestCase {
         let json = VerdictJSON.render(sampleVerdict())
         XCTAssertEqual(
             json,
-            #"{"clients":[{"conns":[1,2],"error":null,"name":"u1","outcomes":[{"actual":{"ackId":4,"args":[{"s"#
-                + #"tatus":0}],"attachments":[],"frame":700,"kind":"ack","name":null,"namespace":"/","time":0},"diff"#
-                + #"erences":[],"expected":{"ackId":4,"args":[{"status":0}],"attachments":[],"frame":700,"kind":"ack"#
-                + #"","name":null,"namespace":"/","time":0},"ignored":[],"status":"matched"},{"actual":{"ackId":null"#
-                + #","args":[{"messageType":7,"msgId":"m-12","status":3}],"attachments":[],"frame":null,"kind":"even"#
-                + #"t","name":"chat","namespace":"/","time":0},"differences":[{"actual":3,"expected":0,"path":"chat."#
-                + #"args[0].status"}],"expected":{"ackId":null,"args":[{"messageType":7,"msgId":"m-12","status":0}],"#
-                + #""attachments":[],"frame":812,"kind":"event","name":"chat","namespace":"/","time":0},"ignored":[]"#
-                + #","status":"changed"},{"actual":null,"differences":[],"expected":{"ackId":null,"args":[{"messageT"#
-                + #"ype":9}],"attachments":[],"frame":820,"kind":"event","name":"chat","namespace":"/","time":0},"ig"#
-                + #"nored":[],"status":"missing"}],"sid":"abc","summary":{"changed":1,"matched":1,"missing":1,"unexp"#
-                + #"ected":0}},{"conns":[3],"error":null,"name":"conn 3","outcomes":[{"actual":{"ackId":null,"args":"#
-                + #"["a<b & \"c\"\u0001"],"attachments":[],"frame":null,"kind":"event","name":"note","namespace":"/a"#
-                + #"dmin","time":0},"differences":[],"expected":null,"ignored":[],"status":"unexpected"}],"sid":null"#
-                + #","summary":{"changed":0,"matched":0,"missing":0,"unexpected":1}}],"duration":1.500,"error":null,"#
-                + #""exit":1,"ignore":["**.sid","**.sendTime","**.receiveTime","**.id"],"summary":{"changed":1,"matc"#
-                + #"hed":1,"missing":1,"unexpected":1}}"#)
+            #"{"clients":[{"conns":[1,2],"error":null,"name":"u1","outcomes":[{"actual":{"ackId":4,"args":[{"r"#
+                + #"eceiveTime":2,"status":0}],"attachments":[],"frame":null,"kind":"ack","name":null,"namespace":"/"#
+                + #"","time":0.5},"differences":[],"expected":{"ackId":4,"args":[{"receiveTime":1,"status":0}],"atta"#
+                + #"chments":[],"frame":700,"kind":"ack","name":null,"namespace":"/","time":0},"ignored":[{"path":"a"#
+                + #"ck.args[0].receiveTime","reason":"**.receiveTime"}],"status":"matched"},{"actual":{"ackId":null,"#
+                + #""args":[{"messageType":7,"msgId":"m-12","status":3}],"attachments":[],"frame":null,"kind":"event"#
+                + #"","name":"chat","namespace":"/","time":1.25},"differences":[{"actual":3,"expected":0,"path":"cha"#
+                + #"t.args[0].status"}],"expected":{"ackId":null,"args":[{"messageType":7,"msgId":"m-12","status":0}"#
+                + #"],"attachments":[],"frame":812,"kind":"event","name":"chat","namespace":"/","time":0},"ignored":"#
+                + #"[],"status":"changed"},{"actual":null,"differences":[],"expected":{"ackId":null,"args":[{"messag"#
+                + #"eType":9}],"attachments":[],"frame":820,"kind":"event","name":"chat","namespace":"/","time":0},""#
+                + #"ignored":[],"status":"missing"}],"sid":"abc","summary":{"changed":1,"matched":1,"missing":1,"une"#
+                + #"xpected":0}},{"conns":[3],"error":null,"name":"conn 3","outcomes":[{"actual":{"ackId":null,"args"#
+                + #"":["a<b & \"c\"\u0001"],"attachments":[],"frame":null,"kind":"event","name":"note","namespace":""#
+                + #"/admin","time":0},"differences":[],"expected":null,"ignored":[],"status":"unexpected"}],"sid":nu"#
+                + #"ll,"summary":{"changed":0,"matched":0,"missing":0,"unexpected":1}}],"duration":1.500,"error":nul"#
+                + #"l,"exit":1,"ignore":["**.sid","**.sendTime","**.receiveTime","**.id"],"summary":{"changed":1,"ma"#
+                + #"tched":1,"missing":1,"unexpected":1}}"#)
         guard case .object(let root) = try JSONValue(parsing: json) else { return XCTFail("not an object") }
         XCTAssertEqual(root["exit"], .number("1"))
         guard case .object(let errorRoot) = try JSONValue(parsing: VerdictJSON.render(errorVerdict())) else {
