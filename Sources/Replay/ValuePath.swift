@@ -3,7 +3,8 @@
 ///
 /// The head is the event name for events (`chat`), else the kind: `ack`, `connect`, `connect_error`, `disconnect`.
 /// Arguments are `.args[N]`, binary attachments `.attachments[N]`. Example: `chat.args[0].receiveTime`. A head or
-/// key that is not an identifier (`[A-Za-z_$][A-Za-z0-9_$]*`) prints as `["key"]`, JSON-escaped.
+/// key that is not an identifier (`[A-Za-z_$][A-Za-z0-9_$]*`) prints as `["key"]`, JSON-escaped. An event named
+/// like a kind (`ack`) shares that kind's head: patterns name values, and such a clash only widens an ignore.
 public struct ValuePath: Sendable, Hashable, CustomStringConvertible {
     /// One step below the head.
     public enum Segment: Sendable, Hashable {

@@ -152,11 +152,35 @@ final class ReportTests: XCTestCase {
             """# + "\n")
         XCTAssertEqual(JUnitReport.escape("a\u{0}\u{1F}\u{FFFF}\t\n\r'"), "a\\u0000\\u001f\\uffff&#9;&#10;&#13;'")
         #if canImport(FoundationXML)
+            // The shape JUnit readers (Jenkins, GitLab) take: suites in testsuites, cases in suites, a case holding
+            // at most failure, error, skipped or system-out, the required attributes present, counts that add up.
             for verdict in [sampleVerdict(), errorVerdict()] {
                 let doc = try XMLDocument(data: Data(JUnitReport.render(verdict).utf8))
-                XCTAssertEqual(doc.rootElement()?.name, "testsuites")
+                let root = try XCTUnwrap(doc.rootElement())
+                XCTAssertEqual(root.name, "testsuites")
+                var total = 0
+                for suite in root.elements(forName: "testsuite") {
+                    XCTAssertNotNil(suite.attribute(forName: "name"))
+                    let cases = suite.elements(forName: "testcase")
+                    XCTAssertEqual(suite.children?.count, cases.count)
+                    XCTAssertEqual(suite.attribute(forName: "tests")?.stringValue, String(cases.count))
+                    let failed = cases.filter { !$0.elements(forName: "failure").isEmpty }.count
+                    XCTAssertEqual(suite.attribute(forName: "failures")?.stringValue, String(failed))
+                    for testcase in cases {
+                        XCTAssertNotNil(testcase.attribute(forName: "name"))
+                        XCTAssertNotNil(testcase.attribute(forName: "classname"))
+                        for child in testcase.children ?? [] {
+                            XCTAssert(["failure", "error", "skipped", "system-out"].contains(child.name ?? ""))
+                        }
+                        for failure in testcase.elements(forName: "failure") + testcase.elements(forName: "error") {
+                            XCTAssertNotNil(failure.attribute(forName: "message"))
+                        }
+                    }
+                    total += cases.count
+                }
+                XCTAssertEqual(root.attribute(forName: "tests")?.stringValue, String(total))
                 XCTAssertEqual(
-                    try doc.nodes(forXPath: "//testcase").count,
+                    total,
                     verdict.clients.reduce(0) { $0 + $1.outcomes.count + ($1.error == nil ? 0 : 1) }
                         + (verdict.error == nil ? 0 : 1))
             }
