@@ -63,8 +63,9 @@ public struct Comparison: Sendable, Equatable {
     public var isEqual: Bool { differences.isEmpty }
 }
 
-/// Which values are not compared: the patterns (defaults included by the caller) and the msgIds the replayed clients
-/// sent themselves (any other `msgId` was made by the server and differs on every run).
+/// Which values are not compared: the patterns (``IgnorePattern/defaults`` unless given others; pass the defaults
+/// plus `--ignore`'s) and, at a key `msgId`, any value that is not one of the msgIds the replayed clients sent
+/// themselves, in the recording or the replay (the server made it, so it differs on every run).
 public struct IgnoreRules: Sendable {
     public var patterns: [IgnorePattern]
     public var clientMsgIds: Set<String>

@@ -27,6 +27,15 @@ public struct Matcher: Sendable {
         return ordered ? alignOrdered(expected, ek, actual, ak) : alignUnordered(expected, ek, actual, ak)
     }
 
+    /// One client's verdict: its messages matched, under the name and recorded identity the reports show.
+    public func verdict(
+        name: String, conns: [Int], sid: String? = nil, expected: [ServerMessage], actual: [ServerMessage],
+        error: String? = nil
+    ) -> ClientVerdict {
+        ClientVerdict(
+            name: name, conns: conns, sid: sid, outcomes: match(expected: expected, actual: actual), error: error)
+    }
+
     private func alignOrdered(
         _ e: [ServerMessage], _ ek: [MessageKey], _ a: [ServerMessage], _ ak: [MessageKey]
     ) -> [Outcome] {

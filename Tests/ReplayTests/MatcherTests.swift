@@ -54,6 +54,16 @@ final class MatcherTests: XCTestCase {
         }
     }
 
+    func testClientVerdict() {
+        let v = ordered.verdict(
+            name: "u1", conns: [1, 2], sid: "S", expected: [chat(7, "c-1"), chat(7, "c-2")], actual: [chat(7, "c-2")])
+        XCTAssertEqual(v.name, "u1")
+        XCTAssertEqual(v.conns, [1, 2])
+        XCTAssertEqual(v.sid, "S")
+        XCTAssertNil(v.error)
+        XCTAssertEqual(v.counts, OutcomeCounts(matched: 1, missing: 1))
+    }
+
     func testAlignmentLimit() {
         let a = chat(7, "c-1")
         let b = chat(7, "c-2")
