@@ -133,7 +133,7 @@ public struct IgnoreRules: Sendable {
 
 extension JSONValue {
     /// A string's or number's text, as ids are compared; nil for other values.
-    var idText: String? {
+    public var idText: String? {
         switch self {
         case .string(let s): return s
         case .number(let t): return t

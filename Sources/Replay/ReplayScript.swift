@@ -112,8 +112,8 @@ extension SocketIOOutgoingPacket {
     /// The `msgId` of the ImMessage this packet carries (the first argument of an event), if any.
     public var messageId: String? {
         guard type.isEvent, let data, case .array(let elements)? = try? JSONValue(parsing: data),
-            elements.count > 1, case .object(let object) = elements[1], case .string(let id)? = object["msgId"]
+            elements.count > 1, case .object(let object) = elements[1]
         else { return nil }
-        return id
+        return object["msgId"]?.idText
     }
 }

@@ -40,30 +40,3 @@ public struct ServerMessage: Sendable, Equatable {
         self.time = time
     }
 }
-
-extension ServerMessage {
-    /// What makes two server messages the same message for pairing and for a replayed step's cause: kind,
-    /// namespace, event name, ack id, and for an ImMessage its `messageType` and, when a client sent it, its `msgId`
-    /// (the server's own ids differ from run to run).
-    public struct GateKey: Hashable, Sendable {
-        public var kind: Kind
-        public var namespace: String
-        public var name: String?
-        public var ackId: Int64?
-        public var messageType: String?
-        public var msgId: String?
-    }
-
-    public func gateKey(clientMessageIds: Set<String>) -> GateKey {
-        var messageType: String? = nil
-        var msgId: String? = nil
-        if case .object(let o)? = args.first {
-            if case .number(let n)? = o["messageType"] { messageType = n }
-            if case .string(let s)? = o["messageType"] { messageType = s }
-            if case .string(let id)? = o["msgId"], clientMessageIds.contains(id) { msgId = id }
-        }
-        return GateKey(
-            kind: kind, namespace: namespace, name: name, ackId: kind == .ack ? ackId : nil, messageType: messageType,
-            msgId: msgId)
-    }
-}

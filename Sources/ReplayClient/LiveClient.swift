@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import EngineIO
 import Foundation
 import ImscopeCore
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -64,14 +65,14 @@ actor LiveClient {
     private var probeWaiter: CheckedContinuation<Void, any Error>?
     private var v3PongWaiting: ContinuousClock.Instant?
 
-    private var counts: [ServerMessage.GateKey: Int] = [:]
+    private var counts: [MessageKey: Int] = [:]
     private var waiters: [Int: Waiter] = [:]
     private var nextWaiter = 0
     private var posting = false
     private var postQueue: [EngineIOOutgoingPacket] = []
 
     struct Waiter {
-        var key: ServerMessage.GateKey
+        var key: MessageKey
         var count: Int
         var continuation: CheckedContinuation<Bool, Never>
         var timer: Task<Void, Never>?
@@ -187,8 +188,26 @@ actor LiveClient {
             tlsConfiguration: settings.server.tls ? settings.tls.configuration() : nil)
         config.maxFrameSize = 1 << 24
         let feed = self.feed
-        let promise = group.next().makePromise(of: WebSocket.self)
-        let connected = WebSocket.connect(
+        let loop = group.next()
+        let promise = loop.makePromise(of: WebSocket.self)
+        // The upgrade, its failure and the timeout each try to complete the promise; the first wins.
+        let settled = NIOLockedValueBox(false)
+        let settle: @Sendable (Result<WebSocket, any Error>) -> Void = { result in
+            let first = settled.withLockedValue { done in
+                defer { done = true }
+                return !done
+            }
+            if first {
+                promise.completeWith(result)
+            } else if case .success(let late) = result {
+                _ = late.close()
+            }
+        }
+        let what = "\(script.name): no WebSocket handshake from \(settings.server.display) within \(settings.timeout)"
+        let timer = loop.scheduleTask(in: Self.timeAmount(settings.timeout)) {
+            settle(.failure(ReplayError.cannotRun(what)))
+        }
+        WebSocket.connect(
             scheme: settings.server.tls ? "wss" : "ws", host: settings.server.host, port: settings.server.port,
             path: script.path, query: query(transport: "websocket", sid: sid), headers: requestHeaders,
             configuration: config, on: group
@@ -196,13 +215,16 @@ actor LiveClient {
             ws.onText { _, text in feed.yield(.text(Array(text.utf8))) }
             ws.onBinary { _, buffer in feed.yield(.binary(Array(buffer.readableBytesView))) }
             ws.onClose.whenComplete { _ in feed.yield(.closed(nil)) }
-            promise.succeed(ws)
+            settle(.success(ws))
+        }.whenFailure { settle(.failure($0)) }
+        let socket: WebSocket
+        do {
+            socket = try await promise.futureResult.get()
+            timer.cancel()
+        } catch {
+            timer.cancel()
+            throw error
         }
-        connected.whenFailure { promise.fail($0) }
-        let socket = try await Self.withTimeout(
-            settings.timeout,
-            "\(script.name): no WebSocket handshake from \(settings.server.display) within \(settings.timeout)"
-        ) { try await promise.futureResult.get() }
         ws = socket
         onWebSocket = sid == nil
     }
@@ -333,7 +355,7 @@ actor LiveClient {
             socketSids.append(s)
         }
         received.append(m)
-        let key = m.gateKey(clientMessageIds: clientMessageIds)
+        let key = MessageKey(m, clientMsgIds: clientMessageIds)
         counts[key, default: 0] += 1
         for (id, w) in waiters where w.key == key && counts[key, default: 0] >= w.count {
             finishWaiter(id, true)
@@ -363,7 +385,7 @@ actor LiveClient {
 
     /// Waits until `count` server messages like `expected` have come (the step's cause), at most `timeout`.
     func waitFor(_ expected: ServerMessage, count: Int, timeout: Duration) async -> Bool {
-        let key = expected.gateKey(clientMessageIds: clientMessageIds)
+        let key = MessageKey(expected, clientMsgIds: clientMessageIds)
         if counts[key, default: 0] >= count { return true }
         guard alive else { return false }
         let id = nextWaiter
@@ -552,19 +574,6 @@ actor LiveClient {
         return "\(settings.server.display): \(text)"
     }
 
-    private static func withTimeout<T: Sendable>(
-        _ timeout: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T
-    ) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw ReplayError.cannotRun(what)
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
-        }
-    }
 }
 
 extension Array where Element == UInt8 {

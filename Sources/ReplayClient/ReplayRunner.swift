@@ -37,6 +37,13 @@ public struct ClientRun: Sendable {
     public var notes: [String]
 }
 
+/// What a replay saw: each client's run, and why the replay could not run when it could not.
+public struct ReplayRun: Sendable {
+    public var clients: [ClientRun]
+    /// The first client failure, which stopped the replay (exit 2).
+    public var error: String?
+}
+
 /// What the replay reports as it goes (for progress on a terminal).
 public struct ReplayProgress: Sendable {
     public var clients: Int
@@ -52,7 +59,7 @@ public struct ReplayProgress: Sendable {
 public enum ReplayRunner {
     public static func run(
         _ script: ReplayScript, options: ReplayOptions, progress: (@Sendable (ReplayProgress) -> Void)? = nil
-    ) async -> [ClientRun] {
+    ) async -> ReplayRun {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var config = HTTPClient.Configuration(
             tlsConfiguration: options.server.tls ? options.tls.configuration() : nil)
@@ -67,7 +74,10 @@ public enum ReplayRunner {
         let runs = await withTaskGroup(of: (Int, ClientRun).self) { tasks in
             for (index, client) in script.clients.enumerated() {
                 tasks.addTask {
-                    (index, await runClient(client, index, options, http, group, ids, start, sequencer, tally, progress))
+                    (
+                        index,
+                        await runClient(client, index, options, http, group, ids, start, sequencer, tally, progress)
+                    )
                 }
             }
             var runs = [ClientRun?](repeating: nil, count: script.clients.count)
@@ -76,7 +86,7 @@ public enum ReplayRunner {
         }
         try? await http.shutdown()
         try? await group.shutdownGracefully()
-        return runs
+        return ReplayRun(clients: runs, error: await sequencer.aborted)
     }
 
     static func runClient(
@@ -100,7 +110,9 @@ public enum ReplayRunner {
             case .websocket: .websocket
             case .polling: .polling
             }
-        await sequencer.turn(index, 0)
+        guard await sequencer.turn(index, 0) else {
+            return ClientRun(received: [], failure: nil, endedByServer: nil, unsent: client.steps.count, notes: [])
+        }
         await at(client.start)
         let live = LiveClient(
             script: client,
@@ -112,7 +124,7 @@ public enum ReplayRunner {
             try await live.connect()
             await sequencer.done(index, 0)
         } catch {
-            await sequencer.abandon(index)
+            await sequencer.abort("\(error)")
             await live.shutdown()
             return ClientRun(
                 received: await live.received, failure: "\(error)", endedByServer: nil, unsent: client.steps.count,
@@ -120,21 +132,34 @@ public enum ReplayRunner {
         }
         progress?(await tally.connected())
         // How many messages like each expected one the recording had up to it: a step's cause is the n-th.
-        var seen: [ServerMessage.GateKey: Int] = [:]
+        var seen: [MessageKey: Int] = [:]
         let counts = client.expected.map { m -> Int in
-            let key = m.gateKey(clientMessageIds: ids)
+            let key = MessageKey(m, clientMsgIds: ids)
             seen[key, default: 0] += 1
             return seen[key]!
         }
+        // The first answer to a CONNECT of each namespace.
+        var namespaces = Set<String>()
+        let connects = client.expected.indices.filter {
+            client.expected[$0].kind == .connect && namespaces.insert(client.expected[$0].namespace).inserted
+        }
         var unsent = 0
         for (i, step) in client.steps.enumerated() {
-            await sequencer.turn(index, i + 1)
+            guard await sequencer.turn(index, i + 1) else {
+                unsent = client.steps.count - i
+                break
+            }
             if let cause = step.after {
-                let came = await live.waitFor(client.expected[cause], count: counts[cause], timeout: options.timeout)
-                // No answer to the CONNECT: the session never came up, and the replay cannot run.
-                if !came, client.expected[cause].kind == .connect, await live.alive {
-                    await live.connectUnanswered(namespace: client.expected[cause].namespace)
+                // The answers to the CONNECTs before the cause first: without one the session never came up, and
+                // the replay cannot run.
+                for c in connects where c <= cause {
+                    if !(await live.waitFor(client.expected[c], count: 1, timeout: options.timeout)),
+                        await live.alive
+                    {
+                        await live.connectUnanswered(namespace: client.expected[c].namespace)
+                    }
                 }
+                _ = await live.waitFor(client.expected[cause], count: counts[cause], timeout: options.timeout)
             }
             await at(client.start + step.time)
             guard await live.alive else {
@@ -150,6 +175,7 @@ public enum ReplayRunner {
             }
             await sequencer.done(index, i + 1)
         }
+        if let failure = await live.failure { await sequencer.abort(failure) }
         await sequencer.abandon(index)
         await live.shutdown()
         progress?(await tally.finished())
@@ -169,6 +195,8 @@ actor Sequencer {
     private var finished: [Bool]
     private var next = 0
     private var waiting: [Int: CheckedContinuation<Void, Never>] = [:]
+    /// Why the run stopped early (the first client that could not run), nil while it goes on.
+    private(set) var aborted: String?
 
     init(_ script: ReplayScript) {
         var all: [(key: (UInt64, Double), client: Int, action: Int)] = []
@@ -184,10 +212,21 @@ actor Sequencer {
         for (i, o) in order.enumerated() { position[o.client, default: [:]][o.action] = i }
     }
 
-    /// Returns once every action recorded before this one has been taken (or given up).
-    func turn(_ client: Int, _ action: Int) async {
-        guard let p = position[client]?[action], p > next else { return }
+    /// Returns once every action recorded before this one has been taken (or given up); false when the run
+    /// was aborted.
+    func turn(_ client: Int, _ action: Int) async -> Bool {
+        guard aborted == nil else { return false }
+        guard let p = position[client]?[action], p > next else { return true }
         await withCheckedContinuation { waiting[p] = $0 }
+        return aborted == nil
+    }
+
+    /// One client could not run: the replay cannot, and every client stops at its next turn.
+    func abort(_ reason: String) {
+        guard aborted == nil else { return }
+        aborted = reason
+        for (_, w) in waiting { w.resume() }
+        waiting = [:]
     }
 
     func done(_ client: Int, _ action: Int) {

@@ -122,18 +122,49 @@ extension IMScope {
                 throw ValidationError("--ca \(ca): cannot read the file")
             }
 
-            let script = try readScript()
-            let runs = await ReplayRunner.run(script, options: options, progress: progressPrinter(script))
-            if progressShown { clearProgress() }
-            for (client, run) in zip(script.clients, runs) {
-                printError(
-                    "\(client.name): expected \(client.expected.count), received \(run.received.count)"
-                        + (run.failure.map { " FAILED: \($0)" } ?? "")
-                        + (run.endedByServer.map { " ended: \($0)" } ?? ""))
-                for m in run.received {
-                    printError("   \(m.kind) \(m.name ?? "") \(m.args.map(\.json).joined(separator: ","))")
+            var patterns = IgnorePattern.defaults
+            for text in ignore {
+                do {
+                    patterns.append(try IgnorePattern(parsing: text))
+                } catch {
+                    throw ValidationError("--ignore \(text): \(error)")
                 }
             }
+
+            let script = try readScript()
+            let began = ContinuousClock.now
+            let run = await ReplayRunner.run(script, options: options, progress: progressPrinter(script))
+            let runs = run.clients
+            if progressShown { clearProgress() }
+            let elapsed = ContinuousClock.now - began
+            let matcher = Matcher(
+                rules: IgnoreRules(patterns: patterns, clientMsgIds: script.clientMessageIds), ordered: !unordered)
+            let clients = zip(script.clients, runs).map { client, run in
+                matcher.verdict(
+                    name: client.name, conns: client.conns, sid: client.sid, expected: client.expected,
+                    actual: run.received, error: run.failure)
+            }
+            let verdict = Verdict(
+                clients: clients, error: run.error, ignore: patterns,
+                duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            if let junit {
+                do {
+                    try JUnitReport.render(verdict).write(toFile: junit, atomically: true, encoding: .utf8)
+                } catch {
+                    printError("imscope replay: cannot write --junit \(junit): \(error.localizedDescription)")
+                    throw ExitCode(2)
+                }
+            }
+            if format == .json { print(VerdictJSON.render(verdict)) }
+            for (client, run) in zip(script.clients, runs) {
+                if let ended = run.endedByServer, !quiet {
+                    printError("\(client.name): \(ended)\(run.unsent > 0 ? "; \(run.unsent) steps not sent" : "")")
+                }
+            }
+            // A replay that could not run says why in one line; its missing messages would only repeat it.
+            let brief = quiet || verdict.exitCode == 2
+            printErrorRaw(brief ? VerdictText.closing(verdict) + "\n" : VerdictText.summary(verdict))
+            throw ExitCode(verdict.exitCode)
         }
 
         /// The capture's sessions (those `--conn`/`--user` choose) as a script; exit 2 when it has none.
