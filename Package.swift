@@ -176,7 +176,10 @@ let package = Package(
                 "Rendering", "Records", "Capture", "IMProtocol", "ImscopeCore", "JSONScan", "CByteScan", "SocketIO",
             ]
         ),
-        .testTarget(name: "ReplayTests", dependencies: ["Replay", "Records", "SocketIO", "ImscopeCore"]),
+        // The verdict's tables, and the scripts real captures make (Captures/replay).
+        .testTarget(
+            name: "ReplayTests",
+            dependencies: ["Replay", "Records", "Pipeline", "Capture", "IMProtocol", "SocketIO", "ImscopeCore"]),
         // The merger of --jobs on its own: shards' chunks in, records out in key order.
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Pipeline", "Records", "Rendering", "ImscopeCore"]),
     ]

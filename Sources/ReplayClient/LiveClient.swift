@@ -560,14 +560,20 @@ actor LiveClient {
 
     private func describe(_ error: any Error) -> String {
         if let e = error as? ReplayError { return e.description }
-        if let e = error as? NIOSSLError { return "TLS with \(settings.server.display) failed: \(e)" }
+        let text = String(describing: error)
+        if text.contains("CERTIFICATE_VERIFY_FAILED") {
+            return "TLS with \(settings.server.display) failed: the server's certificate is not trusted "
+                + "(--ca FILE trusts its CA; --insecure skips the check for a test certificate)"
+        }
+        if error is NIOSSLError || text.contains("BoringSSL") {
+            return "TLS with \(settings.server.display) failed: \(text)"
+        }
         if let e = error as? HTTPClientError {
             if e == .connectTimeout || e == .deadlineExceeded || e == .readTimeout {
                 return "no answer from \(settings.server.display) within \(settings.timeout)"
             }
             return "\(settings.server.display): \(e)"
         }
-        let text = String(describing: error)
         if text.contains("refused") || text.contains("ECONNREFUSED") {
             return "cannot connect to \(settings.server.display): connection refused"
         }

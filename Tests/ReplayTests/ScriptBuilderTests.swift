@@ -1,0 +1,91 @@
+import Capture
+import Foundation
+import IMProtocol
+import Pipeline
+import Records
+import Replay
+import SocketIO
+import Testing
+
+/// The script a real capture makes: its clients, their handshakes and transports, what each sent after what it
+/// had received, and what the server sent it (Captures/replay/README.md has every frame of these captures).
+struct ScriptBuilderTests {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    static func script(_ name: String) throws -> ReplayScript {
+        let builder = ScriptBuilder()
+        var options = PipelineOptions()
+        options.im = IMDecoder(table: try MessageTypeTable.builtin("v2"), others: [])
+        let pipeline = try Pipeline(options: options, records: OwningSink(builder))
+        pipeline.run(try PacketSource(files: [repo.appendingPathComponent("Captures/replay/\(name)").path]))
+        return builder.script
+    }
+
+    static func sent(_ step: ScriptStep) -> SocketIOOutgoingPacket? {
+        if case .send(let p) = step.action { return p }
+        return nil
+    }
+
+    @Test func websocketSessions() throws {
+        let script = try Self.script("replay-eio4-websocket.pcap")
+        #expect(script.clients.map(\.name) == ["u1", "u2"])
+        let u1 = script.clients[0]
+        let u2 = script.clients[1]
+        #expect(u1.engineIOVersion == 4 && u1.transport == .websocket && u1.path == "/socket.io/")
+        #expect(u1.query.map(\.name) == ["userId"] && u1.query.first?.value == "u1")
+        #expect(u1.conns == [1] && u2.conns == [2])
+        #expect(u1.start == 0 && u2.start > 0)
+        // Server messages: u1 the CONNECT answer, three presence notices, four acks, two read receipts and a text.
+        #expect(u1.expected.count == 11 && u2.expected.count == 9)
+        #expect(u1.expected.first?.kind == .connect && u1.expected.first?.frame == 11)
+        // The first thing each sends is its CONNECT, caused by nothing; the last is the end of its session.
+        #expect(Self.sent(u1.steps[0])?.type == .connect && u1.steps[0].after == nil)
+        guard case .disconnect = u1.steps.last?.action else {
+            Issue.record("u1 does not end with a disconnect")
+            return
+        }
+        // u2's read receipt (frame 40) was sent after u2 received u1's text (frame 36): that is its cause.
+        let receipt = try #require(u2.steps.first { $0.frame == 40 })
+        let cause = try #require(receipt.after)
+        #expect(u2.expected[cause].frame == 36)
+        #expect(Self.sent(receipt)?.messageId == "3c6ca233-e8d6-4aa0-bcfd-9bc3d9eb6c11")
+        #expect(script.clientMessageIds.count == 8)
+    }
+
+    @Test func pollingThenUpgrade() throws {
+        let script = try Self.script("replay-eio3-polling-upgrade.pcap")
+        #expect(script.clients.map(\.name) == ["u1", "u2"])
+        for client in script.clients {
+            #expect(client.engineIOVersion == 3)
+            #expect(client.transport == .pollingThenWebSocket)
+            #expect(client.conns.count == 2)
+        }
+    }
+
+    @Test func pollingOnly() throws {
+        let script = try Self.script("replay-eio4-polling.pcap")
+        #expect(script.clients.map(\.transport) == [.polling, .polling])
+        #expect(script.clients.map(\.expected.count) == [11, 9])
+    }
+
+    @Test func namespaceAuthAndAttachments() throws {
+        let script = try Self.script("replay-eio4-namespace.pcap")
+        #expect(script.clients.map(\.name) == ["u1", "u2"])
+        let u2 = script.clients[1]
+        // u2 gave its user in the CONNECT's auth, not in the query.
+        #expect(!u2.query.contains { $0.name == "userId" })
+        #expect(Self.sent(u2.steps[0])?.namespace == "/im")
+        let binary = script.clients[0].steps.compactMap(Self.sent).filter { $0.type == .binaryEvent }
+        #expect(binary.count == 1 && binary.first?.attachments.first?.count == 70)
+        #expect(u2.expected.contains { !$0.attachments.isEmpty && $0.kind == .event })
+    }
+
+    @Test func noSocketIOSessions() throws {
+        // A capture of WebSocket traffic without Engine.IO.
+        let builder = ScriptBuilder()
+        let pipeline = try Pipeline(options: PipelineOptions(), records: OwningSink(builder))
+        pipeline.run(try PacketSource(files: [Self.repo.appendingPathComponent("Captures/ws/ws-deflate-lo.pcap").path]))
+        #expect(builder.script.clients.isEmpty)
+    }
+}
