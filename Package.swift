@@ -120,7 +120,7 @@ let package = Package(
         // Replay's pure half: the script a capture's records make, the matching of server messages, the verdict
         // and its reports (JUnit, JSON, text). No sockets: ReplayClient runs the script.
         .target(
-            name: "Replay", dependencies: ["Records", "EngineIO", "SocketIO", "IMProtocol", "ImscopeCore"]),
+            name: "Replay", dependencies: ["Records", "HTTP1", "EngineIO", "SocketIO", "IMProtocol", "ImscopeCore"]),
         // Replay's live half: every recorded client a live Engine.IO/Socket.IO client on SwiftNIO, run on the
         // recording's clock and causes. With live capture, the only code that opens sockets.
         .target(

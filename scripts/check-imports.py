@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 
-SYSTEM = {"Foundation", "FoundationEssentials", "Glibc", "Darwin", "Dispatch", "XCTest", "Testing", "Swift",
+SYSTEM = {"Foundation", "FoundationEssentials", "FoundationXML", "Glibc", "Darwin", "Dispatch", "XCTest", "Testing", "Swift",
           "Synchronization", "_Concurrency", "os"}
 IMPORT = re.compile(r"^\s*(?:@\w+\s+)*(?:(?:public|package|internal)\s+)?import\s+(?:(?:struct|class|enum|protocol|"
                     r"typealias|func|let|var)\s+)?([A-Za-z_][A-Za-z0-9_]*)", re.M)
