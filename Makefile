@@ -19,8 +19,10 @@ release:
 	scripts/setup.sh build
 	$(SWIFT) build $(RELEASE)
 
-## demo: build a release binary and decode a bundled capture for a person to read.
+## demo: build a release binary, decode a bundled capture for a person to read, then replay a capture of two
+## users chatting against the bundled IM server (and a regressed copy of it) and show the verdicts.
 demo: release
+	scripts/setup.sh demo
 	@echo "== imscope read $(DEMO_CAPTURE) --layer tcp   (connections, bytes, gaps)"
 	.build/release/imscope read $(DEMO_CAPTURE) --layer tcp --format text
 	@echo
@@ -29,6 +31,8 @@ demo: release
 	@echo
 	@echo "== the same as JSON Lines (a file message with its im object)"
 	.build/release/imscope read $(DEMO_CAPTURE) --format jsonl --filter type=file | head -n 1
+	@echo
+	scripts/demo-replay.sh .build/release/imscope
 
 ## test: the whole suite: the lint (format and imports), unit tables and golden outputs (swift test), then real
 ## captures against tshark and fresh captures from real Socket.IO peers (pytest).

@@ -6,6 +6,7 @@
 #       .venv/eio4  python-socketio 5.x (Engine.IO 4), aiohttp, pytest
 #       .venv/eio3  python-socketio 4.6.1 + python-engineio 3.14.2 (Engine.IO 3)
 # Usage: scripts/setup.sh build   (only what `swift build` needs)
+#        scripts/setup.sh demo    (that and .venv/eio4, for the IM server `make demo` replays against)
 #        scripts/setup.sh test    (everything)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,7 @@ if [ ${#need_debs[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_debs[@]}" >/dev/null
 fi
 
-[ "$what" = test ] || exit 0
+[ "$what" = build ] && exit 0
 
 make_venv() { # name requirements-file
     local dir=.venv/$1 req=$2 stamp
@@ -42,4 +43,5 @@ make_venv() { # name requirements-file
     touch "$stamp"
 }
 make_venv eio4 Tests/integration/requirements-eio4.txt
+[ "$what" = demo ] && exit 0
 make_venv eio3 Tests/integration/requirements-eio3.txt

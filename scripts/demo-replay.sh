@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The replay part of `make demo`: starts the bundled IM server (Captures/peers/im_server.py, the one the tests
+# use), replays a bundled capture of two users chatting against it, then against a copy regressed on purpose
+# (messageType 3 refused, messageType 33 no longer routed), and stops the servers whatever happens.
+# Usage: scripts/demo-replay.sh [IMSCOPE] [CAPTURE]   (ports DEMO_PORT, DEMO_PORT+1; default 9192)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+imscope=${1:-.build/release/imscope}
+capture=${2:-Captures/replay/replay-eio4-websocket.pcap}
+port=${DEMO_PORT:-9192}
+py=.venv/eio4/bin/python
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+start() { # port ready-file [im_server options]
+    local p=$1 ready=$2
+    shift 2
+    "$py" Captures/peers/im_server.py --port "$p" --ready-file "$ready" "$@" >"$work/server-$p.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do [ -s "$ready" ] && return 0; sleep 0.1; done
+    echo "demo: the IM server on port $p did not start:" >&2
+    cat "$work/server-$p.log" >&2
+    exit 1
+}
+
+start "$port" "$work/ready1"
+start $((port + 1)) "$work/ready2" --regress nack-type:3 --regress drop-type:33
+
+echo "== imscope replay $capture --server http://127.0.0.1:$port --junit replay.xml"
+echo "   (the IM server as recorded: every recorded client replayed live, what the server sends compared)"
+"$imscope" replay "$capture" --server "http://127.0.0.1:$port" --junit "$work/replay.xml" 2>&1
+echo "exit status $? (0: as recorded); the JUnit report has $(grep -c '<testcase' "$work/replay.xml") test cases"
+echo
+echo "== the same against a regressed server (--regress nack-type:3 --regress drop-type:33)"
+"$imscope" replay "$capture" --server "http://127.0.0.1:$((port + 1))" --timeout 3 2>&1
+status=$?
+echo "exit status $status (1: differences found)"
+[ "$status" = 1 ]
