@@ -12,9 +12,9 @@
 //   WebSocket -----> HTTP1, Inflate (CZlib),        |  Jobs -------> Pipeline, Rendering, Records
 //                    UTF8Validation (CSimdjson),    |  imscope ----> Jobs, Pipeline, Rendering, Records
 //                    Crypto                         |
-//   EngineIO ------> HTTP1, JSONScan                |
-//   SocketIO ------> JSONScan, UTF8Validation       |
-//   IMProtocol ----> JSONScan                       |
+//   EngineIO ------> HTTP1, JSONScan                |  Replay -----> Records (a capture as a script; verdict)
+//   SocketIO ------> JSONScan, UTF8Validation       |  ReplayClient -> Replay, SwiftNIO (live clients)
+//   IMProtocol ----> JSONScan                       |  imscope also -> Replay, ReplayClient
 //
 // ImscopeCore (timestamps, directions, diagnostics) is below them all. A consumer of records (audit, stats,
 // report) depends on Records and Rendering, never on Pipeline's decoders or Jobs' threads.
