@@ -172,6 +172,7 @@ public enum ReplayRunner {
                 progress?(await tally.sent())
             case .disconnect:
                 await live.disconnect()
+                progress?(await tally.sent())
             }
             await sequencer.done(index, i + 1)
         }
