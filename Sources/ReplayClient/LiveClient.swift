@@ -422,7 +422,9 @@ actor LiveClient {
                     timeout: pingInterval + pingTimeout + settings.timeout)
                 feed.yield(.payload(body))
             } catch {
-                if !closing && !onWebSocket { serverEnded("polling failed: \(describe(error))") }
+                if !closing && !onWebSocket && alive {
+                    fail("\(script.name): the server stopped answering the poll: \(describe(error))")
+                }
                 return
             }
         }
@@ -441,7 +443,7 @@ actor LiveClient {
         do {
             try await sendPackets(packets)
         } catch {
-            if alive && !closing { serverEnded("sending failed: \(describe(error))") }
+            if alive && !closing { fail("\(script.name): sending failed: \(describe(error))") }
         }
     }
 
