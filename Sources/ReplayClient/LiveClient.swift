@@ -360,6 +360,12 @@ actor LiveClient {
         for (id, w) in waiters where w.key == key && counts[key, default: 0] >= w.count {
             finishWaiter(id, true)
         }
+        // A refused CONNECT: what waits for its answer need not wait longer.
+        if m.kind == .connectError {
+            for (id, w) in waiters where w.key.kind == .connect && w.key.namespace == m.namespace {
+                finishWaiter(id, false)
+            }
+        }
     }
 
     private func finishWaiter(_ id: Int, _ result: Bool) {
@@ -409,7 +415,7 @@ actor LiveClient {
         guard response.status == .ok else {
             throw ReplayError.cannotRun(
                 "\(script.name): the server answered \(response.status.code) \(response.status.reasonPhrase)"
-                    + " to \(target.split(separator: "?").first ?? "")")
+                    + " to \(target.split(separator: "?").first ?? "")" + versionHint(Int(response.status.code)))
         }
         return Array(body.readableBytesView)
     }
@@ -556,12 +562,21 @@ actor LiveClient {
         }
     }
 
+    /// A 400 to a handshake is what an Engine.IO server answers a version it does not speak.
+    private func versionHint(_ status: Int) -> String {
+        status == 400 && sid == nil ? " (the recording is Engine.IO \(version): does the server speak it?)" : ""
+    }
+
     static func timeAmount(_ d: Duration) -> TimeAmount {
         .nanoseconds(d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
     }
 
     private func describe(_ error: any Error) -> String {
         if let e = error as? ReplayError { return e.description }
+        if let e = error as? WebSocketClient.Error, case .invalidResponseStatus(let head) = e {
+            return "the server answered \(head.status.code) \(head.status.reasonPhrase) to the WebSocket handshake"
+                + versionHint(Int(head.status.code))
+        }
         let text = String(describing: error)
         if text.contains("CERTIFICATE_VERIFY_FAILED") {
             return "TLS with \(settings.server.display) failed: the server's certificate is not trusted "
