@@ -99,12 +99,16 @@ public struct ScriptStep: Sendable {
     /// The index in ``ScriptClient/expected`` of the last server message the client had received before it: the
     /// step waits for that message's counterpart in the replay (causality), nil when it came before any.
     public var after: Int?
+    /// For an ACK the client sent: the index in ``ScriptClient/expected`` of the server's event that asked for it.
+    /// The replay answers that event's counterpart, with the ack id the server gave it in the replay.
+    public var answers: Int?
 
-    public init(action: Action, time: Double, frame: UInt64?, after: Int?) {
+    public init(action: Action, time: Double, frame: UInt64?, after: Int?, answers: Int? = nil) {
         self.action = action
         self.time = time
         self.frame = frame
         self.after = after
+        self.answers = answers
     }
 }
 

@@ -56,10 +56,16 @@ public final class ScriptBuilder: OwnedRecordSink {
                 var message = s.message
                 message.text = bytes
                 if record.dir == .c2s {
+                    let packet = message.packet
+                    let request =
+                        packet.type.isAck
+                        ? session.client.expected.lastIndex {
+                            $0.kind == .event && $0.ackId == packet.ackId && $0.namespace == packet.namespace
+                        } : nil
                     session.client.steps.append(
                         ScriptStep(
                             action: .send(SocketIOOutgoingPacket(message)), time: time, frame: record.frame,
-                            after: session.client.expected.indices.last))
+                            after: session.client.expected.indices.last, answers: request))
                     if session.client.user == nil, let im = s.im, let from = im.fromId {
                         session.client.user = from.string(in: message.imArgument)
                     }

@@ -66,6 +66,7 @@ actor LiveClient {
     private var v3PongWaiting: ContinuousClock.Instant?
 
     private var counts: [MessageKey: Int] = [:]
+    private var receivedByKey: [MessageKey: [Int]] = [:]
     private var waiters: [Int: Waiter] = [:]
     private var nextWaiter = 0
     private var posting = false
@@ -357,6 +358,7 @@ actor LiveClient {
         received.append(m)
         let key = MessageKey(m, clientMsgIds: clientMessageIds)
         counts[key, default: 0] += 1
+        receivedByKey[key, default: []].append(received.count - 1)
         for (id, w) in waiters where w.key == key && counts[key, default: 0] >= w.count {
             finishWaiter(id, true)
         }
@@ -403,6 +405,15 @@ actor LiveClient {
             }
             waiters[id] = Waiter(key: key, count: count, continuation: continuation, timer: timer)
         }
+    }
+
+    /// The ack id the server gave, in the replay, the `count`-th message like `expected` (nil when it has not come
+    /// or asked for no ack).
+    func ackId(ofCounterpartOf expected: ServerMessage, count: Int) -> Int64? {
+        guard let indices = receivedByKey[MessageKey(expected, clientMsgIds: clientMessageIds)],
+            indices.count >= count
+        else { return nil }
+        return received[indices[count - 1]].ackId
     }
 
     // MARK: polling

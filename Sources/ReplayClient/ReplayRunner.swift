@@ -167,7 +167,13 @@ public enum ReplayRunner {
                 break
             }
             switch step.action {
-            case .send(let packet):
+            case .send(var packet):
+                // An ACK answers the server's request by the id the server gave it in this run.
+                if let request = step.answers,
+                    let id = await live.ackId(ofCounterpartOf: client.expected[request], count: counts[request])
+                {
+                    packet.ackId = id
+                }
                 await live.send(packet)
                 progress?(await tally.sent())
             case .disconnect:

@@ -81,6 +81,22 @@ struct ScriptBuilderTests {
         #expect(u2.expected.contains { !$0.attachments.isEmpty && $0.kind == .event })
     }
 
+    /// The capture server's `attachment` event asks the client for an ack (Captures/peers/server.py): the client's
+    /// BINARY_ACK names that event, so a replay can answer it by the id the server gives it then.
+    @Test func ackOfAServerRequest() throws {
+        let builder = ScriptBuilder()
+        var options = PipelineOptions()
+        options.im = IMDecoder(table: try MessageTypeTable.builtin("v2"), others: [])
+        let pipeline = try Pipeline(options: options, records: OwningSink(builder))
+        pipeline.run(
+            try PacketSource(files: [Self.repo.appendingPathComponent("Captures/eio4-websocket-lo.pcap").path]))
+        let u1 = try #require(builder.script.clients.first)
+        let ack = try #require(u1.steps.first { Self.sent($0)?.type == .binaryAck })
+        let request = try #require(ack.answers)
+        #expect(u1.expected[request].name == "attachment" && u1.expected[request].ackId == Self.sent(ack)?.ackId)
+        #expect(u1.steps.filter { $0.answers != nil }.count == 1)
+    }
+
     @Test func noSocketIOSessions() throws {
         // A capture of WebSocket traffic without Engine.IO.
         let builder = ScriptBuilder()
