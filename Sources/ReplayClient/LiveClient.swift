@@ -392,20 +392,27 @@ actor LiveClient {
     var alive: Bool { failure == nil && endedByServer == nil }
 
     /// Waits until `count` server messages like `expected` have come (the step's cause), at most `timeout`.
-    func waitFor(_ expected: ServerMessage, count: Int, timeout: Duration) async -> Bool {
+    /// `index` is the message's place in the script's expectations: once a wait for one has timed out, the
+    /// client waits for it, and for every one before it, no more (one missing message costs one timeout).
+    func waitFor(_ expected: ServerMessage, index: Int, count: Int, timeout: Duration) async -> Bool {
         let key = MessageKey(expected, clientMsgIds: clientMessageIds)
         if counts[key, default: 0] >= count { return true }
-        guard alive else { return false }
+        guard alive, index > givenUpThrough else { return false }
         let id = nextWaiter
         nextWaiter += 1
-        return await withCheckedContinuation { continuation in
+        let came = await withCheckedContinuation { continuation in
             let timer = Task {
                 try? await Task.sleep(for: timeout)
                 if !Task.isCancelled { self.finishWaiter(id, false) }
             }
             waiters[id] = Waiter(key: key, count: count, continuation: continuation, timer: timer)
         }
+        if !came { givenUpThrough = max(givenUpThrough, index) }
+        return came
     }
+
+    /// The last expectation a wait gave up on.
+    private var givenUpThrough = -1
 
     /// The ack id the server gave, in the replay, the `count`-th message like `expected` (nil when it has not come
     /// or asked for no ack).
@@ -593,7 +600,11 @@ actor LiveClient {
             return "TLS with \(settings.server.display) failed: the server's certificate is not trusted "
                 + "(--ca FILE trusts its CA; --insecure skips the check for a test certificate)"
         }
-        if error is NIOSSLError || text.contains("BoringSSL") {
+        if text.contains("failedToValidateHostname") {
+            return "TLS with \(settings.server.display) failed: the server's certificate is not for host "
+                + "\(settings.server.host) (--insecure skips the check for a test certificate)"
+        }
+        if error is NIOSSLError || text.contains("BoringSSL") || text.contains("NIOSSL") {
             return "TLS with \(settings.server.display) failed: \(text)"
         }
         if let e = error as? HTTPClientError {

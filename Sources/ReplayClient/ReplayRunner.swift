@@ -70,15 +70,33 @@ public enum ReplayRunner {
         let ids = script.clientMessageIds
         let tally = Tally(clients: script.clients.count, steps: script.clients.reduce(0) { $0 + $1.steps.count })
         let sequencer = Sequencer(script)
+        let expectations = Expectations(script, clientMessageIds: ids)
+        let lives = script.clients.map { client in
+            var headers = client.headers
+            for (name, value) in options.headers {
+                headers.removeAll { $0.name.lowercased() == name.lowercased() }
+                headers.append((name, value))
+            }
+            let transport: ScriptTransport =
+                switch options.transport {
+                case .asRecorded: client.transport
+                case .websocket: .websocket
+                case .polling: .polling
+                }
+            return LiveClient(
+                script: client,
+                settings: .init(
+                    server: options.server, tls: options.tls, timeout: options.timeout, headers: headers,
+                    transport: transport),
+                http: http, group: group, clientMessageIds: ids)
+        }
         let start = ContinuousClock.now
         let runs = await withTaskGroup(of: (Int, ClientRun).self) { tasks in
             for (index, client) in script.clients.enumerated() {
-                tasks.addTask {
-                    (
-                        index,
-                        await runClient(client, index, options, http, group, ids, start, sequencer, tally, progress)
-                    )
-                }
+                let context = Context(
+                    options: options, start: start, sequencer: sequencer, expectations: expectations, lives: lives,
+                    tally: tally, progress: progress)
+                tasks.addTask { (index, await runClient(client, index, context)) }
             }
             var runs = [ClientRun?](repeating: nil, count: script.clients.count)
             for await (index, run) in tasks { runs[index] = run }
@@ -89,55 +107,42 @@ public enum ReplayRunner {
         return ReplayRun(clients: runs, error: await sequencer.aborted)
     }
 
-    static func runClient(
-        _ client: ScriptClient, _ index: Int, _ options: ReplayOptions, _ http: HTTPClient, _ group: any EventLoopGroup,
-        _ ids: Set<String>, _ start: ContinuousClock.Instant, _ sequencer: Sequencer, _ tally: Tally,
-        _ progress: (@Sendable (ReplayProgress) -> Void)?
-    ) async -> ClientRun {
+    /// What every client's run shares.
+    struct Context: Sendable {
+        var options: ReplayOptions
+        var start: ContinuousClock.Instant
+        var sequencer: Sequencer
+        var expectations: Expectations
+        var lives: [LiveClient]
+        var tally: Tally
+        var progress: (@Sendable (ReplayProgress) -> Void)?
+    }
+
+    static func runClient(_ client: ScriptClient, _ index: Int, _ context: Context) async -> ClientRun {
+        let options = context.options
+        let live = context.lives[index]
         func at(_ offset: Double) async {
             guard !options.noDelay, offset > 0 else { return }
-            let when = start + .nanoseconds(Int64(offset / options.speed * 1e9))
+            let when = context.start + .nanoseconds(Int64(offset / options.speed * 1e9))
             if when > .now { try? await Task.sleep(until: when, clock: .continuous) }
         }
-        var headers = client.headers
-        for (name, value) in options.headers {
-            headers.removeAll { $0.name.lowercased() == name.lowercased() }
-            headers.append((name, value))
-        }
-        let transport: ScriptTransport =
-            switch options.transport {
-            case .asRecorded: client.transport
-            case .websocket: .websocket
-            case .polling: .polling
-            }
-        guard await sequencer.turn(index, 0) else {
+        guard await context.sequencer.turn(index, 0) else {
             return ClientRun(received: [], failure: nil, endedByServer: nil, unsent: client.steps.count, notes: [])
         }
+        await context.expectations.waitBefore(frame: client.frame, in: context.lives, timeout: options.timeout)
         await at(client.start)
-        let live = LiveClient(
-            script: client,
-            settings: .init(
-                server: options.server, tls: options.tls, timeout: options.timeout, headers: headers,
-                transport: transport),
-            http: http, group: group, clientMessageIds: ids)
         do {
             try await live.connect()
-            await sequencer.done(index, 0)
+            await context.sequencer.done(index, 0)
         } catch {
-            await sequencer.abort("\(error)")
+            await context.sequencer.abort("\(error)")
             await live.shutdown()
             return ClientRun(
                 received: await live.received, failure: "\(error)", endedByServer: nil, unsent: client.steps.count,
                 notes: await live.notes)
         }
-        progress?(await tally.connected())
-        // How many messages like each expected one the recording had up to it: a step's cause is the n-th.
-        var seen: [MessageKey: Int] = [:]
-        let counts = client.expected.map { m -> Int in
-            let key = MessageKey(m, clientMsgIds: ids)
-            seen[key, default: 0] += 1
-            return seen[key]!
-        }
+        context.progress?(await context.tally.connected())
+        let counts = context.expectations.counts[index]
         // The first answer to a CONNECT of each namespace.
         var namespaces = Set<String>()
         let connects = client.expected.indices.filter {
@@ -145,7 +150,7 @@ public enum ReplayRunner {
         }
         var unsent = 0
         for (i, step) in client.steps.enumerated() {
-            guard await sequencer.turn(index, i + 1) else {
+            guard await context.sequencer.turn(index, i + 1) else {
                 unsent = client.steps.count - i
                 break
             }
@@ -153,14 +158,17 @@ public enum ReplayRunner {
                 // The answers to the CONNECTs before the cause first: without one the session never came up, and
                 // the replay cannot run.
                 for c in connects where c <= cause {
-                    if !(await live.waitFor(client.expected[c], count: 1, timeout: options.timeout)),
+                    if !(await live.waitFor(client.expected[c], index: c, count: 1, timeout: options.timeout)),
                         await live.alive
                     {
                         await live.connectUnanswered(namespace: client.expected[c].namespace)
                     }
                 }
-                _ = await live.waitFor(client.expected[cause], count: counts[cause], timeout: options.timeout)
+                _ = await live.waitFor(
+                    client.expected[cause], index: cause, count: counts[cause], timeout: options.timeout)
             }
+            // What every client had received before this step was taken.
+            await context.expectations.waitBefore(frame: step.frame, in: context.lives, timeout: options.timeout)
             await at(client.start + step.time)
             guard await live.alive else {
                 unsent = client.steps.count - i
@@ -175,20 +183,62 @@ public enum ReplayRunner {
                     packet.ackId = id
                 }
                 await live.send(packet)
-                progress?(await tally.sent())
+                context.progress?(await context.tally.sent())
             case .disconnect:
                 await live.disconnect()
-                progress?(await tally.sent())
+                context.progress?(await context.tally.sent())
             }
-            await sequencer.done(index, i + 1)
+            await context.sequencer.done(index, i + 1)
         }
-        if let failure = await live.failure { await sequencer.abort(failure) }
-        await sequencer.abandon(index)
+        if let failure = await live.failure { await context.sequencer.abort(failure) }
+        await context.sequencer.abandon(index)
         await live.shutdown()
-        progress?(await tally.finished())
+        context.progress?(await context.tally.finished())
         return ClientRun(
             received: await live.received, failure: await live.failure, endedByServer: await live.endedByServer,
             unsent: unsent, notes: await live.notes)
+    }
+}
+
+/// Every client's expectations with their recorded frames: before an action recorded at frame F is taken, each
+/// client waits (at most the timeout, once per message) for the counterparts of what the server had sent every
+/// client before F. The replay then follows the capture's order of cause and effect across clients, even with
+/// `--no-delay`: a message one client sends is not routed to another before that one has had what it had.
+struct Expectations: Sendable {
+    /// Per client: its expectations' frames (non-decreasing: records come in timeline order).
+    let frames: [[UInt64]]
+    /// Per client and expectation: how many messages like it the recording had up to it (its counterpart is the
+    /// n-th).
+    let counts: [[Int]]
+    let expected: [[ServerMessage]]
+
+    init(_ script: ReplayScript, clientMessageIds: Set<String>) {
+        expected = script.clients.map(\.expected)
+        frames = script.clients.map { $0.expected.map { $0.frame ?? 0 } }
+        counts = script.clients.map { client in
+            var seen: [MessageKey: Int] = [:]
+            return client.expected.map { m in
+                let key = MessageKey(m, clientMsgIds: clientMessageIds)
+                seen[key, default: 0] += 1
+                return seen[key]!
+            }
+        }
+    }
+
+    func waitBefore(frame: UInt64?, in lives: [LiveClient], timeout: Duration) async {
+        guard let frame else { return }
+        for (d, live) in lives.enumerated() {
+            // The last expectation of client d recorded before `frame` (binary search).
+            var lo = 0
+            var hi = frames[d].count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if frames[d][mid] < frame { lo = mid + 1 } else { hi = mid }
+            }
+            guard lo > 0 else { continue }
+            let k = lo - 1
+            _ = await live.waitFor(expected[d][k], index: k, count: counts[d][k], timeout: timeout)
+        }
     }
 }
 

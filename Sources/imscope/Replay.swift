@@ -131,7 +131,14 @@ extension IMScope {
                 }
             }
 
-            let script = try readScript()
+            let script: ReplayScript
+            do {
+                script = try readScript()
+            } catch {
+                // No replay: the reports still say why, as for any replay that could not run.
+                try finish(Verdict(clients: [], error: "\(error)", ignore: patterns, duration: 0))
+                return
+            }
             let began = ContinuousClock.now
             let run = await ReplayRunner.run(script, options: options, progress: progressPrinter(script))
             let runs = run.clients
@@ -147,27 +154,32 @@ extension IMScope {
             let verdict = Verdict(
                 clients: clients, error: run.error, ignore: patterns,
                 duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-            if let junit {
-                do {
-                    try JUnitReport.render(verdict).write(toFile: junit, atomically: true, encoding: .utf8)
-                } catch {
-                    printError("imscope replay: cannot write --junit \(junit): \(error.localizedDescription)")
-                    throw ExitCode(2)
-                }
-            }
-            if format == .json { print(VerdictJSON.render(verdict)) }
             for (client, run) in zip(script.clients, runs) {
                 if let ended = run.endedByServer, !quiet {
                     printError("\(client.name): \(ended)\(run.unsent > 0 ? "; \(run.unsent) steps not sent" : "")")
                 }
             }
+            try finish(verdict)
+        }
+
+        /// Writes the verdict (`--junit`, `--format json`, the summary on stderr) and exits with its status.
+        func finish(_ verdict: Verdict) throws {
+            if let junit {
+                do {
+                    try JUnitReport.render(verdict).write(toFile: junit, atomically: true, encoding: .utf8)
+                } catch {
+                    printError("replay: error: cannot write --junit \(junit): \(error.localizedDescription)")
+                    throw ExitCode(2)
+                }
+            }
+            if format == .json { print(VerdictJSON.render(verdict)) }
             // A replay that could not run says why in one line; its missing messages would only repeat it.
             let brief = quiet || verdict.exitCode == 2
             printErrorRaw(brief ? VerdictText.closing(verdict) + "\n" : VerdictText.summary(verdict))
             throw ExitCode(verdict.exitCode)
         }
 
-        /// The capture's sessions (those `--conn`/`--user` choose) as a script; exit 2 when it has none.
+        /// The capture's sessions (those `--conn`/`--user` choose) as a script; ``ReplayError`` when it has none.
         func readScript() throws -> ReplayScript {
             let builder = ScriptBuilder()
             do {
@@ -184,19 +196,18 @@ extension IMScope {
                     throw ReplayError.cannotRun("cannot read \(source)")
                 }
             } catch let error as ReplayError {
-                printError("imscope replay: \(error)")
-                throw ExitCode(2)
+                throw error
             } catch {
-                printError("imscope replay: \(error)")
-                throw ExitCode(2)
+                throw ReplayError.cannotRun("\(source): \(error)")
             }
             var script = builder.script
             if !conns.isEmpty { script.clients.removeAll { c in !c.conns.contains(where: conns.contains) } }
             if !users.isEmpty { script.clients.removeAll { c in !users.contains(c.user ?? "") } }
             if script.clients.isEmpty {
                 let chosen = conns.isEmpty && users.isEmpty ? "" : " matching --conn/--user"
-                printError("imscope replay: no Socket.IO session\(chosen) in \(source)")
-                throw ExitCode(2)
+                let ports =
+                    anyPort ? "" : " on port \(port.map(String.init).joined(separator: ", ")) (--port, --any-port)"
+                throw ReplayError.cannotRun("no Socket.IO session\(chosen) in \(source)\(ports)")
             }
             return script
         }
