@@ -7,7 +7,7 @@ PYTEST := .venv/eio4/bin/pytest
 # resident memory (no dynamic symbol resolution of libFoundation), for a larger binary (92 MB against 20 MB).
 RELEASE := -c release --static-swift-stdlib
 
-.PHONY: all build release demo test unit integration captures lint bench clean diagnostics-doc
+.PHONY: all build release demo test unit integration captures lint bench bench-replay clean diagnostics-doc
 
 all: build
 
@@ -61,6 +61,13 @@ bench:
 	$(SWIFT) build $(RELEASE) --product imscope-bench
 	.build/release/imscope-bench run --sizes $(SIZES) --connections 500 --runs 3 --jobs $(JOBS) --dir .bench \
 		$(if $(BASELINE),--baseline $(BASELINE))
+
+## bench-replay: replay timing fidelity (needs root for tcpdump): each bundled replay capture replayed 5 times
+## against the bundled IM server, the replayed sends' offsets against the recorded ones (python-socketio clients).
+bench-replay:
+	scripts/setup.sh test
+	$(SWIFT) build $(RELEASE) --product imscope
+	for c in Captures/replay/*.pcap; do .venv/eio4/bin/python scripts/bench-replay.py --runs 5 $$c || exit 1; done
 
 ## captures: regenerate the bundled captures with real peers (needs root for tcpdump/dumpcap).
 captures:

@@ -6,7 +6,8 @@ replays CAPTURE against it RUNS times, and compares, per user, the k-th Socket.I
 k-th of the recording: offsets from the first handshake of the run. Prints the offset errors (median, p90, max)
 and the durations side by side with the recording's (python-socketio clients). Needs root (tcpdump).
 
-  scripts/bench-replay.py [--imscope .build/release/imscope] [--runs 5] [--speed 1] [CAPTURE]
+  scripts/bench-replay.py [--imscope .build/release/imscope] [--runs 5] [--speed 1] [--venv eio3|eio4]
+                          [--namespace /im] [CAPTURE]   (default Captures/replay/replay-eio4-websocket.pcap)
 """
 
 import argparse
@@ -56,10 +57,15 @@ def main():
     p.add_argument("--imscope", default=str(REPO / ".build/release/imscope"))
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--speed", type=float, default=1.0)
+    p.add_argument("--venv", help="eio4 or eio3 (default: eio3 when the capture's name says so)")
+    p.add_argument("--namespace", help="the server's namespace (default: /im for the namespace capture)")
     args = p.parse_args()
+    name = Path(args.capture).name
+    venv = args.venv or ("eio3" if "eio3" in name else "eio4")
+    namespace = args.namespace or ("/im" if "namespace" in name else None)
     recorded, recorded_span = sends(args.imscope, args.capture, 9092)
     errors, spans, walls = [], [], []
-    with ImServer("eio4") as server, tempfile.TemporaryDirectory() as work:
+    with ImServer(venv, namespace=namespace) as server, tempfile.TemporaryDirectory() as work:
         for run in range(args.runs):
             pcap = Path(work) / ("run%d.pcap" % run)
             dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-w", str(pcap), "tcp port %d" % server.port],
