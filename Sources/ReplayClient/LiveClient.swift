@@ -162,20 +162,29 @@ actor LiveClient {
 
     private func waitForHandshake() async throws {
         if sid != nil { return }
-        let what = "no Engine.IO handshake from \(settings.server.display) within \(settings.timeout)"
+        try await awaitSignal(.handshake, "no Engine.IO handshake from \(settings.server.display)")
+    }
+
+    /// What the client waits for from the server while it connects.
+    enum Signal { case handshake, probe }
+
+    /// Waits for the handshake's open packet or the probe's answer; throws ``ReplayError/cannotRun(_:)`` saying
+    /// `what` did not come within the timeout.
+    private func awaitSignal(_ signal: Signal, _ what: String) async throws {
+        let message = "\(what) within \(settings.timeout)"
         try await withCheckedThrowingContinuation { continuation in
-            handshakeWaiter = continuation
+            if signal == .handshake { handshakeWaiter = continuation } else { probeWaiter = continuation }
             tasks.append(
                 Task { [timeout = settings.timeout] in
                     try? await Task.sleep(for: timeout)
-                    self.timeOut(handshake: true, what)
+                    self.timeOut(signal, message)
                 })
         }
     }
 
-    private func timeOut(handshake: Bool, _ what: String) {
+    private func timeOut(_ signal: Signal, _ what: String) {
         let error = ReplayError.cannotRun("\(script.name): \(what)")
-        if handshake {
+        if signal == .handshake {
             handshakeWaiter?.resume(throwing: error)
             handshakeWaiter = nil
         } else {
@@ -235,15 +244,7 @@ actor LiveClient {
     private func upgrade() async throws {
         try await openWebSocket(sid: sid)
         try await sendFrame(.pingProbe)
-        let what = "no answer to the upgrade probe from \(settings.server.display) within \(settings.timeout)"
-        try await withCheckedThrowingContinuation { continuation in
-            probeWaiter = continuation
-            tasks.append(
-                Task { [timeout = settings.timeout] in
-                    try? await Task.sleep(for: timeout)
-                    self.timeOut(handshake: false, what)
-                })
-        }
+        try await awaitSignal(.probe, "no answer to the upgrade probe from \(settings.server.display)")
         onWebSocket = true
         try await sendFrame(.upgrade)
     }
