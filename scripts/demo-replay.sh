@@ -35,7 +35,9 @@ start $((port + 1)) "$work/ready2" --regress nack-type:3 --regress drop-type:33
 echo "== imscope replay $capture --server http://127.0.0.1:$port --junit replay.xml"
 echo "   (the IM server as recorded: every recorded client replayed live, what the server sends compared)"
 "$imscope" replay "$capture" --server "http://127.0.0.1:$port" --junit "$work/replay.xml" 2>&1
-echo "exit status $? (0: as recorded); the JUnit report has $(grep -c '<testcase' "$work/replay.xml") test cases"
+status=$?
+echo "exit status $status (0: as recorded); the JUnit report has $(grep -c '<testcase' "$work/replay.xml") test cases"
+[ "$status" = 0 ] || exit 1
 echo
 echo "== the same against a regressed server (--regress nack-type:3 --regress drop-type:33)"
 "$imscope" replay "$capture" --server "http://127.0.0.1:$((port + 1))" --timeout 3 2>&1

@@ -7,7 +7,8 @@ import SocketIO
 /// Makes a ``ReplayScript`` from a capture's owned records (an ``OwnedRecordSink``): one client per Engine.IO
 /// session, with the request that opened it, every Socket.IO packet it sent (a step, after the last server message
 /// it had received) and every one the server sent it (an expectation). Sessions without a Socket.IO packet are
-/// left out (``skipped`` counts them).
+/// left out, and so are sessions whose handshake the capture does not hold (``unopened`` counts them: a capture
+/// started mid-session cannot be replayed, the request that opened it is not there).
 public final class ScriptBuilder: OwnedRecordSink {
     /// The requests each connection's client sent, the latest last (the one an Engine.IO open answers).
     private var lastRequest: [Int: (head: HTTPMessageHead, ts: Timestamp?, frame: UInt64?)] = [:]
@@ -15,7 +16,8 @@ public final class ScriptBuilder: OwnedRecordSink {
     private var order: [String] = []
     /// The Engine.IO session each connection carries (a WebSocket's records name it).
     private var sessionOfConn: [Int: String] = [:]
-    public private(set) var skipped = 0
+    /// Session ids seen in Engine.IO or Socket.IO records whose opening (the open packet) the capture does not hold.
+    public private(set) var unopened = Set<String>()
 
     final class Session {
         var client: ScriptClient
@@ -38,18 +40,31 @@ public final class ScriptBuilder: OwnedRecordSink {
             guard let sid = e.sid ?? record.conn.flatMap({ sessionOfConn[$0] }) else { return }
             if let conn = record.conn { sessionOfConn[conn] = sid }
             if e.type == .open, record.dir == .s2c, sessions[sid] == nil { open(sid, e, record) }
-            guard let session = sessions[sid] else { return }
+            guard let session = sessions[sid] else {
+                unopened.insert(sid)
+                return
+            }
             note(conn: record.conn, in: session)
-            if e.transport == .websocket, let conn = record.conn { websocketConns.insert(conn) }
+            // The session's WebSocket: the one it started on, or the one it upgraded to (not a probe that failed).
+            if e.transport == .websocket, let conn = record.conn,
+                session.client.transport == .websocket || (e.type == .upgrade && record.dir == .c2s)
+            {
+                websocketConns.insert(conn)
+            }
             session.lastTs = record.ts ?? session.lastTs
             if e.type == .upgrade, record.dir == .c2s { session.client.transport = .pollingThenWebSocket }
             if e.type == .close, record.dir == .c2s { disconnect(session, record) }
         case .sio(let s, let text):
-            guard let sid = s.sid ?? record.conn.flatMap({ sessionOfConn[$0] }), let session = sessions[sid] else {
+            guard let sid = s.sid ?? record.conn.flatMap({ sessionOfConn[$0] }) else {
+                // A WebSocket picked up mid-stream: its session's id was never seen.
+                if let conn = record.conn { unopened.insert("conn \(conn)") }
+                return
+            }
+            guard let session = sessions[sid] else {
+                unopened.insert(sid)
                 return
             }
             note(conn: record.conn, in: session)
-            if s.transport == .websocket, let conn = record.conn { websocketConns.insert(conn) }
             session.lastTs = record.ts ?? session.lastTs
             let time = session.startTs.flatMap { start in record.ts.map { $0.seconds(since: start) } } ?? 0
             text.withUnsafeBytes { bytes in
@@ -139,6 +154,7 @@ public final class ScriptBuilder: OwnedRecordSink {
             transport: e.transport == .websocket ? .websocket : .polling, path: path, query: query, headers: headers,
             start: 0, frame: request?.frame ?? record.frame, steps: [], expected: [])
         sessions[sid] = Session(client, startTs: startTs)
+        if e.transport == .websocket, let conn = record.conn { websocketConns.insert(conn) }
         order.append(sid)
     }
 
@@ -161,7 +177,28 @@ public final class ScriptBuilder: OwnedRecordSink {
     }
 
     public func finish() {
-        for session in sessions.values { closeAtEnd(session) }
+        for session in sessions.values {
+            closeAtEnd(session)
+            session.client.steps = Self.ordered(session.client.steps, expected: session.client.expected)
+        }
+    }
+
+    /// Steps in frame order (an ACK held for its request comes out after later records but keeps its own frame),
+    /// each caused by the last server message recorded before its frame. A step without a frame (the end of a
+    /// session the capture ends in) stays last, caused by the last message.
+    static func ordered(_ steps: [ScriptStep], expected: [ServerMessage]) -> [ScriptStep] {
+        var sorted = steps.enumerated().sorted { a, b in
+            (a.element.frame ?? .max, a.offset) < (b.element.frame ?? .max, b.offset)
+        }.map(\.element)
+        for i in sorted.indices {
+            guard let frame = sorted[i].frame else {
+                sorted[i].after = expected.indices.last
+                continue
+            }
+            let before = expected.partitioningIndex { ($0.frame ?? 0) >= frame }
+            sorted[i].after = before > 0 ? before - 1 : nil
+        }
+        return sorted
     }
 
     /// The script: sessions in the order they opened, their start times relative to the first one's.
@@ -179,9 +216,6 @@ public final class ScriptBuilder: OwnedRecordSink {
                 return client
             })
     }
-
-    /// Sessions seen that carried no Socket.IO packet.
-    public var emptySessions: Int { order.count - script.clients.count }
 
     static let engineIOParameters: Set<String> = ["EIO", "transport", "sid", "t", "b64", "j"]
 
@@ -211,5 +245,18 @@ extension String {
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+extension Array {
+    /// The first index whose element satisfies `belongs` (all after it must too): a binary search.
+    fileprivate func partitioningIndex(where belongs: (Element) -> Bool) -> Int {
+        var lo = 0
+        var hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if belongs(self[mid]) { hi = mid } else { lo = mid + 1 }
+        }
+        return lo
     }
 }

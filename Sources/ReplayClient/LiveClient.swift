@@ -46,6 +46,10 @@ actor LiveClient {
     /// The server ended the session (an Engine.IO close, the transport closed) before the client did.
     private(set) var endedByServer: String?
     private var closing = false
+    /// The server sent a Socket.IO DISCONNECT or an Engine.IO close: a transport closing after it is no failure.
+    private var serverSaidGoodbye = false
+    /// The replay stopped (another client could not run): nothing more is sent or waited for.
+    private var halted = false
 
     private var sid: String?
     private var socketSids: [String] = []
@@ -63,14 +67,16 @@ actor LiveClient {
     private var tasks: [Task<Void, Never>] = []
     private var handshakeWaiter: CheckedContinuation<Void, any Error>?
     private var probeWaiter: CheckedContinuation<Void, any Error>?
+    /// The server answered the upgrade probe (it may do so before the client waits for it).
+    private var probeAnswered = false
     private var v3PongWaiting: ContinuousClock.Instant?
 
     private var counts: [MessageKey: Int] = [:]
     private var receivedByKey: [MessageKey: [Int]] = [:]
     private var waiters: [Int: Waiter] = [:]
     private var nextWaiter = 0
-    private var posting = false
-    private var postQueue: [EngineIOOutgoingPacket] = []
+    /// The last POST sent or waiting to be: the next one goes after it.
+    private var postTail: Task<Void, any Error>?
 
     struct Waiter {
         var key: MessageKey
@@ -244,7 +250,9 @@ actor LiveClient {
     private func upgrade() async throws {
         try await openWebSocket(sid: sid)
         try await sendFrame(.pingProbe)
-        try await awaitSignal(.probe, "no answer to the upgrade probe from \(settings.server.display)")
+        if !probeAnswered {
+            try await awaitSignal(.probe, "no answer to the upgrade probe from \(settings.server.display)")
+        }
         onWebSocket = true
         try await sendFrame(.upgrade)
     }
@@ -274,8 +282,12 @@ actor LiveClient {
                 }
                 if let error, packets.isEmpty { note("bad polling payload from the server: \(error)") }
                 for p in packets { handle(p) }
-            case .closed(let reason):
-                if !closing && onWebSocket { serverEnded(reason ?? "the server closed the WebSocket") }
+            case .closed:
+                // A server ends a session with an Engine.IO close or a Socket.IO DISCONNECT first; a WebSocket
+                // that just closes is a server that stopped answering.
+                if !closing && onWebSocket && !serverSaidGoodbye && !halted {
+                    fail("\(script.name): the server closed the WebSocket without ending the session")
+                }
             }
         }
     }
@@ -306,6 +318,7 @@ actor LiveClient {
             if version >= 4 { Task { try? await self.sendPacket(.init(type: .pong, data: p.data)) } }
         case .pong:
             if p.data == Array("probe".utf8) {
+                probeAnswered = true
                 probeWaiter?.resume()
                 probeWaiter = nil
             } else {
@@ -321,6 +334,7 @@ actor LiveClient {
             for m in messages { receive(m) }
         case .close:
             serverEnded("the server closed the Engine.IO session")
+            serverSaidGoodbye = true
         case .upgrade, .noop:
             break
         }
@@ -353,6 +367,7 @@ actor LiveClient {
     }
 
     private func receive(_ m: ServerMessage) {
+        if m.kind == .disconnect { serverSaidGoodbye = true }
         if m.kind == .connect, case .object(let o)? = m.args.first, case .string(let s)? = o["sid"] {
             socketSids.append(s)
         }
@@ -384,13 +399,25 @@ actor LiveClient {
     }
 
     private func fail(_ reason: String) {
-        guard failure == nil else { return }
+        guard failure == nil, !halted else { return }
         failure = reason
         for id in Array(waiters.keys) { finishWaiter(id, false) }
+        onFailure?(reason)
     }
 
+    /// Told of the client's failure as soon as it happens (the runner stops the replay).
+    private var onFailure: (@Sendable (String) -> Void)?
+
+    func setOnFailure(_ handler: @escaping @Sendable (String) -> Void) { onFailure = handler }
+
     /// Whether the client can go on sending.
-    var alive: Bool { failure == nil && endedByServer == nil }
+    var alive: Bool { failure == nil && endedByServer == nil && !halted }
+
+    /// Stops the client where it is because the replay stopped: its waits end at once.
+    func halt() {
+        halted = true
+        for id in Array(waiters.keys) { finishWaiter(id, false) }
+    }
 
     /// Waits until `count` server messages like `expected` have come (the step's cause), at most `timeout`.
     /// `index` is the message's place in the script's expectations: once a wait for one has timed out, the
@@ -429,14 +456,47 @@ actor LiveClient {
     private func get(_ target: String, timeout: Duration) async throws -> [UInt8] {
         var request = HTTPClientRequest(url: target)
         request.headers = requestHeaders
+        let deadline = ContinuousClock.now + timeout
         let response = try await http.execute(request, timeout: Self.timeAmount(timeout))
-        let body = try await response.body.collect(upTo: 64 << 20)
+        let body = try await Self.collect(response, by: deadline, what: "\(script.name): \(settings.server.display)")
         guard response.status == .ok else {
+            let said = String(decoding: body.prefix(120), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             throw ReplayError.cannotRun(
                 "\(script.name): the server answered \(response.status.code) \(response.status.reasonPhrase)"
-                    + " to \(target.split(separator: "?").first ?? "")" + versionHint(Int(response.status.code)))
+                    + " to \(target.split(separator: "?").first ?? "")" + (said.isEmpty ? "" : " (\"\(said)\")")
+                    + versionHint(Int(response.status.code)))
         }
-        return Array(body.readableBytesView)
+        return body
+    }
+
+    /// A response's body, or an error once `deadline` passes: async-http-client's deadline ends with the head, and
+    /// a server that stalls in the body would otherwise hold the replay for ever. The read goes on in a task of its
+    /// own (cancelled at the deadline), so the caller never waits past it.
+    private static func collect(
+        _ response: HTTPClientResponse, by deadline: ContinuousClock.Instant, what: String
+    ) async throws -> [UInt8] {
+        let settled = NIOLockedValueBox(false)
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], any Error>) in
+            let finish: @Sendable (Result<[UInt8], any Error>) -> Void = { result in
+                let first = settled.withLockedValue { done in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume(with: result) }
+            }
+            let reading = Task {
+                do {
+                    finish(.success(Array(try await response.body.collect(upTo: 64 << 20).readableBytesView)))
+                } catch {
+                    finish(.failure(error))
+                }
+            }
+            Task {
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                reading.cancel()
+                finish(.failure(ReplayError.cannotRun("\(what): the response stalled")))
+            }
+        }
     }
 
     private func pollLoop() async {
@@ -479,26 +539,36 @@ actor LiveClient {
             for p in packets { try await sendFrame(p) }
             return
         }
-        postQueue += packets
-        guard !posting else { return }
-        posting = true
-        defer { posting = false }
-        while !postQueue.isEmpty {
-            let batch = postQueue
-            postQueue = []
-            var request = HTTPClientRequest(url: pollingURL(sid: sid))
-            request.method = .POST
-            request.headers = requestHeaders
-            let binary = version < 4 && batch.contains(where: \.binary)
-            request.headers.replaceOrAdd(
-                name: "Content-Type", value: binary ? "application/octet-stream" : "text/plain;charset=UTF-8")
-            request.body = .bytes(
-                ByteBuffer(bytes: EngineIOEncoder.payload(batch, version: version, supportsBinary: binary)))
-            let response = try await http.execute(request, timeout: Self.timeAmount(settings.timeout))
-            _ = try await response.body.collect(upTo: 1 << 20)
-            guard response.status == .ok else {
-                throw ReplayError.cannotRun("the server answered \(response.status.code) to a polling POST")
-            }
+        // One POST at a time (an Engine.IO server takes one per session), in the order sends were made; each
+        // caller waits for its own, and gets its own error.
+        let previous = postTail
+        let post = Task {
+            _ = await previous?.result
+            try await self.post(packets)
+        }
+        postTail = post
+        try await post.value
+    }
+
+    private func post(_ packets: [EngineIOOutgoingPacket]) async throws {
+        // The upgrade may have finished while this POST waited its turn: polling is over then.
+        if onWebSocket {
+            for p in packets { try await sendFrame(p) }
+            return
+        }
+        var request = HTTPClientRequest(url: pollingURL(sid: sid))
+        request.method = .POST
+        request.headers = requestHeaders
+        let binary = version < 4 && packets.contains(where: \.binary)
+        request.headers.replaceOrAdd(
+            name: "Content-Type", value: binary ? "application/octet-stream" : "text/plain;charset=UTF-8")
+        request.body = .bytes(
+            ByteBuffer(bytes: EngineIOEncoder.payload(packets, version: version, supportsBinary: binary)))
+        let deadline = ContinuousClock.now + settings.timeout
+        let response = try await http.execute(request, timeout: Self.timeAmount(settings.timeout))
+        _ = try await Self.collect(response, by: deadline, what: "\(script.name): \(settings.server.display)")
+        guard response.status == .ok else {
+            throw ReplayError.cannotRun("the server answered \(response.status.code) to a polling POST")
         }
     }
 
@@ -551,7 +621,10 @@ actor LiveClient {
 
     /// The recorded end: an Engine.IO close, then the transport closed.
     func disconnect() async {
-        if alive { try? await sendPacket(.close) }
+        let wasAlive = alive
+        // From here a transport that ends, or a poll that fails, is the end the client asked for.
+        closing = true
+        if wasAlive { try? await sendPacket(.close) }
         await shutdown()
     }
 
@@ -609,6 +682,7 @@ actor LiveClient {
             return "TLS with \(settings.server.display) failed: \(text)"
         }
         if let e = error as? HTTPClientError {
+            if e == .remoteConnectionClosed { return "\(settings.server.display) closed the connection" }
             if e == .connectTimeout || e == .deadlineExceeded || e == .readTimeout {
                 return "no answer from \(settings.server.display) within \(settings.timeout)"
             }

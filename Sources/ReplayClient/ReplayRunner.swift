@@ -66,6 +66,8 @@ public enum ReplayRunner {
         config.connectionPool = .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, 3 * script.clients.count))
         config.timeout.connect = LiveClient.timeAmount(options.timeout)
+        // Every connection goes to --server: a redirect to elsewhere is an answer, not a place to go.
+        config.redirectConfiguration = .disallow
         let http = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: config)
         let ids = script.clientMessageIds
         let tally = Tally(clients: script.clients.count, steps: script.clients.reduce(0) { $0 + $1.steps.count })
@@ -89,6 +91,16 @@ public enum ReplayRunner {
                     server: options.server, tls: options.tls, timeout: options.timeout, headers: headers,
                     transport: transport),
                 http: http, group: group, clientMessageIds: ids)
+        }
+        // The first client that cannot run stops them all at once: its failure aborts the sequence and halts
+        // every client's waits and sleeps.
+        for live in lives {
+            await live.setOnFailure { reason in
+                Task {
+                    await sequencer.abort(reason)
+                    for other in lives { await other.halt() }
+                }
+            }
         }
         let start = ContinuousClock.now
         let runs = await withTaskGroup(of: (Int, ClientRun).self) { tasks in
@@ -121,10 +133,13 @@ public enum ReplayRunner {
     static func runClient(_ client: ScriptClient, _ index: Int, _ context: Context) async -> ClientRun {
         let options = context.options
         let live = context.lives[index]
+        // Sleeps until the recorded offset, in slices, so that a replay stopped meanwhile stops this client too.
         func at(_ offset: Double) async {
             guard !options.noDelay, offset > 0 else { return }
             let when = context.start + .nanoseconds(Int64(offset / options.speed * 1e9))
-            if when > .now { try? await Task.sleep(until: when, clock: .continuous) }
+            while ContinuousClock.now < when, await live.alive {
+                try? await Task.sleep(until: min(when, .now + .milliseconds(200)), clock: .continuous)
+            }
         }
         guard await context.sequencer.turn(index, 0) else {
             return ClientRun(received: [], failure: nil, endedByServer: nil, unsent: client.steps.count, notes: [])
@@ -258,12 +273,17 @@ actor Sequencer {
     init(_ script: ReplayScript) {
         var all: [(key: (UInt64, Double), client: Int, action: Int)] = []
         for (c, client) in script.clients.enumerated() {
-            all.append(((client.frame ?? .max, client.start), c, 0))
+            // A client's own actions never go out of its order: each key is at least its previous one's (else a
+            // client would wait for a turn only its own later action could free).
+            var key = (client.frame ?? .max, client.start)
+            all.append((key, c, 0))
             for (i, step) in client.steps.enumerated() {
-                all.append(((step.frame ?? .max, client.start + step.time), c, i + 1))
+                let own = (step.frame ?? .max, client.start + step.time)
+                if own > key { key = own }
+                all.append((key, c, i + 1))
             }
         }
-        all.sort { a, b in a.key.0 != b.key.0 ? a.key.0 < b.key.0 : a.key.1 < b.key.1 }
+        all.sort { a, b in (a.key.0, a.key.1, a.client, a.action) < (b.key.0, b.key.1, b.client, b.action) }
         order = all.map { ($0.client, $0.action) }
         finished = Array(repeating: false, count: order.count)
         for (i, o) in order.enumerated() { position[o.client, default: [:]][o.action] = i }

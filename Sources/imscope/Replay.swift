@@ -94,8 +94,9 @@ extension IMScope {
             guard timeout > 0, timeout <= 86400 else {
                 throw ValidationError("--timeout must be between 0 and 86400 s")
             }
-            for h in headers where !h.contains(":") {
-                throw ValidationError("--header '\(h)': write it as 'Name: value'")
+            for h in headers {
+                guard let colon = h.firstIndex(of: ":"), !h[..<colon].trimmingCharacters(in: .whitespaces).isEmpty
+                else { throw ValidationError("--header '\(h)': write it as 'Name: value'") }
             }
         }
 
@@ -133,7 +134,13 @@ extension IMScope {
 
             let script: ReplayScript
             do {
-                script = try readScript()
+                let (read, unopened) = try readScript()
+                script = read
+                if unopened > 0 && !quiet {
+                    printError(
+                        "replay: \(unopened) session\(unopened == 1 ? "" : "s") began before the capture did (no "
+                            + "handshake in it) and \(unopened == 1 ? "is" : "are") not replayed")
+                }
             } catch {
                 // No replay: the reports still say why, as for any replay that could not run.
                 try finish(Verdict(clients: [], error: "\(error)", ignore: patterns, duration: 0))
@@ -151,8 +158,9 @@ extension IMScope {
                     name: client.name, conns: client.conns, sid: client.sid, expected: client.expected,
                     actual: run.received, error: run.failure)
             }
+            // A replay that could not run judges no client: what did not come because it stopped is no difference.
             let verdict = Verdict(
-                clients: clients, error: run.error, ignore: patterns,
+                clients: run.error == nil ? clients : [], error: run.error, ignore: patterns,
                 duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             for (client, run) in zip(script.clients, runs) {
                 if let ended = run.endedByServer, !quiet {
@@ -180,7 +188,7 @@ extension IMScope {
         }
 
         /// The capture's sessions (those `--conn`/`--user` choose) as a script; ``ReplayError`` when it has none.
-        func readScript() throws -> ReplayScript {
+        func readScript() throws -> (ReplayScript, unopened: Int) {
             let builder = ScriptBuilder()
             do {
                 let packets = try PacketSource(files: [source], filter: nil)
@@ -207,9 +215,13 @@ extension IMScope {
                 let chosen = conns.isEmpty && users.isEmpty ? "" : " matching --conn/--user"
                 let ports =
                     anyPort ? "" : " on port \(port.map(String.init).joined(separator: ", ")) (--port, --any-port)"
-                throw ReplayError.cannotRun("no Socket.IO session\(chosen) in \(source)\(ports)")
+                let unopened =
+                    builder.unopened.isEmpty
+                    ? ""
+                    : "; \(builder.unopened.count) began before the capture did (their handshake is not in it)"
+                throw ReplayError.cannotRun("no Socket.IO session\(chosen) in \(source)\(ports)\(unopened)")
             }
-            return script
+            return (script, builder.unopened.count)
         }
 
         var progressShown: Bool { !quiet && isatty(2) == 1 }
