@@ -180,6 +180,9 @@ let package = Package(
         .testTarget(
             name: "ReplayTests",
             dependencies: ["Replay", "Records", "Pipeline", "Capture", "IMProtocol", "SocketIO", "ImscopeCore"]),
+        // The live half's scheduling (the sequencer of all clients' actions); the clients themselves are tested
+        // against a real server (Tests/integration/test_replay.py).
+        .testTarget(name: "ReplayClientTests", dependencies: ["ReplayClient", "Replay"]),
         // The merger of --jobs on its own: shards' chunks in, records out in key order.
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Pipeline", "Records", "Rendering", "ImscopeCore"]),
     ]

@@ -3,9 +3,10 @@ import Foundation
 import IMProtocol
 import Pipeline
 import Records
-import Replay
 import SocketIO
 import Testing
+
+@testable import Replay
 
 /// The script a real capture makes: its clients, their handshakes and transports, what each sent after what it
 /// had received, and what the server sent it (Captures/replay/README.md has every frame of these captures).
@@ -103,5 +104,40 @@ struct ScriptBuilderTests {
         let pipeline = try Pipeline(options: PipelineOptions(), records: OwningSink(builder))
         pipeline.run(try PacketSource(files: [Self.repo.appendingPathComponent("Captures/ws/ws-deflate-lo.pcap").path]))
         #expect(builder.script.clients.isEmpty)
+    }
+}
+
+/// Steps come out of the pipeline in the order their records were made; an ACK held for its request comes out
+/// after later records with its own, earlier frame. `ordered` puts steps back in frame order and gives each the
+/// cause its frame says.
+struct StepOrderTests {
+    static func step(_ frame: UInt64?, after: Int? = 99) -> ScriptStep {
+        ScriptStep(action: .disconnect, time: 0, frame: frame, after: after)
+    }
+
+    static func expected(_ frames: [UInt64]) -> [ServerMessage] {
+        frames.map { ServerMessage(kind: .event, name: "chat", frame: $0) }
+    }
+
+    @Test(
+        arguments: [
+            // (step frames in emitted order, expectation frames) -> (frames in order, causes)
+            ([10, 30, 20], [15, 25], [10, 20, 30], [nil, 0, 1]),
+            ([5, 6], [1, 2, 3], [5, 6], [2, 2]),
+            ([3], [4, 5], [3], [nil]),
+            ([20, 10], [], [10, 20], [nil, nil]),
+        ] as [([UInt64], [UInt64], [UInt64], [Int?])])
+    func framesAndCauses(emitted: [UInt64], expectations: [UInt64], frames: [UInt64], causes: [Int?]) {
+        let steps = ScriptBuilder.ordered(emitted.map { Self.step($0) }, expected: Self.expected(expectations))
+        #expect(steps.map(\.frame) == frames)
+        #expect(steps.map(\.after) == causes)
+    }
+
+    /// The end of a session the capture ends in has no frame: it stays last, after every expectation.
+    @Test func stepWithoutAFrameStaysLast() {
+        let steps = ScriptBuilder.ordered(
+            [Self.step(nil), Self.step(8), Self.step(2)], expected: Self.expected([1, 5, 9]))
+        #expect(steps.map(\.frame) == [2, 8, nil])
+        #expect(steps.map(\.after) == [0, 1, 2])
     }
 }
