@@ -154,6 +154,7 @@ public final class ScriptBuilder: OwnedRecordSink {
             transport: e.transport == .websocket ? .websocket : .polling, path: path, query: query, headers: headers,
             start: 0, frame: request?.frame ?? record.frame, steps: [], expected: [])
         sessions[sid] = Session(client, startTs: startTs)
+        unopened.remove(sid)
         if e.transport == .websocket, let conn = record.conn { websocketConns.insert(conn) }
         order.append(sid)
     }

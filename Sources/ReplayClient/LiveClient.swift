@@ -48,6 +48,8 @@ actor LiveClient {
     private var closing = false
     /// The server sent a Socket.IO DISCONNECT or an Engine.IO close: a transport closing after it is no failure.
     private var serverSaidGoodbye = false
+    /// The namespaces the server let the client join (a CONNECT answered) and has not disconnected it from.
+    private var joined = Set<String>()
     /// The replay stopped (another client could not run): nothing more is sent or waited for.
     private var halted = false
 
@@ -111,6 +113,7 @@ actor LiveClient {
     /// The Engine.IO handshake on the transport the script (or `--transport`) says, then the upgrade when it
     /// upgrades. Throws ``ReplayError/cannotRun(_:)`` with a one-line reason.
     func connect() async throws {
+        guard !halted else { throw ReplayError.cannotRun("\(script.name): the replay stopped") }
         tasks.append(Task { await self.consume() })
         let transport = settings.transport
         do {
@@ -253,6 +256,8 @@ actor LiveClient {
         if !probeAnswered {
             try await awaitSignal(.probe, "no answer to the upgrade probe from \(settings.server.display)")
         }
+        // Polling pauses before the upgrade: what is being POSTed goes first.
+        _ = await postTail?.result
         onWebSocket = true
         try await sendFrame(.upgrade)
     }
@@ -285,7 +290,10 @@ actor LiveClient {
             case .closed:
                 // A server ends a session with an Engine.IO close or a Socket.IO DISCONNECT first; a WebSocket
                 // that just closes is a server that stopped answering.
-                if !closing && onWebSocket && !serverSaidGoodbye && !halted {
+                guard !closing && onWebSocket && !halted else { break }
+                if serverSaidGoodbye {
+                    serverEnded("the server ended the session")
+                } else {
                     fail("\(script.name): the server closed the WebSocket without ending the session")
                 }
             }
@@ -367,7 +375,12 @@ actor LiveClient {
     }
 
     private func receive(_ m: ServerMessage) {
-        if m.kind == .disconnect { serverSaidGoodbye = true }
+        // The session ends when the server disconnects the client from every namespace it had joined.
+        if m.kind == .connect { joined.insert(m.namespace) }
+        if m.kind == .disconnect {
+            joined.remove(m.namespace)
+            if joined.isEmpty { serverSaidGoodbye = true }
+        }
         if m.kind == .connect, case .object(let o)? = m.args.first, case .string(let s)? = o["sid"] {
             socketSids.append(s)
         }
@@ -402,6 +415,7 @@ actor LiveClient {
         guard failure == nil, !halted else { return }
         failure = reason
         for id in Array(waiters.keys) { finishWaiter(id, false) }
+        abandonConnecting(ReplayError.cannotRun(reason))
         onFailure?(reason)
     }
 
@@ -417,6 +431,15 @@ actor LiveClient {
     func halt() {
         halted = true
         for id in Array(waiters.keys) { finishWaiter(id, false) }
+        abandonConnecting(ReplayError.cannotRun("\(script.name): the replay stopped"))
+    }
+
+    /// A connect in progress ends: its handshake or probe wait is answered with `error`.
+    private func abandonConnecting(_ error: ReplayError) {
+        handshakeWaiter?.resume(throwing: error)
+        handshakeWaiter = nil
+        probeWaiter?.resume(throwing: error)
+        probeWaiter = nil
     }
 
     /// Waits until `count` server messages like `expected` have come (the step's cause), at most `timeout`.
@@ -475,27 +498,39 @@ actor LiveClient {
     private static func collect(
         _ response: HTTPClientResponse, by deadline: ContinuousClock.Instant, what: String
     ) async throws -> [UInt8] {
-        let settled = NIOLockedValueBox(false)
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], any Error>) in
-            let finish: @Sendable (Result<[UInt8], any Error>) -> Void = { result in
-                let first = settled.withLockedValue { done in
-                    defer { done = true }
-                    return !done
+        let reading = NIOLockedValueBox<Task<Void, Never>?>(nil)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], any Error>) in
+                let settled = NIOLockedValueBox(false)
+                let timer = NIOLockedValueBox<Task<Void, Never>?>(nil)
+                let finish: @Sendable (Result<[UInt8], any Error>) -> Void = { result in
+                    let first = settled.withLockedValue { done in
+                        defer { done = true }
+                        return !done
+                    }
+                    guard first else { return }
+                    timer.withLockedValue { $0?.cancel() }
+                    continuation.resume(with: result)
                 }
-                if first { continuation.resume(with: result) }
-            }
-            let reading = Task {
-                do {
-                    finish(.success(Array(try await response.body.collect(upTo: 64 << 20).readableBytesView)))
-                } catch {
-                    finish(.failure(error))
+                let task = Task {
+                    do {
+                        finish(.success(Array(try await response.body.collect(upTo: 64 << 20).readableBytesView)))
+                    } catch {
+                        finish(.failure(error))
+                    }
+                }
+                reading.withLockedValue { $0 = task }
+                timer.withLockedValue {
+                    $0 = Task {
+                        try? await Task.sleep(until: deadline, clock: .continuous)
+                        guard !Task.isCancelled else { return }
+                        task.cancel()
+                        finish(.failure(ReplayError.cannotRun("\(what): the response stalled")))
+                    }
                 }
             }
-            Task {
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                reading.cancel()
-                finish(.failure(ReplayError.cannotRun("\(what): the response stalled")))
-            }
+        } onCancel: {
+            reading.withLockedValue { $0?.cancel() }
         }
     }
 
@@ -574,12 +609,35 @@ actor LiveClient {
 
     private func sendFrame(_ packet: EngineIOOutgoingPacket) async throws {
         guard let ws else { throw ReplayError.cannotRun("no WebSocket") }
-        let promise = ws.eventLoop.makePromise(of: Void.self)
+        let written = ws.eventLoop.makePromise(of: Void.self)
         switch EngineIOEncoder.frame(packet, version: version) {
-        case .text(let bytes): ws.send(raw: bytes, opcode: .text, promise: promise)
-        case .binary(let bytes): ws.send(raw: bytes, opcode: .binary, promise: promise)
+        case .text(let bytes): ws.send(raw: bytes, opcode: .text, promise: written)
+        case .binary(let bytes): ws.send(raw: bytes, opcode: .binary, promise: written)
         }
-        try await promise.futureResult.get()
+        try await Self.within(
+            settings.timeout, written.futureResult, on: ws.eventLoop,
+            ReplayError.cannotRun("\(script.name): \(settings.server.display) stopped reading (a write stalled)"))
+    }
+
+    /// `future`'s result, or `error` once `timeout` passes (a peer that stops reading stalls a write for ever).
+    private static func within(
+        _ timeout: Duration, _ future: EventLoopFuture<Void>, on loop: any EventLoop, _ error: ReplayError
+    ) async throws {
+        let outcome = loop.makePromise(of: Void.self)
+        let settled = NIOLockedValueBox(false)
+        let settle: @Sendable (Result<Void, any Error>) -> Void = { result in
+            let first = settled.withLockedValue { done in
+                defer { done = true }
+                return !done
+            }
+            if first { outcome.completeWith(result) }
+        }
+        let timer = loop.scheduleTask(in: timeAmount(timeout)) { settle(.failure(error)) }
+        future.whenComplete { result in
+            timer.cancel()
+            settle(result)
+        }
+        try await outcome.futureResult.get()
     }
 
     private func rewriteSids(_ data: [UInt8]) -> [UInt8] {
@@ -631,12 +689,16 @@ actor LiveClient {
     /// Stops everything this client runs (idempotent).
     func shutdown() async {
         closing = true
+        onFailure = nil
         for id in Array(waiters.keys) { finishWaiter(id, false) }
         handshakeWaiter?.resume(throwing: ReplayError.cannotRun("shut down"))
         handshakeWaiter = nil
         probeWaiter?.resume(throwing: ReplayError.cannotRun("shut down"))
         probeWaiter = nil
-        if let ws { try? await ws.close().get() }
+        if let ws {
+            try? await Self.within(
+                settings.timeout, ws.close(), on: ws.eventLoop, ReplayError.cannotRun("the WebSocket close stalled"))
+        }
         feed.finish()
         for t in tasks { t.cancel() }
     }

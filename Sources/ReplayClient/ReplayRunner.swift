@@ -116,7 +116,9 @@ public enum ReplayRunner {
         }
         try? await http.shutdown()
         try? await group.shutdownGracefully()
-        return ReplayRun(clients: runs, error: await sequencer.aborted)
+        // A failure the abort has not recorded yet (it goes through a task of its own) still stops the verdict.
+        let error = await sequencer.aborted ?? runs.lazy.compactMap(\.failure).first
+        return ReplayRun(clients: runs, error: error)
     }
 
     /// What every client's run shares.
@@ -137,7 +139,7 @@ public enum ReplayRunner {
         func at(_ offset: Double) async {
             guard !options.noDelay, offset > 0 else { return }
             let when = context.start + .nanoseconds(Int64(offset / options.speed * 1e9))
-            while ContinuousClock.now < when, await live.alive {
+            while ContinuousClock.now < when, !Task.isCancelled, await live.alive {
                 try? await Task.sleep(until: min(when, .now + .milliseconds(200)), clock: .continuous)
             }
         }
@@ -147,6 +149,7 @@ public enum ReplayRunner {
         await context.expectations.waitBefore(frame: client.frame, in: context.lives, timeout: options.timeout)
         await at(client.start)
         do {
+            // A replay stopped meanwhile connects no more clients (connect() throws when halted).
             try await live.connect()
             await context.sequencer.done(index, 0)
         } catch {
