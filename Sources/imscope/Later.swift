@@ -27,9 +27,4 @@ extension IMScope {
         @Argument var files: [String] = []
         @Option(name: .shortAndLong) var output: String?
     }
-    struct Export: NotYetAvailable {
-        static let configuration = CommandConfiguration(commandName: "export", abstract: "An editable replay script.")
-        @Argument var file: String?
-        @Option(name: .shortAndLong) var output: String?
-    }
 }

@@ -22,21 +22,16 @@ extension IMScope {
                 See Docs/replay.md.
                 """)
 
-        @Argument(help: ArgumentHelp("A capture file (pcap or pcapng).", valueName: "source"))
+        @Argument(
+            help: ArgumentHelp(
+                "A capture file (pcap or pcapng), or a replay script that 'imscope export' wrote.", valueName: "source")
+        )
         var source: String
+
+        @OptionGroup var sessions: SessionChoice
 
         @Option(help: ArgumentHelp("The server: http://, https://, ws:// or wss://host:port.", valueName: "url"))
         var server: String
-
-        @Option(
-            name: .customLong("conn"),
-            help: ArgumentHelp("Replay only the session of connection N (repeatable).", valueName: "n"))
-        var conns: [Int] = []
-
-        @Option(
-            name: .customLong("user"),
-            help: ArgumentHelp("Replay only the sessions of user ID (repeatable).", valueName: "id"))
-        var users: [String] = []
 
         @Option(
             name: .customLong("header"),
@@ -75,12 +70,6 @@ extension IMScope {
 
         @Option(help: "The verdict on standard output: none (default) or json.")
         var format: VerdictFormat = .none
-
-        @Option(help: "Server port of the recorded sessions (repeatable).")
-        var port: [UInt16] = [9092]
-
-        @Flag(help: "Take Socket.IO sessions on any port.")
-        var anyPort = false
 
         @Flag(name: .shortAndLong, help: "No progress line and no summary on stderr (only the one-line result).")
         var quiet = false
@@ -134,12 +123,20 @@ extension IMScope {
 
             let script: ReplayScript
             do {
-                let (read, unopened) = try readScript()
-                script = read
-                if unopened > 0 && !quiet {
+                let loaded = try sessions.load(source)
+                script = loaded.script
+                for text in loaded.ignore {
+                    do {
+                        patterns.append(try IgnorePattern(parsing: text))
+                    } catch {
+                        throw ReplayError.cannotRun("\(source): ignore \(text): \(error)")
+                    }
+                }
+                if loaded.unopened > 0 && !quiet {
+                    let n = loaded.unopened
                     printError(
-                        "replay: \(unopened) session\(unopened == 1 ? "" : "s") began before the capture did (no "
-                            + "handshake in it) and \(unopened == 1 ? "is" : "are") not replayed")
+                        "replay: \(n) session\(n == 1 ? "" : "s") began before the capture did (no handshake in it) "
+                            + "and \(n == 1 ? "is" : "are") not replayed")
                 }
             } catch {
                 // No replay: the reports still say why, as for any replay that could not run.
@@ -185,43 +182,6 @@ extension IMScope {
             let brief = quiet || verdict.exitCode == 2
             printErrorRaw(brief ? VerdictText.closing(verdict) + "\n" : VerdictText.summary(verdict))
             throw ExitCode(verdict.exitCode)
-        }
-
-        /// The capture's sessions (those `--conn`/`--user` choose) as a script; ``ReplayError`` when it has none.
-        func readScript() throws -> (ReplayScript, unopened: Int) {
-            let builder = ScriptBuilder()
-            do {
-                let packets = try PacketSource(files: [source], filter: nil)
-                var o = PipelineOptions()
-                o.layer = .im
-                o.im = IMDecoder(
-                    table: try MessageTypeTable.builtin("v2"), others: [try MessageTypeTable.builtin("v1")])
-                o.serverPorts = Set(port)
-                o.anyPort = anyPort
-                let pipeline = try Pipeline(options: o, records: OwningSink(builder))
-                pipeline.run(packets)
-                if pipeline.summary.packets == 0 && pipeline.summary.readErrors > 0 {
-                    throw ReplayError.cannotRun("cannot read \(source)")
-                }
-            } catch let error as ReplayError {
-                throw error
-            } catch {
-                throw ReplayError.cannotRun("\(source): \(error)")
-            }
-            var script = builder.script
-            if !conns.isEmpty { script.clients.removeAll { c in !c.conns.contains(where: conns.contains) } }
-            if !users.isEmpty { script.clients.removeAll { c in !users.contains(c.user ?? "") } }
-            if script.clients.isEmpty {
-                let chosen = conns.isEmpty && users.isEmpty ? "" : " matching --conn/--user"
-                let ports =
-                    anyPort ? "" : " on port \(port.map(String.init).joined(separator: ", ")) (--port, --any-port)"
-                let unopened =
-                    builder.unopened.isEmpty
-                    ? ""
-                    : "; \(builder.unopened.count) began before the capture did (their handshake is not in it)"
-                throw ReplayError.cannotRun("no Socket.IO session\(chosen) in \(source)\(ports)\(unopened)")
-            }
-            return (script, builder.unopened.count)
         }
 
         var progressShown: Bool { !quiet && isatty(2) == 1 }

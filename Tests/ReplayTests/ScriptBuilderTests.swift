@@ -14,7 +14,7 @@ struct ScriptBuilderTests {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    static func script(_ name: String) throws -> ReplayScript {
+    static func script(_ name: String) throws -> ReplayScript {  // also ScriptJSONTests
         let builder = ScriptBuilder()
         var options = PipelineOptions()
         options.im = IMDecoder(table: try MessageTypeTable.builtin("v2"), others: [])
