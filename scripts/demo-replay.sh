@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The replay part of `make demo`: starts the bundled IM server (Captures/peers/im_server.py, the one the tests
-# use), replays a bundled capture of two users chatting against it, then against a copy regressed on purpose
+# use), replays a bundled capture of two users chatting against it, exports it as a replay script and replays
+# that, then replays the capture against a copy regressed on purpose
 # (messageType 3 refused, messageType 33 no longer routed), and stops the servers whatever happens.
 # Usage: scripts/demo-replay.sh [IMSCOPE] [CAPTURE]   (ports DEMO_PORT, DEMO_PORT+1; default 9192)
 set -uo pipefail
@@ -38,6 +39,10 @@ echo "   (the IM server as recorded: every recorded client replayed live, what t
 status=$?
 echo "exit status $status (0: as recorded); the JUnit report has $(grep -c '<testcase' "$work/replay.xml") test cases"
 [ "$status" = 0 ] || exit 1
+echo
+echo "== imscope export $capture -o session.json, then imscope replay session.json (a script to keep and edit)"
+"$imscope" export "$capture" -o "$work/session.json" 2>&1
+"$imscope" replay "$work/session.json" --server "http://127.0.0.1:$port" -q 2>&1 || exit 1
 echo
 echo "== the same against a regressed server (--regress nack-type:3 --regress drop-type:33)"
 "$imscope" replay "$capture" --server "http://127.0.0.1:$((port + 1))" --timeout 3 2>&1

@@ -20,6 +20,9 @@ unless said otherwise, --format json (the verdict on stdout); the exit status is
  4. bad input: a capture or a --conn with no Socket.IO session (exit 2), a bad --server or --ignore (64).
  5. choosing and pacing: --user u2 replays u2 only, --transport polling on a websocket capture, --no-delay
     faster than the recording.
+ 6. replay scripts (issue 20): `imscope export` writes a script valid against Docs/replay-script.schema.json,
+    deterministic, that replays as the capture does (Engine.IO 4 and 3); an edited send shows up as exactly one
+    changed message with the edited text; a broken script is exit 2 with its line and column or the bad path.
 Times are kept short with --timeout 3 and --no-delay wherever the recorded timing is not what is tested.
 """
 
@@ -458,3 +461,64 @@ def test_no_delay_is_faster(im_server, replay):
     assert_all_matched(r, CHAT_COUNTS)
     assert r.wall < recorded / 2, "--no-delay took %.2f s, the recording %.2f s" % (r.wall, recorded)
     assert r.verdict["duration"] < recorded / 2
+
+
+# 6. replay scripts (issue 20, part 1): export, edit, replay
+
+SCHEMA = Path(__file__).resolve().parents[2] / "Docs" / "replay-script.schema.json"
+
+
+def export(binary, capture, out):
+    """`imscope export CAPTURE -o OUT`; returns the script as parsed JSON."""
+    p = subprocess.run([str(binary), "export", str(REPLAY / capture), "-o", str(out)], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("capture, venv", [(WS, "eio4"), (EIO3, "eio3")])
+def test_exported_script_replays_as_the_capture(im_server, replay, binary, tmp_path, capture, venv):
+    """A script exported from a capture replays with the same verdict as the capture (all matched), and what
+    export writes is valid against the documented schema (Docs/replay-script.schema.json) and deterministic."""
+    import jsonschema
+    script = export(binary, capture, tmp_path / "s.json")
+    jsonschema.validate(script, json.loads(SCHEMA.read_text()))
+    again = subprocess.run([str(binary), "export", str(REPLAY / capture)], capture_output=True, timeout=60)
+    assert again.stdout == (tmp_path / "s.json").read_bytes()
+    srv = im_server(venv)
+    assert_all_matched(replay(tmp_path / "s.json", srv.url, "--no-delay"), CHAT_COUNTS)
+
+
+def test_edited_script_shows_the_edit(im_server, replay, binary, tmp_path):
+    """Editing what a client sends (u1's first text, msgId dae3e0b3-…) changes what the server routes: the replay
+    exits 1 and the one difference is u2's copy of that message, with the edited text beside the recorded one."""
+    script = export(binary, WS, tmp_path / "s.json")
+    edited = 0
+    for client in script["clients"]:
+        for step in client["steps"]:
+            data = step.get("send", {}).get("data")
+            if isinstance(data, list) and len(data) > 1 and isinstance(data[1], dict) \
+                    and data[1].get("content") == "Hi Bob, are you there?":
+                data[1]["content"] = "Hi Bob, anybody home?"
+                edited += 1
+    assert edited == 1
+    (tmp_path / "edited.json").write_text(json.dumps(script, indent=1))
+    r = replay(tmp_path / "edited.json", im_server("eio4").url, "--no-delay")
+    assert r.rc == 1, r
+    assert r.failing() == {("u2", 36, "dae3e0b3-19e4-4f60-958d-beaca6c9ac5c", "changed")}, r
+    assert 'expected "Hi Bob, are you there?", got "Hi Bob, anybody home?"' in r.stderr, r
+    assert "chat.args[0].content" in r.stderr
+
+
+@pytest.mark.parametrize("damage, where", [
+    (lambda t: t.replace('"clients": [', '"clients": [,', 1), "not valid JSON at line 2, column"),
+    (lambda t: t.replace('"type": "EVENT"', '"type": "EVNT"', 1), "clients[0].steps[1].send.type"),
+])
+def test_broken_script_is_exit_2_with_where(replay, binary, tmp_path, damage, where):
+    """A script that does not parse, or names a packet type that does not exist, cannot run: exit 2 at once, the
+    one-line reason says where (line and column, or the path of the bad value)."""
+    export(binary, WS, tmp_path / "s.json")
+    (tmp_path / "bad.json").write_text(damage((tmp_path / "s.json").read_text()))
+    r = replay(tmp_path / "bad.json", "http://127.0.0.1:9", json=False)
+    assert r.rc == 2, r
+    assert r.last_line().startswith("replay: error:") and where in r.last_line(), r
