@@ -48,6 +48,9 @@ Regressions (--regress, repeatable), for tests that must see a server misbehave:
                           poll times out (EIO4: after ping interval + ping timeout; EIO3: ping interval), and
                           the session is gone then; the server itself never times a client out.
   accept-no-answer        TCP connections are accepted and read, HTTP is never answered (no Socket.IO at all)
+  random-field:NAME       not a regression but noise: every message the server sends on (routed chats and
+                          chatroom messages, presence notices) gets a field NAME with a fresh random value (a
+                          trace id), which differs on every run (replay --learn-noise learns it)
 
 Stops cleanly on SIGINT/SIGTERM; --ready-file is written (the pid) once it listens. The Engine.IO 3 fixes
 for Python 3.11 (asyncio.wait with bare coroutines) and the short polling POST body read are server.py's
@@ -82,6 +85,7 @@ class Regressions:
     def __init__(self, specs):
         self.nack, self.drop = set(), set()
         self.silent = self.no_answer = False
+        self.random_field = None
         for spec in specs or []:
             name, _, value = spec.partition(":")
             if name in ("nack-type", "drop-type"):
@@ -94,9 +98,11 @@ class Regressions:
                 self.silent = True
             elif name == "accept-no-answer" and not value:
                 self.no_answer = True
+            elif name == "random-field" and value:
+                self.random_field = value
             else:
                 raise SystemExit("im_server: unknown --regress %r (nack-type:N, drop-type:M, "
-                                 "silent-after-handshake, accept-no-answer)" % spec)
+                                 "silent-after-handshake, accept-no-answer, random-field:NAME)" % spec)
 
 
 def _patch_silent_after_handshake():
@@ -163,7 +169,10 @@ def make_server(log, ping_interval, ping_timeout, namespace="/", regress=None):
                 "imageIconUrl": AVATAR.format(about), "content": "", "messageType": message_type}
 
     def payload(msg, rest):
-        """emit's data: the message alone, or (msg, *extra arguments) when the client sent more."""
+        """emit's data: the message alone, or (msg, *extra arguments) when the client sent more; with
+        --regress random-field:NAME, a copy of the message with NAME set to a fresh random value."""
+        if regress.random_field and isinstance(msg, dict):
+            msg = dict(msg, **{regress.random_field: uuid.uuid4().hex})
         return (msg,) + tuple(rest) if rest else msg
 
     async def to_user(event, msg, user, rest=()):
@@ -231,7 +240,7 @@ def make_server(log, ping_interval, ping_timeout, namespace="/", regress=None):
         if message_type(msg) == CLIENT_READY:
             for other in list(users):
                 if other != sender:
-                    await sio.emit("chat", notice(FRIEND_ONLINE, other, sender), room=sid, namespace=ns)
+                    await sio.emit("chat", payload(notice(FRIEND_ONLINE, other, sender), ()), room=sid, namespace=ns)
         elif msg.get("fromType") == GROUP or str(msg.get("fromType")) == str(GROUP):
             await sio.emit("chat", payload(msg, rest), room="room:%s" % msg["destId"], skip_sid=sid, namespace=ns)
         else:

@@ -69,15 +69,25 @@ public struct Comparison: Sendable, Equatable {
 public struct IgnoreRules: Sendable {
     public var patterns: [IgnorePattern]
     public var clientMsgIds: Set<String>
+    /// Learned noise (`--noise FILE`): ignored like `patterns`, but a message whose values differed only there is
+    /// reported as noise (a skipped test case), not as a plain match.
+    public var noise: [IgnorePattern]
 
-    public init(patterns: [IgnorePattern] = IgnorePattern.defaults, clientMsgIds: Set<String> = []) {
+    public init(
+        patterns: [IgnorePattern] = IgnorePattern.defaults, clientMsgIds: Set<String> = [], noise: [IgnorePattern] = []
+    ) {
         self.patterns = patterns
         self.clientMsgIds = clientMsgIds
+        self.noise = noise
     }
+
+    /// The reason an ignored difference is learned noise starts with this.
+    public static let noiseReason = "noise: "
 
     /// The reason `path` is ignored when its values differ, or nil to compare them.
     func reason(at path: ValuePath, expected: DiffValue, actual: DiffValue) -> String? {
         if let pattern = patterns.first(where: { $0.matches(path) }) { return pattern.description }
+        if let pattern = noise.first(where: { $0.matches(path) }) { return Self.noiseReason + pattern.description }
         if case .key("msgId") = path.segments.last, !isClientMsgId(expected), !isClientMsgId(actual) {
             return "server-made msgId"
         }

@@ -7,6 +7,7 @@ public enum JUnitReport {
         var tests = 0
         var failures = 0
         var errors = 0
+        var skipped = 0
         if let error = verdict.error {
             suites.append(
                 suite(name: "replay", cases: [errorCase(name: "replay", classname: "replay", error)], errors: 1))
@@ -18,6 +19,7 @@ public enum JUnitReport {
             var cases: [String] = []
             var expectedIndex = 0
             var unexpectedIndex = 0
+            var clientSkipped = 0
             for outcome in client.outcomes {
                 let name: String
                 if let e = outcome.expected {
@@ -28,7 +30,14 @@ public enum JUnitReport {
                     name = "unexpected #\(unexpectedIndex) \(outcome.actual?.label ?? "")"
                 }
                 var body = ""
-                if outcome.status == .matched, !outcome.ignored.isEmpty {
+                if outcome.isNoiseOnly {
+                    // Values differed only where learned noise is: skipped, not failed (nor silently passed).
+                    let text = VerdictText.details(outcome)
+                    body =
+                        "<skipped message=\"\(escape("noise: " + (text.split(separator: "\n").first.map(String.init) ?? "")))\"/>"
+                    skipped += 1
+                    clientSkipped += 1
+                } else if outcome.status == .matched, !outcome.ignored.isEmpty {
                     body = "<system-out>" + escape(VerdictText.details(outcome), attribute: false) + "</system-out>"
                 } else if outcome.status != .matched {
                     let text = VerdictText.details(outcome)
@@ -51,19 +60,19 @@ public enum JUnitReport {
             suites.append(
                 suite(
                     name: client.name, cases: cases, failures: counts.differences, errors: client.error == nil ? 0 : 1,
-                    time: last))
+                    skipped: clientSkipped, time: last))
         }
         let time = formatTime(verdict.duration)
         return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             + "<testsuites name=\"imscope replay\" tests=\"\(tests)\" failures=\"\(failures)\" errors=\"\(errors)\" "
-            + "skipped=\"0\" time=\"\(time)\">\n" + suites.joined() + "</testsuites>\n"
+            + "skipped=\"\(skipped)\" time=\"\(time)\">\n" + suites.joined() + "</testsuites>\n"
     }
 
     private static func suite(
-        name: String, cases: [String], failures: Int = 0, errors: Int = 0, time: Double = 0
+        name: String, cases: [String], failures: Int = 0, errors: Int = 0, skipped: Int = 0, time: Double = 0
     ) -> String {
         "  <testsuite name=\"\(escape(name))\" tests=\"\(cases.count)\" failures=\"\(failures)\" errors=\"\(errors)\" "
-            + "skipped=\"0\" time=\"\(formatTime(time))\">\n" + cases.joined() + "  </testsuite>\n"
+            + "skipped=\"\(skipped)\" time=\"\(formatTime(time))\">\n" + cases.joined() + "  </testsuite>\n"
     }
 
     private static func testcase(name: String, classname: String, body: String) -> String {

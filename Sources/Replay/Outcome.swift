@@ -35,3 +35,10 @@ public struct Outcome: Sendable, Equatable {
             ignored: c.ignored)
     }
 }
+
+extension Outcome {
+    /// Matched, with values that differed only where learned noise is (`--noise`).
+    public var isNoiseOnly: Bool {
+        status == .matched && ignored.contains { $0.reason.hasPrefix(IgnoreRules.noiseReason) }
+    }
+}

@@ -65,6 +65,18 @@ extension IMScope {
                 "Do not compare values at PATH (repeatable), e.g. chat.args[0].receiveTime.", valueName: "path"))
         var ignore: [String] = []
 
+        @Option(
+            help: ArgumentHelp(
+                "Replay twice against a server you trust and write the paths that differed to FILE (noise).",
+                valueName: "file"))
+        var learnNoise: String?
+
+        @Option(
+            help: ArgumentHelp(
+                "Ignore the paths in FILE (from --learn-noise; repeatable), reporting noise-only messages as skipped.",
+                valueName: "file"))
+        var noise: [String] = []
+
         @Option(help: ArgumentHelp("Write a JUnit XML report to FILE.", valueName: "file"))
         var junit: String?
 
@@ -143,13 +155,53 @@ extension IMScope {
                 try finish(Verdict(clients: [], error: "\(error)", ignore: patterns, duration: 0))
                 return
             }
+            var noisePatterns: [IgnorePattern] = []
+            for file in noise {
+                do {
+                    let text = try String(contentsOfFile: file, encoding: .utf8)
+                    noisePatterns += try Noise.parse(text)
+                } catch let error as Noise.ReadError {
+                    throw ValidationError("--noise \(file): \(error)")
+                } catch {
+                    throw ValidationError("--noise \(file): cannot read it (\(error.localizedDescription))")
+                }
+            }
             let began = ContinuousClock.now
-            let run = await ReplayRunner.run(script, options: options, progress: progressPrinter(script))
-            let runs = run.clients
+            var run = await ReplayRunner.run(script, options: options, progress: progressPrinter(script))
             if progressShown { clearProgress() }
+            if let learnNoise, run.error == nil {
+                // A second run against the same trusted server: what differs between the two (or from the
+                // recording) is noise.
+                let second = await ReplayRunner.run(script, options: options, progress: progressPrinter(script))
+                if progressShown { clearProgress() }
+                let learner = Matcher(
+                    rules: IgnoreRules(patterns: patterns, clientMsgIds: script.clientMessageIds), ordered: !unordered)
+                let learned = Noise.learn(
+                    script, runs: [run.clients.map(\.received), second.clients.map(\.received)], matcher: learner)
+                if second.error == nil {
+                    do {
+                        try Noise.render(learned, source: (source as NSString).lastPathComponent, server: server)
+                            .write(toFile: learnNoise, atomically: true, encoding: .utf8)
+                    } catch {
+                        printError(
+                            "replay: error: cannot write --learn-noise \(learnNoise): \(error.localizedDescription)")
+                        throw ExitCode(2)
+                    }
+                    printError(
+                        "replay: learned \(learned.patterns.count) noise path\(learned.patterns.count == 1 ? "" : "s") "
+                            + "from two runs -> \(learnNoise)" + learned.patterns.map { "\n  \($0)" }.joined())
+                    for what in learned.unlearnable where !quiet {
+                        printError("replay: not noise (a message, not a value): \(what)")
+                    }
+                    noisePatterns += learned.patterns.compactMap { try? IgnorePattern(parsing: $0) }
+                }
+                run = second
+            }
+            let runs = run.clients
             let elapsed = ContinuousClock.now - began
             let matcher = Matcher(
-                rules: IgnoreRules(patterns: patterns, clientMsgIds: script.clientMessageIds), ordered: !unordered)
+                rules: IgnoreRules(patterns: patterns, clientMsgIds: script.clientMessageIds, noise: noisePatterns),
+                ordered: !unordered)
             let clients = zip(script.clients, runs).map { client, run in
                 matcher.verdict(
                     name: client.name, conns: client.conns, sid: client.sid, expected: client.expected,
@@ -157,7 +209,7 @@ extension IMScope {
             }
             // A replay that could not run judges no client: what did not come because it stopped is no difference.
             let verdict = Verdict(
-                clients: run.error == nil ? clients : [], error: run.error, ignore: patterns,
+                clients: run.error == nil ? clients : [], error: run.error, ignore: patterns + noisePatterns,
                 duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             for (client, run) in zip(script.clients, runs) {
                 if let ended = run.endedByServer, !quiet {

@@ -23,6 +23,9 @@ unless said otherwise, --format json (the verdict on stdout); the exit status is
  6. replay scripts (issue 20): `imscope export` writes a script valid against Docs/replay-script.schema.json,
     deterministic, that replays as the capture does (Engine.IO 4 and 3); an edited send shows up as exactly one
     changed message with the edited text; a broken script is exit 2 with its line and column or the bad path.
+ 7. learned noise (issue 20): against a server adding a random field, the first replay fails on it,
+    --learn-noise writes exactly that path, --noise passes with the noise-only messages skipped, and a real
+    regression still fails with the noise file in place.
 Times are kept short with --timeout 3 and --no-delay wherever the recorded timing is not what is tested.
 """
 
@@ -522,3 +525,41 @@ def test_broken_script_is_exit_2_with_where(replay, binary, tmp_path, damage, wh
     r = replay(tmp_path / "bad.json", "http://127.0.0.1:9", json=False)
     assert r.rc == 2, r
     assert r.last_line().startswith("replay: error:") and where in r.last_line(), r
+
+
+# 7. learned noise (issue 20, part 2)
+
+def test_learned_noise(im_server, replay, tmp_path):
+    """A server that adds a random trace id to every message it sends on: the first replay fails on it (exit 1, the
+    path chat.args[0].traceId); --learn-noise replays twice and writes that path (and nothing else); --noise then
+    passes, the noise-only messages skipped in the JUnit report; and a real regression (messageType 33 no longer
+    routed) still fails with the noise file in place, on exactly the two missing read receipts."""
+    noisy = im_server("eio4", regress=["random-field:traceId"])
+    first = replay(WS, noisy.url, "--no-delay")
+    assert first.rc == 1 and "chat.args[0].traceId" in first.stderr, first
+
+    noise = tmp_path / "noise.txt"
+    learning = replay(WS, noisy.url, "--no-delay", "--learn-noise", noise)
+    assert learning.rc == 0, learning
+    patterns = [line for line in noise.read_text().splitlines() if line and not line.startswith("#")]
+    assert patterns == ["chat.args[0].traceId"], noise.read_text()
+
+    quiet = replay(WS, noisy.url, "--no-delay", "--noise", noise)
+    assert quiet.rc == 0, quiet
+    skipped = [case for case in quiet.junit.iter("testcase") if case.find("skipped") is not None]
+    assert len(skipped) == 10 and quiet.junit.get("skipped") == "10", quiet  # every routed message and notice
+    assert quiet.junit.get("failures") == "0"
+
+    regressed = im_server("eio4", regress=["random-field:traceId", "drop-type:33"])
+    r = replay(WS, regressed.url, "--no-delay", "--noise", noise)
+    assert r.rc == 1, r
+    assert {(suite, frame, kind) for suite, frame, _, kind in r.failing()} == {("u1", 41, "missing"),
+                                                                               ("u1", 61, "missing")}, r
+
+
+def test_bad_noise_file(replay, tmp_path):
+    """A noise file with a pattern that does not parse is a usage error naming its line."""
+    noise = tmp_path / "noise.txt"
+    noise.write_text("# learned\nchat.args[0].traceId\nchat.args[\n")
+    r = replay(WS, "http://127.0.0.1:9", "--noise", noise, json=False)
+    assert r.rc == 64 and "line 3" in r.stderr, r
