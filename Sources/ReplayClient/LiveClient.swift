@@ -210,12 +210,9 @@ actor LiveClient {
         let loop = group.next()
         let promise = loop.makePromise(of: WebSocket.self)
         // The upgrade, its failure and the timeout each try to complete the promise; the first wins.
-        let settled = NIOLockedValueBox(false)
+        let settled = FirstWins()
         let settle: @Sendable (Result<WebSocket, any Error>) -> Void = { result in
-            let first = settled.withLockedValue { done in
-                defer { done = true }
-                return !done
-            }
+            let first = settled.claim()
             if first {
                 promise.completeWith(result)
             } else if case .success(let late) = result {
@@ -501,13 +498,10 @@ actor LiveClient {
         let reading = NIOLockedValueBox<Task<Void, Never>?>(nil)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], any Error>) in
-                let settled = NIOLockedValueBox(false)
+                let settled = FirstWins()
                 let timer = NIOLockedValueBox<Task<Void, Never>?>(nil)
                 let finish: @Sendable (Result<[UInt8], any Error>) -> Void = { result in
-                    let first = settled.withLockedValue { done in
-                        defer { done = true }
-                        return !done
-                    }
+                    let first = settled.claim()
                     guard first else { return }
                     timer.withLockedValue { $0?.cancel() }
                     continuation.resume(with: result)
@@ -624,12 +618,9 @@ actor LiveClient {
         _ timeout: Duration, _ future: EventLoopFuture<Void>, on loop: any EventLoop, _ error: ReplayError
     ) async throws {
         let outcome = loop.makePromise(of: Void.self)
-        let settled = NIOLockedValueBox(false)
+        let settled = FirstWins()
         let settle: @Sendable (Result<Void, any Error>) -> Void = { result in
-            let first = settled.withLockedValue { done in
-                defer { done = true }
-                return !done
-            }
+            let first = settled.claim()
             if first { outcome.completeWith(result) }
         }
         let timer = loop.scheduleTask(in: timeAmount(timeout)) { settle(.failure(error)) }
@@ -774,5 +765,19 @@ extension Array where Element == UInt8 {
             }
         }
         return out
+    }
+}
+
+/// A latch for results that race (an answer, a failure, a timeout): the first to claim it completes the promise or
+/// continuation, the others do nothing.
+final class FirstWins: Sendable {
+    private let taken = NIOLockedValueBox(false)
+
+    /// True for the first caller only.
+    func claim() -> Bool {
+        taken.withLockedValue { done in
+            defer { done = true }
+            return !done
+        }
     }
 }
