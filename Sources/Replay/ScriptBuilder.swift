@@ -1,4 +1,5 @@
 import EngineIO
+import Foundation
 import HTTP1
 import ImscopeCore
 import Records
@@ -140,7 +141,9 @@ public final class ScriptBuilder: OwnedRecordSink {
             for (name, value) in head.headers {
                 let lower = name.lowercased()
                 if lower == "cookie" {
-                    let kept = value.split(separator: ";").map { $0.trimmingSpaces }.filter { !$0.hasPrefix("io=") }
+                    let kept = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                        !$0.hasPrefix("io=")
+                    }
                     if !kept.isEmpty { headers.append((name, kept.joined(separator: "; "))) }
                 } else if lower == "authorization" || lower == "origin" || lower.hasPrefix("x-") {
                     headers.append((name, value))
@@ -150,7 +153,8 @@ public final class ScriptBuilder: OwnedRecordSink {
         let user = query.first { $0.name == "userId" }?.value
         let startTs = request?.ts ?? record.ts
         let client = ScriptClient(
-            name: "", user: user.map { Self.percentDecoded($0) }, conns: [], sid: sid, engineIOVersion: e.version,
+            name: "", user: user.map { $0.removingPercentEncoding ?? $0 }, conns: [], sid: sid,
+            engineIOVersion: e.version,
             transport: e.transport == .websocket ? .websocket : .polling, path: path, query: query, headers: headers,
             start: 0, frame: request?.frame ?? record.frame, steps: [], expected: [])
         sessions[sid] = Session(client, startTs: startTs)
@@ -196,8 +200,7 @@ public final class ScriptBuilder: OwnedRecordSink {
                 sorted[i].after = expected.indices.last
                 continue
             }
-            let before = expected.partitioningIndex { ($0.frame ?? 0) >= frame }
-            sorted[i].after = before > 0 ? before - 1 : nil
+            sorted[i].after = expected.lastIndex(recordedBefore: frame)
         }
         return sorted
     }
@@ -219,45 +222,4 @@ public final class ScriptBuilder: OwnedRecordSink {
     }
 
     static let engineIOParameters: Set<String> = ["EIO", "transport", "sid", "t", "b64", "j"]
-
-    static func percentDecoded(_ s: String) -> String { s.removingPercentEncodingIfAny }
-}
-
-extension Substring {
-    fileprivate var trimmingSpaces: String {
-        String(self.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
-    }
-}
-
-extension String {
-    /// `%XX` escapes decoded (and `+` kept), the string itself when it has none or a bad one.
-    fileprivate var removingPercentEncodingIfAny: String {
-        guard contains("%") else { return self }
-        var out: [UInt8] = []
-        var it = Array(utf8)[...]
-        while let b = it.popFirst() {
-            if b == UInt8(ascii: "%"), it.count >= 2,
-                let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16)
-            {
-                out.append(v)
-                it = it.dropFirst(2)
-            } else {
-                out.append(b)
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}
-
-extension Array {
-    /// The first index whose element satisfies `belongs` (all after it must too): a binary search.
-    fileprivate func partitioningIndex(where belongs: (Element) -> Bool) -> Int {
-        var lo = 0
-        var hi = count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if belongs(self[mid]) { hi = mid } else { lo = mid + 1 }
-        }
-        return lo
-    }
 }

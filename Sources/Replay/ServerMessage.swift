@@ -40,3 +40,17 @@ public struct ServerMessage: Sendable, Equatable {
         self.time = time
     }
 }
+
+extension Array where Element == ServerMessage {
+    /// The index of the last message recorded before `frame` (a binary search: a client's expectations come in
+    /// timeline order, their frames non-decreasing), nil when none was. What a step at `frame` had received.
+    public func lastIndex(recordedBefore frame: UInt64) -> Int? {
+        var lo = 0
+        var hi = count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if (self[mid].frame ?? 0) < frame { lo = mid + 1 } else { hi = mid }
+        }
+        return lo > 0 ? lo - 1 : nil
+    }
+}

@@ -749,25 +749,6 @@ actor LiveClient {
 
 }
 
-extension Array where Element == UInt8 {
-    fileprivate func replacing(_ old: [UInt8], with new: [UInt8]) -> [UInt8] {
-        guard !old.isEmpty, count >= old.count else { return self }
-        var out: [UInt8] = []
-        out.reserveCapacity(count)
-        var i = 0
-        while i < count {
-            if i + old.count <= count && self[i..<(i + old.count)].elementsEqual(old) {
-                out += new
-                i += old.count
-            } else {
-                out.append(self[i])
-                i += 1
-            }
-        }
-        return out
-    }
-}
-
 /// A latch for results that race (an answer, a failure, a timeout): the first to claim it completes the promise or
 /// continuation, the others do nothing.
 final class FirstWins: Sendable {

@@ -223,8 +223,6 @@ public enum ReplayRunner {
 /// client before F. The replay then follows the capture's order of cause and effect across clients, even with
 /// `--no-delay`: a message one client sends is not routed to another before that one has had what it had.
 struct Expectations: Sendable {
-    /// Per client: its expectations' frames (non-decreasing: records come in timeline order).
-    let frames: [[UInt64]]
     /// Per client and expectation: how many messages like it the recording had up to it (its counterpart is the
     /// n-th).
     let counts: [[Int]]
@@ -232,7 +230,6 @@ struct Expectations: Sendable {
 
     init(_ script: ReplayScript, clientMessageIds: Set<String>) {
         expected = script.clients.map(\.expected)
-        frames = script.clients.map { $0.expected.map { $0.frame ?? 0 } }
         counts = script.clients.map { client in
             var seen: [MessageKey: Int] = [:]
             return client.expected.map { m in
@@ -246,15 +243,7 @@ struct Expectations: Sendable {
     func waitBefore(frame: UInt64?, in lives: [LiveClient], timeout: Duration) async {
         guard let frame else { return }
         for (d, live) in lives.enumerated() {
-            // The last expectation of client d recorded before `frame` (binary search).
-            var lo = 0
-            var hi = frames[d].count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if frames[d][mid] < frame { lo = mid + 1 } else { hi = mid }
-            }
-            guard lo > 0 else { continue }
-            let k = lo - 1
+            guard let k = expected[d].lastIndex(recordedBefore: frame) else { continue }
             _ = await live.waitFor(expected[d][k], index: k, count: counts[d][k], timeout: timeout)
         }
     }
