@@ -241,9 +241,10 @@ public enum ScriptJSON {
 
         func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
+        /// The field `key`, nil when it is absent or null.
         func optional(_ key: String) throws -> Field? {
             guard case .object(let o) = value else { throw error("expected an object") }
-            guard let v = o[key], v != .null || key == "user" || key == "frame" || key == "after" else { return nil }
+            guard let v = o[key], v != .null else { return nil }
             return try Field(v, child(key))
         }
 

@@ -190,7 +190,10 @@ struct DecodeOptions: ParsableArguments {
     }
 }
 
-func printError(_ message: String) {
-    var line = message + "\n"
-    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+func printError(_ message: String) { printErrorRaw(message + "\n") }
+
+/// Writes `text` to standard error as it is (no newline added: a progress line rewrites itself with `\r`).
+func printErrorRaw(_ text: String) {
+    var t = text
+    t.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
 }

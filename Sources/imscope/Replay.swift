@@ -250,8 +250,3 @@ extension IMScope {
         func clearProgress() { printErrorRaw("\r\u{1b}[K") }
     }
 }
-
-func printErrorRaw(_ text: String) {
-    var t = text
-    t.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-}

@@ -37,13 +37,14 @@ struct SessionChoice: ParsableArguments {
     /// Reads `source`: a script file (`.json`, or any file that starts with `{`) or a capture. Throws
     /// ``ReplayError/cannotRun(_:)`` with a one-line reason when it cannot, or when no session is left.
     func load(_ source: String) throws -> Loaded {
-        var loaded = try isScript(source) ? readScriptFile(source) : readCapture(source)
+        let script = isScript(source)
+        var loaded = try script ? readScriptFile(source) : readCapture(source)
         if !conns.isEmpty { loaded.script.clients.removeAll { c in !c.conns.contains(where: conns.contains) } }
         if !users.isEmpty { loaded.script.clients.removeAll { c in !users.contains(c.user ?? "") } }
         if loaded.script.clients.isEmpty {
             let chosen = conns.isEmpty && users.isEmpty ? "" : " matching --conn/--user"
             let ports =
-                anyPort || isScript(source)
+                anyPort || script
                 ? "" : " on port \(port.map(String.init).joined(separator: ", ")) (--port, --any-port)"
             let unopened =
                 loaded.unopened == 0
