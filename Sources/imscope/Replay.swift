@@ -212,6 +212,9 @@ extension IMScope {
                 clients: run.error == nil ? clients : [], error: run.error, ignore: patterns + noisePatterns,
                 duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             for (client, run) in zip(script.clients, runs) {
+                // What the client could not decode of what the server sent (a message it made nothing of shows
+                // as missing; this says why).
+                for note in run.notes where !quiet { printError("\(client.name): \(note)") }
                 if let ended = run.endedByServer, !quiet {
                     printError("\(client.name): \(ended)\(run.unsent > 0 ? "; \(run.unsent) steps not sent" : "")")
                 }
