@@ -476,6 +476,12 @@ actor LiveClient {
     private func get(_ target: String, timeout: Duration) async throws -> [UInt8] {
         var request = HTTPClientRequest(url: target)
         request.headers = requestHeaders
+        return try await exchange(request, timeout: timeout)
+    }
+
+    /// Sends a polling request and returns the response's body, all within `timeout`; anything but 200 OK is the
+    /// server refusing (its status, and the start of what it said).
+    private func exchange(_ request: HTTPClientRequest, timeout: Duration) async throws -> [UInt8] {
         let deadline = ContinuousClock.now + timeout
         let response = try await http.execute(request, timeout: Self.timeAmount(timeout))
         let body = try await Self.collect(response, by: deadline, what: "\(script.name): \(settings.server.display)")
@@ -483,7 +489,8 @@ actor LiveClient {
             let said = String(decoding: body.prefix(120), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             throw ReplayError.cannotRun(
                 "\(script.name): the server answered \(response.status.code) \(response.status.reasonPhrase)"
-                    + " to \(target.split(separator: "?").first ?? "")" + (said.isEmpty ? "" : " (\"\(said)\")")
+                    + " to \(request.method == .POST ? "a polling POST" : "GET") "
+                    + "\(request.url.split(separator: "?").first ?? "")" + (said.isEmpty ? "" : ": \(said)")
                     + versionHint(Int(response.status.code)))
         }
         return body
@@ -593,12 +600,7 @@ actor LiveClient {
             name: "Content-Type", value: binary ? "application/octet-stream" : "text/plain;charset=UTF-8")
         request.body = .bytes(
             ByteBuffer(bytes: EngineIOEncoder.payload(packets, version: version, supportsBinary: binary)))
-        let deadline = ContinuousClock.now + settings.timeout
-        let response = try await http.execute(request, timeout: Self.timeAmount(settings.timeout))
-        _ = try await Self.collect(response, by: deadline, what: "\(script.name): \(settings.server.display)")
-        guard response.status == .ok else {
-            throw ReplayError.cannotRun("the server answered \(response.status.code) to a polling POST")
-        }
+        _ = try await exchange(request, timeout: settings.timeout)
     }
 
     private func sendFrame(_ packet: EngineIOOutgoingPacket) async throws {
