@@ -348,24 +348,25 @@ actor LiveClient {
     /// One Engine.IO message through the session's Socket.IO decoder: the server messages it completes and the
     /// problems it has.
     private static func decode(
-        _ p: EngineIOOutgoingPacket, in session: SocketIOSession, frame: UInt64, ts: Timestamp, version: Int,
-        time: Double
+        _ p: EngineIOOutgoingPacket, in session: SocketIOSession, fromClient: Bool = false, frame: UInt64,
+        ts: Timestamp, version: Int, time: Double
     ) -> ([ServerMessage], [String]) {
         var messages: [ServerMessage] = []
         var problems: [String] = []
         func take(_ event: SocketIOEvent) {
             switch event {
             case .message(let m), .late(_, .message(let m)):
-                if let s = ServerMessage(m, time: time) { messages.append(s) }
+                if !fromClient, let s = ServerMessage(m, time: time) { messages.append(s) }
             case .problem(_, let text), .late(_, .problem(_, let text)): problems.append(text)
             case .late: break
             }
         }
         p.data.withUnsafeBytes { b in
             if p.binary {
-                session.binary(b, fromClient: false, frame: frame, ts: ts, take)
+                session.binary(b, fromClient: fromClient, frame: frame, ts: ts, take)
             } else {
-                session.text(b, fromClient: false, frame: frame, ts: ts, protocolVersion: version >= 4 ? 5 : 4, take)
+                session.text(
+                    b, fromClient: fromClient, frame: frame, ts: ts, protocolVersion: version >= 4 ? 5 : 4, take)
             }
         }
         return (messages, problems)
@@ -561,6 +562,13 @@ actor LiveClient {
         let encoded = SocketIOEncoder.encode(packet)
         var packets = [EngineIOOutgoingPacket.message(encoded.text)]
         packets += encoded.attachments.map(EngineIOOutgoingPacket.binaryMessage)
+        // The session's decoder sees the client's side too: the server's ACKs then pair with their requests (and
+        // an ACK that answers none is a real problem to report).
+        let ts = Timestamp(nanoseconds: Int64(now * 1e9))
+        for p in packets {
+            packetCount += 1
+            _ = Self.decode(p, in: sio, fromClient: true, frame: packetCount, ts: ts, version: version, time: now)
+        }
         do {
             try await sendPackets(packets)
         } catch {

@@ -171,9 +171,11 @@ def replay(binary, tmp_path):
 
 
 def assert_all_matched(r, counts):
-    """Exit 0, a JUnit report with one suite per user, `counts` testcases each, no failure or error, and a JSON
-    verdict (when asked for) with every outcome matched."""
+    """Exit 0, a JUnit report with one suite per user, `counts` testcases each, no failure or error, a JSON
+    verdict (when asked for) with every outcome matched, and nothing the clients could not decode of what the
+    server sent (a client that saw only the server's side would take every ACK for one answering nothing)."""
     assert r.rc == 0, r
+    assert "server sent a bad" not in r.stderr, r
     assert r.junit is not None, "no JUnit file: %s" % r
     assert r.junit.get("failures") == "0" and r.junit.get("errors") == "0", r
     assert r.junit.get("tests") == str(sum(counts.values())), r
