@@ -44,6 +44,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/vapor/websocket-kit", from: "2.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // HDR histograms for the latency percentiles of replay load runs (`--copies`, `--max-latency`).
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .systemLibrary(
@@ -120,7 +122,11 @@ let package = Package(
         // Replay's pure half: the script a capture's records make, the matching of server messages, the verdict
         // and its reports (JUnit, JSON, text). No sockets: ReplayClient runs the script.
         .target(
-            name: "Replay", dependencies: ["Records", "HTTP1", "EngineIO", "SocketIO", "IMProtocol", "ImscopeCore"]),
+            name: "Replay",
+            dependencies: [
+                "Records", "HTTP1", "EngineIO", "SocketIO", "IMProtocol", "ImscopeCore",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]),
         // Replay's live half: every recorded client a live Engine.IO/Socket.IO client on SwiftNIO, run on the
         // recording's clock and causes. With live capture, the only code that opens sockets.
         .target(

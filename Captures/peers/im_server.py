@@ -51,6 +51,8 @@ Regressions (--regress, repeatable), for tests that must see a server misbehave:
   random-field:NAME       not a regression but noise: every message the server sends on (routed chats and
                           chatroom messages, presence notices) gets a field NAME with a fresh random value (a
                           trace id), which differs on every run (replay --learn-noise learns it)
+  slow-ack:MS             every `chat`/`chatroom` is acked MS milliseconds late (the server awaits that long
+                          before answering; routing is not delayed): a slower release, for --max-latency
 
 Stops cleanly on SIGINT/SIGTERM; --ready-file is written (the pid) once it listens. The Engine.IO 3 fixes
 for Python 3.11 (asyncio.wait with bare coroutines) and the short polling POST body read are server.py's
@@ -86,6 +88,7 @@ class Regressions:
         self.nack, self.drop = set(), set()
         self.silent = self.no_answer = False
         self.random_field = None
+        self.slow_ack = 0.0
         for spec in specs or []:
             name, _, value = spec.partition(":")
             if name in ("nack-type", "drop-type"):
@@ -100,9 +103,14 @@ class Regressions:
                 self.no_answer = True
             elif name == "random-field" and value:
                 self.random_field = value
+            elif name == "slow-ack":
+                try:
+                    self.slow_ack = int(value) / 1000.0
+                except ValueError:
+                    raise SystemExit("im_server: --regress %s needs milliseconds (slow-ack:MS)" % spec)
             else:
                 raise SystemExit("im_server: unknown --regress %r (nack-type:N, drop-type:M, "
-                                 "silent-after-handshake, accept-no-answer, random-field:NAME)" % spec)
+                                 "silent-after-handshake, accept-no-answer, random-field:NAME, slow-ack:MS)" % spec)
 
 
 def _patch_silent_after_handshake():
@@ -231,8 +239,20 @@ def make_server(log, ping_interval, ping_timeout, namespace="/", regress=None):
         except (TypeError, ValueError):
             return None
 
+    async def slowly(ack):
+        if regress.slow_ack:
+            await asyncio.sleep(regress.slow_ack)
+        return ack
+
     @sio.on("chat", namespace=ns)
     async def chat(sid, msg=None, *rest):
+        return await slowly(await _chat(sid, msg, *rest))
+
+    @sio.on("chatroom", namespace=ns)
+    async def chatroom(sid, msg=None, *rest):
+        return await slowly(await _chatroom(sid, msg, *rest))
+
+    async def _chat(sid, msg=None, *rest):
         ack, route = check(msg)
         if not route:
             return ack
@@ -247,8 +267,7 @@ def make_server(log, ping_interval, ping_timeout, namespace="/", regress=None):
             await to_user("chat", msg, str(msg["destId"]), rest)
         return ack
 
-    @sio.on("chatroom", namespace=ns)
-    async def chatroom(sid, msg=None, *rest):
+    async def _chatroom(sid, msg=None, *rest):
         ack, route = check(msg)
         if not route:
             return ack
@@ -322,7 +341,8 @@ def main():
     p.add_argument("--cert", help="TLS certificate (PEM): serve https/wss")
     p.add_argument("--key", help="TLS private key (PEM), with --cert")
     p.add_argument("--regress", action="append", metavar="NAME",
-                   help="nack-type:N, drop-type:M, silent-after-handshake, accept-no-answer (repeatable)")
+                   help="nack-type:N, drop-type:M, silent-after-handshake, accept-no-answer, random-field:NAME, "
+                        "slow-ack:MS (repeatable)")
     p.add_argument("--ping-interval", type=float, default=25, help="Engine.IO ping interval in seconds")
     p.add_argument("--ping-timeout", type=float, default=20, help="Engine.IO ping timeout in seconds")
     p.add_argument("--mss", type=int, default=0, help="TCP_MAXSEG for the listening socket (0: leave)")

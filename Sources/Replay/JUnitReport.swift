@@ -62,6 +62,19 @@ public enum JUnitReport {
                     name: client.name, cases: cases, failures: counts.differences, errors: client.error == nil ? 0 : 1,
                     skipped: clientSkipped, time: last))
         }
+        if !verdict.goals.isEmpty {
+            // Each latency goal a testcase: a release gate shows in the same report as the messages.
+            let cases = verdict.goals.map { r in
+                testcase(
+                    name: r.goal.description, classname: "replay.latency",
+                    body: r.met
+                        ? "" : "<failure message=\"\(escape(VerdictText.goalLine(r)))\" type=\"latency\"/>")
+            }
+            let missed = verdict.goalsMissed
+            suites.append(suite(name: "latency goals", cases: cases, failures: missed))
+            tests += cases.count
+            failures += missed
+        }
         let time = formatTime(verdict.duration)
         return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             + "<testsuites name=\"imscope replay\" tests=\"\(tests)\" failures=\"\(failures)\" errors=\"\(errors)\" "

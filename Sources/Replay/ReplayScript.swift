@@ -120,4 +120,12 @@ extension SocketIOOutgoingPacket {
         else { return nil }
         return object["msgId"]?.idText
     }
+
+    /// An event's name (the first element of its data), if any.
+    public var eventName: String? {
+        guard type.isEvent, let data, case .array(let elements)? = try? JSONValue(parsing: data),
+            case .string(let name)? = elements.first
+        else { return nil }
+        return name
+    }
 }

@@ -85,23 +85,39 @@ public struct Verdict: Sendable, Equatable {
     public var ignore: [IgnorePattern]
     /// Wall-clock seconds the replay took.
     public var duration: Double
+    /// What the run measured (replies, deliveries, send lag, cross-copy traffic), when it ran.
+    public var load: LoadSummary?
+    /// `--max-latency` goals against ``load``.
+    public var goals: [LatencyGoalResult]
 
-    public init(clients: [ClientVerdict], error: String? = nil, ignore: [IgnorePattern], duration: Double) {
+    public init(
+        clients: [ClientVerdict], error: String? = nil, ignore: [IgnorePattern], duration: Double,
+        load: LoadSummary? = nil, goals: [LatencyGoalResult] = []
+    ) {
         self.clients = clients
         self.error = error
         self.ignore = ignore
         self.duration = duration
+        self.load = load
+        self.goals = goals
     }
 
     public var counts: OutcomeCounts { clients.reduce(OutcomeCounts()) { $0 + $1.counts } }
 
+    /// A load run (`--copies`): a client that could not run is the server failing under load, one failed client
+    /// among the others, not a replay that could not run.
+    public var isLoadRun: Bool { (load?.copies ?? 1) > 1 }
+
     /// Whether the run or any client failed to run.
     public var hasError: Bool { error != nil || clients.contains { $0.error != nil } }
 
-    /// 0 when every expectation was met, 1 when differences were found, 2 when the replay (or a client of it)
-    /// could not run: an error outranks differences, since what did not run was not compared.
+    public var goalsMissed: Int { goals.filter { !$0.met }.count }
+
+    /// 0 when every expectation and latency goal was met, 1 when differences were found or a goal missed, 2 when
+    /// the replay (or, outside a load run, a client of it) could not run: an error outranks differences, since
+    /// what did not run was not compared.
     public var exitCode: Int32 {
-        if hasError { return 2 }
-        return counts.differences > 0 ? 1 : 0
+        if error != nil || (hasError && !isLoadRun) { return 2 }
+        return counts.differences > 0 || hasError || goalsMissed > 0 ? 1 : 0
     }
 }

@@ -10,7 +10,14 @@ import Foundation
 ///                   "outcomes": [{"status": "matched"|"changed"|"missing"|"unexpected",
 ///                                 "expected": message|null, "actual": message|null,
 ///                                 "differences": [{"path", "expected", "actual"}],
-///                                 "ignored": [{"path", "reason"}]}]}]}
+///                                 "ignored": [{"path", "reason"}]}]}],
+///      "load": {"copies", "clients", "connected" (the most at once), "sent", "received", "crossCopy",
+///               "seconds", "sentPerSecond", "receivedPerSecond",
+///               "latency": {"reply": latency, "delivery": latency, "replyByEvent": {event: latency}},
+///               "sendLag": latency} | null (a run that could not run),
+///      "goals": [{"goal": "chat:p99=50ms", "observed": ms|null, "count", "met": bool}]}
+///
+/// A latency is `{"count", "p50", "p90", "p99", "p99.9", "max"}` in milliseconds (null when count is 0).
 ///
 /// A message is `{"kind", "namespace", "name", "ackId", "args", "attachments": [base64], "frame", "time"}` (absent
 /// fields null). A difference's sides are the JSON value, `{"bytes": base64}` for an attachment, or
@@ -34,8 +41,37 @@ public enum VerdictJSON {
             "ignore": .array(verdict.ignore.map { .string($0.description) }),
             "summary": summary(verdict.counts),
             "clients": .array(clients),
+            "load": verdict.load.map(load) ?? .null,
+            "goals": .array(
+                verdict.goals.map {
+                    .object([
+                        "goal": .string($0.goal.description), "met": .bool($0.met), "count": .number(String($0.count)),
+                        "observed": $0.observed.map { .number(String(format3: $0)) } ?? .null,
+                    ])
+                }),
         ])
         return root.json
+    }
+
+    static func load(_ l: LoadSummary) -> JSONValue {
+        func number(_ x: Double) -> JSONValue { .number(String(format3: x)) }
+        func latency(_ s: LatencySummary) -> JSONValue {
+            var members: [String: JSONValue] = ["count": .number(String(s.count))]
+            for q in Quantile.allCases { members[q.rawValue] = s[q].map(number) ?? .null }
+            return .object(members)
+        }
+        return .object([
+            "copies": .number(String(l.copies)), "clients": .number(String(l.clients)),
+            "connected": .number(String(l.peakConnected)), "sent": .number(String(l.sent)),
+            "received": .number(String(l.received)), "crossCopy": .number(String(l.crossCopy)),
+            "seconds": number(l.seconds), "sentPerSecond": number(l.sentPerSecond),
+            "receivedPerSecond": number(l.receivedPerSecond),
+            "latency": .object([
+                "reply": latency(l.reply), "delivery": latency(l.delivery),
+                "replyByEvent": .object(l.replyByEvent.mapValues(latency)),
+            ]),
+            "sendLag": latency(l.sendLag),
+        ])
     }
 
     static func summary(_ c: OutcomeCounts) -> JSONValue {

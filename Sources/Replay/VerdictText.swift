@@ -3,14 +3,21 @@
 public enum VerdictText {
     public static func summary(_ verdict: Verdict) -> String {
         var lines: [String] = []
+        // A load run of hundreds of clients lists those with something to say; the others in one line.
+        let many = verdict.clients.count > 20
+        var quiet = 0
         for client in verdict.clients {
             let c = client.counts
+            if many && c.differences == 0 && client.error == nil {
+                quiet += 1
+                continue
+            }
             var parts = Outcome.Status.allCases.filter { c[$0] > 0 }.map { "\(c[$0]) \($0.rawValue)" }
             if parts.isEmpty { parts = ["no server messages"] }
             lines.append("\(client.name): " + parts.joined(separator: ", "))
             if let error = client.error { lines.append("\(client.name): error: \(oneLine(error))") }
         }
-        for client in verdict.clients {
+        for client in verdict.clients where !many {
             // Each ignored path once, in first-seen order, with how often its values differed.
             var order: [String] = []
             var seen: [String: Int] = [:]
@@ -33,11 +40,48 @@ public enum VerdictText {
                 lines += details(outcome).split(separator: "\n").map { "  " + $0 }
             }
         }
+        if quiet > 0 {
+            lines.append("\(plural(quiet, "other client")): every expected server message matched")
+        }
         if !verdict.ignore.isEmpty {
             lines.append("ignored: " + verdict.ignore.map(\.description).joined(separator: ", "))
         }
+        if let load = verdict.load, verdict.isLoadRun || !verdict.goals.isEmpty { lines += loadLines(load) }
+        lines += verdict.goals.map(goalLine)
         lines.append(closing(verdict))
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The load figures: clients, messages and rates, cross-copy traffic, latency percentiles.
+    static func loadLines(_ l: LoadSummary) -> [String] {
+        func ms(_ x: Double?) -> String { x.map { String(format3: $0) + " ms" } ?? "-" }
+        func percentiles(_ s: LatencySummary) -> String {
+            s.count == 0
+                ? "none measured"
+                : "\(s.count): " + Quantile.allCases.map { "\($0.rawValue) \(ms(s[$0]))" }.joined(separator: ", ")
+        }
+        var lines = [
+            "load: \(plural(l.clients, "client")) in \(plural(l.copies, "copy", "copies")) (\(l.peakConnected) at once), "
+                + "\(l.sent) sent (\(String(format3: l.sentPerSecond))/s), \(l.received) received "
+                + "(\(String(format3: l.receivedPerSecond))/s, \(l.crossCopy) cross-copy) in \(String(format3: l.seconds)) s",
+            "replies \(percentiles(l.reply))",
+        ]
+        if l.replyByEvent.count > 1 {
+            for (event, s) in l.replyByEvent.sorted(by: { $0.key < $1.key }) {
+                lines.append("  \(event) \(percentiles(s))")
+            }
+        }
+        lines.append("deliveries \(percentiles(l.delivery))")
+        lines.append("send lag \(percentiles(l.sendLag))")
+        return lines
+    }
+
+    /// One latency goal's result.
+    public static func goalLine(_ r: LatencyGoalResult) -> String {
+        let what = r.goal.event.map { "replies to \($0)" } ?? "replies"
+        guard let observed = r.observed else { return "latency goal \(r.goal): missed (no \(what) measured)" }
+        return "latency goal \(r.goal): \(r.met ? "met" : "missed") (\(what) \(r.goal.quantile.rawValue) "
+            + "\(String(format3: observed)) ms over \(r.count))"
     }
 
     /// The closing line: the run's error, or how many differences in how many clients, or that all matched.
@@ -46,12 +90,14 @@ public enum VerdictText {
         let counts = verdict.counts
         let failed = verdict.clients.filter { $0.counts.differences > 0 || $0.error != nil }.count
         let errors = verdict.clients.filter { $0.error != nil }.count
+        let missed = verdict.goalsMissed
+        let goals = missed > 0 ? "; \(missed) of \(plural(verdict.goals.count, "latency goal")) missed" : ""
         if failed == 0 {
-            return "replay: all \(plural(counts.expected, "expected server message")) matched"
+            return "replay: all \(plural(counts.expected, "expected server message")) matched" + goals
         }
         var line = "replay: \(plural(counts.differences, "difference"))"
         if errors > 0 { line += " and \(plural(errors, "client error"))" }
-        return line + " in \(failed) of \(plural(verdict.clients.count, "client"))"
+        return line + " in \(failed) of \(plural(verdict.clients.count, "client"))" + goals
     }
 
     /// The readable diff of one outcome, a line per difference; what a JUnit failure holds.
@@ -92,7 +138,7 @@ public enum VerdictText {
         return out
     }
 
-    static func plural(_ n: Int, _ noun: String) -> String {
-        "\(n) \(noun)\(n == 1 ? "" : "s")"
+    static func plural(_ n: Int, _ noun: String, _ nouns: String? = nil) -> String {
+        "\(n) \(n == 1 ? noun : nouns ?? noun + "s")"
     }
 }

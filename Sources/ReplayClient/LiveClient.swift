@@ -21,6 +21,10 @@ actor LiveClient {
         var timeout: Duration
         var headers: [(name: String, value: String)]
         var transport: ScriptTransport
+        /// With `--copies`: the copies' users, and this client's copy; what names another copy's user is counted
+        /// (``crossCopy``) and not kept.
+        var owners: CopyOwners? = nil
+        var copy = 0
     }
 
     /// What the transports hand over, in the order it came (one stream keeps WebSocket messages and poll
@@ -41,6 +45,20 @@ actor LiveClient {
     let started = ContinuousClock.now
 
     private(set) var received: [ServerMessage] = []
+    /// Every server message that came (cross-copy ones too), and those of another copy: counted here when they
+    /// came through the decoder, on the event loop (``otherCopyFrames``) when a WebSocket frame was one.
+    private var decodedCount = 0
+    private var decodedCrossCopy = 0
+    private let otherCopyFrames = NIOLockedValueBox(0)
+    var receivedCount: Int { decodedCount + otherCopyFrames.withLockedValue { $0 } }
+    var crossCopy: Int { decodedCrossCopy + otherCopyFrames.withLockedValue { $0 } }
+    /// What the load summary measures: each event sent with an ack id, when (until its ACK comes); each ACK's
+    /// round trip by the event it answered; the message ids the client sent and those it received in events, with
+    /// when (deliveries are joined across the clients of a copy).
+    private var awaitingAck: [Int64: (event: String, at: ContinuousClock.Instant)] = [:]
+    private(set) var replies: [(event: String, latency: Duration)] = []
+    private(set) var sentIds: [(id: String, at: ContinuousClock.Instant)] = []
+    private(set) var receivedIds: [(id: String, at: ContinuousClock.Instant)] = []
     /// Why the client could not go on: the replay could not run (exit 2).
     private(set) var failure: String?
     /// The server ended the session (an Engine.IO close, the transport closed) before the client did.
@@ -228,7 +246,19 @@ actor LiveClient {
             path: script.path, query: query(transport: "websocket", sid: sid), headers: requestHeaders,
             configuration: config, on: group
         ) { ws in
-            ws.onText { _, text in feed.yield(.text(Array(text.utf8))) }
+            // Another copy's event (a load run's bulk: a notice about each of a thousand users) is counted here
+            // and goes no further: no hop to the client's actor, no decoding.
+            let owners = self.settings.owners
+            let copy = self.settings.copy
+            let others = self.otherCopyFrames
+            ws.onText { _, text in
+                var text = text
+                if let owners, text.withUTF8({ Self.isOtherCopyEvent($0, owners, copy) }) {
+                    others.withLockedValue { $0 += 1 }
+                } else {
+                    feed.yield(.text(Array(text.utf8)))
+                }
+            }
             ws.onBinary { _, buffer in feed.yield(.binary(Array(buffer.readableBytesView))) }
             ws.onClose.whenComplete { _ in feed.yield(.closed(nil)) }
             settle(.success(ws))
@@ -243,6 +273,15 @@ actor LiveClient {
         }
         ws = socket
         onWebSocket = sid == nil
+    }
+
+    /// Whether a WebSocket text frame is an Engine.IO message holding a Socket.IO EVENT (`42…`, not a binary event,
+    /// whose attachments the decoder must see) of another copy.
+    nonisolated static func isOtherCopyEvent(_ frame: UnsafeBufferPointer<UInt8>, _ owners: CopyOwners, _ copy: Int)
+        -> Bool
+    {
+        guard frame.count > 2, frame[0] == UInt8(ascii: "4"), frame[1] == UInt8(ascii: "2") else { return false }
+        return owners.isOtherCopy(UnsafeRawBufferPointer(frame), own: copy)
     }
 
     /// Polling then WebSocket: open the WebSocket with the session id, `2probe` → `3probe`, then `5`; the pending
@@ -333,9 +372,12 @@ actor LiveClient {
             packetCount += 1
             let ts = Timestamp(nanoseconds: Int64(now * 1e9))
             let time = now
-            let (messages, problems) = Self.decode(
-                p, in: sio, frame: packetCount, ts: ts, version: version, time: time)
+            let (messages, problems, others) = Self.decode(
+                p, in: sio, frame: packetCount, ts: ts, version: version, time: time, owners: settings.owners,
+                copy: settings.copy)
             for text in problems { note("server sent a bad Socket.IO packet: \(text)") }
+            decodedCount += others
+            decodedCrossCopy += others
             for m in messages { receive(m) }
         case .close:
             serverEnded("the server closed the Engine.IO session")
@@ -349,14 +391,21 @@ actor LiveClient {
     /// problems it has.
     private static func decode(
         _ p: EngineIOOutgoingPacket, in session: SocketIOSession, fromClient: Bool = false, frame: UInt64,
-        ts: Timestamp, version: Int, time: Double
-    ) -> ([ServerMessage], [String]) {
+        ts: Timestamp, version: Int, time: Double, owners: CopyOwners? = nil, copy: Int = 0
+    ) -> (messages: [ServerMessage], problems: [String], otherCopies: Int) {
         var messages: [ServerMessage] = []
         var problems: [String] = []
+        var others = 0
         func take(_ event: SocketIOEvent) {
             switch event {
             case .message(let m), .late(_, .message(let m)):
-                if !fromClient, let s = ServerMessage(m, time: time) { messages.append(s) }
+                guard !fromClient else { break }
+                // Another copy's message is counted before it costs a JSON parse.
+                if let owners, owners.isOtherCopy(m.text, own: copy) {
+                    others += 1
+                } else if let s = ServerMessage(m, time: time) {
+                    messages.append(s)
+                }
             case .problem(_, let text), .late(_, .problem(_, let text)): problems.append(text)
             case .late: break
             }
@@ -369,7 +418,7 @@ actor LiveClient {
                     b, fromClient: fromClient, frame: frame, ts: ts, protocolVersion: version >= 4 ? 5 : 4, take)
             }
         }
-        return (messages, problems)
+        return (messages, problems, others)
     }
 
     private func receive(_ m: ServerMessage) {
@@ -383,7 +432,12 @@ actor LiveClient {
             socketSids.append(s)
         }
         received.append(m)
+        decodedCount += 1
         let key = MessageKey(m, clientMsgIds: clientMessageIds)
+        if m.kind == .ack, let id = m.ackId, let sent = awaitingAck.removeValue(forKey: id) {
+            replies.append((sent.event, ContinuousClock.now - sent.at))
+        }
+        if m.kind == .event, let id = key.msgId { receivedIds.append((id, .now)) }
         counts[key, default: 0] += 1
         receivedByKey[key, default: []].append(received.count - 1)
         for (id, w) in waiters where w.key == key && counts[key, default: 0] >= w.count {
@@ -569,6 +623,9 @@ actor LiveClient {
             packetCount += 1
             _ = Self.decode(p, in: sio, fromClient: true, frame: packetCount, ts: ts, version: version, time: now)
         }
+        let at = ContinuousClock.now
+        if packet.type.isEvent, let ackId = packet.ackId { awaitingAck[ackId] = (packet.eventName ?? "", at) }
+        if let id = packet.messageId { sentIds.append((id, at)) }
         do {
             try await sendPackets(packets)
         } catch {

@@ -25,6 +25,20 @@ public struct ReplayOptions: Sendable {
     public init(server: ServerAddress) { self.server = server }
 }
 
+/// `--copies N`: N copies of every recorded client at once, each copy with its own users (``CopyNaming``), their
+/// connects spread over `ramp` seconds (copy k starts `ramp × (k-1) / N` after the first).
+public struct CopyPlan: Sendable {
+    public var copies: Int
+    public var naming: CopyNaming
+    public var ramp: Double
+
+    public init(copies: Int, naming: CopyNaming, ramp: Double = 0) {
+        self.copies = copies
+        self.naming = naming
+        self.ramp = ramp
+    }
+}
+
 /// What one replayed client saw.
 public struct ClientRun: Sendable {
     public var received: [ServerMessage]
@@ -35,13 +49,25 @@ public struct ClientRun: Sendable {
     /// Steps the client did not send (after a failure or the server's end).
     public var unsent: Int
     public var notes: [String]
+    /// What the load summary counts: packets sent, server messages received (cross-copy ones too) and those of
+    /// other copies; the server's replies; message ids sent and received, with when; each send's lag.
+    var sent = 0
+    var receivedCount = 0
+    var crossCopy = 0
+    var replies: [(event: String, latency: Duration)] = []
+    var sentIds: [(id: String, at: ContinuousClock.Instant)] = []
+    var receivedIds: [(id: String, at: ContinuousClock.Instant)] = []
+    var lags: [Duration] = []
 }
 
 /// What a replay saw: each client's run, and why the replay could not run when it could not.
 public struct ReplayRun: Sendable {
+    /// The scripts run: the script itself, or its copies (renamed), in copy order; ``clients`` follows them.
+    public var scripts: [ReplayScript]
     public var clients: [ClientRun]
-    /// The first client failure, which stopped the replay (exit 2).
+    /// The first client failure, which stopped the replay (exit 2); in a load run, only when every copy stopped.
     public var error: String?
+    public var load: LoadSummary
 }
 
 /// What the replay reports as it goes (for progress on a terminal).
@@ -55,70 +81,124 @@ public struct ReplayProgress: Sendable {
 
 /// Runs a ``ReplayScript``'s clients at once against one server, each on the recording's clock (scaled by
 /// `speed`) and after its recorded causes: a step the client took after receiving a server message waits until
-/// that message's counterpart has come in the replay (or the timeout passes).
+/// that message's counterpart has come in the replay (or the timeout passes). With copies, each copy is its own
+/// replay (its own recorded order and causes; one copy's failure stops that copy only), all sharing the event
+/// loop and HTTP client.
 public enum ReplayRunner {
     public static func run(
-        _ script: ReplayScript, options: ReplayOptions, progress: (@Sendable (ReplayProgress) -> Void)? = nil
+        _ script: ReplayScript, options: ReplayOptions, copies plan: CopyPlan? = nil,
+        progress: (@Sendable (ReplayProgress) -> Void)? = nil
     ) async -> ReplayRun {
+        let scripts = plan.map { p in (1...max(1, p.copies)).map { script.copy($0, naming: p.naming) } } ?? [script]
+        let owners = plan.map { CopyOwners(script, copies: $0.copies, naming: $0.naming) }
+        let total = scripts.reduce(0) { $0 + $1.clients.count }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var config = HTTPClient.Configuration(
             tlsConfiguration: options.server.tls ? options.tls.configuration() : nil)
         config.connectionPool = .init(
-            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, 3 * script.clients.count))
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, 3 * total))
         config.timeout.connect = LiveClient.timeAmount(options.timeout)
         // Every connection goes to --server: a redirect to elsewhere is an answer, not a place to go.
         config.redirectConfiguration = .disallow
         let http = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: config)
-        let ids = script.clientMessageIds
-        let tally = Tally(clients: script.clients.count, steps: script.clients.reduce(0) { $0 + $1.steps.count })
-        let sequencer = Sequencer(script)
-        let expectations = Expectations(script, clientMessageIds: ids)
-        let lives = script.clients.map { client in
-            var headers = client.headers
-            for (name, value) in options.headers {
-                headers.removeAll { $0.name.lowercased() == name.lowercased() }
-                headers.append((name, value))
-            }
-            let transport: ScriptTransport =
-                switch options.transport {
-                case .asRecorded: client.transport
-                case .websocket: .websocket
-                case .polling: .polling
-                }
-            return LiveClient(
-                script: client,
-                settings: .init(
-                    server: options.server, tls: options.tls, timeout: options.timeout, headers: headers,
-                    transport: transport),
-                http: http, group: group, clientMessageIds: ids)
-        }
-        // The first client that cannot run stops them all at once: its failure aborts the sequence and halts
-        // every client's waits and sleeps.
-        for live in lives {
-            await live.setOnFailure { reason in
-                Task {
-                    await sequencer.abort(reason)
-                    for other in lives { await other.halt() }
-                }
-            }
-        }
+        let tally = Tally(
+            clients: total, steps: scripts.reduce(0) { $0 + $1.clients.reduce(0) { $0 + $1.steps.count } })
         let start = ContinuousClock.now
-        let runs = await withTaskGroup(of: (Int, ClientRun).self) { tasks in
-            for (index, client) in script.clients.enumerated() {
-                let context = Context(
-                    options: options, start: start, sequencer: sequencer, expectations: expectations, lives: lives,
-                    tally: tally, progress: progress)
-                tasks.addTask { (index, await runClient(client, index, context)) }
+        var contexts: [Context] = []
+        for (g, copy) in scripts.enumerated() {
+            let ids = copy.clientMessageIds
+            let sequencer = Sequencer(copy)
+            let lives = copy.clients.map { client in
+                var headers = client.headers
+                for (name, value) in options.headers {
+                    headers.removeAll { $0.name.lowercased() == name.lowercased() }
+                    headers.append((name, value))
+                }
+                let transport: ScriptTransport =
+                    switch options.transport {
+                    case .asRecorded: client.transport
+                    case .websocket: .websocket
+                    case .polling: .polling
+                    }
+                return LiveClient(
+                    script: client,
+                    settings: .init(
+                        server: options.server, tls: options.tls, timeout: options.timeout, headers: headers,
+                        transport: transport, owners: owners, copy: g + 1),
+                    http: http, group: group, clientMessageIds: ids)
             }
-            var runs = [ClientRun?](repeating: nil, count: script.clients.count)
-            for await (index, run) in tasks { runs[index] = run }
-            return runs.map { $0! }
+            // The first client that cannot run stops its copy at once: its failure aborts the copy's sequence and
+            // halts every client's waits and sleeps.
+            for live in lives {
+                await live.setOnFailure { reason in
+                    Task {
+                        await sequencer.abort(reason)
+                        for other in lives { await other.halt() }
+                    }
+                }
+            }
+            let offset = plan.map { $0.ramp * Double(g) / Double(scripts.count) } ?? 0
+            contexts.append(
+                Context(
+                    options: options, start: start + .nanoseconds(Int64(offset * 1e9)), sequencer: sequencer,
+                    expectations: Expectations(copy, clientMessageIds: ids), lives: lives, tally: tally,
+                    progress: progress))
         }
+        var runs = await withTaskGroup(of: (Int, Int, ClientRun).self) { tasks in
+            for (g, copy) in scripts.enumerated() {
+                for (index, client) in copy.clients.enumerated() {
+                    let context = contexts[g]
+                    tasks.addTask { (g, index, await runClient(client, index, context)) }
+                }
+            }
+            var runs = scripts.map { [ClientRun?](repeating: nil, count: $0.clients.count) }
+            for await (g, index, run) in tasks { runs[g][index] = run }
+            return runs.map { $0.map { $0! } }
+        }
+        let end = ContinuousClock.now
         try? await http.shutdown()
         try? await group.shutdownGracefully()
-        // A failure the abort has not recorded yet (it goes through a task of its own) still stops the verdict.
-        let error = await sequencer.aborted ?? runs.lazy.compactMap(\.failure).first
-        return ReplayRun(clients: runs, error: error)
+        // A failure the abort has not recorded yet (it goes through a task of its own) still stops the copy.
+        var errors: [String?] = []
+        for (g, context) in contexts.enumerated() {
+            let error = await context.sequencer.aborted ?? runs[g].lazy.compactMap(\.failure).first
+            errors.append(error)
+            // In a load run the copy's other clients say why they stopped.
+            if let error, scripts.count > 1 {
+                for i in runs[g].indices where runs[g][i].failure == nil {
+                    runs[g][i].failure = "stopped with its copy: \(error)"
+                }
+            }
+        }
+        let error = scripts.count == 1 || errors.allSatisfy({ $0 != nil }) ? errors.lazy.compactMap { $0 }.first : nil
+        let load = measure(
+            runs, copies: scripts.count, peak: await tally.peak, seconds: (end - start).seconds)
+        return ReplayRun(scripts: scripts, clients: runs.flatMap { $0 }, error: error, load: load)
+    }
+
+    /// The load summary of a run: counts, replies by event, deliveries joined per copy, send lags.
+    static func measure(_ runs: [[ClientRun]], copies: Int, peak: Int, seconds: Double) -> LoadSummary {
+        let all = runs.flatMap { $0 }
+        var byEvent: [String: [Duration]] = [:]
+        for run in all { for r in run.replies { byEvent[r.event, default: []].append(r.latency) } }
+        var deliveries: [Duration] = []
+        for copy in runs {
+            var sent: [String: (client: Int, at: ContinuousClock.Instant)] = [:]
+            for (c, run) in copy.enumerated() {
+                for s in run.sentIds where sent[s.id] == nil { sent[s.id] = (c, s.at) }
+            }
+            for (c, run) in copy.enumerated() {
+                for r in run.receivedIds {
+                    if let s = sent[r.id], s.client != c { deliveries.append(r.at - s.at) }
+                }
+            }
+        }
+        return LoadSummary(
+            copies: copies, clients: all.count, peakConnected: peak, sent: all.reduce(0) { $0 + $1.sent },
+            received: all.reduce(0) { $0 + $1.receivedCount }, crossCopy: all.reduce(0) { $0 + $1.crossCopy },
+            seconds: seconds, reply: LatencySummary(all.flatMap { $0.replies.map(\.latency) }),
+            replyByEvent: byEvent.mapValues { LatencySummary($0) }, delivery: LatencySummary(deliveries),
+            sendLag: LatencySummary(all.flatMap(\.lags)))
     }
 
     /// What every client's run shares.
@@ -132,13 +212,20 @@ public enum ReplayRunner {
         var progress: (@Sendable (ReplayProgress) -> Void)?
     }
 
+    /// The tally is kept whether or not progress is shown (the load summary reads it).
+    static func report(_ p: ReplayProgress, _ context: Context) { context.progress?(p) }
+
     static func runClient(_ client: ScriptClient, _ index: Int, _ context: Context) async -> ClientRun {
         let options = context.options
         let live = context.lives[index]
+        func scheduled(_ offset: Double) -> ContinuousClock.Instant {
+            context.start + .nanoseconds(Int64(max(0, offset) / options.speed * 1e9))
+        }
+        var lags: [Duration] = []
         // Sleeps until the recorded offset, in slices, so that a replay stopped meanwhile stops this client too.
         func at(_ offset: Double) async {
             guard !options.noDelay, offset > 0 else { return }
-            let when = context.start + .nanoseconds(Int64(offset / options.speed * 1e9))
+            let when = scheduled(offset)
             while ContinuousClock.now < when, !Task.isCancelled, await live.alive {
                 try? await Task.sleep(until: min(when, .now + .milliseconds(200)), clock: .continuous)
             }
@@ -159,7 +246,7 @@ public enum ReplayRunner {
                 received: await live.received, failure: "\(error)", endedByServer: nil, unsent: client.steps.count,
                 notes: await live.notes)
         }
-        context.progress?(await context.tally.connected())
+        report(await context.tally.connected(), context)
         let counts = context.expectations.counts[index]
         // The first answer to a CONNECT of each namespace.
         var namespaces = Set<String>()
@@ -192,6 +279,7 @@ public enum ReplayRunner {
                 unsent = client.steps.count - i
                 break
             }
+            if !options.noDelay { lags.append(ContinuousClock.now - scheduled(client.start + step.time)) }
             switch step.action {
             case .send(var packet):
                 // An ACK answers the server's request by the id the server gave it in this run.
@@ -201,20 +289,22 @@ public enum ReplayRunner {
                     packet.ackId = id
                 }
                 await live.send(packet)
-                context.progress?(await context.tally.sent())
+                report(await context.tally.sent(), context)
             case .disconnect:
                 await live.disconnect()
-                context.progress?(await context.tally.sent())
+                report(await context.tally.sent(), context)
             }
             await context.sequencer.done(index, i + 1)
         }
         if let failure = await live.failure { await context.sequencer.abort(failure) }
         await context.sequencer.abandon(index)
         await live.shutdown()
-        context.progress?(await context.tally.finished())
+        report(await context.tally.finished(), context)
         return ClientRun(
             received: await live.received, failure: await live.failure, endedByServer: await live.endedByServer,
-            unsent: unsent, notes: await live.notes)
+            unsent: unsent, notes: await live.notes, sent: client.steps.count - unsent,
+            receivedCount: await live.receivedCount, crossCopy: await live.crossCopy, replies: await live.replies,
+            sentIds: await live.sentIds, receivedIds: await live.receivedIds, lags: lags)
     }
 }
 
@@ -323,6 +413,9 @@ actor Sequencer {
 /// The counts behind ``ReplayProgress``.
 actor Tally {
     var progress: ReplayProgress
+    /// Clients connected and not finished; the most at once.
+    private var live = 0
+    private(set) var peak = 0
 
     init(clients: Int, steps: Int) {
         progress = ReplayProgress(clients: clients, connected: 0, finished: 0, sent: 0, steps: steps)
@@ -330,6 +423,8 @@ actor Tally {
 
     func connected() -> ReplayProgress {
         progress.connected += 1
+        live += 1
+        peak = max(peak, live)
         return progress
     }
 
@@ -340,6 +435,11 @@ actor Tally {
 
     func finished() -> ReplayProgress {
         progress.finished += 1
+        live -= 1
         return progress
     }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

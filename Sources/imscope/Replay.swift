@@ -77,6 +77,27 @@ extension IMScope {
                 valueName: "file"))
         var noise: [String] = []
 
+        @Option(
+            help: ArgumentHelp(
+                "Run N copies of every recorded client at once, each copy with its own users (a load run).",
+                valueName: "n"))
+        var copies: Int?
+
+        @Option(
+            help: ArgumentHelp(
+                "How copies name their users: {user} and {copy} (default {user}-{copy}).", valueName: "template"))
+        var copyId: String?
+
+        @Option(help: ArgumentHelp("Spread the copies' starts over S seconds.", valueName: "s"))
+        var ramp: Double = 0
+
+        @Option(
+            help: ArgumentHelp(
+                "Fail unless the server's replies (ACKs) come within a goal: [EVENT:]QUANTILE=LIMIT, e.g. p99=50ms "
+                    + "(repeatable; quantiles p50, p90, p99, p99.9, max).",
+                valueName: "goal"))
+        var maxLatency: [String] = []
+
         @Option(help: ArgumentHelp("Write a JUnit XML report to FILE.", valueName: "file"))
         var junit: String?
 
@@ -94,6 +115,24 @@ extension IMScope {
             guard speed > 0, speed.isFinite else { throw ValidationError("--speed must be a positive number") }
             guard timeout > 0, timeout <= 86400 else {
                 throw ValidationError("--timeout must be between 0 and 86400 s")
+            }
+            if let copies, !(1...100_000).contains(copies) {
+                throw ValidationError("--copies must be between 1 and 100000")
+            }
+            if copies == nil && (copyId != nil || ramp != 0) {
+                throw ValidationError("--\(copyId != nil ? "copy-id" : "ramp") goes with --copies N")
+            }
+            if copies != nil && learnNoise != nil {
+                throw ValidationError("--learn-noise learns from plain replays; run it without --copies")
+            }
+            guard ramp >= 0, ramp <= 86400 else { throw ValidationError("--ramp must be between 0 and 86400 s") }
+            if let copyId {
+                do { _ = try CopyNaming(template: copyId) } catch {
+                    throw ValidationError("--copy-id \(copyId): \(error)")
+                }
+            }
+            for goal in maxLatency {
+                do { _ = try LatencyGoal(parsing: goal) } catch { throw ValidationError("--max-latency \(error)") }
             }
             for h in headers {
                 guard let colon = h.firstIndex(of: ":"), !h[..<colon].trimmingCharacters(in: .whitespaces).isEmpty
@@ -166,8 +205,13 @@ extension IMScope {
                     throw ValidationError("--noise \(file): cannot read it (\(error.localizedDescription))")
                 }
             }
+            let plan = try copies.map {
+                CopyPlan(copies: $0, naming: try CopyNaming(template: copyId ?? CopyNaming.defaultTemplate), ramp: ramp)
+            }
+            let goals = try maxLatency.map { try LatencyGoal(parsing: $0) }
             let began = ContinuousClock.now
-            var run = await ReplayRunner.run(script, options: options, progress: progressPrinter(script))
+            var run = await ReplayRunner.run(
+                script, options: options, copies: plan, progress: progressPrinter(script))
             if progressShown { clearProgress() }
             if let learnNoise, run.error == nil {
                 // A second run against the same trusted server: what differs between the two (or from the
@@ -199,19 +243,26 @@ extension IMScope {
             }
             let runs = run.clients
             let elapsed = ContinuousClock.now - began
-            let matcher = Matcher(
-                rules: IgnoreRules(patterns: patterns, clientMsgIds: script.clientMessageIds, noise: noisePatterns),
-                ordered: !unordered)
-            let clients = zip(script.clients, runs).map { client, run in
-                matcher.verdict(
+            // Each copy is judged with its own message ids (renamed per copy).
+            let replayed = run.scripts.flatMap { copy in
+                let matcher = Matcher(
+                    rules: IgnoreRules(patterns: patterns, clientMsgIds: copy.clientMessageIds, noise: noisePatterns),
+                    ordered: !unordered)
+                return copy.clients.map { (client: $0, matcher: matcher) }
+            }
+            let clients = zip(replayed, runs).map { replayed, run in
+                let client = replayed.client
+                return replayed.matcher.verdict(
                     name: client.name, conns: client.conns, sid: client.sid, expected: client.expected,
                     actual: run.received, error: run.failure)
             }
             // A replay that could not run judges no client: what did not come because it stopped is no difference.
             let verdict = Verdict(
                 clients: run.error == nil ? clients : [], error: run.error, ignore: patterns + noisePatterns,
-                duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-            for (client, run) in zip(script.clients, runs) {
+                duration: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                load: run.error == nil ? run.load : nil,
+                goals: run.error == nil ? goals.map { $0.check(run.load) } : [])
+            for (client, run) in zip(replayed.map(\.client), runs) {
                 // What the client could not decode of what the server sent (a message it made nothing of shows
                 // as missing; this says why).
                 for note in run.notes where !quiet { printError("\(client.name): \(note)") }

@@ -26,6 +26,12 @@ unless said otherwise, --format json (the verdict on stdout); the exit status is
  7. learned noise (issue 20): against a server adding a random field, the first replay fails on it,
     --learn-noise writes exactly that path, --noise passes with the noise-only messages skipped, and a real
     regression still fails with the noise file in place.
+ 8. copies (issue 20): --copies N of a two-user chat is 2N clients in N pairs, each copy with its own users and
+    message ids (the server's log shows only renamed ones, each copy's msgIds distinct), all matched with the
+    friend notices about other copies counted as cross-copy; Engine.IO 3 too; a regression still fails in every
+    copy; a copy-id template; 100 copies spread by --ramp; usage errors (64).
+ 9. latency goals (issue 20): --max-latency met against the server, missed against its copy that acks 300 ms late
+    (exit 1, the goal in the summary, the JSON and a failed JUnit testcase), per event too.
 Times are kept short with --timeout 3 and --no-delay wherever the recorded timing is not what is tested.
 """
 
@@ -565,3 +571,105 @@ def test_bad_noise_file(replay, tmp_path):
     noise.write_text("# learned\nchat.args[0].traceId\nchat.args[\n")
     r = replay(WS, "http://127.0.0.1:9", "--noise", noise, json=False)
     assert r.rc == 64 and "line 3" in r.stderr, r
+
+
+# --- copies and latency goals (issue 20) ---
+
+def users_in_log(log):
+    """The fromId and destId values in the server's event log, and the msgIds of what clients sent (upstream)."""
+    users, sent_ids = set(), []
+    for line in Path(log).read_text().splitlines():
+        r = json.loads(line)
+        for arg in r.get("args") or []:
+            if isinstance(arg, dict):
+                users |= {arg.get(k) for k in ("fromId", "destId") if isinstance(arg.get(k), str)}
+                if r.get("action") == "recv" and "msgId" in arg:
+                    sent_ids.append(arg["msgId"])
+    return users, sent_ids
+
+
+def test_copies_rename_users_and_pass(im_server, replay, tmp_path):
+    """Five copies of the websocket chat: ten clients in five pairs, every expected message matched; the server
+    saw only the renamed users (u1-1 .. u2-5; "system" is the ready's destId) and each copy's message ids are its
+    own; the notices about the other copies' users are counted as cross-copy, not failures."""
+    log = tmp_path / "server.jsonl"
+    srv = im_server("eio4", log=str(log))
+    r = replay(WS, srv.url, "--copies", 5, "--timeout", 10)
+    counts = {"%s-%d" % (u, k): n for k in range(1, 6) for u, n in CHAT_COUNTS.items()}
+    assert_all_matched(r, counts)
+    load = r.verdict["load"]
+    assert load["copies"] == 5 and load["clients"] == 10 and load["connected"] >= 2, load
+    assert load["crossCopy"] > 0, load
+    assert load["sent"] == 5 * 14, load  # each pair's 14 steps (CONNECTs, events, the two disconnects)
+    assert load["latency"]["reply"]["count"] == 5 * 8, load  # every chat event is acked
+    assert load["latency"]["delivery"]["count"] == 5 * 6, load  # the six messages between the users
+    assert "load: 10 clients in 5 copies" in r.stderr and "cross-copy" in r.stderr, r
+    users, sent_ids = users_in_log(log)
+    assert users == {"%s-%d" % (u, k) for k in range(1, 6) for u in ("u1", "u2")} | {"system"}, users
+    assert len(sent_ids) == 5 * 8 and len(set(sent_ids)) == 5 * 8, sent_ids
+
+
+def test_copies_eio3(im_server, replay):
+    """Three copies of the Engine.IO 3 capture (polling, then the upgrade) pass too."""
+    srv = im_server("eio3")
+    r = replay(EIO3, srv.url, "--copies", 3, "--timeout", 10)
+    assert_all_matched(r, {"%s-%d" % (u, k): n for k in range(1, 4) for u, n in CHAT_COUNTS.items()})
+
+
+def test_copies_regression_fails_in_every_copy(im_server, replay):
+    """A regressed server (the image refused, read receipts not routed): every copy fails on the same messages."""
+    srv = im_server("eio4", regress=["nack-type:3", "drop-type:33"])
+    r = replay(WS, srv.url, "--copies", 3, "--timeout", 5)
+    assert r.rc == 1, r
+    failing = {(suite, frame, kind) for suite, frame, _, kind in r.failing()}
+    assert failing == {("%s-%d" % (u, k), frame, kind) for k in range(1, 4) for u, frame, _, kind in REGRESSED}, r
+
+
+def test_copies_template_and_ramp(im_server, replay, tmp_path):
+    """--copy-id names the copies' users; 100 copies (200 clients) spread over 2 s by --ramp all pass, and the
+    summary lists only what has something to say."""
+    log = tmp_path / "server.jsonl"
+    srv = im_server("eio4", log=str(log))
+    r = replay(WS, srv.url, "--copies", 100, "--ramp", 2, "--copy-id", "c{copy}.{user}", "--timeout", 20)
+    assert_all_matched(r, {"c%d.%s" % (k, u): n for k in range(1, 101) for u, n in CHAT_COUNTS.items()})
+    assert "200 other clients: every expected server message matched" in r.stderr, r
+    assert len(r.stderr.splitlines()) < 20, r
+    users, _ = users_in_log(log)
+    assert "c100.u2" in users and "u1" not in users
+
+
+@pytest.mark.parametrize("options,message", [
+    (["--copies", 0], "--copies must be between 1 and 100000"),
+    (["--ramp", 5], "--ramp goes with --copies N"),
+    (["--copies", 2, "--copy-id", "{user}"], "the template needs {copy}"),
+    (["--copies", 2, "--learn-noise", "/tmp/n.txt"], "without --copies"),
+    (["--max-latency", "p98=5ms"], "'p98' is no quantile"),
+    (["--max-latency", "p99"], "write [EVENT:]QUANTILE=LIMIT"),
+])
+def test_copies_usage_errors(replay, options, message):
+    r = replay(WS, "http://127.0.0.1:9", *options, json=False)
+    assert r.rc == 64 and message in r.stderr, r
+
+
+def test_latency_goals(im_server, replay):
+    """Against the server, generous goals are met (exit 0); against its copy that acks 300 ms late the same capture
+    still matches message for message, but p99=100ms and chat:max=100ms are missed: exit 1, each goal named in the
+    summary, the JSON verdict and a failed JUnit testcase."""
+    srv = im_server("eio4")
+    ok = replay(WS, srv.url, "--no-delay", "--max-latency", "p99=2s", "--max-latency", "chat:max=2s")
+    assert ok.rc == 0, ok
+    assert [g["met"] for g in ok.verdict["goals"]] == [True, True], ok.verdict["goals"]
+    assert "latency goal p99=2000ms: met" in ok.stderr, ok
+
+    slow = im_server("eio4", regress=["slow-ack:300"])
+    r = replay(WS, slow.url, "--no-delay", "--max-latency", "p99=100ms", "--max-latency", "chat:max=100ms",
+               "--max-latency", "p50=5s", timeout=5)
+    assert r.rc == 1, r
+    assert r.verdict["summary"]["changed"] == 0 and r.verdict["summary"]["missing"] == 0, r.verdict["summary"]
+    goals = {g["goal"]: g for g in r.verdict["goals"]}
+    assert not goals["p99=100ms"]["met"] and not goals["chat:max=100ms"]["met"] and goals["p50=5000ms"]["met"]
+    assert goals["p99=100ms"]["observed"] >= 300, goals
+    assert "latency goal p99=100ms: missed (replies p99" in r.stderr, r
+    assert r.last_line().endswith("; 2 of 3 latency goals missed"), r
+    failed = [c.get("name") for c in r.junit.iter("testcase") if c.find("failure") is not None]
+    assert failed == ["p99=100ms", "chat:max=100ms"], failed

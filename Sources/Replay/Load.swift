@@ -1,0 +1,181 @@
+import Histogram
+
+/// A percentile the load summary reports and a latency goal names.
+public enum Quantile: String, Sendable, CaseIterable {
+    case p50, p90, p99
+    case p999 = "p99.9"
+    case max
+
+    var percentile: Double {
+        switch self {
+        case .p50: 50
+        case .p90: 90
+        case .p99: 99
+        case .p999: 99.9
+        case .max: 100
+        }
+    }
+}
+
+/// Latency percentiles of one kind of measurement, in milliseconds, from an HDR histogram of microseconds (three
+/// significant digits: a value is reported within 0.1 % of what was measured).
+public struct LatencySummary: Sendable, Equatable {
+    public var count: Int
+    /// Milliseconds, by quantile (empty when nothing was measured).
+    public var values: [Quantile: Double]
+
+    public init(count: Int, values: [Quantile: Double]) {
+        self.count = count
+        self.values = values
+    }
+
+    public init(_ durations: some Sequence<Duration>) {
+        var histogram = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+        var count = 0
+        for d in durations {
+            let micros = d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000
+            _ = histogram.record(UInt64(Swift.max(0, micros)))
+            count += 1
+        }
+        self.count = count
+        values = [:]
+        guard count > 0 else { return }
+        for q in Quantile.allCases {
+            let micros = q == .max ? histogram.max : histogram.valueAtPercentile(q.percentile)
+            values[q] = Double(micros) / 1000
+        }
+    }
+
+    public subscript(q: Quantile) -> Double? { values[q] }
+}
+
+/// What a replay measured of itself and the server, for `--copies` load runs and `--max-latency` goals:
+/// - replies: an event the client sent with an ack id, to the server's ACK (by event name too);
+/// - deliveries: a message id one client sent, to an event carrying it at another client of the same copy;
+/// - send lag: how late each step went out after its recorded time (scaled by `--speed`; not measured with
+///   `--no-delay`), which includes waiting for its causes when the server was slower than in the recording.
+public struct LoadSummary: Sendable, Equatable {
+    /// The copies run (1 without `--copies`), the clients, and the most connected at once.
+    public var copies: Int
+    public var clients: Int
+    public var peakConnected: Int
+    /// Socket.IO packets the clients sent; server messages they received, cross-copy ones included.
+    public var sent: Int
+    public var received: Int
+    public var crossCopy: Int
+    /// From the start of the run to the last client's end.
+    public var seconds: Double
+    public var reply: LatencySummary
+    public var replyByEvent: [String: LatencySummary]
+    public var delivery: LatencySummary
+    public var sendLag: LatencySummary
+
+    public init(
+        copies: Int, clients: Int, peakConnected: Int, sent: Int, received: Int, crossCopy: Int, seconds: Double,
+        reply: LatencySummary, replyByEvent: [String: LatencySummary], delivery: LatencySummary,
+        sendLag: LatencySummary
+    ) {
+        self.copies = copies
+        self.clients = clients
+        self.peakConnected = peakConnected
+        self.sent = sent
+        self.received = received
+        self.crossCopy = crossCopy
+        self.seconds = seconds
+        self.reply = reply
+        self.replyByEvent = replyByEvent
+        self.delivery = delivery
+        self.sendLag = sendLag
+    }
+
+    public var sentPerSecond: Double { seconds > 0 ? Double(sent) / seconds : 0 }
+    public var receivedPerSecond: Double { seconds > 0 ? Double(received) / seconds : 0 }
+}
+
+/// `--max-latency [EVENT:]QUANTILE=LIMIT`: the server's replies (ACKs to the clients' events) must come within
+/// LIMIT at that quantile, over all events or one event's; a release gate like Speedscale's per-exchange goals.
+/// LIMIT takes `ms`, `s` or `us` (a bare number is milliseconds).
+public struct LatencyGoal: Sendable, Equatable, CustomStringConvertible {
+    public var event: String?
+    public var quantile: Quantile
+    /// Milliseconds.
+    public var limit: Double
+
+    public enum ParseError: Error, CustomStringConvertible {
+        case form(String)
+        case quantile(String)
+        case limit(String)
+
+        public var description: String {
+            switch self {
+            case .form(let text): return "'\(text)': write [EVENT:]QUANTILE=LIMIT, e.g. p99=50ms or chat:p99.9=200ms"
+            case .quantile(let q):
+                return "'\(q)' is no quantile (\(Quantile.allCases.map(\.rawValue).joined(separator: ", ")))"
+            case .limit(let l): return "'\(l)' is no duration (50ms, 0.2s, 500us)"
+            }
+        }
+    }
+
+    public init(event: String? = nil, quantile: Quantile, limit: Double) {
+        self.event = event
+        self.quantile = quantile
+        self.limit = limit
+    }
+
+    public init(parsing text: String) throws {
+        guard let eq = text.lastIndex(of: "=") else { throw ParseError.form(text) }
+        var left = Substring(text[..<eq])
+        let right = text[text.index(after: eq)...].trimmingPrefix(" ")
+        if let colon = left.lastIndex(of: ":") {
+            event = String(left[..<colon])
+            left = left[left.index(after: colon)...]
+            guard !event!.isEmpty else { throw ParseError.form(text) }
+        }
+        guard let q = Quantile(rawValue: left.lowercased()) else { throw ParseError.quantile(String(left)) }
+        quantile = q
+        let units: [(String, Double)] = [("ms", 1), ("us", 0.001), ("µs", 0.001), ("s", 1000)]
+        var number = Substring(right)
+        var scale = 1.0
+        for (unit, s) in units where number.hasSuffix(unit) {
+            number = number.dropLast(unit.count)
+            scale = s
+            break
+        }
+        guard let value = Double(number), value >= 0, value.isFinite else { throw ParseError.limit(String(right)) }
+        limit = value * scale
+    }
+
+    public var description: String {
+        (event.map { "\($0):" } ?? "") + "\(quantile.rawValue)=\(LatencyGoal.format(limit))ms"
+    }
+
+    static func format(_ ms: Double) -> String {
+        ms == ms.rounded() && ms < 1e15 ? String(Int64(ms)) : String(format3: ms)
+    }
+
+    /// The goal against what was measured: the observed value, and whether it was met (a goal with no replies to
+    /// measure is not met: a gate must not pass on nothing).
+    public func check(_ load: LoadSummary) -> LatencyGoalResult {
+        let summary = event.map { load.replyByEvent[$0] ?? LatencySummary(count: 0, values: [:]) } ?? load.reply
+        let observed = summary[quantile]
+        return LatencyGoalResult(
+            goal: self, observed: observed, count: summary.count, met: (observed ?? .infinity) <= limit)
+    }
+}
+
+public struct LatencyGoalResult: Sendable, Equatable {
+    public var goal: LatencyGoal
+    /// Milliseconds; nil when no reply was measured.
+    public var observed: Double?
+    public var count: Int
+    public var met: Bool
+}
+
+extension String {
+    /// `x` with up to three decimals, trailing zeros dropped (`12.5`, `0.125`).
+    init(format3 x: Double) {
+        var s = String(Double((x * 1000).rounded()) / 1000)
+        if s.hasSuffix(".0") { s.removeLast(2) }
+        self = s
+    }
+}
