@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The replay part of `make demo`: starts the bundled IM server (Captures/peers/im_server.py, the one the tests
 # use), replays a bundled capture of two users chatting against it, exports it as a replay script and replays
-# that, then replays the capture against a copy regressed on purpose
-# (messageType 3 refused, messageType 33 no longer routed), and stops the servers whatever happens.
+# that, multiplies it into 50 pairs of users with a latency goal, then replays the capture against a copy
+# regressed on purpose (messageType 3 refused, messageType 33 no longer routed), and stops the servers whatever happens.
 # Usage: scripts/demo-replay.sh [IMSCOPE] [CAPTURE]   (ports DEMO_PORT, DEMO_PORT+1; default 9192)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +43,9 @@ echo
 echo "== imscope export $capture -o session.json, then imscope replay session.json (a script to keep and edit)"
 "$imscope" export "$capture" -o "$work/session.json" 2>&1
 "$imscope" replay "$work/session.json" --server "http://127.0.0.1:$port" -q 2>&1 || exit 1
+echo
+echo "== imscope replay $capture --copies 50 --max-latency p99=1s (100 clients in 50 pairs, a latency gate)"
+"$imscope" replay "$capture" --server "http://127.0.0.1:$port" --copies 50 --ramp 1 --max-latency p99=1s 2>&1 || exit 1
 echo
 echo "== the same against a regressed server (--regress nack-type:3 --regress drop-type:33)"
 "$imscope" replay "$capture" --server "http://127.0.0.1:$((port + 1))" --timeout 3 2>&1

@@ -349,11 +349,16 @@ def main():
     p.add_argument("--rcvbuf", type=int, default=0, help="SO_RCVBUF for the listening socket (0: leave)")
     p.add_argument("--log", help="JSONL event log to write (imlog.py's format)")
     p.add_argument("--ready-file", help="written (with the pid) once the server listens")
+    p.add_argument("--uvloop", action="store_true",
+                   help="run on uvloop (libuv) instead of asyncio's own loop: the load runs of replay --copies")
     args = p.parse_args()
     if bool(args.cert) != bool(args.key):
         p.error("--cert and --key go together")
     if not args.namespace.startswith("/"):
         p.error("--namespace must start with /")
+    if args.uvloop:
+        import uvloop
+        uvloop.install()
     asyncio.run(main_async(args))
 
 
