@@ -7,7 +7,7 @@ PYTEST := .venv/eio4/bin/pytest
 # resident memory (no dynamic symbol resolution of libFoundation), for a larger binary (92 MB against 20 MB).
 RELEASE := -c release --static-swift-stdlib
 
-.PHONY: all build release demo test unit integration captures lint bench bench-replay clean diagnostics-doc
+.PHONY: all build release demo test unit integration captures lint bench bench-replay bench-replay-load clean diagnostics-doc
 
 all: build
 
@@ -68,6 +68,18 @@ bench-replay:
 	scripts/setup.sh test
 	$(SWIFT) build $(RELEASE) --product imscope
 	for c in Captures/replay/*.pcap; do .venv/eio4/bin/python scripts/bench-replay.py --runs 5 $$c || exit 1; done
+
+## bench-replay-load: replay load: `imscope replay --copies N` against the same load driven by python-socketio
+## clients (Captures/peers/load_clients.py), each against a fresh bundled IM server: clients held, messages, CPU
+## seconds (client and server), latencies, side by side. COPIES (default 500), RAMP (s, 10), TIMEOUT (s, 60).
+COPIES ?= 500
+RAMP ?= 10
+TIMEOUT ?= 60
+bench-replay-load:
+	scripts/setup.sh demo
+	$(SWIFT) build $(RELEASE) --product imscope
+	.venv/eio4/bin/python scripts/bench-replay-load.py --imscope .build/release/imscope --copies $(COPIES) \
+		--ramp $(RAMP) --timeout $(TIMEOUT)
 
 ## captures: regenerate the bundled captures with real peers (needs root for tcpdump/dumpcap).
 captures:
