@@ -12,7 +12,8 @@ Measures each child's CPU seconds (user+sys, from os.wait4's rusage) and wall se
 seconds over the run (utime+stime in /proc/PID/stat, read before the run and before the server stops), and
 prints them side by side with what each side reports: clients held at once, messages sent and received,
 cross-copy messages (a client got a message naming another copy's user), msgs/s, messages per client-CPU-second,
-client CPU ms per 1,000 messages, reply and delivery latency p50/p99, send lag p50/p99, exit status; and a ratio
+client CPU ms per 1,000 messages, reply and delivery latency p50/p99, send lag and send error p50/p99 (lag: behind the recorded
+time, causes included; error: the client's own, from when a step was due), exit status; and a ratio
 row (imscope's messages per CPU second over python's). An imscope without --copies (or without the "load"
 object) shows n/a. No root needed.
 
@@ -65,9 +66,12 @@ def run_child(cmd, work, name):
             usage.ru_utime + usage.ru_stime, wall)
 
 
+SERVER_OPTIONS = {}
+
+
 def measure(name, cmd, pick, work):
     """One side against a fresh server: the child's figures, its `pick`ed load object, the server's CPU."""
-    with ImServer("eio4") as server:
+    with ImServer("eio4", **SERVER_OPTIONS) as server:
         cmd = [c.replace("{URL}", server.url) for c in cmd]
         cpu0 = proc_cpu(server.proc.pid)
         status, out, err, cpu, wall = run_child(cmd, work, name)
@@ -142,6 +146,8 @@ def table(sides):
             fmt(get(s["load"], "latency", "delivery", "p99"), "%.2f"))),
         ("send lag p50 / p99 ms", lambda s, d: "%s / %s" % (fmt(get(s["load"], "sendLag", "p50"), "%.2f"),
                                                            fmt(get(s["load"], "sendLag", "p99"), "%.2f"))),
+        ("send error p50 / p99 ms", lambda s, d: "%s / %s" % (fmt(get(s["load"], "sendError", "p50"), "%.2f"),
+                                                             fmt(get(s["load"], "sendError", "p99"), "%.2f"))),
         ("errors", lambda s, d: fmt(get(s["load"], "errorCount") if get(s["load"], "errorCount") is not None
                                     else (len(s["load"]["errors"]) if s["load"] and s["load"].get("errors") is not None
                                           else None))),
@@ -176,7 +182,12 @@ def main():
     p.add_argument("--capture", default=str(REPO / "Captures/replay/replay-eio4-websocket.pcap"),
                    help="a capture (exported first) or a replay script (.json, used as it is)")
     p.add_argument("--json", action="store_true", help="also print both raw results")
+    p.add_argument("--server-ping-timeout", type=float, default=120.0,
+                   help="the server's Engine.IO ping timeout (s): at the peak of a load run its event loop is a "
+                        "minute behind, and python-engineio drops a client whose pong it reads late")
+    p.add_argument("--no-uvloop", action="store_true", help="run the server on asyncio's own loop")
     args = p.parse_args()
+    SERVER_OPTIONS.update(ping_timeout=args.server_ping_timeout, extra=() if args.no_uvloop else ("--uvloop",))
     if not args.python:
         sys.exit("bench-replay-load: the eio4 virtualenv is missing (scripts/setup.sh test creates it); --python PATH")
     if not Path(args.imscope).exists():

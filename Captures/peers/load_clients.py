@@ -35,6 +35,7 @@ over the sorted samples):
   latency.delivery  a client emits msgId X -> another client of the same copy receives an event whose first
                     argument has msgId X (first delivery per recipient)
   sendLag    actual emit time - scheduled time (start + at), per event (includes waiting for causes)
+  sendError  actual emit time - due time (the later of the scheduled time and the moment the causes had come)
   packets    what imscope's load summary counts: sent = every Socket.IO/Engine.IO packet of the steps (namespace
              CONNECTs, events, DISCONNECTs, the Engine.IO close), received = events + acks + CONNECT answers
   causeTimeouts  steps sent after --timeout without their cause;  gaveUp  copy-clients abandoned (their whole
@@ -135,7 +136,7 @@ class Run:
         self.sent = self.received = self.connects = self.cross = 0
         self.packets_sent = 0  # Socket.IO/Engine.IO packets: CONNECTs, events, DISCONNECTs, the Engine.IO close
         self.connected = self.max_connected = 0
-        self.reply, self.delivery, self.lag = [], [], []
+        self.reply, self.delivery, self.lag, self.error_ms = [], [], [], []
         self.errors, self.error_count, self.error_kinds = [], 0, {}
         self.cause_timeouts = self.gave_up = 0
         self.sent_at = {}  # renamed msgId -> (copy, client name, monotonic time of the emit)
@@ -306,8 +307,11 @@ class CopyClient:
             if ended:
                 break  # after the DISCONNECT: only the Engine.IO close, which disconnect() sent
             scheduled = self.start_at + (step.get("at") or 0) / self.speed
-            await self._sleep_until(scheduled)
+            # causes first, then the recorded time: the step is due at the later of the two, and how late it goes
+            # out after that is the driver's own error (as imscope measures its sendError)
             await self._cause(step.get("after"))
+            due = max(scheduled, time.monotonic())
+            await self._sleep_until(scheduled)
             if step.get("disconnect") or kind == "DISCONNECT":
                 if not ended:
                     ended = True
@@ -325,6 +329,7 @@ class CopyClient:
             event, args = data[0], data[1:]
             now = time.monotonic()
             run.lag.append((now - scheduled) * 1000)
+            run.error_ms.append((now - due) * 1000)
             msg_id = first_msg_id(args)
             if msg_id:
                 run.sent_at[msg_id] = (self.k, self.name, now)
@@ -446,6 +451,7 @@ async def main_async(args, script):
         "receivedPerSecond": round(run.received / seconds, 1) if seconds else None,
         "latency": {"reply": percentiles(run.reply, LATENCY_QS), "delivery": percentiles(run.delivery, LATENCY_QS)},
         "sendLag": percentiles(run.lag, LAG_QS),
+        "sendError": percentiles(run.error_ms, LAG_QS),
         "causeTimeouts": run.cause_timeouts, "gaveUp": run.gave_up,
         "cpuSeconds": round(ru.ru_utime + ru.ru_stime, 3),
         "errorCount": run.error_count, "errors": run.errors,

@@ -53,7 +53,9 @@ public struct LatencySummary: Sendable, Equatable {
 /// - replies: an event the client sent with an ack id, to the server's ACK (by event name too);
 /// - deliveries: a message id one client sent, to an event carrying it at another client of the same copy;
 /// - send lag: how late each step went out after its recorded time (scaled by `--speed`; not measured with
-///   `--no-delay`), which includes waiting for its causes when the server was slower than in the recording.
+///   `--no-delay`), which includes waiting for its causes when the server was slower than in the recording;
+/// - send error: the replayer's own part of that, from when the step was due (its recorded time, or when its causes
+///   had come if later) to when it went out.
 public struct LoadSummary: Sendable, Equatable {
     /// The copies run (1 without `--copies`), the clients, and the most connected at once.
     public var copies: Int
@@ -69,11 +71,12 @@ public struct LoadSummary: Sendable, Equatable {
     public var replyByEvent: [String: LatencySummary]
     public var delivery: LatencySummary
     public var sendLag: LatencySummary
+    public var sendError: LatencySummary
 
     public init(
         copies: Int, clients: Int, peakConnected: Int, sent: Int, received: Int, crossCopy: Int, seconds: Double,
         reply: LatencySummary, replyByEvent: [String: LatencySummary], delivery: LatencySummary,
-        sendLag: LatencySummary
+        sendLag: LatencySummary, sendError: LatencySummary = LatencySummary(count: 0, values: [:])
     ) {
         self.copies = copies
         self.clients = clients
@@ -86,6 +89,7 @@ public struct LoadSummary: Sendable, Equatable {
         self.replyByEvent = replyByEvent
         self.delivery = delivery
         self.sendLag = sendLag
+        self.sendError = sendError
     }
 
     public var sentPerSecond: Double { seconds > 0 ? Double(sent) / seconds : 0 }

@@ -14,7 +14,7 @@ import Foundation
 ///      "load": {"copies", "clients", "connected" (the most at once), "sent", "received", "crossCopy",
 ///               "seconds", "sentPerSecond", "receivedPerSecond",
 ///               "latency": {"reply": latency, "delivery": latency, "replyByEvent": {event: latency}},
-///               "sendLag": latency} | null (a run that could not run),
+///               "sendLag": latency, "sendError": latency} | null (a run that could not run),
 ///      "goals": [{"goal": "chat:p99=50ms", "observed": ms|null, "count", "met": bool}]}
 ///
 /// A latency is `{"count", "p50", "p90", "p99", "p99.9", "max"}` in milliseconds (null when count is 0).
@@ -70,7 +70,7 @@ public enum VerdictJSON {
                 "reply": latency(l.reply), "delivery": latency(l.delivery),
                 "replyByEvent": .object(l.replyByEvent.mapValues(latency)),
             ]),
-            "sendLag": latency(l.sendLag),
+            "sendLag": latency(l.sendLag), "sendError": latency(l.sendError),
         ])
     }
 

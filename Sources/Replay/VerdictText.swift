@@ -73,6 +73,7 @@ public enum VerdictText {
         }
         lines.append("deliveries \(percentiles(l.delivery))")
         lines.append("send lag \(percentiles(l.sendLag))")
+        lines.append("send error \(percentiles(l.sendError))")
         return lines
     }
 

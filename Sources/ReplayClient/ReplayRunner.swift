@@ -58,6 +58,7 @@ public struct ClientRun: Sendable {
     var sentIds: [(id: String, at: ContinuousClock.Instant)] = []
     var receivedIds: [(id: String, at: ContinuousClock.Instant)] = []
     var lags: [Duration] = []
+    var errors: [Duration] = []
 }
 
 /// What a replay saw: each client's run, and why the replay could not run when it could not.
@@ -198,7 +199,7 @@ public enum ReplayRunner {
             received: all.reduce(0) { $0 + $1.receivedCount }, crossCopy: all.reduce(0) { $0 + $1.crossCopy },
             seconds: seconds, reply: LatencySummary(all.flatMap { $0.replies.map(\.latency) }),
             replyByEvent: byEvent.mapValues { LatencySummary($0) }, delivery: LatencySummary(deliveries),
-            sendLag: LatencySummary(all.flatMap(\.lags)))
+            sendLag: LatencySummary(all.flatMap(\.lags)), sendError: LatencySummary(all.flatMap(\.errors)))
     }
 
     /// What every client's run shares.
@@ -222,6 +223,7 @@ public enum ReplayRunner {
             context.start + .nanoseconds(Int64(max(0, offset) / options.speed * 1e9))
         }
         var lags: [Duration] = []
+        var errors: [Duration] = []
         // Sleeps until the recorded offset, in slices, so that a replay stopped meanwhile stops this client too.
         func at(_ offset: Double) async {
             guard !options.noDelay, offset > 0 else { return }
@@ -274,12 +276,18 @@ public enum ReplayRunner {
             }
             // What every client had received before this step was taken.
             await context.expectations.waitBefore(frame: step.frame, in: context.lives, timeout: options.timeout)
+            // The step is due at its recorded time, or when its causes came if that was later: how late it goes out
+            // after that is the replayer's own error.
+            let due = max(scheduled(client.start + step.time), ContinuousClock.now)
             await at(client.start + step.time)
             guard await live.alive else {
                 unsent = client.steps.count - i
                 break
             }
-            if !options.noDelay { lags.append(ContinuousClock.now - scheduled(client.start + step.time)) }
+            if !options.noDelay {
+                lags.append(ContinuousClock.now - scheduled(client.start + step.time))
+                errors.append(ContinuousClock.now - due)
+            }
             switch step.action {
             case .send(var packet):
                 // An ACK answers the server's request by the id the server gave it in this run.
@@ -304,7 +312,7 @@ public enum ReplayRunner {
             received: await live.received, failure: await live.failure, endedByServer: await live.endedByServer,
             unsent: unsent, notes: await live.notes, sent: client.steps.count - unsent,
             receivedCount: await live.receivedCount, crossCopy: await live.crossCopy, replies: await live.replies,
-            sentIds: await live.sentIds, receivedIds: await live.receivedIds, lags: lags)
+            sentIds: await live.sentIds, receivedIds: await live.receivedIds, lags: lags, errors: errors)
     }
 }
 

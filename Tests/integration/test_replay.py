@@ -603,6 +603,9 @@ def test_copies_rename_users_and_pass(im_server, replay, tmp_path):
     assert load["sent"] == 5 * 14, load  # each pair's 14 steps (CONNECTs, events, the two disconnects)
     assert load["latency"]["reply"]["count"] == 5 * 8, load  # every chat event is acked
     assert load["latency"]["delivery"]["count"] == 5 * 6, load  # the six messages between the users
+    # every step but the CONNECTs at offset 0 is timed: behind the recorded time, and the replayer's own error
+    assert load["sendLag"]["count"] == load["sendError"]["count"] > 0, load
+    assert load["sendError"]["p50"] <= load["sendLag"]["p50"], load
     assert "load: 10 clients in 5 copies" in r.stderr and "cross-copy" in r.stderr, r
     users, sent_ids = users_in_log(log)
     assert users == {"%s-%d" % (u, k) for k in range(1, 6) for u in ("u1", "u2")} | {"system"}, users
