@@ -132,6 +132,7 @@ def table(sides):
     rows = [
         ("clients held at once", lambda s, d: fmt(get(s["load"], "connected"))),
         ("clients (copies x recorded)", lambda s, d: fmt(get(s["load"], "clients"))),
+        ("clients that connected", lambda s, d: fmt(get(s["load"], "connects"))),
         ("messages sent (all packets)", lambda s, d: fmt(d.get("sent"))),
         ("messages received (+connects)", lambda s, d: fmt(d.get("received"))),
         ("  of which cross-copy", lambda s, d: fmt(get(s["load"], "crossCopy"))),
@@ -222,6 +223,9 @@ def main():
         errors = get(side["load"], "errors")
         if errors:
             print("%s: first errors: %s" % (side["label"], "; ".join(errors[:3])))
+    if imscope["status"] == 1:
+        print("imscope: exit 1: what the copies received differed from the recording (with overlapping copies the"
+              " IM server's presence notices about other copies' users always do)")
     if args.json:
         print(json.dumps({"imscope": imscope, "python": python}, indent=2))
 

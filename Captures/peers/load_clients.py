@@ -18,7 +18,10 @@ SCRIPT is what `imscope export CAPTURE -o SCRIPT` writes (Docs/replay-script.md)
             at its start + `at` / speed, but not before its cause (`after`, the index # into the client's
             `expected`) has come: approximated as "this client has received at least after+1 server messages
             of its own copy" (connect, events and acks; a message naming another copy's user does not count,
-            see below) or --timeout seconds have passed (then it sends anyway and notes an error). An EVENT is
+            see below) or --timeout seconds have passed (then it sends anyway and notes an error). A message
+            that can be told apart (the connect, the ack to ackId N, an event carrying a client msgId) moves
+            the count up to its recorded position + 1 at least, so that one message the server did not send
+            this time (a presence notice lost because the peer came online first) does not stall the rest. An EVENT is
             emitted with an ack callback when the step has an ackId; DISCONNECT / `disconnect` end the session.
             A client whose script does not end its session disconnects once it has received as many of its
             own copy's messages as the script expects (or after --timeout).
@@ -174,7 +177,22 @@ class CopyClient:
                     self.auth = rename(send.get("data"), table)
         if not self.namespaces:
             self.namespaces = ["/"]
-        self.count = 0  # own-copy server messages received (connects, events, acks)
+        self.count = 0  # own-copy server messages received (connects, events, acks), see _got
+        # recorded positions (#) of the messages that can be told apart: the ack to ackId N, the event carrying
+        # a client msgId (by its copy-k value), the connect
+        self.ack_pos, self.msg_pos, self.connect_pos = {}, {}, None
+        for e in client.get("expected") or []:
+            pos, kind = e.get("#"), e.get("kind")
+            if not isinstance(pos, int):
+                continue
+            if kind == "ack" and e.get("ackId") is not None:
+                self.ack_pos.setdefault(e["ackId"], pos)
+            elif kind == "connect" and self.connect_pos is None:
+                self.connect_pos = pos
+            elif kind == "event":
+                m = first_msg_id(e.get("args") or [])
+                if m in table:
+                    self.msg_pos.setdefault(table[m], pos)
         self.waiters = []  # (threshold, future)
         self.is_connected = False
         # request_timeout: the Engine.IO handshake (aiohttp's) waits as long as the namespace CONNECT does
@@ -186,10 +204,13 @@ class CopyClient:
 
     # -- what comes from the server
 
-    def _got(self, own=True):
+    def _got(self, own=True, pos=None):
+        """One more own-copy message; one the recording has at position `pos` (#) moves the count up to pos+1 at
+        least, so that a message the server did not send this time (e.g. a presence notice lost to reordering:
+        the peer was online first) does not hold every later step for --timeout."""
         if not own:
             return
-        self.count += 1
+        self.count = max(self.count + 1, pos + 1 if pos is not None else 0)
         if self.waiters:
             keep = []
             for threshold, fut in self.waiters:
@@ -208,7 +229,7 @@ class CopyClient:
             self.is_connected = True
             run.connected += 1
             run.max_connected = max(run.max_connected, run.connected)
-        self._got()
+        self._got(pos=self.connect_pos)
 
     async def _on_disconnect(self, *args):
         if self.is_connected:
@@ -225,6 +246,7 @@ class CopyClient:
             if j is not None and j != self.k:
                 cross = True
                 break
+        msg_id = None
         if cross:
             run.cross += 1
         else:
@@ -232,13 +254,13 @@ class CopyClient:
             sent = run.sent_at.get(msg_id) if msg_id else None
             if sent and sent[0] == self.k and sent[1] != self.name:
                 run.delivery.append((now - sent[2]) * 1000)
-        self._got(not cross)
+        self._got(not cross, self.msg_pos.get(msg_id) if msg_id else None)
 
-    def _on_ack(self, emitted):
+    def _on_ack(self, emitted, ack_id):
         def ack(*args):
             self.run.received += 1
             self.run.reply.append((time.monotonic() - emitted) * 1000)
-            self._got()
+            self._got(pos=self.ack_pos.get(ack_id))
         return ack
 
     # -- what the client does
@@ -334,8 +356,8 @@ class CopyClient:
             if msg_id:
                 run.sent_at[msg_id] = (self.k, self.name, now)
             try:
-                await self.sio.emit(event, tuple(args), namespace=send.get("namespace") or "/",
-                                    callback=self._on_ack(now) if send.get("ackId") is not None else None)
+                ack = self._on_ack(now, send["ackId"]) if send.get("ackId") is not None else None
+                await self.sio.emit(event, tuple(args), namespace=send.get("namespace") or "/", callback=ack)
                 run.sent += 1
                 run.packets_sent += 1
             except Exception as e:  # noqa: BLE001
