@@ -116,7 +116,8 @@ def derived(side):
     sent, received = counts(load)
     msgs = (sent or 0) + (received or 0)
     cpu = side["cpu"]
-    return {"sent": sent, "received": received, "msgs": msgs, "msgsPerCpu": msgs / cpu if cpu else None, "cpuMsPer1000": cpu * 1000 * 1000 / msgs if msgs else None,
+    return {"sent": sent, "received": received, "msgs": msgs, "msgsPerCpu": msgs / cpu if cpu else None,
+            "cpuMsPer1000": cpu * 1000 * 1000 / msgs if msgs else None,
             "msgsPerSecond": msgs / load["seconds"] if load.get("seconds") else None}
 
 
@@ -140,8 +141,9 @@ def table(sides):
         ("client CPU s (user+sys)", lambda s, d: fmt(s["cpu"], "%.2f")),
         ("msgs per client-CPU-second", lambda s, d: fmt(d.get("msgsPerCpu"), "%.0f")),
         ("client CPU ms per 1,000 msgs", lambda s, d: fmt(d.get("cpuMsPer1000"), "%.1f")),
-        ("reply latency p50 / p99 ms", lambda s, d: "%s / %s" % (fmt(get(s["load"], "latency", "reply", "p50"), "%.2f"),
-                                                                 fmt(get(s["load"], "latency", "reply", "p99"), "%.2f"))),
+        ("reply latency p50 / p99 ms", lambda s, d: "%s / %s" % (
+            fmt(get(s["load"], "latency", "reply", "p50"), "%.2f"),
+            fmt(get(s["load"], "latency", "reply", "p99"), "%.2f"))),
         ("delivery latency p50 / p99 ms", lambda s, d: "%s / %s" % (
             fmt(get(s["load"], "latency", "delivery", "p50"), "%.2f"),
             fmt(get(s["load"], "latency", "delivery", "p99"), "%.2f"))),

@@ -21,8 +21,9 @@ SCRIPT is what `imscope export CAPTURE -o SCRIPT` writes (Docs/replay-script.md)
             see below) or --timeout seconds have passed (then it sends anyway and notes an error). A message
             that can be told apart (the connect, the ack to ackId N, an event carrying a client msgId) moves
             the count up to its recorded position + 1 at least, so that one message the server did not send
-            this time (a presence notice lost because the peer came online first) does not stall the rest. An EVENT is
-            emitted with an ack callback when the step has an ackId; DISCONNECT / `disconnect` end the session.
+            this time (a presence notice lost because the peer came online first) does not stall the rest.
+            An EVENT is emitted with an ack callback when the step has an ackId; DISCONNECT / `disconnect` end
+            the session.
             A client whose script does not end its session disconnects once it has received as many of its
             own copy's messages as the script expects (or after --timeout).
   crossCopy a server event whose data holds a string equal to another copy's user id (`u-j`, j != k) is
@@ -36,7 +37,7 @@ over the sorted samples):
   seconds    wall time from the run start to the last client's end (sentPerSecond, receivedPerSecond)
   latency.reply     emit of an event with an ack -> its ack, per event
   latency.delivery  a client emits msgId X -> another client of the same copy receives an event whose first
-                    argument has msgId X (first delivery per recipient)
+                    argument has msgId X, per delivery
   sendLag    actual emit time - scheduled time (start + at), per event (includes waiting for causes)
   sendError  actual emit time - due time (the later of the scheduled time and the moment the causes had come)
   packets    what imscope's load summary counts: sent = every Socket.IO/Engine.IO packet of the steps (namespace
@@ -46,6 +47,13 @@ over the sorted samples):
   cpuSeconds this process's user+sys CPU seconds;  errors  the first error of each kind (errorCount: all of
              them; errorKinds: how many of each kind, digits as N)
 SIGUSR1 prints every pending asyncio task's stack on stderr.
+
+Limits seen against the bundled IM server (which tells every online user about every user who comes online,
+goes offline or sends its ready: traffic grows with the square of the users online at once): at 500 copies with
+a 10 s ramp the server (one python process) saturates, namespace CONNECTs go unanswered for over a minute
+("connect: ConnectionError: Unexpected connection error" is python-socketio's word for that), and python-engineio's
+client ends its write loop after max(ping interval, ping timeout) + 5 s with nothing to send ("packet queue is
+empty, aborting", 30 s with the server's defaults), after which that client can no longer send.
 Exit status 0 (also with errors: they are in the JSON), 2 when the script cannot be read.
 """
 
