@@ -12,8 +12,8 @@ Measures each child's CPU seconds (user+sys, from os.wait4's rusage) and wall se
 seconds over the run (utime+stime in /proc/PID/stat, read before the run and before the server stops), and
 prints them side by side with what each side reports: clients held at once, messages sent and received,
 cross-copy messages (a client got a message naming another copy's user), msgs/s, messages per client-CPU-second,
-client CPU ms per 1,000 messages, reply and delivery latency p50/p99, send lag and send error p50/p99 (lag: behind the recorded
-time, causes included; error: the client's own, from when a step was due), exit status; and a ratio
+client CPU ms per 1,000 messages, reply and delivery latency p50/p99, send lag and send error p50/p99 (lag:
+behind the recorded time, causes included; error: the client's own, from when a step was due), exit status; and a ratio
 row (imscope's messages per CPU second over python's). An imscope without --copies (or without the "load"
 object) shows n/a. No root needed.
 

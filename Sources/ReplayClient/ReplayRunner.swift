@@ -225,9 +225,9 @@ public enum ReplayRunner {
         var lags: [Duration] = []
         var errors: [Duration] = []
         // Sleeps until the recorded offset, in slices, so that a replay stopped meanwhile stops this client too.
+        // A copy's clock starts at its place in the ramp: offset 0 waits for it too (with --no-delay, only for it).
         func at(_ offset: Double) async {
-            guard !options.noDelay, offset > 0 else { return }
-            let when = scheduled(offset)
+            let when = options.noDelay ? context.start : scheduled(offset)
             while ContinuousClock.now < when, !Task.isCancelled, await live.alive {
                 try? await Task.sleep(until: min(when, .now + .milliseconds(200)), clock: .continuous)
             }
