@@ -124,7 +124,7 @@ let package = Package(
         .target(
             name: "Replay",
             dependencies: [
-                "Records", "HTTP1", "EngineIO", "SocketIO", "IMProtocol", "ImscopeCore",
+                "Records", "HTTP1", "EngineIO", "SocketIO", "IMProtocol", "ImscopeCore", "UTF8Validation",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]),
         // Replay's live half: every recorded client a live Engine.IO/Socket.IO client on SwiftNIO, run on the

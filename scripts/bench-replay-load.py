@@ -54,7 +54,7 @@ def proc_cpu(pid):
 
 
 def run_child(cmd, work, name):
-    """Run cmd to its end; (exit status, stdout, stderr, cpu seconds user+sys, wall seconds)."""
+    """Run cmd to its end; (exit status, stdout, stderr, (user, sys) cpu seconds, wall seconds)."""
     out_path, err_path = Path(work) / (name + ".out"), Path(work) / (name + ".err")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         began = time.monotonic()
@@ -63,7 +63,7 @@ def run_child(cmd, work, name):
         wall = time.monotonic() - began
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
     return (proc.returncode, out_path.read_text(errors="replace"), err_path.read_text(errors="replace"),
-            usage.ru_utime + usage.ru_stime, wall)
+            (usage.ru_utime, usage.ru_stime), wall)
 
 
 SERVER_OPTIONS = {}
@@ -74,7 +74,8 @@ def measure(name, cmd, pick, work):
     with ImServer("eio4", **SERVER_OPTIONS) as server:
         cmd = [c.replace("{URL}", server.url) for c in cmd]
         cpu0 = proc_cpu(server.proc.pid)
-        status, out, err, cpu, wall = run_child(cmd, work, name)
+        status, out, err, (user, system), wall = run_child(cmd, work, name)
+        cpu = user + system
         cpu1 = proc_cpu(server.proc.pid)
     load, note = None, None
     try:
@@ -84,7 +85,7 @@ def measure(name, cmd, pick, work):
     if load is None:
         last = [line for line in err.strip().splitlines() if line.strip()]
         note = last[-1][:200] if last else "no load figures on stdout"
-    return {"name": name, "cmd": cmd, "status": status, "cpu": cpu, "wall": wall,
+    return {"name": name, "cmd": cmd, "status": status, "cpu": cpu, "user": user, "sys": system, "wall": wall,
             "serverCpu": (cpu1 - cpu0) if cpu0 is not None and cpu1 is not None else None,
             "load": load, "note": note, "stdout": out if load is None else None}
 
@@ -139,6 +140,7 @@ def table(sides):
         ("  of which cross-copy", lambda s, d: fmt(get(s["load"], "crossCopy"))),
         ("msgs/s (sent+received)", lambda s, d: fmt(d.get("msgsPerSecond"))),
         ("client CPU s (user+sys)", lambda s, d: fmt(s["cpu"], "%.2f")),
+        ("  user / sys (the kernel's part)", lambda s, d: "%.2f / %.2f" % (s["user"], s["sys"])),
         ("msgs per client-CPU-second", lambda s, d: fmt(d.get("msgsPerCpu"), "%.0f")),
         ("client CPU ms per 1,000 msgs", lambda s, d: fmt(d.get("cpuMsPer1000"), "%.1f")),
         ("reply latency p50 / p99 ms", lambda s, d: "%s / %s" % (

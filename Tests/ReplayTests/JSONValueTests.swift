@@ -25,10 +25,39 @@ final class JSONValueTests: XCTestCase {
     }
 
     func testParseErrors() {
-        // Foundation's decoder tolerates a trailing comma ("[1,]"), so that is not in the table.
-        for bad in ["", "{", "{\"a\" 1}", "tru", "'x'"] {
-            XCTAssertThrowsError(try JSONValue(parsing: bad), bad)
+        let bad = [
+            "", "{", "{\"a\" 1}", "tru", "'x'", "[1,]", "{\"a\":1,}", "01", "1.", "-", "1e", ".5", "+1", "[1 2]",
+            "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\x\"", "\"a\u{1}b\"", "\"open", "1 2", "nul",
+            "1e999",
+            String(repeating: "[", count: 600) + String(repeating: "]", count: 600),
+        ]
+        for text in bad {
+            XCTAssertThrowsError(try JSONValue(parsing: text), text)
         }
+        // Bytes that are not UTF-8 inside a string.
+        XCTAssertThrowsError(try JSONValue(parsing: [0x22, 0xFF, 0x22]))
+        XCTAssertThrowsError(try JSONValue(parsing: [0x22, 0x5C, 0x6E, 0xC3, 0x22]))
+    }
+
+    func testParserDetails() throws {
+        let table: [(input: String, value: JSONValue)] = [
+            (" \t\r\n 7 ", .number("7")),
+            ("-0", .number("0")),
+            ("1.0", .number("1")),
+            ("1E2", .number("100")),
+            ("2.5e-3", .number("0.0025")),
+            ("1e19", .number("10000000000000000000")),
+            ("1e20", .number("1e+20")),
+            ("-9223372036854775808", .number("-9223372036854775808")),
+            ("\"\\ud83d\\ude00 \\/ \\b\\f\\t\\u00e9\"", .string("\u{1F600} / \u{8}\u{C}\té")),
+            ("{\"a\":1,\"a\":2}", .object(["a": .number("2")])),
+            ("[[],{},\"\"]", .array([.array([]), .object([:]), .string("")])),
+            (String(repeating: "[", count: 500) + String(repeating: "]", count: 500), .array([])),
+        ]
+        for (input, value) in table.dropLast() {
+            XCTAssertEqual(try JSONValue(parsing: input), value, input)
+        }
+        XCTAssertNoThrow(try JSONValue(parsing: table.last!.input), "500 deep is within the limit")
     }
 
     func testNumberEquality() {

@@ -207,7 +207,8 @@ final class ReportTests: XCTestCase {
                 + #"":["a<b & \"c\"\u0001"],"attachments":[],"frame":null,"kind":"event","name":"note","namespace":""#
                 + #"/admin","time":0},"differences":[],"expected":null,"ignored":[],"status":"unexpected"}],"sid":nu"#
                 + #"ll,"summary":{"changed":0,"matched":0,"missing":0,"unexpected":1}}],"duration":1.500,"error":nul"#
-                + #"l,"exit":1,"ignore":["**.sid","**.sendTime","**.receiveTime","**.id"],"summary":{"changed":1,"ma"#
+                + #"l,"exit":1,"goals":[],"ignore":["**.sid","**.sendTime","**.receiveTime","**.id"],"load":null,"#
+                + #""summary":{"changed":1,"ma"#
                 + #"tched":1,"missing":1,"unexpected":1}}"#)
         guard case .object(let root) = try JSONValue(parsing: json) else { return XCTFail("not an object") }
         XCTAssertEqual(root["exit"], .number("1"))
