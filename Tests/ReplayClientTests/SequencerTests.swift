@@ -69,3 +69,19 @@ struct SequencerTests {
         #expect(await sequencer.turn(0, 1) == false)
     }
 }
+
+/// The sid rewrite's byte replacement: every occurrence, none overlapping, the rest as it was.
+struct ReplacingTests {
+    @Test(arguments: [
+        ("abcXYZabc", "abc", "12345", "12345XYZ12345"),
+        ("xabcabcx", "abc", "Q", "xQQx"),
+        ("aaaa", "aa", "b", "bb"),
+        ("no match", "abc", "Q", "no match"),
+        ("ab", "abc", "Q", "ab"),
+        ("", "abc", "Q", ""),
+    ])
+    func replaces(_ input: String, _ old: String, _ new: String, _ expected: String) {
+        let out = LiveClient.replacing(Array(old.utf8), with: Array(new.utf8), in: Array(input.utf8))
+        #expect(String(decoding: out, as: UTF8.self) == expected)
+    }
+}
