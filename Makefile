@@ -71,10 +71,10 @@ bench-replay:
 
 ## bench-replay-load: replay load: `imscope replay --copies N` against the same load driven by python-socketio
 ## clients (Captures/peers/load_clients.py), each against a fresh bundled IM server: clients held, messages, CPU
-## seconds (client and server), latencies, side by side. COPIES (default 500), RAMP (s, 10), TIMEOUT (s, 60).
+## seconds (client and server), latencies, side by side. COPIES (default 500), RAMP (s, 10), TIMEOUT (s, 120).
 COPIES ?= 500
 RAMP ?= 10
-TIMEOUT ?= 60
+TIMEOUT ?= 120
 bench-replay-load:
 	scripts/setup.sh demo
 	$(SWIFT) build $(RELEASE) --product imscope

@@ -18,7 +18,7 @@ row (imscope's messages per CPU second over python's). An imscope without --copi
 object) shows n/a. No root needed.
 
   .venv/eio4/bin/python scripts/bench-replay-load.py [--imscope .build/release/imscope] [--copies 500]
-      [--ramp 10] [--timeout 60] [--speed 1] [--capture Captures/replay/replay-eio4-websocket.pcap] [--json]
+      [--ramp 10] [--timeout 120] [--speed 1] [--capture Captures/replay/replay-eio4-websocket.pcap] [--json]
   make bench-replay-load            (builds the release imscope first)
 
 Note: the bundled IM server tells every online user about every user who comes online, goes offline or sends
@@ -182,7 +182,7 @@ def main():
     p.add_argument("--python", default=VENVS.get("eio4"), help="the python of load_clients.py (default the eio4 venv)")
     p.add_argument("--copies", type=int, default=500)
     p.add_argument("--ramp", type=float, default=10.0)
-    p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--speed", type=float, default=None)
     p.add_argument("--capture", default=str(REPO / "Captures/replay/replay-eio4-websocket.pcap"),
                    help="a capture (exported first) or a replay script (.json, used as it is)")
