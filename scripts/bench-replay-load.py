@@ -69,6 +69,14 @@ def run_child(cmd, work, name):
 SERVER_OPTIONS = {}
 
 
+def imscope_load(verdict):
+    """The verdict's load figures, with the clients that could not run counted as errors (as the driver's)."""
+    load = verdict["load"]
+    if load is not None:
+        load = dict(load, errorCount=sum(1 for c in verdict.get("clients") or [] if c.get("error")))
+    return load
+
+
 def measure(name, cmd, pick, work):
     """One side against a fresh server: the child's figures, its `pick`ed load object, the server's CPU."""
     with ImServer("eio4", **SERVER_OPTIONS) as server:
@@ -211,7 +219,7 @@ def main():
         if args.speed is not None:
             common += ["--speed", str(args.speed)]
         imscope = measure("imscope", [args.imscope, "replay", script, "--server", "{URL}"] + common
-                          + ["--format", "json", "-q"], lambda v: v["load"], work)
+                          + ["--format", "json", "-q"], imscope_load, work)
         python = measure("python", [args.python, str(LOAD_CLIENTS), script, "--server", "{URL}"] + common,
                          lambda v: v, work)
     imscope["label"] = "imscope"
