@@ -741,7 +741,7 @@ actor LiveClient {
         let grace: Duration = .seconds(1)
         while !closing && alive && !Task.isCancelled {
             if version >= 4 {
-                // One wake per deadline (not a poll: a thousand clients polling four times a second were a tenth of
+                // One wake per deadline (not a poll: a thousand clients polling four times a second were a quarter of
                 // a load run's CPU); a ping that came meanwhile moves the deadline on.
                 let deadline = lastHeard + pingInterval + pingTimeout + grace
                 if ContinuousClock.now < deadline {

@@ -209,6 +209,18 @@ extension IMScope {
                 CopyPlan(copies: $0, naming: try CopyNaming(template: copyId ?? CopyNaming.defaultTemplate), ramp: ramp)
             }
             let goals = try maxLatency.map { try LatencyGoal(parsing: $0) }
+            if let copies {
+                // Each client holds a socket (two while polling upgrades): raise the soft limit on open files as
+                // load tools do, or say what is missing before a thousand connects fail one by one.
+                let needed = copies * script.clients.count * 2 + 64
+                if let limit = Self.raiseOpenFileLimit(to: needed), limit < needed {
+                    let why =
+                        "--copies \(copies) needs about \(needed) open files and the limit is \(limit) "
+                        + "(raise the hard limit: ulimit -Hn, or limits.conf)"
+                    try finish(Verdict(clients: [], error: why, ignore: patterns, duration: 0))
+                    return
+                }
+            }
             let began = ContinuousClock.now
             var run = await ReplayRunner.run(
                 script, options: options, copies: plan, progress: progressPrinter(script))
@@ -271,6 +283,19 @@ extension IMScope {
                 }
             }
             try finish(verdict)
+        }
+
+        /// Raises the soft limit on open files towards `wanted` (at most the hard limit); the limit now, nil when it
+        /// cannot be read.
+        static func raiseOpenFileLimit(to wanted: Int) -> Int? {
+            var limit = rlimit()
+            guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
+            if limit.rlim_cur < rlim_t(wanted) {
+                limit.rlim_cur = min(limit.rlim_max, rlim_t(wanted))
+                _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+                guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
+            }
+            return Int(clamping: limit.rlim_cur)
         }
 
         /// Writes the verdict (`--junit`, `--format json`, the summary on stderr) and exits with its status.

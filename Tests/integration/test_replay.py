@@ -29,7 +29,8 @@ unless said otherwise, --format json (the verdict on stdout); the exit status is
  8. copies (issue 20): --copies N of a two-user chat is 2N clients in N pairs, each copy with its own users and
     message ids (the server's log shows only renamed ones, each copy's msgIds distinct), all matched with the
     friend notices about other copies counted as cross-copy; Engine.IO 3 too; a regression still fails in every
-    copy; a copy-id template; 100 copies spread by --ramp; usage errors (64).
+    copy; a copy-id template; 100 copies spread by --ramp; usage errors (64); the open-file limit raised, or
+    named when the hard limit is too low (exit 2).
  9. latency goals (issue 20): --max-latency met against the server, missed against its copy that acks 300 ms late
     (exit 1, the goal in the summary, the JSON and a failed JUnit testcase), per event too.
 Times are kept short with --timeout 3 and --no-delay wherever the recorded timing is not what is tested.
@@ -676,3 +677,22 @@ def test_latency_goals(im_server, replay):
     assert r.last_line().endswith("; 2 of 3 latency goals missed"), r
     failed = [c.get("name") for c in r.junit.iter("testcase") if c.find("failure") is not None]
     assert failed == ["p99=100ms", "chat:max=100ms"], failed
+
+
+def test_copies_open_file_limit(binary, tmp_path):
+    """--copies raises the soft limit on open files as far as the hard one allows; when even that is too low, it
+    says what it needs before connecting anything (exit 2), instead of a thousand connects failing one by one."""
+    import resource
+
+    def low_limits():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 300))
+
+    cmd = [str(binary), "replay", str(REPLAY / WS), "--server", "http://127.0.0.1:9", "--copies", "500"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, preexec_fn=low_limits)
+    assert p.returncode == 2, p
+    assert "--copies 500 needs about 2064 open files and the limit is 300" in p.stderr, p.stderr
+    # 100 copies fit under the hard limit once the soft one is raised: the run goes on (to a refused connect)
+    cmd[-1] = "100"
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, preexec_fn=lambda: resource.setrlimit(
+        resource.RLIMIT_NOFILE, (64, 1024)))
+    assert p.returncode == 2 and "connection refused" in p.stderr, p.stderr
