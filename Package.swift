@@ -12,11 +12,12 @@
 //   WebSocket -----> HTTP1, Inflate (CZlib),        |  Jobs -------> Pipeline, Rendering, Records
 //                    UTF8Validation (CSimdjson),    |  imscope ----> Jobs, Pipeline, Rendering, Records
 //                    Crypto                         |
-//   EngineIO ------> HTTP1, JSONScan                |  Replay -----> Records (a capture as a script; verdict)
+//   EngineIO ------> HTTP1, JSONScan                |  Replay -----> Records, Percentiles (a capture as a
+//                                                   |                script; the verdict; copies, load figures)
 //   SocketIO ------> JSONScan, UTF8Validation       |  ReplayClient -> Replay, SwiftNIO (live clients)
 //   IMProtocol ----> JSONScan                       |  imscope also -> Replay, ReplayClient
 //
-// ImscopeCore (timestamps, directions, diagnostics) is below them all. A consumer of records (audit, stats,
+// ImscopeCore (timestamps, directions, diagnostics) is below them all; Percentiles (HDR histograms) beside it. A consumer of records (audit, stats,
 // report) depends on Records and Rendering, never on Pipeline's decoders or Jobs' threads.
 import PackageDescription
 
@@ -125,14 +126,16 @@ let package = Package(
             name: "Replay",
             dependencies: [
                 "Records", "HTTP1", "EngineIO", "SocketIO", "IMProtocol", "ImscopeCore", "UTF8Validation",
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                "Percentiles",
             ]),
+        // Latency percentiles from HDR histograms (hdrhistogram-swift): replay's load figures, the audit's latencies.
+        .target(name: "Percentiles", dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]),
         // Replay's live half: every recorded client a live Engine.IO/Socket.IO client on SwiftNIO, run on the
         // recording's clock and causes. With live capture, the only code that opens sockets.
         .target(
             name: "ReplayClient",
             dependencies: [
-                "Replay", "EngineIO", "SocketIO", "ImscopeCore",
+                "Replay", "EngineIO", "SocketIO", "ImscopeCore", "Percentiles",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -185,7 +188,9 @@ let package = Package(
         // The verdict's tables, and the scripts real captures make (Captures/replay).
         .testTarget(
             name: "ReplayTests",
-            dependencies: ["Replay", "Records", "Pipeline", "Capture", "IMProtocol", "SocketIO", "ImscopeCore"]),
+            dependencies: [
+                "Replay", "Records", "Pipeline", "Capture", "IMProtocol", "SocketIO", "ImscopeCore", "Percentiles",
+            ]),
         // The live half's scheduling (the sequencer of all clients' actions); the clients themselves are tested
         // against a real server (Tests/integration/test_replay.py).
         .testTarget(name: "ReplayClientTests", dependencies: ["ReplayClient", "Replay"]),

@@ -1,4 +1,5 @@
 import Foundation
+import Percentiles
 
 /// The whole verdict as one JSON object (`--format json`), keys sorted, one line:
 ///

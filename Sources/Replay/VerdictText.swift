@@ -1,3 +1,5 @@
+import Percentiles
+
 /// The verdict for people, on stderr: a line per client, each difference with its path (pastable into
 /// `--ignore`), values and recorded frame, the ignore rules, and one closing line.
 public enum VerdictText {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import NIOCore
 import NIOPosix
+import Percentiles
 import Replay
 
 /// How a replay runs: `--server`, `--header`, `--transport`, `--speed`, `--no-delay`, `--timeout`, TLS.

@@ -1,3 +1,4 @@
+import Percentiles
 import Replay
 import SocketIO
 import Testing
