@@ -32,6 +32,9 @@ demo: release
 	@echo "== the same as JSON Lines (a file message with its im object)"
 	.build/release/imscope read $(DEMO_CAPTURE) --format jsonl --filter type=file | head -n 1
 	@echo
+	@echo "== imscope audit Captures/replay/replay-eio4-websocket.pcap   (was every message delivered, how fast)"
+	.build/release/imscope audit Captures/replay/replay-eio4-websocket.pcap
+	@echo
 	scripts/demo-replay.sh .build/release/imscope
 
 ## test: the whole suite: the lint (format and imports), unit tables and golden outputs (swift test), then real

@@ -128,6 +128,10 @@ let package = Package(
                 "Records", "HTTP1", "EngineIO", "SocketIO", "IMProtocol", "ImscopeCore", "UTF8Validation",
                 "Percentiles",
             ]),
+        // The message-flow audit: every ImMessage followed by msgId from its send to its deliveries (a consumer of
+        // owned records).
+        .target(
+            name: "Audit", dependencies: ["Records", "HTTP1", "IMProtocol", "ImscopeCore", "SocketIO", "Percentiles"]),
         // Latency percentiles from HDR histograms (hdrhistogram-swift): replay's load figures, the audit's latencies.
         .target(name: "Percentiles", dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]),
         // Replay's live half: every recorded client a live Engine.IO/Socket.IO client on SwiftNIO, run on the
@@ -148,7 +152,7 @@ let package = Package(
             name: "imscope",
             dependencies: [
                 "Pipeline", "Jobs", "Rendering", "Records", "Capture", "CPcap", "TCPReassembly", "WebSocket",
-                "IMProtocol", "ImscopeCore", "Replay", "ReplayClient",
+                "IMProtocol", "ImscopeCore", "Replay", "ReplayClient", "Audit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize

@@ -16,11 +16,6 @@ extension IMScope {
             commandName: "stats", abstract: "Counts and rates per layer, type, user, connection.")
         @Argument var files: [String] = []
     }
-    struct Audit: NotYetAvailable {
-        static let configuration = CommandConfiguration(
-            commandName: "audit", abstract: "Message-flow audit across connections.")
-        @Argument var files: [String] = []
-    }
     struct Report: NotYetAvailable {
         static let configuration = CommandConfiguration(
             commandName: "report", abstract: "A self-contained HTML timeline.")

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Audit
+import Capture
+import IMProtocol
+import Pipeline
+import Records
+
+extension IMScope {
+    struct Audit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "audit",
+            abstract: "Follow every ImMessage from its send to its deliveries: was it delivered, acked, how fast.",
+            discussion: """
+                Each message (by msgId) across connections and sessions: the sender's upstream event, the server's \
+                ACK, each recipient's downstream event; its status (delivered, undelivered, unobserved, unacked, \
+                nacked, duplicated, not-routed, unknown-gap) and latencies. Several files are merged in time order. \
+                See Docs/audit.md.
+                """)
+
+        @Argument(help: ArgumentHelp("Capture files (pcap or pcapng).", valueName: "file"))
+        var files: [String]
+
+        @Option(help: "Server port of the Socket.IO traffic (repeatable).")
+        var port: [UInt16] = [9092]
+
+        @Flag(help: "Take Socket.IO traffic on any port.")
+        var anyPort = false
+
+        @Option(help: "text (default) or json ({\"messages\": [...], \"summary\": {...}}).")
+        var format: AuditFormat = .text
+
+        enum AuditFormat: String, ExpressibleByArgument {
+            case text, json
+        }
+
+        func run() throws {
+            let audit = MessageAudit()
+            do {
+                let packets = try PacketSource(files: files, filter: nil)
+                var o = PipelineOptions()
+                o.layer = .im
+                o.im = IMDecoder(
+                    table: try MessageTypeTable.builtin("v2"), others: [try MessageTypeTable.builtin("v1")])
+                o.serverPorts = Set(port)
+                o.anyPort = anyPort
+                let pipeline = try Pipeline(options: o, records: OwningSink(audit))
+                pipeline.run(packets)
+                if pipeline.summary.packets == 0 && pipeline.summary.readErrors > 0 {
+                    printError("audit: error: cannot read \(files.joined(separator: ", "))")
+                    throw ExitCode(2)
+                }
+            } catch let exit as ExitCode {
+                throw exit
+            } catch {
+                printError("audit: error: \(error)")
+                throw ExitCode(2)
+            }
+            let messages = audit.messages
+            switch format {
+            case .json: print(AuditReport.json(messages, origin: audit.startTime))
+            case .text: print(AuditReport.text(messages), terminator: "")
+            }
+        }
+    }
+}
