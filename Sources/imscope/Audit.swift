@@ -1,6 +1,7 @@
 import ArgumentParser
 import Audit
 import Capture
+import Foundation
 import IMProtocol
 import Pipeline
 import Records
@@ -29,9 +30,32 @@ extension IMScope {
         @Option(help: "text (default) or json ({\"messages\": [...], \"summary\": {...}}).")
         var format: AuditFormat = .text
 
+        @Option(
+            help: ArgumentHelp(
+                "Exit 3 when a message has one of these statuses (comma-separated), e.g. undelivered,unacked.",
+                valueName: "statuses"))
+        var failOn: String?
+
         enum AuditFormat: String, ExpressibleByArgument {
             case text, json
         }
+
+        /// The statuses of `--fail-on`.
+        func failStatuses() throws -> Set<AuditStatus> {
+            guard let failOn else { return [] }
+            var out = Set<AuditStatus>()
+            for name in failOn.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                guard let status = AuditStatus(rawValue: name) else {
+                    throw ValidationError(
+                        "--fail-on: '\(name)' is no status (\(AuditStatus.allCases.map(\.rawValue).joined(separator: ", ")))"
+                    )
+                }
+                out.insert(status)
+            }
+            return out
+        }
+
+        func validate() throws { _ = try failStatuses() }
 
         func run() throws {
             let audit = MessageAudit()
@@ -59,6 +83,12 @@ extension IMScope {
             switch format {
             case .json: print(AuditReport.json(messages, origin: audit.startTime))
             case .text: print(AuditReport.text(messages), terminator: "")
+            }
+            let failing = try failStatuses()
+            let hits = messages.filter { failing.contains($0.status) }
+            if !hits.isEmpty {
+                printError("audit: \(hits.count) message\(hits.count == 1 ? "" : "s") \(failOn ?? ""): exit 3")
+                throw ExitCode(3)
             }
         }
     }

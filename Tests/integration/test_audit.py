@@ -8,7 +8,8 @@ Run: .venv/eio4/bin/pytest -q Tests/integration/test_audit.py   (IMSCOPE as in c
     delivered; the first chatroom enter and the last leave reached nobody (`unobserved`), as the README says.
  2. the same capture with the frames that delivered the two read receipts cut out (editcap): a capture gap on the
     recipient's connection, so those two are `unknown-gap`, nothing else changes.
- 3. a regressed server (read receipts no longer routed) recorded here with tcpdump (root) while imscope replays
+ 3. --fail-on: exit 3 when a message has one of the statuses, 64 for a status that does not exist.
+ 4. a regressed server (read receipts no longer routed) recorded here with tcpdump (root) while imscope replays
     the chat against it: exactly the two read receipts are `undelivered`, with the recipient connected.
 """
 
@@ -110,3 +111,18 @@ def test_regressed_server_undelivered(im_server, tmp_path):
         if m["msgId"] in undelivered:
             assert m["messageType"] == 33 and m["acked"] is not None and m["delivered"] == [], m
     assert result["summary"]["status"]["delivered"] == 8, result["summary"]
+
+
+def test_fail_on():
+    """--fail-on: exit 3 when a message has one of the statuses (the echo server of Captures/README.md sends each
+    chat back to its sender, never to destId: its routed messages are undelivered), 0 when none has, 64 for a
+    status that does not exist."""
+    binary = str(imscope_path())
+    p = subprocess.run([binary, "audit", str(CAPTURES / "eio4-websocket-lo.pcap"), "--fail-on", "undelivered,unacked"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 3 and "audit: 12 messages undelivered,unacked: exit 3" in p.stderr, p
+    p = subprocess.run([binary, "audit", str(WS), "--fail-on", "undelivered,unacked"], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p
+    p = subprocess.run([binary, "audit", str(WS), "--fail-on", "lost"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 64 and "'lost' is no status" in p.stderr, p
