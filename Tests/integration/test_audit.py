@@ -8,8 +8,9 @@ Run: .venv/eio4/bin/pytest -q Tests/integration/test_audit.py   (IMSCOPE as in c
     delivered; the first chatroom enter and the last leave reached nobody (`unobserved`), as the README says.
  2. the same capture with the frames that delivered the two read receipts cut out (editcap): a capture gap on the
     recipient's connection, so those two are `unknown-gap`, nothing else changes.
- 3. --fail-on: exit 3 when a message has one of the statuses, 64 for a status that does not exist.
- 4. a regressed server (read receipts no longer routed) recorded here with tcpdump (root) while imscope replays
+ 3. two captures of one run (two capture processes) merged audit as one of them: nothing counted twice.
+ 4. --fail-on: exit 3 when a message has one of the statuses, 64 for a status that does not exist.
+ 5. a regressed server (read receipts no longer routed) recorded here with tcpdump (root) while imscope replays
     the chat against it: exactly the two read receipts are `undelivered`, with the recipient connected.
 """
 
@@ -126,3 +127,14 @@ def test_fail_on():
     assert p.returncode == 0, p
     p = subprocess.run([binary, "audit", str(WS), "--fail-on", "lost"], capture_output=True, text=True, timeout=60)
     assert p.returncode == 64 and "'lost' is no status" in p.stderr, p
+
+
+def test_two_captures_of_one_run_audit_as_one():
+    """The same run captured by two processes (Captures/README.md: eio3-websocket-ipv6.pcapng and its nanosecond
+    pcap twin) merged: each message counted once, every status and delivery as in one of them alone."""
+    one = audit(CAPTURES / "eio3-websocket-ipv6.pcapng")
+    both = audit(CAPTURES / "eio3-websocket-ipv6.pcapng", CAPTURES / "eio3-websocket-ipv6-nano.pcap")
+    assert both["summary"]["status"] == one["summary"]["status"]
+    assert [(m["msgId"], m["status"], [d["to"] for d in m["delivered"]]) for m in both["messages"]] == \
+        [(m["msgId"], m["status"], [d["to"] for d in m["delivered"]]) for m in one["messages"]]
+    assert all(len(d["frames"]) == 1 for m in both["messages"] for d in m["delivered"])
