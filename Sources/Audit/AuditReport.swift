@@ -71,6 +71,13 @@ public enum AuditReport {
             ("acked", sighting(m.ack, origin)), ("retries", String(m.retries)),
         ]
         if case .failed(let why)? = m.ackStatus { fields.append(("ackError", quoted(why))) }
+        if let target = m.refersTo { fields.append(("refersTo", quoted(target))) }
+        if !m.referredBy.isEmpty {
+            let refs = m.referredBy.map {
+                "{\"fromId\":\($0.fromId.map(quoted) ?? "null"),\"kind\":\(quoted($0.kind)),\"msgId\":\(quoted($0.msgId))}"
+            }
+            fields.append(("referredBy", "[" + refs.joined(separator: ",") + "]"))
+        }
         fields.append(("ackLatencyMs", m.ackLatency.map(ms) ?? "null"))
         let deliveries = m.deliveries.keys.sorted().map { user in
             "{\"frames\":[" + m.deliveries[user]!.map { $0.frame.map(String.init) ?? "null" }.joined(separator: ",")

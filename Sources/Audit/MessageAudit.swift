@@ -100,6 +100,13 @@ public final class MessageAudit: OwnedRecordSink {
                 byId[msgId] = all.count - 1
                 return all.count - 1
             }()
+        // A read receipt or a recall names the message it is about in its content.
+        if all[index].refersTo == nil, let name = im.info?.typeName, name == "read" || name == "recall" {
+            all[index].refersTo = record.withRecord { r -> String? in
+                guard case .sio(let rs) = r.body else { return nil }
+                return im.withContentJSON(in: rs.imArgument) { json in json.flatMap(Self.jsonString) }
+            }
+        }
         if upstream {
             // The same send seen twice (two captures of one path) counts once; a second send is a retry.
             if all[index].sent == nil {
@@ -118,6 +125,14 @@ public final class MessageAudit: OwnedRecordSink {
                 all[index].deliveries[user, default: []].append(sighting)
             }
         }
+    }
+
+    /// A JSON text that is one string, unescaped (nil for anything else).
+    static func jsonString(_ json: UnsafeRawBufferPointer) -> String? {
+        guard let value = try? JSONSerialization.jsonObject(with: Data(json), options: .fragmentsAllowed) else {
+            return nil
+        }
+        return value as? String
     }
 
     /// The `userId` of a CONNECT's auth object, if any.
@@ -140,11 +155,17 @@ public final class MessageAudit: OwnedRecordSink {
 
     /// Every message seen, in the order first seen, with its status.
     public var messages: [AuditedMessage] {
-        all.map { m in
+        var out = all.map { m in
             var m = m
             m.status = status(of: m)
             return m
         }
+        // Each message learns of the receipts and recalls that name it.
+        for m in all {
+            guard let target = m.refersTo.flatMap({ byId[$0] }), let kind = m.typeName else { continue }
+            out[target].referredBy.append(.init(kind: kind, msgId: m.msgId, fromId: m.fromId))
+        }
+        return out
     }
 
     public var startTime: Timestamp? { origin }
@@ -208,6 +229,17 @@ public struct AuditedMessage: Sendable {
     public var deliveries: [String: [Sighting]] = [:]
     public var retries = 0
     public var status = AuditStatus.delivered
+    /// A read receipt's or a recall's message: the msgId its content names.
+    public var refersTo: String?
+    /// The read receipts and recalls that name this message.
+    public var referredBy: [Reference] = []
+
+    public struct Reference: Sendable, Equatable {
+        /// `read` or `recall` (the table's typeName).
+        public var kind: String
+        public var msgId: String
+        public var fromId: String?
+    }
 
     init(
         msgId: String, fromId: String?, destId: String?, messageType: Int?, typeName: String?,

@@ -10,7 +10,8 @@ Run: .venv/eio4/bin/pytest -q Tests/integration/test_audit.py   (IMSCOPE as in c
     recipient's connection, so those two are `unknown-gap`, nothing else changes.
  3. two captures of one run (two capture processes) merged audit as one of them: nothing counted twice.
  4. --fail-on: exit 3 when a message has one of the statuses, 64 for a status that does not exist.
- 5. a regressed server (read receipts no longer routed) recorded here with tcpdump (root) while imscope replays
+ 5. read receipts tied to the messages they read (refersTo / referredBy).
+ 6. a regressed server (read receipts no longer routed) recorded here with tcpdump (root) while imscope replays
     the chat against it: exactly the two read receipts are `undelivered`, with the recipient connected.
 """
 
@@ -138,3 +139,15 @@ def test_two_captures_of_one_run_audit_as_one():
     assert [(m["msgId"], m["status"], [d["to"] for d in m["delivered"]]) for m in both["messages"]] == \
         [(m["msgId"], m["status"], [d["to"] for d in m["delivered"]]) for m in one["messages"]]
     assert all(len(d["frames"]) == 1 for m in both["messages"] for d in m["delivered"])
+
+
+def test_read_receipts_tied_to_their_messages():
+    """The two read receipts (33) name the texts they read in their content (Captures/replay/README.md): each
+    receipt refersTo its text, and each text lists the receipt in referredBy."""
+    result = audit(WS)
+    by_id = {m["msgId"]: m for m in result["messages"]}
+    texts = {READ1: "dae3e0b3-19e4-4f60-958d-beaca6c9ac5c", READ2: "344d3f6e-327d-40f7-81fd-750ae7eaaffc"}
+    for receipt, text in texts.items():
+        assert by_id[receipt]["refersTo"] == text
+        assert by_id[text]["referredBy"] == [{"fromId": "u2", "kind": "read", "msgId": receipt}]
+    assert sum(1 for m in result["messages"] if "refersTo" in m) == 2
