@@ -198,6 +198,9 @@ let package = Package(
         // The live half's scheduling (the sequencer of all clients' actions); the clients themselves are tested
         // against a real server (Tests/integration/test_replay.py).
         .testTarget(name: "ReplayClientTests", dependencies: ["ReplayClient", "Replay"]),
+        // The audit's readings of JSON (an ACK's verdict, a receipt's content, the CONNECT auth); the audit itself
+        // is tested on real captures (Tests/integration/test_audit.py).
+        .testTarget(name: "AuditTests", dependencies: ["Audit"]),
         // The merger of --jobs on its own: shards' chunks in, records out in key order.
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Pipeline", "Records", "Rendering", "ImscopeCore"]),
     ]
