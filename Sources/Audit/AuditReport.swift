@@ -90,7 +90,7 @@ public enum AuditReport {
 
     static func sighting(_ s: Sighting?, _ origin: Timestamp?) -> String {
         guard let s else { return "null" }
-        let time = s.ts.flatMap { ts in origin.map { String(format6: ts.seconds(since: $0)) } } ?? "null"
+        let time = s.ts.flatMap { ts in origin.map { String(ts.seconds(since: $0), decimals: 6) } } ?? "null"
         return "{\"conn\":\(s.conn.map(String.init) ?? "null"),\"frame\":\(s.frame.map(String.init) ?? "null"),"
             + "\"time\":\(time)}"
     }
@@ -115,7 +115,7 @@ public enum AuditReport {
             + (["count": String(l.count)].merging(
                 Dictionary(
                     uniqueKeysWithValues: Quantile.allCases.map {
-                        ($0.rawValue, l[$0].map { String(format6: $0) } ?? "null")
+                        ($0.rawValue, l[$0].map { String($0, decimals: 6) } ?? "null")
                     })
             ) { a, _ in a }).sorted { $0.key < $1.key }.map { "\(quoted($0.key)):\($0.value)" }.joined(separator: ",")
             + "}"
@@ -131,7 +131,7 @@ public enum AuditReport {
             l.count == 0
                 ? "none measured"
                 : "\(l.count): "
-                    + [Quantile.p50, .p90, .p99, .max].map { "\($0.rawValue) \(String(format6: l[$0]!)) ms" }
+                    + [Quantile.p50, .p90, .p99, .max].map { "\($0.rawValue) \(String(l[$0]!, decimals: 6)) ms" }
                     .joined(separator: ", ")
         }
         lines.append("send -> ack \(percentiles(s.ack))")
@@ -148,7 +148,7 @@ public enum AuditReport {
     }
 
     static func ms(_ d: Duration) -> String {
-        String(format6: Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+        String(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15, decimals: 6)
     }
 
     static func quoted(_ s: String) -> String {
@@ -167,14 +167,5 @@ public enum AuditReport {
             }
         }
         return out + "\""
-    }
-}
-
-extension String {
-    /// `x` with up to six decimals, trailing zeros dropped.
-    init(format6 x: Double) {
-        var s = String((x * 1_000_000).rounded() / 1_000_000)
-        if s.hasSuffix(".0") { s.removeLast(2) }
-        self = s
     }
 }

@@ -48,3 +48,15 @@ public struct LatencySummary: Sendable, Equatable {
 
     public subscript(q: Quantile) -> Double? { values[q] }
 }
+
+extension String {
+    /// `x` rounded to `decimals` places, trailing zeros dropped (`12.5`, `0.125`, `3`): how the latency figures
+    /// are written (replay's load summary and goals to the microsecond, the audit to the nanosecond).
+    public init(_ x: Double, decimals: Int) {
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        var s = String((x * scale).rounded() / scale)
+        if s.hasSuffix(".0") { s.removeLast(2) }
+        self = s
+    }
+}

@@ -105,7 +105,7 @@ public struct LatencyGoal: Sendable, Equatable, CustomStringConvertible {
     }
 
     static func format(_ ms: Double) -> String {
-        ms == ms.rounded() && ms < 1e15 ? String(Int64(ms)) : String(format3: ms)
+        ms == ms.rounded() && ms < 1e15 ? String(Int64(ms)) : String(ms, decimals: 3)
     }
 
     /// The goal against what was measured: the observed value, and whether it was met (a goal with no replies to
@@ -124,13 +124,4 @@ public struct LatencyGoalResult: Sendable, Equatable {
     public var observed: Double?
     public var count: Int
     public var met: Bool
-}
-
-extension String {
-    /// `x` with up to three decimals, trailing zeros dropped (`12.5`, `0.125`).
-    init(format3 x: Double) {
-        var s = String(Double((x * 1000).rounded()) / 1000)
-        if s.hasSuffix(".0") { s.removeLast(2) }
-        self = s
-    }
 }

@@ -113,19 +113,19 @@ public struct ScriptStep: Sendable {
 }
 
 extension SocketIOOutgoingPacket {
-    /// The `msgId` of the ImMessage this packet carries (the first argument of an event), if any.
-    public var messageId: String? {
-        guard type.isEvent, let data, case .array(let elements)? = try? JSONValue(parsing: data),
-            elements.count > 1, case .object(let object) = elements[1]
-        else { return nil }
-        return object["msgId"]?.idText
+    /// An event's name and the `msgId` of the ImMessage it carries (its first argument), from one parse of its
+    /// data; nil each when the packet is no event or has none.
+    public var eventSummary: (name: String?, messageId: String?) {
+        guard type.isEvent, let data, case .array(let elements)? = try? JSONValue(parsing: data) else {
+            return (nil, nil)
+        }
+        var name: String? = nil
+        if case .string(let s)? = elements.first { name = s }
+        var id: String? = nil
+        if elements.count > 1, case .object(let object) = elements[1] { id = object["msgId"]?.idText }
+        return (name, id)
     }
 
-    /// An event's name (the first element of its data), if any.
-    public var eventName: String? {
-        guard type.isEvent, let data, case .array(let elements)? = try? JSONValue(parsing: data),
-            case .string(let name)? = elements.first
-        else { return nil }
-        return name
-    }
+    /// The `msgId` of the ImMessage this packet carries (the first argument of an event), if any.
+    public var messageId: String? { eventSummary.messageId }
 }

@@ -47,7 +47,7 @@ public enum VerdictJSON {
                 verdict.goals.map {
                     .object([
                         "goal": .string($0.goal.description), "met": .bool($0.met), "count": .number(String($0.count)),
-                        "observed": $0.observed.map { .number(String(format3: $0)) } ?? .null,
+                        "observed": $0.observed.map { .number(String($0, decimals: 3)) } ?? .null,
                     ])
                 }),
         ])
@@ -55,7 +55,7 @@ public enum VerdictJSON {
     }
 
     static func load(_ l: LoadSummary) -> JSONValue {
-        func number(_ x: Double) -> JSONValue { .number(String(format3: x)) }
+        func number(_ x: Double) -> JSONValue { .number(String(x, decimals: 3)) }
         func latency(_ s: LatencySummary) -> JSONValue {
             var members: [String: JSONValue] = ["count": .number(String(s.count))]
             for q in Quantile.allCases { members[q.rawValue] = s[q].map(number) ?? .null }

@@ -56,7 +56,7 @@ public enum VerdictText {
 
     /// The load figures: clients, messages and rates, cross-copy traffic, latency percentiles.
     static func loadLines(_ l: LoadSummary) -> [String] {
-        func ms(_ x: Double?) -> String { x.map { String(format3: $0) + " ms" } ?? "-" }
+        func ms(_ x: Double?) -> String { x.map { String($0, decimals: 3) + " ms" } ?? "-" }
         func percentiles(_ s: LatencySummary) -> String {
             s.count == 0
                 ? "none measured"
@@ -64,8 +64,8 @@ public enum VerdictText {
         }
         var lines = [
             "load: \(plural(l.clients, "client")) in \(plural(l.copies, "copy", "copies")) (\(l.peakConnected) at once), "
-                + "\(l.sent) sent (\(String(format3: l.sentPerSecond))/s), \(l.received) received "
-                + "(\(String(format3: l.receivedPerSecond))/s, \(l.crossCopy) cross-copy) in \(String(format3: l.seconds)) s",
+                + "\(l.sent) sent (\(String(l.sentPerSecond, decimals: 3))/s), \(l.received) received "
+                + "(\(String(l.receivedPerSecond, decimals: 3))/s, \(l.crossCopy) cross-copy) in \(String(l.seconds, decimals: 3)) s",
             "replies \(percentiles(l.reply))",
         ]
         if l.replyByEvent.count > 1 {
@@ -84,7 +84,7 @@ public enum VerdictText {
         let what = r.goal.event.map { "replies to \($0)" } ?? "replies"
         guard let observed = r.observed else { return "latency goal \(r.goal): missed (no \(what) measured)" }
         return "latency goal \(r.goal): \(r.met ? "met" : "missed") (\(what) \(r.goal.quantile.rawValue) "
-            + "\(String(format3: observed)) ms over \(r.count))"
+            + "\(String(observed, decimals: 3)) ms over \(r.count))"
     }
 
     /// The closing line: the run's error, or how many differences in how many clients, or that all matched.

@@ -624,8 +624,9 @@ actor LiveClient {
             _ = Self.decode(p, in: sio, fromClient: true, frame: packetCount, ts: ts, version: version, time: now)
         }
         let at = ContinuousClock.now
-        if packet.type.isEvent, let ackId = packet.ackId { awaitingAck[ackId] = (packet.eventName ?? "", at) }
-        if let id = packet.messageId { sentIds.append((id, at)) }
+        let event = packet.eventSummary
+        if packet.type.isEvent, let ackId = packet.ackId { awaitingAck[ackId] = (event.name ?? "", at) }
+        if let id = event.messageId { sentIds.append((id, at)) }
         do {
             try await sendPackets(packets)
         } catch {

@@ -1,10 +1,6 @@
 import ArgumentParser
 import Audit
-import Capture
 import Foundation
-import IMProtocol
-import Pipeline
-import Records
 
 extension IMScope {
     struct Audit: ParsableCommand {
@@ -60,16 +56,7 @@ extension IMScope {
         func run() throws {
             let audit = MessageAudit()
             do {
-                let packets = try PacketSource(files: files, filter: nil)
-                var o = PipelineOptions()
-                o.layer = .im
-                o.im = IMDecoder(
-                    table: try MessageTypeTable.builtin("v2"), others: [try MessageTypeTable.builtin("v1")])
-                o.serverPorts = Set(port)
-                o.anyPort = anyPort
-                let pipeline = try Pipeline(options: o, records: OwningSink(audit))
-                pipeline.run(packets)
-                if pipeline.summary.packets == 0 && pipeline.summary.readErrors > 0 {
+                guard try readOwnedRecords(files: files, ports: port, anyPort: anyPort, into: audit) else {
                     printError("audit: error: cannot read \(files.joined(separator: ", "))")
                     throw ExitCode(2)
                 }

@@ -1,8 +1,6 @@
 import ArgumentParser
-import Capture
 import Foundation
 import IMProtocol
-import Pipeline
 import Records
 import Replay
 import ReplayClient
@@ -77,15 +75,7 @@ struct SessionChoice: ParsableArguments {
     func readCapture(_ source: String) throws -> Loaded {
         let builder = ScriptBuilder()
         do {
-            let packets = try PacketSource(files: [source], filter: nil)
-            var o = PipelineOptions()
-            o.layer = .im
-            o.im = IMDecoder(table: try MessageTypeTable.builtin("v2"), others: [try MessageTypeTable.builtin("v1")])
-            o.serverPorts = Set(port)
-            o.anyPort = anyPort
-            let pipeline = try Pipeline(options: o, records: OwningSink(builder))
-            pipeline.run(packets)
-            if pipeline.summary.packets == 0 && pipeline.summary.readErrors > 0 {
+            guard try readOwnedRecords(files: [source], ports: port, anyPort: anyPort, into: builder) else {
                 throw ReplayError.cannotRun("cannot read \(source)")
             }
         } catch let error as ReplayError {
